@@ -1,0 +1,1 @@
+"""Shared code of the receipt pipeline: one concept per module, no module knows a function."""

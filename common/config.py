@@ -1,0 +1,105 @@
+"""Every setting of the pipeline, read from environment variables in this one place.
+
+The README's configuration table lists the same variables with the same defaults; keep them in
+step. Defaults give the embedded local mode: a local directory, SQLite and inline processing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping
+
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting has a value the pipeline cannot use; raised at start-up, never per request."""
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value}: must be at least {minimum}")
+    return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_id: str = "receipts-local"
+    blob_store: str = "local"
+    local_blob_dir: str = "var/blobs"
+    gcs_bucket: str = "receipts-local"
+    job_store: str = "sqlite"
+    sqlite_path: str = "var/jobs.sqlite3"
+    firestore_database: str = "(default)"
+    jobs_collection: str = "jobs"
+    task_queue: str = "inline"
+    status_base_url: str = ""
+    max_upload_bytes: int = 16 * MIB
+    max_image_pixels: int = 50_000_000
+    max_pdf_pages: int = 20
+    job_lease_seconds: int = 360
+    ocr_engine: str = "rapidocr"
+    ocr_max_side: int = 2000
+    expected_receiver_name: str = ""
+    expected_receiver_documents: tuple[str, ...] = field(default_factory=tuple)
+    expected_receiver_pix_keys: tuple[str, ...] = field(default_factory=tuple)
+    log_level: str = "INFO"
+
+    @property
+    def max_request_bytes(self) -> int:
+        # The multipart envelope and the small form fields ride on top of the file itself;
+        # the file's own limit is enforced exactly while it is spooled (common.spool).
+        return self.max_upload_bytes + MIB
+
+    @property
+    def expected_receiver_configured(self) -> bool:
+        return bool(
+            self.expected_receiver_name
+            or self.expected_receiver_documents
+            or self.expected_receiver_pix_keys
+        )
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    return Settings(
+        project_id=env.get("GOOGLE_CLOUD_PROJECT", "").strip() or "receipts-local",
+        blob_store=_choice(env, "BLOB_STORE", "local", ("local", "gcs")),
+        local_blob_dir=env.get("LOCAL_BLOB_DIR", "").strip() or "var/blobs",
+        gcs_bucket=env.get("GCS_BUCKET", "").strip() or "receipts-local",
+        job_store=_choice(env, "JOB_STORE", "sqlite", ("sqlite", "firestore")),
+        sqlite_path=env.get("SQLITE_PATH", "").strip() or "var/jobs.sqlite3",
+        firestore_database=env.get("FIRESTORE_DATABASE", "").strip() or "(default)",
+        jobs_collection=env.get("JOBS_COLLECTION", "").strip() or "jobs",
+        task_queue=_choice(env, "TASK_QUEUE", "inline", ("inline",)),
+        status_base_url=env.get("STATUS_BASE_URL", "").strip().rstrip("/"),
+        max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 16 * MIB, minimum=1),
+        max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, minimum=1),
+        max_pdf_pages=_int(env, "MAX_PDF_PAGES", 20, minimum=1),
+        job_lease_seconds=_int(env, "JOB_LEASE_SECONDS", 360, minimum=1),
+        ocr_engine=_choice(env, "OCR_ENGINE", "rapidocr", ("rapidocr",)),
+        ocr_max_side=_int(env, "OCR_MAX_SIDE", 2000, minimum=320),
+        expected_receiver_name=env.get("EXPECTED_RECEIVER_NAME", "").strip(),
+        expected_receiver_documents=_list(env, "EXPECTED_RECEIVER_DOCUMENTS"),
+        expected_receiver_pix_keys=_list(env, "EXPECTED_RECEIVER_PIX_KEYS"),
+        log_level=_choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error")).upper(),
+    )

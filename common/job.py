@@ -1,0 +1,131 @@
+"""A job: one uploaded receipt's way through the pipeline, as a plain dict document.
+
+The document is the only truth about a job (every store keeps exactly this dict). State changes
+are pure functions from one document to the next, so each store only has to apply them
+atomically. `status_json` renders the original system's status contract.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+
+QUEUED, STARTED, FINISHED, FAILED = "queued", "started", "finished", "failed"
+STATUSES = (QUEUED, STARTED, FINISHED, FAILED)
+ACTIVE = (QUEUED, STARTED, FINISHED)  # a new upload of the same bytes returns such a job
+
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class NotClaimable(Exception):
+    """The job cannot be started now (already ended, or another attempt holds its lease)."""
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(16)  # 128 random bits: unguessable, so the id is the capability
+
+
+def is_valid_job_id(value: str) -> bool:
+    return bool(_JOB_ID.fullmatch(value))
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_job(
+    *,
+    sha256: str,
+    blob_name: str,
+    content_type: str,
+    size: int,
+    pedido_id: str | None = None,
+    expected_amount: float | None = None,
+    created: datetime | None = None,
+) -> dict:
+    return {
+        "job_id": new_job_id(),
+        "status": QUEUED,
+        "created_at": iso(created or now()),
+        "started_at": None,
+        "ended_at": None,
+        "progress": 0,
+        "attempts": 0,
+        "lease_until": None,
+        "result": None,
+        "error": None,
+        "error_code": None,
+        "sha256": sha256,
+        "blob_name": blob_name,
+        "content_type": content_type,
+        "size": size,
+        "pedido_id": pedido_id,
+        "expected_amount": expected_amount,
+    }
+
+
+def claim(doc: dict, at: datetime, lease_seconds: int) -> dict:
+    """Start an attempt: a queued job, or a started one whose previous attempt's lease ran out."""
+    if doc["status"] in (FINISHED, FAILED):
+        raise NotClaimable(f"job already {doc['status']}")
+    if doc["status"] == STARTED and doc["lease_until"] and at < datetime.fromisoformat(doc["lease_until"]):
+        raise NotClaimable("job is being processed by another attempt")
+    return {
+        **doc,
+        "status": STARTED,
+        "started_at": doc["started_at"] or iso(at),
+        "progress": 0,
+        "attempts": doc["attempts"] + 1,
+        "lease_until": iso(at + timedelta(seconds=lease_seconds)),
+    }
+
+
+def _require_attempt(doc: dict, attempt: int) -> None:
+    # An attempt that lost its lease to a newer one must not overwrite the newer one's work.
+    if doc["status"] != STARTED or doc["attempts"] != attempt:
+        raise NotClaimable("this attempt no longer owns the job")
+
+
+def progress(doc: dict, attempt: int, percent: int) -> dict:
+    _require_attempt(doc, attempt)
+    return {**doc, "progress": max(0, min(100, int(percent)))}
+
+
+def finish(doc: dict, attempt: int, result: dict, at: datetime) -> dict:
+    _require_attempt(doc, attempt)
+    return {**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}
+
+
+def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) -> dict:
+    """End the job failed; `attempt=None` fails it from outside any attempt (e.g. never started)."""
+    if attempt is not None:
+        _require_attempt(doc, attempt)
+    elif doc["status"] in (FINISHED, FAILED):
+        raise NotClaimable(f"job already {doc['status']}")
+    return {**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}
+
+
+def status_json(doc: dict) -> dict:
+    """The seed's `GET /jobs/<id>/status` body for each status, plus a few documented extras."""
+    body = {"job_id": doc["job_id"], "status": doc["status"]}
+    if doc["status"] == STARTED:
+        body["progress"] = doc["progress"]
+    if doc["status"] == FINISHED:
+        body["result"] = doc["result"]
+    if doc["status"] == FAILED:
+        body["error"] = doc["error"]
+        body["error_code"] = doc["error_code"]
+    body["created_at"] = doc["created_at"]
+    if doc["status"] != QUEUED:
+        body["started_at"] = doc["started_at"]
+    if doc["status"] in (FINISHED, FAILED):
+        body["ended_at"] = doc["ended_at"]
+    body["pedido_id"] = doc["pedido_id"]
+    body["sha256"] = doc["sha256"]
+    body["attempts"] = doc["attempts"]
+    return body

@@ -1,0 +1,185 @@
+"""The job store port: job documents (common.job), created once per receipt and changed atomically.
+
+Two operations carry the correctness rules:
+- `create(doc)` is atomic with the duplicate check: while a job for the same bytes (sha256) is
+  queued, started or finished, that job is returned instead of creating another.
+- `update(job_id, change)` applies `change(doc) -> new doc` as one read-modify-write, so two
+  deliveries of one task cannot both claim a job. `change` may raise to leave the job untouched.
+
+Adapters: SQLite (embedded default) and Firestore (the same client talks to the emulator when
+FIRESTORE_EMULATOR_HOST is set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from typing import Callable, Protocol
+
+from common import job as jobs
+from common.errors import BackendUnavailable
+
+Change = Callable[[dict], dict]
+
+
+class JobNotFound(Exception):
+    pass
+
+
+class JobStore(Protocol):
+    def create(self, doc: dict) -> tuple[dict, bool]:
+        """Store a new job, or return (active job for the same sha256, False)."""
+
+    def get(self, job_id: str) -> dict | None: ...
+
+    def update(self, job_id: str, change: Change) -> dict: ...
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+        """Newest first."""
+
+
+class SqliteJobStore:
+    def __init__(self, path: str):
+        self.path = path
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._local = threading.local()
+        with self._connection() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
+                " status TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_sha256 ON jobs (sha256, status)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at)")
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread; autocommit mode so each write transaction is explicit.
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._local.db = db
+        return db
+
+    def _write(self, fn):
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")  # take the write lock before reading: no lost updates
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    @staticmethod
+    def _save(db, doc: dict, insert: bool) -> None:
+        row = (doc["sha256"], doc["status"], doc["created_at"], json.dumps(doc), doc["job_id"])
+        if insert:
+            db.execute("INSERT INTO jobs (sha256, status, created_at, doc, job_id) VALUES (?,?,?,?,?)", row)
+        else:
+            db.execute("UPDATE jobs SET sha256=?, status=?, created_at=?, doc=? WHERE job_id=?", row)
+
+    def create(self, doc: dict) -> tuple[dict, bool]:
+        def tx(db):
+            row = db.execute(
+                "SELECT doc FROM jobs WHERE sha256=? AND status IN (?,?,?) ORDER BY created_at DESC LIMIT 1",
+                (doc["sha256"], *jobs.ACTIVE),
+            ).fetchone()
+            if row:
+                return json.loads(row[0]), False
+            self._save(db, doc, insert=True)
+            return doc, True
+
+        return self._write(tx)
+
+    def get(self, job_id: str) -> dict | None:
+        row = self._connection().execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def update(self, job_id: str, change: Change) -> dict:
+        def tx(db):
+            row = db.execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if not row:
+                raise JobNotFound(job_id)
+            doc = change(json.loads(row[0]))
+            self._save(db, doc, insert=False)
+            return doc
+
+        return self._write(tx)
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+        if status:
+            rows = self._connection().execute(
+                "SELECT doc FROM jobs WHERE status=? ORDER BY created_at DESC LIMIT ?", (status, limit)
+            )
+        else:
+            rows = self._connection().execute("SELECT doc FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [json.loads(r[0]) for r in rows]
+
+
+class FirestoreJobStore:
+    """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<sha256>` points at the active job."""
+
+    def __init__(self, project: str, database: str, collection: str):
+        from google.cloud import firestore
+
+        self._firestore = firestore
+        self._client = firestore.Client(project=project, database=database)
+        self._jobs = self._client.collection(collection)
+        self._by_sha = self._client.collection(f"{collection}_by_sha256")
+
+    def _run(self, fn):
+        from google.api_core import exceptions
+
+        try:
+            return self._firestore.transactional(fn)(self._client.transaction())
+        except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError) as e:
+            raise BackendUnavailable(f"Firestore unavailable: {e}") from e
+
+    def create(self, doc: dict) -> tuple[dict, bool]:
+        pointer = self._by_sha.document(doc["sha256"])
+
+        def tx(transaction):
+            seen = pointer.get(transaction=transaction)
+            if seen.exists:
+                existing = self._jobs.document(seen.get("job_id")).get(transaction=transaction)
+                if existing.exists and existing.get("status") in jobs.ACTIVE:
+                    return existing.to_dict(), False
+            transaction.create(self._jobs.document(doc["job_id"]), doc)
+            transaction.set(pointer, {"job_id": doc["job_id"]})
+            return doc, True
+
+        return self._run(tx)
+
+    def get(self, job_id: str) -> dict | None:
+        snapshot = self._jobs.document(job_id).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def update(self, job_id: str, change: Change) -> dict:
+        ref = self._jobs.document(job_id)
+
+        def tx(transaction):
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                raise JobNotFound(job_id)
+            doc = change(snapshot.to_dict())
+            transaction.set(ref, doc)
+            return doc
+
+        return self._run(tx)
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+        query = self._jobs
+        if status:
+            query = query.where(filter=self._firestore.FieldFilter("status", "==", status))
+        query = query.order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+
+def from_settings(settings) -> JobStore:
+    if settings.job_store == "firestore":
+        return FirestoreJobStore(settings.project_id, settings.firestore_database, settings.jobs_collection)
+    return SqliteJobStore(settings.sqlite_path)

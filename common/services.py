@@ -1,0 +1,52 @@
+"""The adapters this process uses, chosen by configuration, each built once on first use (clients
+are costly to build, and a function only builds the ones it touches)."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from common import blobstore, config, jobstore, ocr, processing, taskqueue
+
+
+class Services:
+    def __init__(self, settings: config.Settings):
+        self.settings = settings
+
+    @cached_property
+    def blobs(self) -> blobstore.BlobStore:
+        return blobstore.from_settings(self.settings)
+
+    @cached_property
+    def jobs(self) -> jobstore.JobStore:
+        return jobstore.from_settings(self.settings)
+
+    @cached_property
+    def ocr(self) -> ocr.OcrEngine:
+        return ocr.from_settings(self.settings)
+
+    @cached_property
+    def queue(self) -> taskqueue.TaskQueue:
+        return taskqueue.from_settings(self.settings, self.run_job)
+
+    def run_job(self, job_id: str):
+        return processing.run_job(self, job_id)
+
+
+_current: Services | None = None
+_lock = threading.Lock()
+
+
+def get() -> Services:
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Services(config.from_env())
+        return _current
+
+
+def reset() -> None:
+    """Forget the built adapters so the next get() reads the environment again (tests, reloads)."""
+    global _current
+    with _lock:
+        _current = None

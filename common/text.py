@@ -1,0 +1,69 @@
+"""A receipt's text: the PDF text layer when there is one (milliseconds), otherwise OCR."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from common.errors import ReceiptUnreadable
+
+MIN_TEXT_LAYER_CHARS = 20  # fewer than this: a scanned PDF, OCR its pages instead
+PDF_RENDER_SCALE = 2  # 144 dpi: small print on bank PDFs stays legible to OCR
+
+
+@dataclass(frozen=True)
+class ReceiptText:
+    lines: list[str]
+    source: str  # "pdf_text" or "ocr"
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def extract_text(data: bytes, mime: str, ocr, settings) -> ReceiptText:
+    if mime == "application/pdf":
+        return _pdf_text(data, ocr, settings)
+    return ReceiptText(ocr.lines(_open_image(data, settings.ocr_max_side)), "ocr")
+
+
+def _open_image(data: bytes, max_side: int):
+    from PIL import Image, ImageOps
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image = ImageOps.exif_transpose(image).convert("RGB")  # phone photos carry their rotation in EXIF
+    except Exception as e:
+        raise ReceiptUnreadable("unreadable_file", f"The image could not be decoded: {e}") from None
+    return _fit(image, max_side)
+
+
+def _fit(image, max_side: int):
+    from PIL import Image
+
+    if max(image.size) > max_side:  # OCR cost grows with pixels; receipts stay legible at this size
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def _pdf_text(data: bytes, ocr, settings) -> ReceiptText:
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as e:
+        raise ReceiptUnreadable("unreadable_file", f"The PDF could not be read: {e}") from None
+    try:
+        pages = [pdf[i] for i in range(min(len(pdf), settings.max_pdf_pages))]
+        lines = []
+        for page in pages:
+            lines += [line.strip() for line in page.get_textpage().get_text_range().splitlines() if line.strip()]
+        if sum(len(line) for line in lines) >= MIN_TEXT_LAYER_CHARS:
+            return ReceiptText(lines, "pdf_text")
+        lines = []
+        for page in pages:
+            image = page.render(scale=PDF_RENDER_SCALE).to_pil().convert("RGB")
+            lines += ocr.lines(_fit(image, settings.ocr_max_side))
+        return ReceiptText(lines, "ocr")
+    finally:
+        pdf.close()

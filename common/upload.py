@@ -1,0 +1,77 @@
+"""Accepting an upload: check the form and the file, then blob, then job, then task (in that
+order, so a job never points at a missing blob and no queued job is left without a task)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from common import job, log, validation
+from common.errors import ApiError
+from common.spool import HashingSpool
+
+_PEDIDO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+_AMOUNT_FORMS = (
+    (re.compile(r"\d{1,12}(?:\.\d{1,2})?"), lambda s: s),  # 1234.56
+    (re.compile(r"\d{1,12}(?:,\d{1,2})?"), lambda s: s.replace(",", ".")),  # 1234,56
+    (re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?"), lambda s: s.replace(".", "").replace(",", ".")),  # 1.234,56
+)
+MAX_EXPECTED_AMOUNT = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    job: dict
+    duplicate: bool
+
+
+def parse_pedido_id(value: str | None) -> str | None:
+    if value is None or value.strip() == "":
+        return None
+    if not _PEDIDO_ID.fullmatch(value.strip()):
+        raise ApiError(400, "invalid_pedido_id", "pedido_id must be 1-64 letters, digits or . _ : - (starting with a letter or digit).")
+    return value.strip()
+
+
+def parse_expected_amount(value: str | None) -> float | None:
+    if value is None or value.strip() == "":
+        return None
+    text = value.strip().removeprefix("R$").strip()
+    for pattern, to_decimal in _AMOUNT_FORMS:
+        if pattern.fullmatch(text):
+            amount = float(to_decimal(text))
+            if 0 < amount <= MAX_EXPECTED_AMOUNT:
+                return amount
+            break
+    raise ApiError(400, "invalid_expected_amount", "expected_amount must be a positive amount such as 1234.56 or 1.234,56.")
+
+
+def accept_upload(services, files, form) -> UploadOutcome:
+    """`files` and `form` are the request's parsed multipart parts (werkzeug MultiDicts)."""
+    parts = files.getlist("file")
+    if not parts:
+        raise ApiError(400, "missing_file", "The multipart field 'file' is required.")
+    if len(parts) > 1:
+        raise ApiError(400, "multiple_files", "Send exactly one 'file' per upload.")
+    pedido_id = parse_pedido_id(form.get("pedido_id"))
+    expected_amount = parse_expected_amount(form.get("expected_amount"))
+
+    part = parts[0]
+    spool = part.stream
+    if not isinstance(spool, HashingSpool):
+        raise TypeError("uploads must be parsed by common.http.UploadRequest")
+    checked = validation.validate_upload(part.filename, spool, spool.size, spool.sha256, services.settings)
+
+    services.blobs.put(checked.blob_name, spool, checked.mime)
+    doc, created = services.jobs.create(job.new_job(
+        sha256=checked.sha256, blob_name=checked.blob_name, content_type=checked.mime, size=checked.size,
+        pedido_id=pedido_id, expected_amount=expected_amount,
+    ))
+    if not created:
+        log.event("upload_duplicate", job_id=doc["job_id"])
+        return UploadOutcome(doc, duplicate=True)
+    log.event("job_queued", job_id=doc["job_id"], size=checked.size, content_type=checked.mime)
+    services.queue.enqueue(doc["job_id"])
+    if services.queue.runs_inline:
+        doc = services.jobs.get(doc["job_id"])
+    return UploadOutcome(doc, duplicate=False)

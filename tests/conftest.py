@@ -1,0 +1,107 @@
+"""Shared fixtures: local settings in a temporary folder, the three functions as real
+functions-framework apps, synthetic receipts, and the emulators (started once per session on free
+ports, stopped at the end)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from common import config, services
+from tools import emulators, receipts
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEST_OUTPUT = os.path.join(ROOT, "test-output")
+PROJECT = "receipts-test"
+
+
+def _need(emulator_start, *args):
+    """Start an emulator; a missing one fails in CI and is a visible skip elsewhere."""
+    try:
+        return emulator_start(*args)
+    except emulators.EmulatorUnavailable as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"emulator missing in CI: {e}")
+        pytest.skip(f"emulator not installed: {e}")
+
+
+@pytest.fixture(scope="session")
+def storage_emulator():
+    emulator = _need(emulators.start_storage, os.path.join(TEST_OUTPUT, "logs"), "receipts-test")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator():
+    emulator = _need(emulators.start_firestore, os.path.join(TEST_OUTPUT, "logs"))
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def gcs_env(storage_emulator, monkeypatch):
+    """Environment for a GcsBlobStore on the emulator, in a bucket of its own."""
+    from google.cloud import storage
+
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://{storage_emulator.host}")
+    storage.Client(project=PROJECT).create_bucket(bucket)
+    return {"BLOB_STORE": "gcs", "GCS_BUCKET": bucket, "GOOGLE_CLOUD_PROJECT": PROJECT}
+
+
+@pytest.fixture
+def firestore_env(firestore_emulator, monkeypatch):
+    """Environment for a FirestoreJobStore on the emulator, emptied first."""
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator.host)
+    emulators.reset_firestore(firestore_emulator.host, PROJECT)
+    return {"JOB_STORE": "firestore", "GOOGLE_CLOUD_PROJECT": PROJECT}
+
+
+@pytest.fixture
+def local_env(tmp_path, monkeypatch):
+    """The embedded default (local directory + SQLite + inline) in a temporary folder."""
+    env = {"LOCAL_BLOB_DIR": str(tmp_path / "blobs"), "SQLITE_PATH": str(tmp_path / "jobs.sqlite3")}
+    for name in ("BLOB_STORE", "JOB_STORE", "TASK_QUEUE", "EXPECTED_RECEIVER_NAME",
+                 "EXPECTED_RECEIVER_DOCUMENTS", "EXPECTED_RECEIVER_PIX_KEYS", "STATUS_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    services.reset()
+    yield env
+    services.reset()
+
+
+@pytest.fixture
+def settings(local_env) -> config.Settings:
+    return config.from_env()
+
+
+@pytest.fixture
+def make_client(local_env, monkeypatch):
+    """A test client of one function, built by functions-framework as in production."""
+    from functions_framework import create_app
+
+    def make(name: str, **env):
+        for key, value in env.items():
+            monkeypatch.setenv(key, str(value))
+        services.reset()
+        targets = {"upload": "upload_receipt", "status": "job_status", "ocr": "run_ocr_job"}
+        app = create_app(targets[name], os.path.join(ROOT, "functions", name, "main.py"))
+        return app.test_client()
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def sample():
+    """A synthetic receipt and its renderings, shared by the session."""
+    receipt = receipts.sample_receipt(0, layout="nubank")
+    return {
+        "receipt": receipt,
+        "png": receipts.render_png(receipt, "nubank"),
+        "jpeg": receipts.render_jpeg(receipt, "nubank"),
+        "pdf": receipts.render_pdf(receipt, "nubank"),
+    }

@@ -1,0 +1,72 @@
+"""One contract, every blob store adapter: a local directory and Cloud Storage (emulator)."""
+
+import hashlib
+import io
+import threading
+
+import pytest
+
+from common import blobstore, config
+
+
+@pytest.fixture(params=["local", "gcs"])
+def store(request, local_env, monkeypatch):
+    env = dict(local_env)
+    if request.param == "gcs":
+        env.update(request.getfixturevalue("gcs_env"))
+    return blobstore.from_settings(config.from_env(env))
+
+
+def name_of(data: bytes, ext: str = "png") -> str:
+    return f"{hashlib.sha256(data).hexdigest()}.{ext}"
+
+
+def test_put_then_get_returns_the_same_bytes(store):
+    data = b"\x89PNG\r\n" + bytes(range(256)) * 300
+    name = name_of(data)
+    assert not store.exists(name)
+    store.put(name, io.BytesIO(data), "image/png")
+    assert store.exists(name)
+    assert store.get(name) == data
+    assert store.names() == [name]
+
+
+def test_put_stores_the_whole_stream_whatever_its_position(store):
+    stream = io.BytesIO(b"whole payload")
+    stream.seek(6)
+    name = name_of(b"whole payload")
+    store.put(name, stream, "image/png")
+    assert store.get(name) == b"whole payload"
+
+
+def test_writing_the_same_content_twice_keeps_one_object(store):
+    data = b"%PDF-1.4 same bytes"
+    name = name_of(data, "pdf")
+    store.put(name, io.BytesIO(data), "application/pdf")
+    store.put(name, io.BytesIO(data), "application/pdf")
+    assert store.names() == [name]
+    assert store.get(name) == data
+
+
+def test_concurrent_writes_of_one_blob_leave_it_whole(store):
+    data = b"x" * 3_000_000
+    name = name_of(data)
+    threads = [threading.Thread(target=store.put, args=(name, io.BytesIO(data), "image/png")) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.get(name) == data
+
+
+def test_missing_blob_raises_blob_not_found(store):
+    with pytest.raises(blobstore.BlobNotFound):
+        store.get(name_of(b"never stored"))
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "a" * 64 + ".png/../../x", "ABC.png", "", "a" * 64])
+def test_names_that_are_not_content_addresses_are_refused(store, bad):
+    with pytest.raises(ValueError):
+        store.put(bad, io.BytesIO(b"x"), "image/png")
+    with pytest.raises(ValueError):
+        store.get(bad)

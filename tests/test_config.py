@@ -1,0 +1,39 @@
+import pytest
+
+from common import config
+
+
+def test_defaults_are_the_embedded_local_mode():
+    settings = config.from_env({})
+    assert (settings.blob_store, settings.job_store, settings.task_queue) == ("local", "sqlite", "inline")
+    assert settings.max_upload_bytes == 16 * 1024 * 1024
+    assert settings.max_request_bytes > settings.max_upload_bytes
+    assert not settings.expected_receiver_configured
+
+
+def test_values_are_read_and_lists_split():
+    settings = config.from_env({"BLOB_STORE": "GCS", "GCS_BUCKET": "b", "MAX_UPLOAD_BYTES": "100",
+                                "EXPECTED_RECEIVER_PIX_KEYS": " a@b.com , +5511999990000 ,"})
+    assert settings.blob_store == "gcs" and settings.gcs_bucket == "b" and settings.max_upload_bytes == 100
+    assert settings.expected_receiver_pix_keys == ("a@b.com", "+5511999990000")
+    assert settings.expected_receiver_configured
+
+
+@pytest.mark.parametrize("env", [{"BLOB_STORE": "s3"}, {"JOB_STORE": "mongo"}, {"MAX_UPLOAD_BYTES": "lots"},
+                                 {"MAX_UPLOAD_BYTES": "0"}, {"TASK_QUEUE": "kafka"}])
+def test_bad_values_fail_at_start_up_naming_the_variable(env):
+    with pytest.raises(config.ConfigError, match=next(iter(env))):
+        config.from_env(env)
+
+
+def test_log_level_filters_events(capsys):
+    from common import log
+
+    try:
+        log.set_level(config.from_env({"LOG_LEVEL": "warning"}).log_level)
+        log.event("quiet")
+        log.event("loud", severity="ERROR", job_id="x")
+    finally:
+        log.set_level("INFO")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and '"event": "loud"' in lines[0] and '"severity": "ERROR"' in lines[0]

@@ -1,0 +1,53 @@
+from datetime import timedelta
+
+import pytest
+
+from common import job
+
+
+def fresh() -> dict:
+    return job.new_job(sha256="e" * 64, blob_name="e" * 64 + ".png", content_type="image/png", size=1)
+
+
+def test_claim_starts_an_attempt_with_a_lease():
+    at = job.now()
+    doc = job.claim(fresh(), at, 30)
+    assert doc["status"] == "started" and doc["attempts"] == 1
+    assert doc["lease_until"] == job.iso(at + timedelta(seconds=30))
+
+
+def test_an_old_attempt_cannot_overwrite_a_newer_one():
+    at = job.now()
+    first = job.claim(fresh(), at, 30)
+    second = job.claim(first, at + timedelta(seconds=31), 30)
+    with pytest.raises(job.NotClaimable):
+        job.finish(second, 1, {}, at)
+    assert job.finish(second, 2, {"success": True}, at)["status"] == "finished"
+
+
+def test_ended_jobs_cannot_be_claimed_or_failed_again():
+    at = job.now()
+    done = job.finish(job.claim(fresh(), at, 30), 1, {}, at)
+    for change in (lambda d: job.claim(d, at, 30), lambda d: job.fail(d, None, "x", "y", at)):
+        with pytest.raises(job.NotClaimable):
+            change(done)
+
+
+def test_progress_is_clamped():
+    doc = job.claim(fresh(), job.now(), 30)
+    assert job.progress(doc, 1, 150)["progress"] == 100
+    assert job.progress(doc, 1, -5)["progress"] == 0
+
+
+def test_status_json_keeps_the_seed_fields_and_types():
+    at = job.now()
+    doc = job.fail(job.claim(fresh(), at, 30), 1, "no_receipt_found", "Erro ao processar OCR: x", at)
+    body = job.status_json(doc)
+    assert body["status"] == "failed" and body["error"] == "Erro ao processar OCR: x"
+    assert {"job_id", "status", "error", "created_at", "started_at", "ended_at"} <= set(body)
+
+
+def test_job_ids_are_validated_strictly():
+    assert job.is_valid_job_id(job.new_job_id())
+    for bad in ("", "A" * 32, "a" * 31, "a" * 32 + "\n", "../" + "a" * 29):
+        assert not job.is_valid_job_id(bad)

@@ -1,0 +1,120 @@
+"""One contract, every job store adapter: SQLite and Firestore (Google's emulator)."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from common import config, job, jobstore
+
+
+@pytest.fixture(params=["sqlite", "firestore"])
+def store(request, local_env):
+    env = dict(local_env)
+    if request.param == "firestore":
+        env.update(request.getfixturevalue("firestore_env"))
+    return jobstore.from_settings(config.from_env(env))
+
+
+def new(sha: str = "a" * 64, **fields) -> dict:
+    return job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=10, **fields)
+
+
+def test_create_then_get_round_trips_the_document(store):
+    doc = new(pedido_id="P-1", expected_amount=12.5)
+    stored, created = store.create(doc)
+    assert created and stored == doc
+    assert store.get(doc["job_id"]) == doc
+    assert store.get(job.new_job_id()) is None
+
+
+@pytest.mark.parametrize("status", [job.QUEUED, job.STARTED, job.FINISHED])
+def test_same_bytes_while_active_return_the_existing_job(store, status):
+    first, _ = store.create(new())
+    at = job.now()
+    if status != job.QUEUED:
+        store.update(first["job_id"], lambda d: job.claim(d, at, 60))
+    if status == job.FINISHED:
+        store.update(first["job_id"], lambda d: job.finish(d, 1, {"success": True, "data": {}}, at))
+    again, created = store.create(new())
+    assert not created
+    assert again["job_id"] == first["job_id"] and again["status"] == status
+
+
+def test_same_bytes_after_a_failed_job_make_a_new_job(store):
+    first, _ = store.create(new())
+    store.update(first["job_id"], lambda d: job.fail(d, None, "x", "broken", job.now()))
+    second, created = store.create(new())
+    assert created and second["job_id"] != first["job_id"]
+    third, created = store.create(new())
+    assert not created and third["job_id"] == second["job_id"]
+
+
+def test_different_bytes_make_different_jobs(store):
+    a, created_a = store.create(new("a" * 64))
+    b, created_b = store.create(new("b" * 64))
+    assert created_a and created_b and a["job_id"] != b["job_id"]
+
+
+def test_concurrent_creates_of_the_same_bytes_make_one_job(store):
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(store.create(new()))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(created for _, created in results) == 1
+    assert len({doc["job_id"] for doc, _ in results}) == 1
+
+
+def test_only_one_of_concurrent_claims_wins(store):
+    doc, _ = store.create(new())
+    outcomes = []
+
+    def claim():
+        try:
+            outcomes.append(store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))["attempts"])
+        except job.NotClaimable:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes, key=str) == [1, "refused", "refused", "refused"]
+    assert store.get(doc["job_id"])["attempts"] == 1
+
+
+def test_a_refused_change_leaves_the_job_untouched(store):
+    doc, _ = store.create(new())
+    store.update(doc["job_id"], lambda d: job.fail(d, None, "x", "broken", job.now()))
+    before = store.get(doc["job_id"])
+    with pytest.raises(job.NotClaimable):
+        store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
+    assert store.get(doc["job_id"]) == before
+
+
+def test_an_expired_lease_can_be_taken_over(store):
+    doc, _ = store.create(new())
+    start = job.now()
+    store.update(doc["job_id"], lambda d: job.claim(d, start, 60))
+    with pytest.raises(job.NotClaimable):
+        store.update(doc["job_id"], lambda d: job.claim(d, start + timedelta(seconds=30), 60))
+    taken = store.update(doc["job_id"], lambda d: job.claim(d, start + timedelta(seconds=61), 60))
+    assert taken["attempts"] == 2 and taken["started_at"] == job.iso(start)
+
+
+def test_update_of_an_unknown_job_raises_job_not_found(store):
+    with pytest.raises(jobstore.JobNotFound):
+        store.update(job.new_job_id(), lambda d: d)
+
+
+def test_list_filters_by_status_newest_first(store):
+    base = job.now()
+    docs = [store.create(new(ch * 64, created=base + timedelta(seconds=i)))[0] for i, ch in enumerate("abc")]
+    store.update(docs[1]["job_id"], lambda d: job.fail(d, None, "x", "broken", job.now()))
+    assert [d["job_id"] for d in store.list()] == [docs[2]["job_id"], docs[1]["job_id"], docs[0]["job_id"]]
+    assert [d["job_id"] for d in store.list(status=job.QUEUED)] == [docs[2]["job_id"], docs[0]["job_id"]]
+    assert [d["job_id"] for d in store.list(status=job.FAILED)] == [docs[1]["job_id"]]
+    assert len(store.list(limit=1)) == 1
