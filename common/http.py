@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 
 import flask
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import log
 from common.errors import ApiError
@@ -57,13 +57,42 @@ def _on_unexpected(e: Exception):
     return error_response(500, "internal_error", "Internal error; the failure was logged.")
 
 
+def _drain_within_limits(response: flask.Response) -> flask.Response:
+    """functions-framework's `read_request` hook, minus its crash on a body over the limit.
+
+    The framework reads the rest of every request body after the response so the connection
+    stays usable. For a body over MAX_CONTENT_LENGTH that read raises again and turns our 413
+    into a 500; there we close the connection instead of reading megabytes we refused.
+    """
+    if not response.is_streamed:
+        try:
+            flask.request.get_data()
+        except RequestEntityTooLarge:
+            response.headers["Connection"] = "close"
+    return response
+
+
+def _swap_framework_drain(app: flask.Flask) -> None:
+    # The framework registers its hook after our module is imported; intercept that registration.
+    register = app.after_request
+
+    def after_request(hook):
+        if getattr(hook, "__module__", "") == "functions_framework" and hook.__name__ == "read_request":
+            hook = _drain_within_limits
+        return register(hook)
+
+    app.after_request = after_request
+
+
 def install(app: flask.Flask, settings) -> None:
     """Configure a functions-framework app; call it at import, where `flask.current_app` is it."""
+    log.set_level(settings.log_level)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # checked as the body is read
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024  # one non-file field
     app.config["MAX_FORM_PARTS"] = 50
     app.json.sort_keys = False  # keep the seed's field order in status bodies
     app.request_class = type("UploadRequest", (UploadRequest,), {"max_file_bytes": settings.max_upload_bytes})
+    _swap_framework_drain(app)
     app.register_error_handler(ApiError, _on_api_error)
     app.register_error_handler(HTTPException, _on_http_exception)
     app.register_error_handler(500, _on_unexpected)

@@ -1,0 +1,148 @@
+"""The upload function through its HTTP interface: accepted receipts, duplicates, and every kind
+of rejected upload answered with its own JSON error and nothing stored."""
+
+import io
+
+import pytest
+
+from common import blobstore, config, jobstore, upload
+from common.errors import ApiError
+
+MIB = 1024 * 1024
+
+
+def post(client, filename=None, content=b"", **fields):
+    data = dict(fields)
+    if filename is not None:
+        data["file"] = (io.BytesIO(content), filename)
+    return client.post("/", data=data, content_type="multipart/form-data")
+
+
+def nothing_stored() -> bool:
+    settings = config.from_env()
+    return blobstore.from_settings(settings).names() == [] and jobstore.from_settings(settings).list() == []
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client("upload")
+
+
+def test_a_receipt_is_processed_inline_and_answers_its_finished_status(client, sample):
+    response = post(client, "comprovante.png", sample["png"], pedido_id="PED-7", expected_amount="1.234,56")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "finished" and body["duplicate"] is False
+    assert body["pedido_id"] == "PED-7"
+    assert body["status_url"] == f"/jobs/{body['job_id']}/status"
+    data = body["result"]["data"]
+    assert data["amount"] == sample["receipt"].amount
+    assert data["transaction_id"] == sample["receipt"].transaction_id
+    assert data["validacao_valor"]["expected"] == 1234.56
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_same_bytes_again_return_the_first_job(client, sample):
+    first = post(client, "a.png", sample["png"]).get_json()
+    again = post(client, "another-name.png", sample["png"])
+    assert again.status_code == 200
+    assert again.get_json()["job_id"] == first["job_id"]
+    assert again.get_json()["duplicate"] is True
+    assert len(jobstore.from_settings(config.from_env()).list()) == 1
+
+
+def test_two_different_files_make_two_jobs(client, sample):
+    a = post(client, "a.png", sample["png"]).get_json()
+    b = post(client, "b.pdf", sample["pdf"]).get_json()
+    assert a["job_id"] != b["job_id"]
+    assert b["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+    assert b["result"]["data"]["text_source"] == "pdf_text"
+    assert len(blobstore.from_settings(config.from_env()).names()) == 2
+
+
+def test_job_ids_are_128_bit_random_hex(client, sample):
+    job_id = post(client, "a.png", sample["png"]).get_json()["job_id"]
+    assert len(job_id) == 32 and int(job_id, 16) >= 0
+
+
+HTML = b"<!DOCTYPE html><html><head><title>x</title></head><body><script>alert(1)</script></body></html>"
+
+
+@pytest.mark.parametrize("case, filename, make_content, status, code", [
+    ("wrong extension", "receipt.exe", lambda s: s["png"], 415, "extension_not_allowed"),
+    ("double extension", "receipt.png.php", lambda s: s["png"], 415, "extension_not_allowed"),
+    ("no extension", "receipt", lambda s: s["png"], 415, "extension_not_allowed"),
+    ("png content named jpg", "receipt.jpg", lambda s: s["png"], 415, "mime_mismatch"),
+    ("pdf content named png", "receipt.png", lambda s: s["pdf"], 415, "mime_mismatch"),
+    ("html renamed pdf", "receipt.pdf", lambda s: HTML, 415, "mime_not_allowed"),
+    ("empty file", "receipt.png", lambda s: b"", 400, "empty_file"),
+    ("truncated png", "receipt.png", lambda s: s["png"][: len(s["png"]) // 2], 422, "unreadable_file"),
+    ("truncated jpeg", "receipt.jpg", lambda s: s["jpeg"][: len(s["jpeg"]) // 2], 422, "unreadable_file"),
+    ("truncated pdf", "receipt.pdf", lambda s: s["pdf"][:200], 422, "unreadable_file"),
+    ("16 MB + 1 byte", "receipt.png", lambda s: s["png"] + b"\0" * (16 * MIB + 1 - len(s["png"])), 413, "file_too_large"),
+])
+def test_bad_uploads_get_their_own_json_error_and_store_nothing(client, sample, case, filename, make_content, status, code):
+    response = post(client, filename, make_content(sample))
+    assert response.status_code == status, case
+    assert response.is_json
+    assert response.get_json()["code"] == code
+    assert response.get_json()["error"]
+    assert nothing_stored()
+
+
+def test_missing_file_field(client):
+    response = post(client, pedido_id="1")
+    assert (response.status_code, response.get_json()["code"]) == (400, "missing_file")
+    assert nothing_stored()
+
+
+def test_two_file_fields(client, sample):
+    response = client.post("/", data={"file": [(io.BytesIO(sample["png"]), "a.png"), (io.BytesIO(sample["pdf"]), "b.pdf")]},
+                           content_type="multipart/form-data")
+    assert (response.status_code, response.get_json()["code"]) == (400, "multiple_files")
+    assert nothing_stored()
+
+
+def test_non_multipart_body(client, sample):
+    response = client.post("/", data=sample["png"], content_type="image/png")
+    assert (response.status_code, response.get_json()["code"]) == (400, "not_multipart")
+    response = client.post("/", json={"file": "x"})
+    assert (response.status_code, response.get_json()["code"]) == (400, "not_multipart")
+    assert nothing_stored()
+
+
+def test_wrong_method(client):
+    response = client.get("/")
+    assert (response.status_code, response.get_json()["code"]) == (405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("field, value, code", [
+    ("pedido_id", "../../etc", "invalid_pedido_id"),
+    ("pedido_id", "x" * 65, "invalid_pedido_id"),
+    ("expected_amount", "-5", "invalid_expected_amount"),
+    ("expected_amount", "abc", "invalid_expected_amount"),
+    ("expected_amount", "0", "invalid_expected_amount"),
+    ("expected_amount", "1,2,3", "invalid_expected_amount"),
+])
+def test_bad_form_fields_are_refused_before_anything_is_stored(client, sample, field, value, code):
+    response = post(client, "a.png", sample["png"], **{field: value})
+    assert (response.status_code, response.get_json()["code"]) == (400, code)
+    assert nothing_stored()
+
+
+def test_a_huge_form_field_is_refused(client, sample):
+    response = post(client, "a.png", sample["png"], pedido_id="x" * 200_000)
+    assert response.status_code == 413 and response.is_json
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("text, amount", [
+    ("1234.56", 1234.56), ("1234,56", 1234.56), ("1.234,56", 1234.56), ("R$ 19,50", 19.5), ("7", 7.0), ("1.234", 1234.0),
+])
+def test_expected_amount_accepts_brazilian_and_plain_forms(text, amount):
+    assert upload.parse_expected_amount(text) == amount
+
+
+def test_expected_amount_refuses_garbage():
+    with pytest.raises(ApiError):
+        upload.parse_expected_amount("1e9")
