@@ -60,9 +60,10 @@ def firestore_env(firestore_emulator, monkeypatch):
     return {"JOB_STORE": "firestore", "GOOGLE_CLOUD_PROJECT": PROJECT}
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def local_env(tmp_path, monkeypatch):
-    """The embedded default (local directory + SQLite + inline) in a temporary folder."""
+    """The embedded default (local directory + SQLite + inline) in a temporary folder: every
+    test gets its own, so none touches the repo's var/ or sees another test's jobs."""
     env = {"LOCAL_BLOB_DIR": str(tmp_path / "blobs"), "SQLITE_PATH": str(tmp_path / "jobs.sqlite3")}
     for name in ("BLOB_STORE", "JOB_STORE", "TASK_QUEUE", "EXPECTED_RECEIVER_NAME",
                  "EXPECTED_RECEIVER_DOCUMENTS", "EXPECTED_RECEIVER_PIX_KEYS", "STATUS_BASE_URL"):

@@ -1,0 +1,107 @@
+"""`make run`: one receipt through the real upload and status functions on this machine.
+
+Starts both functions with functions-framework on free loopback ports (the embedded default:
+a local directory, SQLite and inline processing, under var/), uploads FILE, polls the status
+endpoint until the job ends and prints the final status JSON. Exit code 0 when it finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tools.emulators import free_port  # noqa: E402
+
+FUNCTIONS = {"upload": "upload_receipt", "status": "job_status"}
+
+
+def start_function(name: str, port: int, env: dict) -> subprocess.Popen:
+    framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
+    argv = [framework, "--target", FUNCTIONS[name], "--source", os.path.join(ROOT, "functions", name, "main.py"),
+            "--host", "127.0.0.1", "--port", str(port)]
+    log = open(os.path.join(ROOT, "var", f"{name}.log"), "ab")
+    return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"a function exited at start-up; see var/*.log")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # it answered: it is up
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {timeout}s")
+
+
+def multipart(path: str, fields: dict) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    with open(path, "rb") as f:
+        content = f.read()
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{os.path.basename(path)}"\r\n'
+                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def call(request: urllib.request.Request) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("file", help="a receipt: .jpg, .jpeg, .png or .pdf")
+    parser.add_argument("--pedido-id")
+    parser.add_argument("--expected-amount")
+    args = parser.parse_args()
+
+    os.makedirs(os.path.join(ROOT, "var"), exist_ok=True)
+    ports = {name: free_port() for name in FUNCTIONS}
+    env = {**os.environ, "PYTHONPATH": ROOT, "STATUS_BASE_URL": f"http://127.0.0.1:{ports['status']}"}
+    processes = {name: start_function(name, port, env) for name, port in ports.items()}
+    try:
+        for name, port in ports.items():
+            wait_until_up(f"http://127.0.0.1:{port}/", processes[name])
+        fields = {k: v for k, v in (("pedido_id", args.pedido_id), ("expected_amount", args.expected_amount)) if v}
+        body, content_type = multipart(args.file, fields)
+        print(f"uploading {args.file} to the upload function on port {ports['upload']}...", file=sys.stderr)
+        code, answer = call(urllib.request.Request(f"http://127.0.0.1:{ports['upload']}/", data=body,
+                                                   headers={"Content-Type": content_type}, method="POST"))
+        if code >= 400:
+            print(json.dumps(answer, indent=2, ensure_ascii=False))
+            return 1
+        status = answer
+        while status.get("status") in ("queued", "started"):
+            time.sleep(0.5)
+            _, status = call(urllib.request.Request(answer["status_url"]))
+        # The status function's answer, as a client would read it.
+        _, status = call(urllib.request.Request(answer["status_url"]))
+        print(json.dumps(status, indent=2, ensure_ascii=False))
+        return 0 if status.get("status") == "finished" else 1
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            process.wait(10)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what `make run` and `make test` need: Debian packages (as root, or through sudo, when
+# they are missing; it says what it installs), then the project's virtualenv at .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
+ldconfig -p 2>/dev/null | grep -q "libmagic.so.1" || need+=(libmagic1)
+if [ "${WITH_EMULATORS:-1}" = 1 ]; then
+  command -v java >/dev/null || need+=(default-jre-headless)
+  [ -f /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar ] \
+    || need+=(google-cloud-cli-firestore-emulator)
+fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq || true
+  for package in "${need[@]}"; do
+    # One at a time: the Firestore emulator comes from Google's Cloud SDK repository, which a
+    # machine may not have; the tests then say so instead of the whole setup failing.
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null \
+      || echo "setup: could not install $package; see the README's requirements"
+  done
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating the virtualenv .venv"
+  python3 -m venv .venv
+fi
+echo "setup: installing Python packages into .venv (requirements-dev.txt)"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -r requirements-dev.txt
