@@ -2,8 +2,11 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 FILE ?= samples/receipt.png
+QUEUE ?= cloudtasks
+STACK_DIR := var/stack
+STACK ?=
 
-.PHONY: setup run test samples clean
+.PHONY: setup run up down test samples clean
 
 setup: $(STAMP)
 
@@ -11,9 +14,18 @@ $(STAMP): requirements.txt requirements-dev.txt scripts/setup.sh
 	@scripts/setup.sh
 	@touch $@
 
-## run: process FILE (default: the bundled sample) through the upload and status functions
+## run: process FILE (default: the bundled sample) through the upload and status functions;
+##      STACK=local sends it through the stack started by `make up` instead
 run: $(STAMP)
-	@$(PY) scripts/run_local.py $(FILE)
+	@$(PY) scripts/run_local.py $(FILE) $(if $(filter local,$(STACK)),--stack $(STACK_DIR))
+
+## up: the full local stack (emulators, three functions, reconciler); QUEUE=rq for Redis + worker.py
+up: $(STAMP)
+	@$(PY) -m tools.stack up --queue $(QUEUE) --state-dir $(STACK_DIR)
+
+## down: stop everything `make up` started
+down:
+	@$(PY) -m tools.stack down --state-dir $(STACK_DIR)
 
 ## test: the whole suite (starts the emulators itself)
 test: $(STAMP)
@@ -24,4 +36,5 @@ samples: $(STAMP)
 	$(PY) -m tools.receipts samples
 
 clean:
+	-@$(PY) -m tools.stack down --state-dir $(STACK_DIR) 2>/dev/null
 	rm -rf var test-output .pytest_cache

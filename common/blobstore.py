@@ -77,12 +77,23 @@ class LocalBlobStore:
         return sorted(n for n in os.listdir(self.directory) if _NAME.fullmatch(n))
 
 
+def _transient_errors():
+    from google.api_core import exceptions
+    from google.auth.exceptions import TransportError
+
+    # OSError covers the connection errors of requests (the client's HTTP library).
+    return exceptions.ServerError, exceptions.TooManyRequests, TransportError, OSError
+
+
 class GcsBlobStore:
-    def __init__(self, bucket: str, project: str):
+    def __init__(self, bucket: str, project: str, retry_seconds: int):
         from google.cloud import storage
+        from google.cloud.storage.retry import DEFAULT_RETRY
 
         self._client = storage.Client(project=project)
         self._bucket = self._client.bucket(bucket)
+        # The client's own retries absorb blips; past this, the task queue retries the job.
+        self._retry = DEFAULT_RETRY.with_timeout(retry_seconds) if retry_seconds else None
 
     def put(self, name: str, data: BinaryIO, content_type: str) -> None:
         from google.api_core import exceptions
@@ -91,20 +102,20 @@ class GcsBlobStore:
         data.seek(0)
         try:
             # if_generation_match=0: create only; an existing object already holds these bytes.
-            blob.upload_from_file(data, content_type=content_type, if_generation_match=0)
+            blob.upload_from_file(data, content_type=content_type, if_generation_match=0, retry=self._retry)
         except exceptions.PreconditionFailed:
             return
-        except (exceptions.ServerError, exceptions.TooManyRequests, ConnectionError) as e:
+        except _transient_errors() as e:
             raise BackendUnavailable(f"Cloud Storage write failed: {e}") from e
 
     def get(self, name: str) -> bytes:
         from google.api_core import exceptions
 
         try:
-            return self._bucket.blob(check_name(name)).download_as_bytes()
+            return self._bucket.blob(check_name(name)).download_as_bytes(retry=self._retry)
         except exceptions.NotFound:
             raise BlobNotFound(name) from None
-        except (exceptions.ServerError, exceptions.TooManyRequests, ConnectionError) as e:
+        except _transient_errors() as e:
             raise BackendUnavailable(f"Cloud Storage read failed: {e}") from e
 
     def exists(self, name: str) -> bool:
@@ -116,5 +127,5 @@ class GcsBlobStore:
 
 def from_settings(settings) -> BlobStore:
     if settings.blob_store == "gcs":
-        return GcsBlobStore(settings.gcs_bucket, settings.project_id)
+        return GcsBlobStore(settings.gcs_bucket, settings.project_id, settings.storage_retry_seconds)
     return LocalBlobStore(settings.local_blob_dir)

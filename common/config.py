@@ -37,6 +37,17 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected true or false")
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
@@ -47,16 +58,29 @@ class Settings:
     blob_store: str = "local"
     local_blob_dir: str = "var/blobs"
     gcs_bucket: str = "receipts-local"
+    storage_retry_seconds: int = 20
     job_store: str = "sqlite"
     sqlite_path: str = "var/jobs.sqlite3"
     firestore_database: str = "(default)"
     jobs_collection: str = "jobs"
     task_queue: str = "inline"
+    sync_fallback: bool = True
+    task_max_attempts: int = 5
+    job_timeout_seconds: int = 300
+    tasks_location: str = "us-central1"
+    tasks_queue_name: str = "ocr"
+    tasks_emulator_host: str = ""
+    ocr_function_url: str = ""
+    tasks_service_account: str = ""
+    tasks_audience: str = ""
+    redis_url: str = "redis://localhost:6379/0"
+    rq_queue_name: str = "ocr"
+    reconcile_queued_after_seconds: int = 600
     status_base_url: str = ""
     max_upload_bytes: int = 16 * MIB
     max_image_pixels: int = 50_000_000
     max_pdf_pages: int = 20
-    job_lease_seconds: int = 360
+    job_lease_seconds: int = 360  # default: the job timeout plus a minute
     ocr_engine: str = "rapidocr"
     ocr_max_side: int = 2000
     expected_receiver_name: str = ""
@@ -71,6 +95,10 @@ class Settings:
         return self.max_upload_bytes + MIB
 
     @property
+    def tasks_queue_path(self) -> str:
+        return f"projects/{self.project_id}/locations/{self.tasks_location}/queues/{self.tasks_queue_name}"
+
+    @property
     def expected_receiver_configured(self) -> bool:
         return bool(
             self.expected_receiver_name
@@ -79,23 +107,52 @@ class Settings:
         )
 
 
+def _task_queue(env: Mapping[str, str]) -> str:
+    queue = _choice(env, "TASK_QUEUE", "inline", ("inline", "cloudtasks", "rq"))
+    # The original system's switch: RQ_ASYNC_ENABLED=false meant "always process synchronously".
+    if not _bool(env, "RQ_ASYNC_ENABLED", True):
+        return "inline"
+    return queue
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
+    settings = _read(env)
+    if settings.task_queue == "cloudtasks" and not settings.ocr_function_url:
+        raise ConfigError("TASK_QUEUE=cloudtasks needs OCR_FUNCTION_URL, the OCR function's URL")
+    return settings
+
+
+def _read(env: Mapping[str, str]) -> Settings:
     return Settings(
         project_id=env.get("GOOGLE_CLOUD_PROJECT", "").strip() or "receipts-local",
         blob_store=_choice(env, "BLOB_STORE", "local", ("local", "gcs")),
         local_blob_dir=env.get("LOCAL_BLOB_DIR", "").strip() or "var/blobs",
         gcs_bucket=env.get("GCS_BUCKET", "").strip() or "receipts-local",
+        storage_retry_seconds=_int(env, "STORAGE_RETRY_SECONDS", 20),
         job_store=_choice(env, "JOB_STORE", "sqlite", ("sqlite", "firestore")),
         sqlite_path=env.get("SQLITE_PATH", "").strip() or "var/jobs.sqlite3",
         firestore_database=env.get("FIRESTORE_DATABASE", "").strip() or "(default)",
         jobs_collection=env.get("JOBS_COLLECTION", "").strip() or "jobs",
-        task_queue=_choice(env, "TASK_QUEUE", "inline", ("inline",)),
+        task_queue=_task_queue(env),
+        sync_fallback=_bool(env, "SYNC_FALLBACK", True),
+        task_max_attempts=_int(env, "TASK_MAX_ATTEMPTS", 5, minimum=1),
+        job_timeout_seconds=_int(env, "JOB_TIMEOUT_SECONDS", 300, minimum=1),
+        tasks_location=env.get("TASKS_LOCATION", "").strip() or "us-central1",
+        tasks_queue_name=env.get("TASKS_QUEUE_NAME", "").strip() or "ocr",
+        tasks_emulator_host=env.get("TASKS_EMULATOR_HOST", "").strip(),
+        ocr_function_url=env.get("OCR_FUNCTION_URL", "").strip(),
+        tasks_service_account=env.get("TASKS_SERVICE_ACCOUNT", "").strip(),
+        tasks_audience=env.get("TASKS_AUDIENCE", "").strip() or env.get("OCR_FUNCTION_URL", "").strip(),
+        redis_url=env.get("REDIS_URL", "").strip() or "redis://localhost:6379/0",
+        rq_queue_name=env.get("RQ_QUEUE_NAME", "").strip() or "ocr",
+        reconcile_queued_after_seconds=_int(env, "RECONCILE_QUEUED_AFTER_SECONDS", 600, minimum=1),
         status_base_url=env.get("STATUS_BASE_URL", "").strip().rstrip("/"),
         max_upload_bytes=_int(env, "MAX_UPLOAD_BYTES", 16 * MIB, minimum=1),
         max_image_pixels=_int(env, "MAX_IMAGE_PIXELS", 50_000_000, minimum=1),
         max_pdf_pages=_int(env, "MAX_PDF_PAGES", 20, minimum=1),
-        job_lease_seconds=_int(env, "JOB_LEASE_SECONDS", 360, minimum=1),
+        job_lease_seconds=_int(env, "JOB_LEASE_SECONDS", 0, minimum=0)
+        or _int(env, "JOB_TIMEOUT_SECONDS", 300, minimum=1) + 60,
         ocr_engine=_choice(env, "OCR_ENGINE", "rapidocr", ("rapidocr",)),
         ocr_max_side=_int(env, "OCR_MAX_SIDE", 2000, minimum=320),
         expected_receiver_name=env.get("EXPECTED_RECEIVER_NAME", "").strip(),

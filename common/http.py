@@ -9,7 +9,7 @@ import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common import log
-from common.errors import ApiError
+from common.errors import ApiError, BackendUnavailable
 from common.spool import HashingSpool
 
 # Codes for the errors Flask/werkzeug raise before our code runs.
@@ -43,6 +43,12 @@ def _on_api_error(e: ApiError):
     if e.status < 500:
         log.event("request_rejected", severity="NOTICE", code=e.code, status=e.status, path=flask.request.path)
     return error_response(e.status, e.code, e.message, e.headers)
+
+
+def _on_backend_unavailable(e: BackendUnavailable):
+    log.event("backend_unavailable", severity="WARNING", error=str(e), path=flask.request.path)
+    return error_response(503, "backend_unavailable", "A storage backend is unavailable; try again shortly.",
+                          {"Retry-After": "10"})
 
 
 def _on_http_exception(e: HTTPException):
@@ -88,12 +94,15 @@ def install(app: flask.Flask, settings) -> None:
     """Configure a functions-framework app; call it at import, where `flask.current_app` is it."""
     log.set_level(settings.log_level)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # checked as the body is read
-    app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024  # one non-file field
+    # Werkzeug applies this to its parser's buffer of any part, files included, so it must stay
+    # well above its 64 KiB read size; text fields larger than this are refused with a 413.
+    app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config["MAX_FORM_PARTS"] = 50
     app.json.sort_keys = False  # keep the seed's field order in status bodies
     app.request_class = type("UploadRequest", (UploadRequest,), {"max_file_bytes": settings.max_upload_bytes})
     _swap_framework_drain(app)
     app.register_error_handler(ApiError, _on_api_error)
+    app.register_error_handler(BackendUnavailable, _on_backend_unavailable)
     app.register_error_handler(HTTPException, _on_http_exception)
     app.register_error_handler(500, _on_unexpected)
     app.register_error_handler(Exception, _on_unexpected)

@@ -19,7 +19,19 @@ _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class NotClaimable(Exception):
-    """The job cannot be started now (already ended, or another attempt holds its lease)."""
+    """The change does not apply to the job in its current state; the job is left as it was."""
+
+
+class JobEnded(NotClaimable):
+    """The job is finished or failed: there is nothing left to do."""
+
+
+class JobBusy(NotClaimable):
+    """Another attempt holds the job's lease: try again after it runs out."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def new_job_id() -> str:
@@ -48,10 +60,12 @@ def new_job(
     expected_amount: float | None = None,
     created: datetime | None = None,
 ) -> dict:
+    created_at = iso(created or now())
     return {
         "job_id": new_job_id(),
         "status": QUEUED,
-        "created_at": iso(created or now()),
+        "created_at": created_at,
+        "queued_at": created_at,  # last time a task was handed over for it (the reconciler's clock)
         "started_at": None,
         "ended_at": None,
         "progress": 0,
@@ -60,6 +74,7 @@ def new_job(
         "result": None,
         "error": None,
         "error_code": None,
+        "last_error": None,
         "sha256": sha256,
         "blob_name": blob_name,
         "content_type": content_type,
@@ -72,9 +87,10 @@ def new_job(
 def claim(doc: dict, at: datetime, lease_seconds: int) -> dict:
     """Start an attempt: a queued job, or a started one whose previous attempt's lease ran out."""
     if doc["status"] in (FINISHED, FAILED):
-        raise NotClaimable(f"job already {doc['status']}")
-    if doc["status"] == STARTED and doc["lease_until"] and at < datetime.fromisoformat(doc["lease_until"]):
-        raise NotClaimable("job is being processed by another attempt")
+        raise JobEnded(f"job already {doc['status']}")
+    if doc["status"] == STARTED and not lease_expired(doc, at):
+        left = (datetime.fromisoformat(doc["lease_until"]) - at).total_seconds()
+        raise JobBusy("job is being processed by another attempt", retry_after=left)
     return {
         **doc,
         "status": STARTED,
@@ -91,9 +107,11 @@ def _require_attempt(doc: dict, attempt: int) -> None:
         raise NotClaimable("this attempt no longer owns the job")
 
 
-def progress(doc: dict, attempt: int, percent: int) -> dict:
+def progress(doc: dict, attempt: int, percent: int, at: datetime, lease_seconds: int) -> dict:
+    """Report progress; it also renews the lease, so a live attempt keeps its job however long
+    it runs, while a dead one loses it a lease after its last report."""
     _require_attempt(doc, attempt)
-    return {**doc, "progress": max(0, min(100, int(percent)))}
+    return {**doc, "progress": max(0, min(100, int(percent))), "lease_until": iso(at + timedelta(seconds=lease_seconds))}
 
 
 def finish(doc: dict, attempt: int, result: dict, at: datetime) -> dict:
@@ -106,8 +124,25 @@ def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) 
     if attempt is not None:
         _require_attempt(doc, attempt)
     elif doc["status"] in (FINISHED, FAILED):
-        raise NotClaimable(f"job already {doc['status']}")
+        raise JobEnded(f"job already {doc['status']}")
     return {**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}
+
+
+def release(doc: dict, attempt: int, message: str, at: datetime) -> dict:
+    """Give the job back after a transient failure, so the next delivery can claim it at once."""
+    _require_attempt(doc, attempt)
+    return {**doc, "status": QUEUED, "progress": 0, "lease_until": None, "last_error": message, "queued_at": iso(at)}
+
+
+def requeued(doc: dict, at: datetime) -> dict:
+    """Note that a task was handed over again for a job still waiting (see common.reconcile)."""
+    if doc["status"] != QUEUED:
+        raise NotClaimable(f"job is {doc['status']}, not queued")
+    return {**doc, "queued_at": iso(at)}
+
+
+def lease_expired(doc: dict, at: datetime) -> bool:
+    return doc["status"] == STARTED and (not doc["lease_until"] or datetime.fromisoformat(doc["lease_until"]) <= at)
 
 
 def status_json(doc: dict) -> dict:

@@ -15,6 +15,9 @@ class OcrEngine(Protocol):
     def lines(self, image) -> list[str]:
         """`image` is a PIL RGB image."""
 
+    def warm(self) -> None:
+        """Load now what the first job would otherwise wait for."""
+
 
 class RapidOcrEngine:
     def __init__(self):
@@ -28,6 +31,9 @@ class RapidOcrEngine:
 
                 self._engine = RapidOCR(params={"Global.log_level": "warning"})
             return self._engine
+
+    def warm(self) -> None:
+        self._loaded()
 
     def lines(self, image) -> list[str]:
         import numpy

@@ -1,64 +1,126 @@
 """Running one job: claim it, read its receipt, extract the PIX fields, record the outcome.
 
-Safe to call more than once for the same job (a task delivered twice): only the call that
-claims the job works on it; the others return without touching anything.
+Safe under at-least-once delivery: only the delivery that claims the job works on it. The
+`Outcome` tells the caller (a task handler, an RQ job, the inline queue) whether the delivery is
+done with (the job ended, or another attempt owns it) or should be retried later.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import traceback
+from dataclasses import dataclass
 
 from common import extraction, job, log, receiver, text
 from common.blobstore import BlobNotFound
-from common.errors import ReceiptUnreadable
+from common.errors import BackendUnavailable, ReceiptUnreadable
+
+RETRY_AFTER_SECONDS = 10  # after a transient failure; Cloud Tasks and RQ add their own backoff
 
 
-def run_job(services, job_id: str) -> dict | None:
-    """Process the job if it can be claimed now; returns its final document, or None if skipped."""
-    store = services.jobs
+@dataclass(frozen=True)
+class Outcome:
+    doc: dict | None  # the job as this delivery left it
+    retry_after: float | None = None  # set when the delivery should be tried again later
+    reason: str = ""
+
+    @property
+    def retry(self) -> bool:
+        return self.retry_after is not None
+
+
+class _Failure(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
+    """Process the job if it can be claimed now. `last_attempt`: the queue will not deliver
+    again, so a transient failure must end the job instead of asking for a retry."""
+    settings, store = services.settings, services.jobs
     try:
-        doc = store.update(job_id, lambda d: job.claim(d, job.now(), services.settings.job_lease_seconds))
-    except job.NotClaimable as e:
-        log.event("job_skipped", job_id=job_id, reason=str(e))
-        return None
+        doc = store.update(job_id, lambda d: job.claim(d, job.now(), settings.job_lease_seconds))
+    except job.JobEnded:
+        return Outcome(store.get(job_id))
+    except job.JobBusy as e:
+        log.event("job_busy", job_id=job_id, retry_after=round(e.retry_after, 1))
+        return Outcome(store.get(job_id), retry_after=max(1.0, e.retry_after), reason=str(e))
     attempt = doc["attempts"]
+    last_attempt = last_attempt or attempt >= settings.task_max_attempts
     log.event("job_started", job_id=job_id, attempt=attempt)
-
-    def progress(percent: int) -> None:
-        store.update(job_id, lambda d: job.progress(d, attempt, percent))
+    started = job.now()
 
     try:
         try:
-            result = _extract(services, doc, progress)
-        except ReceiptUnreadable as e:
-            return _fail(store, doc, attempt, e.code, e.message)
-        except BlobNotFound:
-            return _fail(store, doc, attempt, "blob_missing", "The stored receipt file is missing.")
+            result = _extract_within_timeout(services, doc, attempt)
+        except BackendUnavailable as e:
+            if not last_attempt:
+                log.event("job_retry", severity="WARNING", job_id=job_id, attempt=attempt, error=str(e))
+                released = store.update(job_id, lambda d: job.release(d, attempt, str(e), job.now()))
+                return Outcome(released, retry_after=RETRY_AFTER_SECONDS, reason=str(e))
+            raise _Failure("backend_unavailable", f"Gave up after {attempt} attempts: {e}") from None
+        doc = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
+        log.event("job_finished", job_id=job_id, attempt=attempt, duration_ms=_ms_since(started))
+        return Outcome(doc)
+    except _Failure as e:
+        log.event("job_failed", severity="WARNING", job_id=job_id, attempt=attempt, error_code=e.code,
+                  duration_ms=_ms_since(started))
+        try:
+            return Outcome(store.update(job_id, lambda d: job.fail(d, attempt, e.code, e.message, job.now())))
         except job.NotClaimable:
-            raise
-        except Exception as e:
-            log.event("job_error", severity="ERROR", job_id=job_id, attempt=attempt, error=repr(e),
-                      stack=traceback.format_exc())
-            return _fail(store, doc, attempt, "processing_error", f"Erro ao processar OCR: {type(e).__name__}")
-        finished = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
-    except job.NotClaimable as e:
-        # Our lease ran out and a newer attempt took the job over: its outcome wins.
-        log.event("job_lease_lost", severity="WARNING", job_id=job_id, attempt=attempt, reason=str(e))
-        return None
-    log.event("job_finished", job_id=job_id, attempt=attempt)
-    return finished
+            return _lease_lost(store, job_id, attempt)
+    except job.NotClaimable:
+        return _lease_lost(store, job_id, attempt)
 
 
-def _fail(store, doc: dict, attempt: int, code: str, message: str) -> dict:
-    log.event("job_failed", severity="WARNING", job_id=doc["job_id"], attempt=attempt, error_code=code)
-    return store.update(doc["job_id"], lambda d: job.fail(d, attempt, code, message, job.now()))
+def _lease_lost(store, job_id: str, attempt: int) -> Outcome:
+    # Our lease ran out and a newer attempt took the job over: its outcome wins.
+    log.event("job_lease_lost", severity="WARNING", job_id=job_id, attempt=attempt)
+    return Outcome(store.get(job_id))
 
 
-def _extract(services, doc: dict, progress) -> dict:
-    settings = services.settings
+def _ms_since(moment) -> int:
+    return int((job.now() - moment).total_seconds() * 1000)
+
+
+def _extract_within_timeout(services, doc: dict, attempt: int) -> dict:
+    """Run the extraction in a worker thread so a stuck or huge job can be given up on time.
+
+    A thread cannot be killed; one that overruns keeps going until its next progress report,
+    which fails because the job is no longer this attempt's.
+    """
+    timeout = services.settings.job_timeout_seconds
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"job-{doc['job_id'][:8]}")
+    future = pool.submit(_extract, services, doc, attempt)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise _Failure("timeout", f"Processing took longer than the {timeout} s limit and was stopped.") from None
+    except ReceiptUnreadable as e:
+        raise _Failure(e.code, e.message) from None
+    except BlobNotFound:
+        raise _Failure("blob_missing", "The stored receipt file is missing.") from None
+    except (BackendUnavailable, job.NotClaimable):
+        raise
+    except Exception as e:
+        log.event("job_error", severity="ERROR", job_id=doc["job_id"], attempt=attempt, error=repr(e),
+                  stack=traceback.format_exc())
+        raise _Failure("processing_error", f"Erro ao processar OCR: {type(e).__name__}") from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _extract(services, doc: dict, attempt: int) -> dict:
+    settings, store, job_id = services.settings, services.jobs, doc["job_id"]
+
+    def progress(percent: int) -> None:
+        store.update(job_id, lambda d: job.progress(d, attempt, percent, job.now(), settings.job_lease_seconds))
+
     data = services.blobs.get(doc["blob_name"])
     progress(20)
-    receipt_text = text.extract_text(data, doc["content_type"], services.ocr, settings)
+    receipt_text = text.extract_text(data, doc["content_type"], services.ocr, settings,
+                                     progress=lambda done: progress(20 + int(60 * done)))
     progress(80)
     fields = extraction.extract_fields(receipt_text.lines)
     if fields["amount"] is None and fields["transaction_id"] is None:

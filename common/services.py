@@ -29,8 +29,8 @@ class Services:
     def queue(self) -> taskqueue.TaskQueue:
         return taskqueue.from_settings(self.settings, self.run_job)
 
-    def run_job(self, job_id: str):
-        return processing.run_job(self, job_id)
+    def run_job(self, job_id: str, last_attempt: bool = False) -> processing.Outcome:
+        return processing.run_job(self, job_id, last_attempt=last_attempt)
 
 
 _current: Services | None = None

@@ -1,30 +1,128 @@
 """The task queue port: hand a job id to whatever will run it.
 
-Only the job id travels; the job store holds everything else. The inline adapter is the original
-system's synchronous mode: it runs the job inside the upload request. Later adapters: Cloud Tasks
-and RQ on Redis.
+Only the job id travels; the job store holds everything else, so a task delivered twice, late or
+out of order is harmless (common.processing claims the job). Adapters:
+- inline: the original system's synchronous mode; the job runs inside `enqueue`.
+- cloudtasks: an HTTP task to the OCR function (OIDC-signed in production; on the emulator when
+  TASKS_EMULATOR_HOST is set).
+- rq: the original stack, an RQ queue on Redis served by `python worker.py`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Callable, Protocol
+
+RQ_RETRY_INTERVALS = [10, 30, 60, 120]  # seconds between RQ attempts (Cloud Tasks has its own)
+
+
+class QueueUnavailable(Exception):
+    """The queue could not take the task (backend down or timing out)."""
 
 
 class TaskQueue(Protocol):
     runs_inline: bool  # True when enqueue() returns only after the job has run
 
-    def enqueue(self, job_id: str) -> None: ...
+    def enqueue(self, job_id: str) -> None:
+        """Raises QueueUnavailable when the task could not be handed over."""
 
 
 class InlineQueue:
     runs_inline = True
 
-    def __init__(self, run: Callable[[str], object]):
+    def __init__(self, run: Callable[..., object]):
         self._run = run
 
     def enqueue(self, job_id: str) -> None:
-        self._run(job_id)
+        self._run(job_id, last_attempt=True)
 
 
-def from_settings(settings, run: Callable[[str], object]) -> TaskQueue:
+def http_task(settings, job_id: str) -> dict:
+    """The Cloud Tasks task for a job: a POST of only its id to the OCR function."""
+    request = {
+        "http_method": "POST",
+        "url": settings.ocr_function_url,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"job_id": job_id}).encode(),
+    }
+    if settings.tasks_service_account and not settings.tasks_emulator_host:
+        request["oidc_token"] = {"service_account_email": settings.tasks_service_account,
+                                 "audience": settings.tasks_audience or settings.ocr_function_url}
+    # Cloud Tasks waits this long for the handler; it must outlast the job's own timeout.
+    return {"http_request": request, "dispatch_deadline": {"seconds": min(1800, settings.job_timeout_seconds + 60)}}
+
+
+class CloudTasksQueue:
+    runs_inline = False
+
+    def __init__(self, settings):
+        from google.cloud import tasks_v2
+
+        if settings.tasks_emulator_host:
+            import grpc
+            from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+            # The emulator has no standard environment variable: talk to it over plain gRPC.
+            channel = grpc.insecure_channel(settings.tasks_emulator_host)
+            self._client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+        else:
+            self._client = tasks_v2.CloudTasksClient()
+        self._settings = settings
+
+    def enqueue(self, job_id: str) -> None:
+        from google.api_core import exceptions
+
+        try:
+            self._client.create_task(parent=self._settings.tasks_queue_path, task=http_task(self._settings, job_id),
+                                     timeout=10)
+        except (exceptions.GoogleAPICallError, exceptions.RetryError) as e:
+            raise QueueUnavailable(f"Cloud Tasks: {e}") from e
+
+
+class RqQueue:
+    runs_inline = False
+
+    def __init__(self, settings):
+        import redis
+        import rq
+
+        self._redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
+        # RQ's own timeout is a backstop behind the job's (common.processing enforces that one).
+        self._queue = rq.Queue(settings.rq_queue_name, connection=self._redis,
+                               default_timeout=settings.job_timeout_seconds + 60)
+        self._retry = rq.Retry(max=settings.task_max_attempts - 1, interval=RQ_RETRY_INTERVALS) \
+            if settings.task_max_attempts > 1 else None
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+    def enqueue(self, job_id: str) -> None:
+        try:
+            self._queue.enqueue(run_rq_job, job_id, retry=self._retry, description=f"OCR job {job_id}",
+                                result_ttl=3600, failure_ttl=7 * 24 * 3600)
+        except self._errors as e:
+            raise QueueUnavailable(f"Redis at {self._redis.connection_pool.connection_kwargs.get('host')}: {e}") from e
+
+
+class RetryLater(Exception):
+    """Raised inside an RQ job so that RQ retries it with backoff."""
+
+
+def run_rq_job(job_id: str) -> dict | None:
+    """What the RQ worker runs for one task: the job's own status stays in the job store."""
+    import rq
+
+    from common import services  # not at import: services builds this module's adapters
+
+    current = rq.get_current_job()
+    last_attempt = current is None or not current.retries_left
+    outcome = services.get().run_job(job_id, last_attempt=last_attempt)
+    if outcome.retry:
+        raise RetryLater(outcome.reason)
+    return {"job_id": job_id, "status": outcome.doc["status"] if outcome.doc else None}
+
+
+def from_settings(settings, run: Callable[..., object]) -> TaskQueue:
+    if settings.task_queue == "cloudtasks":
+        return CloudTasksQueue(settings)
+    if settings.task_queue == "rq":
+        return RqQueue(settings)
     return InlineQueue(run)

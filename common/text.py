@@ -21,9 +21,10 @@ class ReceiptText:
         return "\n".join(self.lines)
 
 
-def extract_text(data: bytes, mime: str, ocr, settings) -> ReceiptText:
+def extract_text(data: bytes, mime: str, ocr, settings, progress=lambda done: None) -> ReceiptText:
+    """`progress(fraction)` is called as pages are read, for jobs' progress reports."""
     if mime == "application/pdf":
-        return _pdf_text(data, ocr, settings)
+        return _pdf_text(data, ocr, settings, progress)
     return ReceiptText(ocr.lines(_open_image(data, settings.ocr_max_side)), "ocr")
 
 
@@ -46,7 +47,7 @@ def _fit(image, max_side: int):
     return image
 
 
-def _pdf_text(data: bytes, ocr, settings) -> ReceiptText:
+def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
     import pypdfium2
 
     try:
@@ -61,9 +62,10 @@ def _pdf_text(data: bytes, ocr, settings) -> ReceiptText:
         if sum(len(line) for line in lines) >= MIN_TEXT_LAYER_CHARS:
             return ReceiptText(lines, "pdf_text")
         lines = []
-        for page in pages:
+        for number, page in enumerate(pages, 1):
             image = page.render(scale=PDF_RENDER_SCALE).to_pil().convert("RGB")
             lines += ocr.lines(_fit(image, settings.ocr_max_side))
+            progress(number / len(pages))
         return ReceiptText(lines, "ocr")
     finally:
         pdf.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from common import job, log, validation
 from common.errors import ApiError
 from common.spool import HashingSpool
+from common.taskqueue import QueueUnavailable
 
 _PEDIDO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _AMOUNT_FORMS = (
@@ -23,6 +24,7 @@ MAX_EXPECTED_AMOUNT = 1_000_000_000
 class UploadOutcome:
     job: dict
     duplicate: bool
+    processing: str  # "queued", "inline", "inline_fallback" (the queue was down) or "duplicate"
 
 
 def parse_pedido_id(value: str | None) -> str | None:
@@ -69,9 +71,26 @@ def accept_upload(services, files, form) -> UploadOutcome:
     ))
     if not created:
         log.event("upload_duplicate", job_id=doc["job_id"])
-        return UploadOutcome(doc, duplicate=True)
-    log.event("job_queued", job_id=doc["job_id"], size=checked.size, content_type=checked.mime)
-    services.queue.enqueue(doc["job_id"])
+        return UploadOutcome(doc, duplicate=True, processing="duplicate")
+    return _hand_over(services, doc, checked)
+
+
+def _hand_over(services, doc: dict, checked) -> UploadOutcome:
+    """Enqueue the new job; if the queue is down, run it here or refuse, never strand it."""
+    job_id = doc["job_id"]
+    try:
+        services.queue.enqueue(job_id)
+    except QueueUnavailable as e:
+        if not services.settings.sync_fallback:
+            log.event("queue_unavailable", severity="ERROR", job_id=job_id, error=str(e))
+            services.jobs.update(job_id, lambda d: job.fail(d, None, "queue_unavailable",
+                                                           f"The task queue was unavailable: {e}", job.now()))
+            raise ApiError(503, "queue_unavailable", "The processing queue is unavailable; try again shortly.",
+                           {"Retry-After": "30"}) from None
+        log.event("queue_unavailable_fallback", severity="WARNING", job_id=job_id, error=str(e))
+        services.run_job(job_id, last_attempt=True)
+        return UploadOutcome(services.jobs.get(job_id), duplicate=False, processing="inline_fallback")
+    log.event("job_queued", job_id=job_id, size=checked.size, content_type=checked.mime)
     if services.queue.runs_inline:
-        doc = services.jobs.get(doc["job_id"])
-    return UploadOutcome(doc, duplicate=False)
+        return UploadOutcome(services.jobs.get(job_id), duplicate=False, processing="inline")
+    return UploadOutcome(doc, duplicate=False, processing="queued")

@@ -3,6 +3,7 @@
 Starts both functions with functions-framework on free loopback ports (the embedded default:
 a local directory, SQLite and inline processing, under var/), uploads FILE, polls the status
 endpoint until the job ends and prints the final status JSON. Exit code 0 when it finished.
+With --stack DIR it uses the full local stack started by `make up` instead (tools/stack.py).
 """
 
 from __future__ import annotations
@@ -66,12 +67,44 @@ def call(request: urllib.request.Request) -> tuple[int, dict]:
         return e.code, json.load(e)
 
 
+def follow(args, upload_url: str) -> int:
+    """Upload the file, poll its status until the job ends, print the final status JSON."""
+    fields = {k: v for k, v in (("pedido_id", args.pedido_id), ("expected_amount", args.expected_amount)) if v}
+    body, content_type = multipart(args.file, fields)
+    print(f"uploading {args.file} to {upload_url}/ ...", file=sys.stderr)
+    code, answer = call(urllib.request.Request(upload_url + "/", data=body, headers={"Content-Type": content_type},
+                                               method="POST"))
+    if code >= 400:
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return 1
+    print(f"{code}: job {answer['job_id']} {answer['status']} ({answer['processing']})", file=sys.stderr)
+    status, seen = answer, None
+    while status.get("status") in ("queued", "started"):
+        time.sleep(0.3)
+        _, status = call(urllib.request.Request(answer["status_url"]))
+        now = (status.get("status"), status.get("progress"))
+        if now != seen:
+            print(f"  {now[0]}" + (f" {now[1]}%" if now[0] == "started" else ""), file=sys.stderr)
+            seen = now
+    # The status function's answer, as a client would read it.
+    _, status = call(urllib.request.Request(answer["status_url"]))
+    print(json.dumps(status, indent=2, ensure_ascii=False))
+    return 0 if status.get("status") == "finished" else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", help="a receipt: .jpg, .jpeg, .png or .pdf")
     parser.add_argument("--pedido-id")
     parser.add_argument("--expected-amount")
+    parser.add_argument("--stack", metavar="DIR", help="use the running stack whose state is in DIR (make up)")
     args = parser.parse_args()
+    if args.stack:
+        from tools.stack import Stack
+
+        if not os.path.exists(os.path.join(args.stack, "stack.json")):
+            raise SystemExit("no local stack is running: start it with `make up`")
+        return follow(args, Stack.load(args.stack).urls["upload"])
 
     os.makedirs(os.path.join(ROOT, "var"), exist_ok=True)
     ports = {name: free_port() for name in FUNCTIONS}
@@ -80,22 +113,7 @@ def main() -> int:
     try:
         for name, port in ports.items():
             wait_until_up(f"http://127.0.0.1:{port}/", processes[name])
-        fields = {k: v for k, v in (("pedido_id", args.pedido_id), ("expected_amount", args.expected_amount)) if v}
-        body, content_type = multipart(args.file, fields)
-        print(f"uploading {args.file} to the upload function on port {ports['upload']}...", file=sys.stderr)
-        code, answer = call(urllib.request.Request(f"http://127.0.0.1:{ports['upload']}/", data=body,
-                                                   headers={"Content-Type": content_type}, method="POST"))
-        if code >= 400:
-            print(json.dumps(answer, indent=2, ensure_ascii=False))
-            return 1
-        status = answer
-        while status.get("status") in ("queued", "started"):
-            time.sleep(0.5)
-            _, status = call(urllib.request.Request(answer["status_url"]))
-        # The status function's answer, as a client would read it.
-        _, status = call(urllib.request.Request(answer["status_url"]))
-        print(json.dumps(status, indent=2, ensure_ascii=False))
-        return 0 if status.get("status") == "finished" else 1
+        return follow(args, f"http://127.0.0.1:{ports['upload']}")
     finally:
         for process in processes.values():
             process.terminate()

@@ -9,6 +9,7 @@ python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 ldconfig -p 2>/dev/null | grep -q "libmagic.so.1" || need+=(libmagic1)
 if [ "${WITH_EMULATORS:-1}" = 1 ]; then
   command -v java >/dev/null || need+=(default-jre-headless)
+  command -v redis-server >/dev/null || need+=(redis-server)
   [ -f /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar ] \
     || need+=(google-cloud-cli-firestore-emulator)
 fi
@@ -33,3 +34,13 @@ fi
 echo "setup: installing Python packages into .venv (requirements-dev.txt)"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+
+if [ "${WITH_EMULATORS:-1}" = 1 ]; then
+  # The Cloud Tasks emulator pins protobuf<5, which the Google clients above outgrew: own venv.
+  if [ ! -x .venv-tasks/bin/gcloud-tasks-emulator ]; then
+    echo "setup: installing the Cloud Tasks emulator into .venv-tasks"
+    python3 -m venv .venv-tasks
+    .venv-tasks/bin/python -m pip install -q --upgrade pip
+    .venv-tasks/bin/python -m pip install -q "gcloud-tasks-emulator==0.6.*"
+  fi
+fi

@@ -41,6 +41,20 @@ def firestore_emulator():
     emulator.stop()
 
 
+@pytest.fixture(scope="session")
+def tasks_emulator():
+    emulator = _need(emulators.start_tasks, os.path.join(TEST_OUTPUT, "logs"), [])
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    emulator = _need(emulators.start_redis, os.path.join(TEST_OUTPUT, "logs"))
+    yield emulator
+    emulator.stop()
+
+
 @pytest.fixture
 def gcs_env(storage_emulator, monkeypatch):
     """Environment for a GcsBlobStore on the emulator, in a bucket of its own."""

@@ -20,7 +20,8 @@ def test_values_are_read_and_lists_split():
 
 
 @pytest.mark.parametrize("env", [{"BLOB_STORE": "s3"}, {"JOB_STORE": "mongo"}, {"MAX_UPLOAD_BYTES": "lots"},
-                                 {"MAX_UPLOAD_BYTES": "0"}, {"TASK_QUEUE": "kafka"}])
+                                 {"MAX_UPLOAD_BYTES": "0"}, {"TASK_QUEUE": "kafka"},
+                                 {"TASK_QUEUE": "cloudtasks"}, {"SYNC_FALLBACK": "maybe"}])
 def test_bad_values_fail_at_start_up_naming_the_variable(env):
     with pytest.raises(config.ConfigError, match=next(iter(env))):
         config.from_env(env)
@@ -37,3 +38,13 @@ def test_log_level_filters_events(capsys):
         log.set_level("INFO")
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and '"event": "loud"' in lines[0] and '"severity": "ERROR"' in lines[0]
+
+
+def test_the_originals_rq_async_enabled_false_means_synchronous():
+    assert config.from_env({"TASK_QUEUE": "rq", "RQ_ASYNC_ENABLED": "false"}).task_queue == "inline"
+    assert config.from_env({"TASK_QUEUE": "rq", "RQ_ASYNC_ENABLED": "true"}).task_queue == "rq"
+
+
+def test_the_lease_outlasts_the_job_timeout_by_default():
+    assert config.from_env({"JOB_TIMEOUT_SECONDS": "100"}).job_lease_seconds == 160
+    assert config.from_env({"JOB_LEASE_SECONDS": "7"}).job_lease_seconds == 7

@@ -35,8 +35,8 @@ def test_ended_jobs_cannot_be_claimed_or_failed_again():
 
 def test_progress_is_clamped():
     doc = job.claim(fresh(), job.now(), 30)
-    assert job.progress(doc, 1, 150)["progress"] == 100
-    assert job.progress(doc, 1, -5)["progress"] == 0
+    assert job.progress(doc, 1, 150, job.now(), 30)["progress"] == 100
+    assert job.progress(doc, 1, -5, job.now(), 30)["progress"] == 0
 
 
 def test_status_json_keeps_the_seed_fields_and_types():
@@ -51,3 +51,12 @@ def test_job_ids_are_validated_strictly():
     assert job.is_valid_job_id(job.new_job_id())
     for bad in ("", "A" * 32, "a" * 31, "a" * 32 + "\n", "../" + "a" * 29):
         assert not job.is_valid_job_id(bad)
+
+
+def test_progress_renews_the_lease():
+    at = job.now()
+    doc = job.claim(fresh(), at, 30)
+    later = at + timedelta(seconds=25)
+    renewed = job.progress(doc, 1, 40, later, 30)
+    assert renewed["lease_until"] == job.iso(later + timedelta(seconds=30))
+    assert not job.lease_expired(renewed, at + timedelta(seconds=40))

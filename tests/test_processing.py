@@ -6,6 +6,7 @@ import io
 import pytest
 
 from common import job, processing, services, validation
+from tools.faultproxy import FaultProxy
 
 
 @pytest.fixture
@@ -42,19 +43,23 @@ def test_a_duplicate_delivery_changes_nothing(ocr, sample):
     assert services.get().jobs.get(doc["job_id"]) == stored
 
 
-def test_a_job_held_by_a_live_attempt_is_left_alone(sample):
+def test_a_job_held_by_a_live_attempt_is_left_alone(sample, ocr):
     doc = queue_file(sample["pdf"], "application/pdf")
     app = services.get()
     app.jobs.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
-    assert processing.run_job(app, doc["job_id"]) is None
+    outcome = processing.run_job(app, doc["job_id"])
+    assert outcome.retry and 55 < outcome.retry_after <= 60
     assert app.jobs.get(doc["job_id"])["status"] == "started"
+    response = ocr.post("/", json={"job_id": doc["job_id"]})
+    assert (response.status_code, response.get_json()["code"]) == (503, "job_in_progress")
+    assert 55 <= int(response.headers["Retry-After"]) <= 60
 
 
 def test_an_image_pdf_goes_through_ocr(sample):
     from tools import receipts
 
     doc = queue_file(receipts.render_image_pdf(sample["receipt"], "nubank"), "application/pdf")
-    done = processing.run_job(services.get(), doc["job_id"])
+    done = processing.run_job(services.get(), doc["job_id"]).doc
     assert done["result"]["data"]["text_source"] == "ocr"
     assert done["result"]["data"]["amount"] == sample["receipt"].amount
 
@@ -62,7 +67,7 @@ def test_an_image_pdf_goes_through_ocr(sample):
 def test_a_missing_blob_fails_the_job_clearly(sample):
     app = services.get()
     doc, _ = app.jobs.create(job.new_job(sha256="d" * 64, blob_name="d" * 64 + ".png", content_type="image/png", size=1))
-    done = processing.run_job(app, doc["job_id"])
+    done = processing.run_job(app, doc["job_id"]).doc
     assert done["status"] == "failed" and done["error_code"] == "blob_missing"
 
 
@@ -72,7 +77,7 @@ def test_a_pdf_without_receipt_text_fails_as_no_receipt_found():
     page = io.BytesIO()
     Image.new("RGB", (300, 200), "white").save(page, "PDF")
     doc = queue_file(page.getvalue(), "application/pdf")
-    done = processing.run_job(services.get(), doc["job_id"])
+    done = processing.run_job(services.get(), doc["job_id"]).doc
     assert done["status"] == "failed" and done["error_code"] == "no_receipt_found"
     assert "PIX" in done["error"]
 
@@ -95,8 +100,103 @@ def test_every_bank_layout_gives_amount_id_and_time(layout, render, mime):
 
     receipt = receipts.sample_receipt(3, layout=layout)
     doc = queue_file(getattr(receipts, render)(receipt, layout), mime)
-    data = processing.run_job(services.get(), doc["job_id"])["result"]["data"]
+    data = processing.run_job(services.get(), doc["job_id"]).doc["result"]["data"]
     assert data["amount"] == receipt.amount
     assert data["transaction_id"] == receipt.transaction_id
     assert data["paid_at"][:16] == receipt.paid_at.isoformat()[:16]
     assert data["needs_review"] is False
+
+
+def multipage_image_pdf(receipt, pages: int) -> bytes:
+    """A scanned-looking PDF: the receipt as an image on every page, no text layer."""
+    from PIL import Image
+
+    from tools import receipts
+
+    image = Image.open(io.BytesIO(receipts.render_png(receipt, "nubank"))).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "PDF", save_all=True, append_images=[image] * (pages - 1))
+    return out.getvalue()
+
+
+def test_progress_rises_page_by_page(sample, monkeypatch):
+    seen = []
+    app = services.get()
+    update = app.jobs.update
+
+    def recording_update(job_id, change):
+        doc = update(job_id, change)
+        seen.append((doc["status"], doc["progress"]))
+        return doc
+
+    monkeypatch.setattr(app.jobs, "update", recording_update)
+    doc = queue_file(multipage_image_pdf(sample["receipt"], 3), "application/pdf")
+    assert processing.run_job(app, doc["job_id"]).doc["status"] == "finished"
+    progress = [p for status, p in seen if status == "started"]
+    assert progress == sorted(progress) and len(set(progress)) >= 4  # 0, 20, 40, 60, 80
+
+
+def test_a_job_over_its_timeout_fails_clearly(sample, monkeypatch):
+    monkeypatch.setenv("JOB_TIMEOUT_SECONDS", "1")
+    services.reset()
+    doc = queue_file(multipage_image_pdf(sample["receipt"], 6), "application/pdf")
+    done = processing.run_job(services.get(), doc["job_id"]).doc
+    assert done["status"] == "failed" and done["error_code"] == "timeout"
+    assert "1 s" in done["error"]
+
+
+@pytest.fixture
+def flaky_storage(gcs_env, storage_emulator, make_client):
+    """The OCR function on Cloud Storage (emulator) behind a proxy that can fail media reads."""
+    proxy = FaultProxy(storage_emulator.host).start()
+    client = make_client("ocr", **gcs_env, STORAGE_EMULATOR_HOST=proxy.url, STORAGE_RETRY_SECONDS=0)
+    yield proxy, client
+    proxy.stop()
+
+
+def media_read(method, path):
+    return method == "GET" and "alt=media" in path
+
+
+def test_a_transient_storage_failure_is_retried_then_succeeds(flaky_storage, sample):
+    proxy, ocr = flaky_storage
+    doc = queue_file(sample["pdf"], "application/pdf")
+    proxy.fail(times=1, status=503, when=media_read)
+
+    first = ocr.post("/", json={"job_id": doc["job_id"]}, headers={"X-CloudTasks-TaskRetryCount": "0"})
+    assert (first.status_code, first.get_json()["code"]) == (503, "backend_unavailable")
+    assert int(first.headers["Retry-After"]) > 0
+    waiting = services.get().jobs.get(doc["job_id"])
+    assert waiting["status"] == "queued" and "503" in waiting["last_error"]
+
+    second = ocr.post("/", json={"job_id": doc["job_id"]}, headers={"X-CloudTasks-TaskRetryCount": "1"})
+    assert second.status_code == 200
+    body = second.get_json()
+    assert body["status"] == "finished" and body["attempts"] == 2
+    assert body["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+    assert [status for method, path, status in proxy.requests if media_read(method, path)] == [503, 200]
+
+
+def test_the_last_delivery_of_a_transient_failure_ends_the_job(flaky_storage, sample):
+    proxy, ocr = flaky_storage
+    doc = queue_file(sample["pdf"], "application/pdf")
+    proxy.fail(times=2, status=503, when=media_read)
+    first = ocr.post("/", json={"job_id": doc["job_id"]}, headers={"X-CloudTasks-TaskRetryCount": "0"})
+    assert first.status_code == 503
+    last = ocr.post("/", json={"job_id": doc["job_id"]}, headers={"X-CloudTasks-TaskRetryCount": "4"})
+    assert last.status_code == 200
+    body = last.get_json()
+    assert body["status"] == "failed" and body["error_code"] == "backend_unavailable" and body["attempts"] == 2
+    assert "Gave up after 2 attempts" in body["error"]
+
+
+def test_a_permanent_failure_is_answered_2xx_once_and_not_retried(ocr):
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (300, 200), "white").save(blank, "PNG")
+    doc = queue_file(blank.getvalue(), "image/png")
+    first = ocr.post("/", json={"job_id": doc["job_id"]})
+    assert first.status_code == 200 and first.get_json()["error_code"] == "no_receipt_found"
+    again = ocr.post("/", json={"job_id": doc["job_id"]})
+    assert again.status_code == 200 and again.get_json()["attempts"] == 1

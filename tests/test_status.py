@@ -48,7 +48,7 @@ def test_started_has_progress(client):
     doc = create_job()
     store = services.get().jobs
     store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
-    store.update(doc["job_id"], lambda d: job.progress(d, 1, 50))
+    store.update(doc["job_id"], lambda d: job.progress(d, 1, 50, job.now(), 60))
     body = get_status(client, doc["job_id"]).get_json()
     assert body["status"] == "started" and body["progress"] == 50
     assert_iso(body["created_at"], body["started_at"])

@@ -131,7 +131,7 @@ def test_bad_form_fields_are_refused_before_anything_is_stored(client, sample, f
 
 
 def test_a_huge_form_field_is_refused(client, sample):
-    response = post(client, "a.png", sample["png"], pedido_id="x" * 200_000)
+    response = post(client, "a.png", sample["png"], pedido_id="x" * 2_000_000)
     assert response.status_code == 413 and response.is_json
     assert nothing_stored()
 
@@ -146,3 +146,48 @@ def test_expected_amount_accepts_brazilian_and_plain_forms(text, amount):
 def test_expected_amount_refuses_garbage():
     with pytest.raises(ApiError):
         upload.parse_expected_amount("1e9")
+
+
+@pytest.fixture
+def stopped_redis(tmp_path):
+    """A real Redis that was running and has just been stopped: its port now refuses."""
+    from tools import emulators
+
+    redis = emulators.start_redis(str(tmp_path / "logs"))
+    redis.stop()
+    return redis
+
+
+def test_with_redis_down_the_upload_falls_back_to_inline(make_client, stopped_redis, sample, capsys):
+    client = make_client("upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{stopped_redis.host}/0", SYNC_FALLBACK="true")
+    response = post(client, "a.png", sample["png"])
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["processing"] == "inline_fallback" and body["status"] == "finished"
+    assert body["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+    assert '"event": "queue_unavailable_fallback"' in capsys.readouterr().out
+
+
+def test_with_redis_down_and_no_fallback_the_upload_is_refused_and_nothing_stays_queued(make_client, stopped_redis, sample):
+    client = make_client("upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{stopped_redis.host}/0", SYNC_FALLBACK="false")
+    response = post(client, "a.png", sample["png"])
+    assert (response.status_code, response.get_json()["code"]) == (503, "queue_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    jobs = jobstore.from_settings(config.from_env()).list()
+    assert [j["status"] for j in jobs] == ["failed"] and jobs[0]["error_code"] == "queue_unavailable"
+    # Once the queue is back, the same file makes a new job.
+    client = make_client("upload", TASK_QUEUE="inline")
+    assert post(client, "a.png", sample["png"]).get_json()["duplicate"] is False
+
+
+def test_a_queued_upload_answers_202_with_location(make_client, redis_server, sample):
+    import uuid
+
+    client = make_client("upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{redis_server.host}/0",
+                         RQ_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}")
+    response = post(client, "a.png", sample["png"])
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["status"] == "queued" and body["processing"] == "queued" and body["duplicate"] is False
+    assert response.headers["Location"] == body["status_url"] == f"/jobs/{body['job_id']}/status"
+    assert set(body) >= {"job_id", "status", "status_url", "created_at", "sha256"}

@@ -1,5 +1,6 @@
-"""Start and stop the local emulators on free ports: Cloud Storage (`gcp-storage-emulator`, pip)
-and Firestore (Google's Java emulator from `google-cloud-cli-firestore-emulator`).
+"""Start and stop the local emulators on free ports: Cloud Storage (`gcp-storage-emulator`, pip),
+Firestore (Google's Java emulator from `google-cloud-cli-firestore-emulator`), Cloud Tasks
+(`gcloud-tasks-emulator`, in its own venv `.venv-tasks` because it pins protobuf<5) and Redis.
 
 Used by the test session and the local stack. Each server runs in its own process group so that
 stopping it also stops the children (the Firestore wrapper's java outlives it otherwise).
@@ -17,6 +18,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASKS_EMULATOR = os.path.join(ROOT, ".venv-tasks", "bin", "gcloud-tasks-emulator")
 FIRESTORE_JARS = (
     "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
     "/usr/share/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
@@ -50,23 +53,38 @@ class Emulator:
                 self.process.wait(5)
 
 
-def _start(name: str, argv: list[str], ready_url: str, log_dir: str, ready_text: str | None = None,
-           timeout: float = 60) -> subprocess.Popen:
+def http_ready(url: str, text: str | None = None):
+    def ready() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return text is None or text in response.read().decode(errors="replace")
+    return ready
+
+
+def tcp_ready(port: int):
+    def ready() -> bool:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    return ready
+
+
+def start_process(name: str, argv: list[str], ready, log_dir: str, env: dict | None = None,
+                  timeout: float = 60) -> subprocess.Popen:
+    """Start `argv` in its own process group, logging to LOG_DIR/NAME.log; wait until ready()."""
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, f"{name}.log")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=env, cwd=ROOT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{name} exited with {process.returncode}; see {log_path}")
         try:
-            with urllib.request.urlopen(ready_url, timeout=2) as response:
-                if ready_text is None or ready_text in response.read().decode(errors="replace"):
-                    return process
+            if ready():
+                return process
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError(f"{name} not ready after {timeout}s; see {log_path}")
 
@@ -78,7 +96,7 @@ def start_storage(log_dir: str, bucket: str) -> Emulator:
         raise EmulatorUnavailable("gcp-storage-emulator is not installed in this venv: pip install gcp-storage-emulator")
     argv = [executable, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory",
             "--default-bucket", bucket, "--quiet"]
-    process = _start("storage-emulator", argv, f"http://127.0.0.1:{port}/storage/v1/b", log_dir)
+    process = start_process("storage-emulator", argv, http_ready(f"http://127.0.0.1:{port}/storage/v1/b"), log_dir)
     return Emulator("storage", f"127.0.0.1:{port}", process, os.path.join(log_dir, "storage-emulator.log"))
 
 
@@ -99,10 +117,34 @@ def start_firestore(log_dir: str) -> Emulator:
     port = free_port()
     argv = [java, "-cp", jar, "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
             "--host=127.0.0.1", f"--port={port}"]
-    process = _start("firestore-emulator", argv, f"http://127.0.0.1:{port}/", log_dir, ready_text="Ok")
+    process = start_process("firestore-emulator", argv, http_ready(f"http://127.0.0.1:{port}/", "Ok"), log_dir)
     return Emulator("firestore", f"127.0.0.1:{port}", process, os.path.join(log_dir, "firestore-emulator.log"))
 
 
 def reset_firestore(host: str, project: str) -> None:
     url = f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents"
     urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).read()
+
+
+def start_tasks(log_dir: str, queue_paths: list[str], max_retries: int = 200) -> Emulator:
+    """The Cloud Tasks emulator with the given queues. It retries a failed task every 0.1 s, so
+    `max_retries` bounds how long a task keeps coming back."""
+    if not os.path.exists(TASKS_EMULATOR):
+        raise EmulatorUnavailable("gcloud-tasks-emulator is not installed: make setup (it lives in .venv-tasks)")
+    port = free_port()
+    argv = [TASKS_EMULATOR, "start", "--port", str(port), "-r", str(max_retries)]
+    for path in queue_paths:
+        argv += ["-d", path]
+    process = start_process("tasks-emulator", argv, tcp_ready(port), log_dir)
+    return Emulator("tasks", f"127.0.0.1:{port}", process, os.path.join(log_dir, "tasks-emulator.log"))
+
+
+def start_redis(log_dir: str, port: int | None = None) -> Emulator:
+    executable = shutil.which("redis-server")
+    if not executable:
+        raise EmulatorUnavailable("redis-server is not installed: apt-get install redis-server")
+    port = port or free_port()
+    # No persistence: each stack and test session starts from an empty Redis.
+    argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = start_process(f"redis-{port}", argv, tcp_ready(port), log_dir)
+    return Emulator("redis", f"127.0.0.1:{port}", process, os.path.join(log_dir, f"redis-{port}.log"))

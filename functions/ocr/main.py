@@ -1,4 +1,9 @@
-"""OCR function: the task handler. POST {"job_id": ...} runs that job (safe to deliver twice)."""
+"""OCR function: the task handler. POST {"job_id": ...} runs that job.
+
+Answers 200 when the delivery is done with (the job ended now or before: Cloud Tasks stops),
+503 with Retry-After when it should come again (a transient failure, or another attempt holds
+the job's lease). `X-CloudTasks-TaskRetryCount` tells the last attempt, which must end the job.
+"""
 
 import flask
 import functions_framework
@@ -16,12 +21,14 @@ def run_ocr_job(request: flask.Request):
     body = request.get_json(silent=True)
     job_id = body.get("job_id") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not job.is_valid_job_id(job_id):
-        # 2xx-free but permanent: a task with a malformed body can never succeed.
         raise ApiError(400, "invalid_task", 'The body must be JSON {"job_id": "<32 hex chars>"}.')
     app = services.get()
-    doc = app.jobs.get(job_id)
-    if doc is None:
+    if app.jobs.get(job_id) is None:
         raise ApiError(404, "job_not_found", f"No job {job_id}.")
-    finished = app.run_job(job_id)
-    doc = finished or app.jobs.get(job_id)
-    return http.json_response(job.status_json(doc))
+    retries = request.headers.get("X-CloudTasks-TaskRetryCount", "")
+    last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.task_max_attempts
+    outcome = app.run_job(job_id, last_attempt=last_attempt)
+    if outcome.retry:
+        code = "job_in_progress" if outcome.doc and outcome.doc["status"] == job.STARTED else "backend_unavailable"
+        raise ApiError(503, code, f"Try again later: {outcome.reason}", {"Retry-After": str(int(outcome.retry_after + 0.999))})
+    return http.json_response(job.status_json(outcome.doc))

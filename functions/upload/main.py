@@ -1,7 +1,8 @@
 """Upload function: POST a receipt (multipart `file`, optional `pedido_id`, `expected_amount`).
 
 202 with the new job when it is queued; 200 with the job's status when it already ran (inline
-queue) or when the same bytes were uploaded before (`"duplicate": true`).
+queue, or the inline fallback when the queue is down) or when the same bytes were uploaded
+before (`"duplicate": true`). `processing` says which of these happened.
 """
 
 import flask
@@ -23,8 +24,8 @@ def upload_receipt(request: flask.Request):
     outcome = upload.accept_upload(app, request.files, request.form)
     doc = outcome.job
     status_url = f"{app.settings.status_base_url}/jobs/{doc['job_id']}/status"
-    if outcome.duplicate or doc["status"] != job.QUEUED:
-        return http.json_response({**job.status_json(doc), "status_url": status_url, "duplicate": outcome.duplicate})
-    body = {"job_id": doc["job_id"], "status": doc["status"], "status_url": status_url,
-            "created_at": doc["created_at"], "sha256": doc["sha256"], "duplicate": False}
-    return http.json_response(body, 202, {"Location": status_url})
+    extra = {"status_url": status_url, "duplicate": outcome.duplicate, "processing": outcome.processing}
+    if outcome.processing != "queued":
+        return http.json_response({**job.status_json(doc), **extra})
+    body = {"job_id": doc["job_id"], "status": doc["status"], "created_at": doc["created_at"], "sha256": doc["sha256"]}
+    return http.json_response({**body, **extra}, 202, {"Location": status_url})

@@ -1,0 +1,87 @@
+"""The reconciler: nothing accepted may be lost or stuck, whatever a queue or worker did.
+
+One pass (run by Cloud Scheduler in production, in a loop on the local stack):
+- a job still `queued` RECONCILE_QUEUED_AFTER_SECONDS after its last task was handed over gets a
+  new task (a lost task, a Redis restart without persistence...);
+- a `started` job whose lease ran out (its worker died) gets a new task, so another attempt takes
+  it over; after TASK_MAX_ATTEMPTS attempts it is failed instead.
+Duplicate tasks are harmless: only one delivery can claim a job.
+
+    python -m common.reconcile [--loop SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import datetime, timedelta
+
+from common import job, log, services
+from common.taskqueue import QueueUnavailable
+
+BATCH = 500  # jobs looked at per status and pass
+
+
+def reconcile_once(app, at: datetime | None = None) -> dict:
+    at = at or job.now()
+    settings, store = app.settings, app.jobs
+    counts = {"requeued": 0, "taken_over": 0, "failed": 0}
+    stale = at - timedelta(seconds=settings.reconcile_queued_after_seconds)
+    try:
+        for doc in store.list(status=job.QUEUED, limit=BATCH):
+            if datetime.fromisoformat(doc["queued_at"]) <= stale and _hand_over(app, doc["job_id"], at):
+                counts["requeued"] += 1
+        for doc in store.list(status=job.STARTED, limit=BATCH):
+            if not job.lease_expired(doc, at):
+                continue
+            if doc["attempts"] >= settings.task_max_attempts:
+                message = f"Gave up after {doc['attempts']} attempts whose worker stopped before the end."
+                try:
+                    store.update(doc["job_id"], lambda d: _fail_if_still_expired(d, at, message))
+                    counts["failed"] += 1
+                except job.NotClaimable:
+                    pass
+            elif _enqueue(app, doc["job_id"]):
+                counts["taken_over"] += 1
+    except QueueUnavailable as e:
+        log.event("reconcile_queue_unavailable", severity="ERROR", error=str(e))
+    if any(counts.values()):
+        log.event("reconciled", **counts)
+    return counts
+
+
+def _fail_if_still_expired(doc: dict, at: datetime, message: str) -> dict:
+    if not job.lease_expired(doc, at):
+        raise job.NotClaimable("the job was taken over meanwhile")
+    return job.fail(doc, None, "too_many_attempts", message, at)
+
+
+def _hand_over(app, job_id: str, at: datetime) -> bool:
+    try:
+        app.jobs.update(job_id, lambda d: job.requeued(d, at))
+    except job.NotClaimable:
+        return False  # it started meanwhile
+    return _enqueue(app, job_id)
+
+
+def _enqueue(app, job_id: str) -> bool:
+    log.event("job_requeued", job_id=job_id)
+    app.queue.enqueue(job_id)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Re-enqueue stuck jobs and fail those that keep dying.")
+    parser.add_argument("--loop", type=float, metavar="SECONDS", help="run a pass every SECONDS until stopped")
+    args = parser.parse_args(argv)
+    app = services.get()
+    while True:
+        counts = reconcile_once(app)
+        if not args.loop:
+            print(counts)
+            return 0
+        time.sleep(args.loop)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The reconciler on the embedded stack (SQLite, inline queue: a re-enqueued job runs at once)
+and on RQ (a re-enqueued job is a real task in Redis)."""
+
+import uuid
+from datetime import timedelta
+
+from common import job, reconcile, services
+from tests.test_processing import queue_file
+
+
+def test_a_job_queued_too_long_gets_a_new_task(sample, monkeypatch):
+    monkeypatch.setenv("RECONCILE_QUEUED_AFTER_SECONDS", "60")
+    services.reset()
+    app = services.get()
+    doc = queue_file(sample["pdf"], "application/pdf")
+    assert reconcile.reconcile_once(app)["requeued"] == 0  # young: its task may still come
+    later = job.now() + timedelta(seconds=61)
+    assert reconcile.reconcile_once(app, at=later) == {"requeued": 1, "taken_over": 0, "failed": 0}
+    assert app.jobs.get(doc["job_id"])["status"] == "finished"
+
+
+def test_a_job_whose_worker_died_is_taken_over_after_its_lease(sample):
+    app = services.get()
+    doc = queue_file(sample["pdf"], "application/pdf")
+    start = job.now() - timedelta(seconds=31)
+    app.jobs.update(doc["job_id"], lambda d: job.claim(d, start, 30))  # a worker that then died
+    assert reconcile.reconcile_once(app, at=start + timedelta(seconds=10))["taken_over"] == 0
+    assert reconcile.reconcile_once(app)["taken_over"] == 1
+    done = app.jobs.get(doc["job_id"])
+    assert done["status"] == "finished" and done["attempts"] == 2
+
+
+def test_a_job_that_keeps_dying_is_failed_after_the_maximum(sample, monkeypatch):
+    monkeypatch.setenv("TASK_MAX_ATTEMPTS", "2")
+    services.reset()
+    app = services.get()
+    doc = queue_file(sample["pdf"], "application/pdf")
+    start = job.now()
+    for attempt in range(2):
+        app.jobs.update(doc["job_id"], lambda d: job.claim(d, start + timedelta(seconds=31 * attempt), 30))
+    counts = reconcile.reconcile_once(app, at=start + timedelta(seconds=100))
+    assert counts == {"requeued": 0, "taken_over": 0, "failed": 1}
+    failed = app.jobs.get(doc["job_id"])
+    assert failed["status"] == "failed" and failed["error_code"] == "too_many_attempts"
+
+
+def test_requeueing_on_rq_puts_a_task_in_redis(sample, redis_server, monkeypatch):
+    import redis
+    import rq
+
+    queue_name = f"q{uuid.uuid4().hex[:8]}"
+    for key, value in {"TASK_QUEUE": "rq", "REDIS_URL": f"redis://{redis_server.host}/0", "RQ_QUEUE_NAME": queue_name,
+                       "RECONCILE_QUEUED_AFTER_SECONDS": "1"}.items():
+        monkeypatch.setenv(key, value)
+    services.reset()
+    doc = queue_file(sample["pdf"], "application/pdf")
+    reconcile.reconcile_once(services.get(), at=job.now() + timedelta(seconds=2))
+    queue = rq.Queue(queue_name, connection=redis.Redis.from_url(f"redis://{redis_server.host}/0"))
+    assert [task.args for task in queue.jobs] == [(doc["job_id"],)]

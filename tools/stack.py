@@ -1,0 +1,222 @@
+"""The full local stack, no cloud account: the Cloud Storage and Firestore emulators, the task
+queue (the Cloud Tasks emulator, or Redis + `worker.py`), the three functions under
+functions-framework, and the reconciler, all on free loopback ports.
+
+    python -m tools.stack up [--queue cloudtasks|rq] [--state-dir var/stack]
+    python -m tools.stack down [--state-dir var/stack]
+
+Every process runs in its own process group; `down` stops them by the PIDs recorded in
+STATE_DIR/stack.json (and checks each PID still runs the command it started, so a recycled PID
+is never killed). Logs are in STATE_DIR/logs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from tools import emulators
+
+ROOT = emulators.ROOT
+PROJECT = "receipts-local"
+BUCKET = "receipts-local"
+LOCATION = "us-central1"
+FUNCTIONS = {"upload": "upload_receipt", "status": "job_status", "ocr": "run_ocr_job"}
+DEFAULT_STATE_DIR = os.path.join(ROOT, "var", "stack")
+
+
+def _function_ready(url: str):
+    def ready() -> bool:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+        except urllib.error.HTTPError:
+            pass  # any HTTP answer means it is serving
+        return True
+    return ready
+
+
+class Stack:
+    def __init__(self, state_dir: str = DEFAULT_STATE_DIR, queue: str = "cloudtasks", overrides: dict | None = None,
+                 reconcile_every: float = 30):
+        if queue not in ("cloudtasks", "rq"):
+            raise ValueError(f"queue must be cloudtasks or rq, not {queue!r}")
+        self.state_dir = state_dir
+        self.log_dir = os.path.join(state_dir, "logs")
+        self.queue = queue
+        self.overrides = overrides or {}
+        self.reconcile_every = reconcile_every
+        self.processes: dict[str, dict] = {}  # name -> {pid, argv}
+        self.urls: dict[str, str] = {}
+        self.env: dict[str, str] = {}
+
+    # --- starting ------------------------------------------------------------------------------
+    def up(self) -> "Stack":
+        os.makedirs(self.log_dir, exist_ok=True)
+        try:
+            self._start_backends()
+            ports = {name: emulators.free_port() for name in FUNCTIONS}
+            self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+            self.env.update({
+                "PYTHONPATH": ROOT, "GOOGLE_CLOUD_PROJECT": PROJECT,
+                "BLOB_STORE": "gcs", "GCS_BUCKET": BUCKET, "JOB_STORE": "firestore",
+                "TASK_QUEUE": self.queue, "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
+                "STATUS_BASE_URL": self.urls["status"], **self.overrides,
+            })
+            for name in FUNCTIONS:
+                self.start(name)
+            if self.queue == "rq":
+                self.start("worker")
+            self.start("reconciler")
+        except BaseException:
+            self.down()
+            raise
+        self._save()
+        return self
+
+    def _start_backends(self) -> None:
+        storage = emulators.start_storage(self.log_dir, BUCKET)
+        self._record("storage-emulator", storage.process)
+        firestore = emulators.start_firestore(self.log_dir)
+        self._record("firestore-emulator", firestore.process)
+        self.env.update({"STORAGE_EMULATOR_HOST": f"http://{storage.host}", "FIRESTORE_EMULATOR_HOST": firestore.host})
+        if self.queue == "cloudtasks":
+            queue_path = f"projects/{PROJECT}/locations/{LOCATION}/queues/ocr"
+            tasks = emulators.start_tasks(self.log_dir, [queue_path])
+            self._record("tasks-emulator", tasks.process)
+            self.env["TASKS_EMULATOR_HOST"] = tasks.host
+        else:
+            redis = emulators.start_redis(self.log_dir)
+            self._record("redis", redis.process)
+            self.env["REDIS_URL"] = f"redis://{redis.host}/0"
+
+    def _argv(self, name: str) -> tuple[list[str], object]:
+        python = sys.executable
+        if name in FUNCTIONS:
+            port = self.urls[name].rsplit(":", 1)[1]
+            framework = os.path.join(os.path.dirname(python), "functions-framework")
+            argv = [framework, "--target", FUNCTIONS[name], "--source", os.path.join(ROOT, "functions", name, "main.py"),
+                    "--host", "127.0.0.1", "--port", port]
+            return argv, _function_ready(self.urls[name] + "/")
+        if name == "worker":
+            return [python, os.path.join(ROOT, "worker.py")], lambda: "aguardando jobs" in self.log(name)
+        if name == "reconciler":
+            return [python, "-m", "common.reconcile", "--loop", str(self.reconcile_every)], lambda: True
+        raise ValueError(f"unknown process {name!r}")
+
+    def start(self, name: str) -> None:
+        """(Re)start one of the stack's own processes with the stack's environment and port."""
+        argv, ready = self._argv(name)
+        process = emulators.start_process(name, argv, ready, self.log_dir, env={**os.environ, **self.env}, timeout=120)
+        self._record(name, process)
+        self._save()
+
+    def _record(self, name: str, process: subprocess.Popen) -> None:
+        self.processes[name] = {"pid": process.pid, "started": _start_time(process.pid), "argv": process.args}
+
+    # --- inspecting and stopping -----------------------------------------------------------------
+    def log(self, name: str) -> str:
+        try:
+            with open(os.path.join(self.log_dir, f"{name}.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Stop one process group at once (tests use it to crash a worker mid-job)."""
+        entry = self.processes.pop(name, None)
+        if entry:
+            _stop_group(entry, sig)
+            self._save()
+
+    def down(self) -> None:
+        for name in reversed(list(self.processes)):
+            _stop_group(self.processes[name], signal.SIGTERM)
+        self.processes.clear()
+        self._save()
+
+    def _save(self) -> None:
+        os.makedirs(self.state_dir, exist_ok=True)
+        state = {"queue": self.queue, "urls": self.urls, "processes": self.processes, "env": self.env}
+        with open(os.path.join(self.state_dir, "stack.json"), "w") as f:
+            json.dump(state, f, indent=2)
+
+    @classmethod
+    def load(cls, state_dir: str = DEFAULT_STATE_DIR) -> "Stack":
+        with open(os.path.join(state_dir, "stack.json")) as f:
+            state = json.load(f)
+        stack = cls(state_dir, state["queue"])
+        stack.urls, stack.processes, stack.env = state["urls"], state["processes"], state["env"]
+        return stack
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot), or None if it is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _runs(entry: dict) -> bool:
+    """Is the recorded PID still the process we started? A PID and its start time together
+    identify a process, so a recycled PID is never signalled."""
+    return _start_time(entry["pid"]) == entry["started"]
+
+
+def _stop_group(entry: dict, sig: int) -> None:
+    if not _runs(entry):
+        return
+    try:
+        os.killpg(entry["pid"], sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while _runs(entry) and time.monotonic() < deadline:
+        try:
+            os.waitpid(entry["pid"], os.WNOHANG)  # reap it when it is our child
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    if _runs(entry):
+        os.killpg(entry["pid"], signal.SIGKILL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The full local stack.")
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--queue", choices=["cloudtasks", "rq"], default="cloudtasks")
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
+    args = parser.parse_args(argv)
+    if args.command == "down":
+        if not os.path.exists(os.path.join(args.state_dir, "stack.json")):
+            print("no stack running")
+            return 0
+        Stack.load(args.state_dir).down()
+        print("stack stopped")
+        return 0
+    if os.path.exists(os.path.join(args.state_dir, "stack.json")) and any(_runs(p) for p in Stack.load(args.state_dir).processes.values()):
+        print("a stack is already running: make down first", file=sys.stderr)
+        return 1
+    try:
+        stack = Stack(args.state_dir, args.queue).up()
+    except emulators.EmulatorUnavailable as e:
+        print(f"cannot start the stack: {e}", file=sys.stderr)
+        return 1
+    print(f"stack up ({args.queue}); logs in {os.path.relpath(stack.log_dir)}")
+    for name, url in stack.urls.items():
+        print(f"  {name:7} {url}")
+    print("  upload: curl -F file=@samples/receipt.png " + stack.urls["upload"] + "/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""The RQ worker of the original stack: `python worker.py` serves the `ocr` queue on Redis.
+
+It runs jobs in its own process (RQ's SimpleWorker, no fork per job) so the OCR engine is
+loaded once and stays warm. Job status lives in the job store, not in RQ.
+"""
+
+import sys
+
+from common import config, log, services
+
+
+def banner(settings: config.Settings, queues: list[str]) -> str:
+    line = "=" * 70
+    return "\n".join([line, "🚀 RQ Worker - PIX receipt pipeline", line, f"Redis: {settings.redis_url}",
+                      f"Filas: {', '.join(queues)}", line, ""])
+
+
+def main() -> int:
+    import redis
+    import rq
+
+    settings = config.from_env()
+    log.set_level(settings.log_level)
+    queues = [settings.rq_queue_name]
+    print(banner(settings, queues), flush=True)
+    connection = redis.Redis.from_url(settings.redis_url)
+    try:
+        connection.ping()
+    except redis.exceptions.ConnectionError as e:
+        print(f"❌ Redis não disponível: {e}", flush=True)
+        return 1
+    print("✅ Conectado ao Redis", flush=True)
+    services.get().ocr.warm()
+    worker = rq.SimpleWorker([rq.Queue(name, connection=connection) for name in queues], connection=connection)
+    print("✅ Worker iniciado, aguardando jobs...\n   (Ctrl+C para parar)", flush=True)
+    worker.work(with_scheduler=True, logging_level=settings.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
