@@ -82,6 +82,7 @@ class Settings:
     max_pdf_pages: int = 20
     job_lease_seconds: int = 360  # default: the job timeout plus a minute
     ocr_engine: str = "rapidocr"
+    vision_endpoint: str = ""
     ocr_max_side: int = 2000
     expected_receiver_name: str = ""
     expected_receiver_documents: tuple[str, ...] = field(default_factory=tuple)
@@ -153,7 +154,8 @@ def _read(env: Mapping[str, str]) -> Settings:
         max_pdf_pages=_int(env, "MAX_PDF_PAGES", 20, minimum=1),
         job_lease_seconds=_int(env, "JOB_LEASE_SECONDS", 0, minimum=0)
         or _int(env, "JOB_TIMEOUT_SECONDS", 300, minimum=1) + 60,
-        ocr_engine=_choice(env, "OCR_ENGINE", "rapidocr", ("rapidocr",)),
+        ocr_engine=_choice(env, "OCR_ENGINE", "rapidocr", ("rapidocr", "vision")),
+        vision_endpoint=env.get("VISION_API_ENDPOINT", "").strip(),
         ocr_max_side=_int(env, "OCR_MAX_SIDE", 2000, minimum=320),
         expected_receiver_name=env.get("EXPECTED_RECEIVER_NAME", "").strip(),
         expected_receiver_documents=_list(env, "EXPECTED_RECEIVER_DOCUMENTS"),

@@ -1,14 +1,17 @@
 """The OCR engine port: an image in, lines of text out (top to bottom, left to right).
 
 RapidOCR is the local engine (its default models ship in the wheel: no download). It is loaded
-once per process, lazily, because loading costs seconds and hundreds of MB. A later adapter adds
-Cloud Vision for production.
+once per process, lazily, because loading costs seconds and hundreds of MB. Cloud Vision
+(`VisionOcrEngine`, OCR_ENGINE=vision) is the production engine; it also reads a whole scanned PDF
+in one request (`lines_from_pdf`).
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Protocol
+
+from common.errors import BackendUnavailable, ReceiptUnreadable
 
 
 class OcrEngine(Protocol):
@@ -68,11 +71,180 @@ def group_into_lines(words: list[tuple[list, str]]) -> list[str]:
     return ["  ".join(b[3] for b in sorted(row, key=lambda b: b[2])) for row in rows]
 
 
-_engines: dict[str, OcrEngine] = {}
+_engines: dict[tuple[str, str], OcrEngine] = {}
 
 
 def from_settings(settings) -> OcrEngine:
     # One engine per process, shared by every job this process runs.
-    if settings.ocr_engine not in _engines:
-        _engines[settings.ocr_engine] = RapidOcrEngine()
-    return _engines[settings.ocr_engine]
+    key = (settings.ocr_engine, settings.vision_endpoint if settings.ocr_engine == "vision" else "")
+    if key not in _engines:
+        _engines[key] = VisionOcrEngine(settings.vision_endpoint) if key[0] == "vision" else RapidOcrEngine()
+    return _engines[key]
+
+
+# -- Cloud Vision ---------------------------------------------------------------------------------
+
+VISION_TIMEOUT_SECONDS = 60.0  # one call; the job's own limit (JOB_TIMEOUT_SECONDS) bounds the whole
+VISION_RETRY_SECONDS = 2.0  # in-call retries of a blip; longer outages go back to the task queue
+VISION_PDF_PAGES = 5  # the most pages the synchronous files:annotate accepts in one request
+VISION_LANGUAGE_HINTS = ["pt"]
+VISION_MAX_PNG_BYTES = 6 * 1024 * 1024  # Vision takes JSON requests of up to 10 MB; base64 adds a third
+VISION_MAX_PDF_BYTES = 7 * 1024 * 1024
+# google.rpc codes of a per-image error worth retrying: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
+# ABORTED, INTERNAL, UNAVAILABLE. Any other (INVALID_ARGUMENT "Bad image data", ...) is the file's.
+_TRANSIENT_RPC_CODES = {4, 8, 10, 13, 14}
+
+
+class VisionOcrEngine:
+    """Cloud Vision DOCUMENT_TEXT_DETECTION, one request per image (or per PDF, up to 5 pages).
+
+    `endpoint` (VISION_API_ENDPOINT) points the client at another server, e.g. a local fake at
+    `http://127.0.0.1:PORT`: then it speaks REST with anonymous credentials. Without it, the
+    default client with Application Default Credentials, as in production.
+    """
+
+    def __init__(self, endpoint: str = ""):
+        self.endpoint = endpoint
+        self._client = None
+        self._lock = threading.Lock()
+
+    def _loaded(self):
+        with self._lock:
+            if self._client is None:
+                from google.cloud import vision
+
+                if self.endpoint:
+                    from google.auth.credentials import AnonymousCredentials
+
+                    self._client = vision.ImageAnnotatorClient(
+                        transport="rest",
+                        credentials=AnonymousCredentials(),
+                        client_options={"api_endpoint": self.endpoint},
+                    )
+                else:
+                    self._client = vision.ImageAnnotatorClient()
+            return self._client
+
+    def warm(self) -> None:
+        self._loaded()
+
+    def lines(self, image) -> list[str]:
+        content = _encoded(image)
+        response = self._call(lambda client, options: client.document_text_detection(
+            {"content": content}, image_context={"language_hints": VISION_LANGUAGE_HINTS}, **options))
+        _raise_for(response.error)
+        return _vision_lines(response)
+
+    def lines_from_pdf(self, data: bytes, max_pages: int) -> list[str] | None:
+        """The text of a PDF's first min(5, max_pages) pages, in page order, in one request.
+        None when the PDF is too big for one request: render its pages and call `lines` instead."""
+        from google.cloud import vision
+
+        if len(data) > VISION_MAX_PDF_BYTES:
+            return None
+        request = {
+            "input_config": {"content": data, "mime_type": "application/pdf"},
+            "features": [{"type_": vision.Feature.Type.DOCUMENT_TEXT_DETECTION}],
+            "image_context": {"language_hints": VISION_LANGUAGE_HINTS},
+            "pages": list(range(1, min(VISION_PDF_PAGES, max_pages) + 1)),
+        }
+        batch = self._call(lambda client, options: client.batch_annotate_files(requests=[request], **options))
+        answer = batch.responses[0]
+        _raise_for(answer.error)
+        pages = sorted(answer.responses, key=lambda page: page.context.page_number)
+        for page in pages:
+            _raise_for(page.error)
+        return [line for page in pages for line in _vision_lines(page)]
+
+    def _call(self, send):
+        """Run one Vision call with a short bounded retry, mapping failures onto the pipeline's
+        errors: transient ones raise BackendUnavailable (the task is retried later)."""
+        from google.api_core import exceptions, retry
+        from google.auth.exceptions import TransportError
+
+        options = {
+            "timeout": VISION_TIMEOUT_SECONDS,
+            "retry": retry.Retry(
+                initial=0.2, maximum=1.0, multiplier=2.0, timeout=VISION_RETRY_SECONDS,
+                predicate=retry.if_exception_type(exceptions.ServiceUnavailable, exceptions.DeadlineExceeded),
+            ),
+        }
+        try:
+            return send(self._loaded(), options)
+        except exceptions.MethodNotImplemented:
+            raise
+        except (exceptions.ServerError, exceptions.TooManyRequests, exceptions.Aborted,
+                exceptions.RetryError, TransportError, OSError) as e:
+            cause = e.cause if isinstance(e, exceptions.RetryError) and e.cause else e
+            raise BackendUnavailable(f"Cloud Vision unavailable: {cause}") from e
+        except exceptions.BadRequest as e:
+            raise ReceiptUnreadable("unreadable_file", f"Cloud Vision refused the file: {e.message}") from None
+
+
+def _encoded(image) -> bytes:
+    """PNG (lossless, what screenshots are); a photo whose PNG would be too big for Vision's
+    JSON request limit (base64 adds a third) goes as JPEG instead."""
+    import io
+
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    if out.tell() > VISION_MAX_PNG_BYTES:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def _raise_for(status) -> None:
+    """A per-image or per-file error inside a successful response."""
+    if not status.code:
+        return
+    if status.code in _TRANSIENT_RPC_CODES:
+        raise BackendUnavailable(f"Cloud Vision: {status.message} (code {status.code})")
+    raise ReceiptUnreadable("unreadable_file", f"Cloud Vision could not read the file: {status.message}")
+
+
+def _vision_lines(response) -> list[str]:
+    """Vision's lines (words joined by their detected breaks), each with the box of its words,
+    regrouped by baseline so a label and the value printed far to its right share a line."""
+    from google.cloud import vision
+
+    kinds = vision.TextAnnotation.DetectedBreak.BreakType
+    ends_line = {kinds.EOL_SURE_SPACE, kinds.LINE_BREAK, kinds.HYPHEN}
+    entries: list[tuple[list, str]] = []
+    for page in response.full_text_annotation.pages:
+        scale = (page.width or 1, page.height or 1)
+        for block in page.blocks:
+            for paragraph in block.paragraphs:
+                text, points = "", []
+                for word in paragraph.words:
+                    points += _points(word.bounding_box, scale)
+                    for symbol in word.symbols:
+                        text += symbol.text
+                        kind = symbol.property.detected_break.type_
+                        if kind in (kinds.SPACE, kinds.SURE_SPACE):
+                            text += " "
+                        elif kind in ends_line:
+                            text += "-" if kind == kinds.HYPHEN else ""
+                            _add_line(entries, text, points)
+                            text, points = "", []
+                _add_line(entries, text, points)
+    if entries:
+        return group_into_lines(entries)
+    if response.text_annotations:
+        return [line.strip() for line in response.text_annotations[0].description.splitlines() if line.strip()]
+    return []
+
+
+def _points(poly, scale) -> list[tuple[float, float]]:
+    if poly.vertices:
+        return [(v.x, v.y) for v in poly.vertices]
+    # PDF pages come with coordinates relative to the page (0..1).
+    return [(v.x * scale[0], v.y * scale[1]) for v in poly.normalized_vertices]
+
+
+def _add_line(entries: list, text: str, points: list) -> None:
+    if not text.strip() or not points:
+        return
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    corners = [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)]]
+    entries.append((corners, text.strip()))

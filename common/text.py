@@ -61,6 +61,11 @@ def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
             lines += [line.strip() for line in page.get_textpage().get_text_range().splitlines() if line.strip()]
         if sum(len(line) for line in lines) >= MIN_TEXT_LAYER_CHARS:
             return ReceiptText(lines, "pdf_text")
+        if hasattr(ocr, "lines_from_pdf"):  # an engine that reads the PDF itself, in one request
+            lines = ocr.lines_from_pdf(data, len(pages))
+            if lines is not None:  # None: too big for that, read page by page below
+                progress(1.0)
+                return ReceiptText(lines, "ocr")
         lines = []
         for number, page in enumerate(pages, 1):
             image = page.render(scale=PDF_RENDER_SCALE).to_pil().convert("RGB")

@@ -120,3 +120,19 @@ def sample():
         "jpeg": receipts.render_jpeg(receipt, "nubank"),
         "pdf": receipts.render_pdf(receipt, "nubank"),
     }
+
+
+@pytest.fixture(scope="session")
+def vision_server():
+    from tools.fakevision import FakeVision
+
+    server = FakeVision().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_vision(vision_server):
+    """The local fake of the Cloud Vision REST API, emptied of answers and recorded requests."""
+    vision_server.reset()
+    return vision_server

@@ -1,11 +1,17 @@
-"""The OCR port: line grouping (pure) and the RapidOCR adapter on a rendered receipt."""
+"""The OCR port: line grouping (pure), the RapidOCR adapter on a rendered receipt, and the Cloud
+Vision adapter through the real google-cloud-vision client against a local fake of the API."""
 
+import base64
 import io
+import time
 
+import pytest
 from PIL import Image
 
-from common import ocr
+from common import config, ocr, text
+from common.errors import BackendUnavailable, ReceiptUnreadable
 from tools import receipts
+from tools.fakevision import FakeVision, receipt_lines
 
 
 def box(x, y, w=100, h=20):
@@ -22,3 +28,155 @@ def test_rapidocr_reads_a_rendered_receipt(sample):
     text = "\n".join(lines)
     assert sample["receipt"].transaction_id in text.replace(" ", "")
     assert receipts.format_brl(sample["receipt"].amount).replace("R$", "").strip() in text
+
+
+# -- The Cloud Vision adapter, through the real google-cloud-vision client against a local fake ----
+
+E2E = "E18236120202506040125s0a1B2c3D4e"
+VISION_LINES = [
+    ("Comprovante de", (40, 60, 300, 44)),
+    ("Valor", (40, 300, 70, 28)),
+    ("R$ 19,50", (560, 303, 120, 28)),  # the value's block sits on the label's baseline
+    ("Tipo de transferência", (40, 350, 290, 28)),
+    ("Pix", (630, 351, 50, 28)),
+    (f"ID da transação:\n{E2E}", (40, 900, 600, 64)),  # one paragraph, two lines
+]
+EXPECTED_LINES = ["Comprovante de", "Valor  R$ 19,50", "Tipo de transferência  Pix", "ID da transação:", E2E]
+
+
+@pytest.fixture
+def vision_engine(fake_vision):
+    return ocr.VisionOcrEngine(fake_vision.url)
+
+
+def sample_image(sample):
+    return Image.open(io.BytesIO(sample["png"])).convert("RGB")
+
+
+def test_vision_lines_join_label_and_value_on_one_baseline(fake_vision, vision_engine, sample):
+    fake_vision.answer(VISION_LINES)
+    assert vision_engine.lines(sample_image(sample)) == EXPECTED_LINES
+
+
+def test_vision_gets_the_image_as_png_with_document_text_detection(fake_vision, vision_engine, sample):
+    fake_vision.answer(VISION_LINES)
+    image = sample_image(sample)
+    vision_engine.lines(image)
+    [sent] = fake_vision.requests
+    assert (sent.method, sent.path) == ("POST", "/v1/images:annotate")
+    assert "authorization" not in {name.lower() for name in sent.headers}  # anonymous on a custom endpoint
+    [request] = sent.body["requests"]
+    assert request["features"] == [{"type": 11}]  # DOCUMENT_TEXT_DETECTION, as an enum integer
+    assert request["imageContext"] == {"languageHints": ["pt"]}
+    received = Image.open(io.BytesIO(base64.b64decode(request["image"]["content"])))
+    assert received.format == "PNG" and received.convert("RGB").tobytes() == image.tobytes()
+
+
+def test_vision_falls_back_to_the_text_annotation_without_a_document():
+    from google.cloud import vision
+
+    response = vision.AnnotateImageResponse(text_annotations=[{"description": "Valor\n\nR$ 19,50\n"}])
+    assert ocr._vision_lines(response) == ["Valor", "R$ 19,50"]
+
+
+def test_an_image_pdf_is_read_by_vision_in_one_files_request(fake_vision, vision_engine, settings):
+    receipt = receipts.sample_receipt(0)
+    pdf = receipts.render_image_pdf(receipt, "nubank")
+    fake_vision.answer(receipt_lines(receipt, "nubank"))
+    seen = []
+    result = text.extract_text(pdf, "application/pdf", vision_engine, settings, progress=seen.append)
+    assert result.source == "ocr" and seen == [1.0]
+    assert receipt.transaction_id in result.lines
+    assert "Valor  " + receipts.format_brl(receipt.amount) in result.lines
+    [sent] = fake_vision.requests
+    assert sent.path == "/v1/files:annotate"
+    [request] = sent.body["requests"]
+    assert request["inputConfig"]["mimeType"] == "application/pdf"
+    assert base64.b64decode(request["inputConfig"]["content"]) == pdf
+    assert request["features"] == [{"type": 11}] and request["pages"] == [1]
+
+
+def test_vision_reads_at_most_five_pdf_pages_in_page_order(fake_vision, vision_engine):
+    fake_vision.answer([], pages=[["page one"], ["page two"], ["page three"]])
+    assert vision_engine.lines_from_pdf(b"%PDF-1.7 scanned", max_pages=20) == ["page one", "page two", "page three"]
+    assert fake_vision.requests[-1].body["requests"][0]["pages"] == [1, 2, 3, 4, 5]
+    vision_engine.lines_from_pdf(b"%PDF-1.7 scanned", max_pages=2)
+    assert fake_vision.requests[-1].body["requests"][0]["pages"] == [1, 2]
+
+
+def test_one_vision_503_is_retried_within_the_call(fake_vision, vision_engine, sample):
+    fake_vision.answer(VISION_LINES)
+    fake_vision.fail(times=1, status=503)
+    assert vision_engine.lines(sample_image(sample)) == EXPECTED_LINES
+    assert len(fake_vision.requests) == 2
+
+
+def test_vision_down_is_backend_unavailable_quickly(fake_vision, vision_engine, sample):
+    fake_vision.fail(times=100, status=503)
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable, match="503"):
+        vision_engine.lines(sample_image(sample))
+    assert time.monotonic() - started < ocr.VISION_RETRY_SECONDS + 3
+    assert 2 <= len(fake_vision.requests) < 100
+
+
+@pytest.mark.parametrize("status", [429, 500])
+def test_vision_overloaded_or_failing_is_backend_unavailable(fake_vision, vision_engine, sample, status):
+    fake_vision.fail(times=1, status=status)
+    with pytest.raises(BackendUnavailable):
+        vision_engine.lines(sample_image(sample))
+    assert len(fake_vision.requests) == 1  # left to the task queue's retries
+
+
+def test_vision_unreachable_is_backend_unavailable(sample):
+    gone = FakeVision().start()
+    gone.stop()
+    with pytest.raises(BackendUnavailable):
+        ocr.VisionOcrEngine(gone.url).lines(sample_image(sample))
+
+
+def test_a_transient_per_image_error_is_backend_unavailable(fake_vision, vision_engine, sample):
+    fake_vision.answer_error(code=14, message="The service is currently unavailable.")
+    with pytest.raises(BackendUnavailable, match="unavailable"):
+        vision_engine.lines(sample_image(sample))
+
+
+def test_a_bad_image_error_makes_the_receipt_unreadable(fake_vision, vision_engine, sample):
+    fake_vision.answer_error(code=3, message="Bad image data.")
+    with pytest.raises(ReceiptUnreadable, match="Bad image data") as raised:
+        vision_engine.lines(sample_image(sample))
+    assert raised.value.code == "unreadable_file"
+
+
+def test_a_bad_pdf_error_makes_the_receipt_unreadable(fake_vision, vision_engine):
+    fake_vision.answer_error(code=3, message="Bad PDF data.")
+    with pytest.raises(ReceiptUnreadable, match="Bad PDF data"):
+        vision_engine.lines_from_pdf(b"%PDF-broken", max_pages=1)
+
+
+def test_ocr_engine_vision_builds_one_vision_engine_per_endpoint(fake_vision):
+    settings = config.from_env({"OCR_ENGINE": "vision", "VISION_API_ENDPOINT": fake_vision.url})
+    engine = ocr.from_settings(settings)
+    assert isinstance(engine, ocr.VisionOcrEngine) and engine.endpoint == fake_vision.url
+    assert ocr.from_settings(settings) is engine
+    other = ocr.from_settings(config.from_env({"OCR_ENGINE": "vision", "VISION_API_ENDPOINT": "http://127.0.0.1:9"}))
+    assert other is not engine and other.endpoint == "http://127.0.0.1:9"
+    assert isinstance(ocr.from_settings(config.from_env({})), ocr.RapidOcrEngine)
+    engine.warm()
+
+
+def test_an_image_too_big_as_png_goes_to_vision_as_jpeg(fake_vision, vision_engine, sample, monkeypatch):
+    monkeypatch.setattr(ocr, "VISION_MAX_PNG_BYTES", 1000)
+    fake_vision.answer(VISION_LINES)
+    assert vision_engine.lines(sample_image(sample)) == EXPECTED_LINES
+    content = base64.b64decode(fake_vision.requests[-1].body["requests"][0]["image"]["content"])
+    assert Image.open(io.BytesIO(content)).format == "JPEG"
+
+
+def test_a_pdf_too_big_for_one_vision_request_is_read_page_by_page(fake_vision, vision_engine, settings, monkeypatch):
+    monkeypatch.setattr(ocr, "VISION_MAX_PDF_BYTES", 1000)
+    receipt = receipts.sample_receipt(0)
+    fake_vision.answer(receipt_lines(receipt, "nubank"))
+    result = text.extract_text(receipts.render_image_pdf(receipt, "nubank"), "application/pdf", vision_engine, settings)
+    assert receipt.transaction_id in result.lines
+    assert [request.path for request in fake_vision.requests] == ["/v1/images:annotate"]

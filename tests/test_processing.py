@@ -200,3 +200,42 @@ def test_a_permanent_failure_is_answered_2xx_once_and_not_retried(ocr):
     assert first.status_code == 200 and first.get_json()["error_code"] == "no_receipt_found"
     again = ocr.post("/", json={"job_id": doc["job_id"]})
     assert again.status_code == 200 and again.get_json()["attempts"] == 1
+
+
+@pytest.mark.parametrize("render, mime, path", [
+    ("render_png", "image/png", "/v1/images:annotate"),
+    ("render_image_pdf", "application/pdf", "/v1/files:annotate"),
+])
+def test_a_job_read_by_cloud_vision_gives_its_amount_and_id(fake_vision, monkeypatch, render, mime, path):
+    from tools import receipts
+    from tools.fakevision import receipt_lines
+
+    monkeypatch.setenv("OCR_ENGINE", "vision")
+    monkeypatch.setenv("VISION_API_ENDPOINT", fake_vision.url)
+    services.reset()
+    receipt = receipts.sample_receipt(7, layout="itau")
+    fake_vision.answer(receipt_lines(receipt, "itau"))
+    doc = queue_file(getattr(receipts, render)(receipt, "itau"), mime)
+    done = processing.run_job(services.get(), doc["job_id"]).doc
+    assert done["status"] == "finished"
+    data = done["result"]["data"]
+    assert (data["amount"], data["transaction_id"]) == (receipt.amount, receipt.transaction_id)
+    assert data["text_source"] == "ocr" and data["needs_review"] is False
+    assert [request.path for request in fake_vision.requests] == [path]
+
+
+def test_cloud_vision_down_sends_the_job_back_to_the_queue(fake_vision, monkeypatch, sample):
+    from tools.fakevision import receipt_lines
+
+    monkeypatch.setenv("OCR_ENGINE", "vision")
+    monkeypatch.setenv("VISION_API_ENDPOINT", fake_vision.url)
+    services.reset()
+    fake_vision.fail(times=100, status=503)
+    doc = queue_file(sample["png"], "image/png")
+    outcome = processing.run_job(services.get(), doc["job_id"])
+    assert outcome.retry and outcome.doc["status"] == "queued" and "Cloud Vision" in outcome.doc["last_error"]
+    fake_vision.reset()
+    fake_vision.answer(receipt_lines(sample["receipt"], "nubank"))
+    done = processing.run_job(services.get(), doc["job_id"]).doc
+    assert done["status"] == "finished" and done["attempts"] == 2
+    assert done["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
