@@ -1,132 +1,401 @@
-"""PIX fields from a receipt's text lines: amount, end-to-end id and payment time.
+"""PIX receipt fields from text lines (OCR or a PDF text layer, top to bottom).
 
-OCR text is noisy (`RS` for `R$`, O/0, l/1, S/5, B/8 in ids), so every field is found by a pattern
-that tolerates those confusions and then validated against what a PIX field must be.
+Receipts from every bank say the same things in different words and places, and OCR adds noise
+(`RS` for `R$`, a label split from its value, a name wrapped over two lines). So fields are
+found by meaning, then checked against what they must be:
+- the amount: a Brazilian amount, preferring the paid total ("valor pago", "valor do
+  pagamento") over the original value of a Pix Cobrança;
+- the payment time: every date on the receipt is a candidate (with its time of day, on the same
+  or the next lines), the one that agrees with the end-to-end id's UTC minute wins;
+- the end-to-end id (common.pix), preferring one whose minute agrees with that time;
+- payer and receiver: the receipt is cut into sections by their headings ("Origem"/"Destino",
+  "De"/"Para", "Quem pagou"/"Quem recebeu", "Dados do pagador"/"Dados do recebedor"...), then
+  each section's name, document, institution and PIX key are read from labels or, where a
+  bank prints no labels, from what each line looks like.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+
+from common import documents, pix
 
 BRASILIA = timezone(timedelta(hours=-3))  # no daylight saving since 2019
 
-# --- end-to-end id -----------------------------------------------------------------------------
-# "E" (or "D" for refunds) + 8-digit ISPB + yyyyMMddHHmm (UTC) + 11 alphanumerics = 32 chars.
-_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "i": "1",
-                                   "|": "1", "L": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})
-# No word boundaries: OCR glues the id to its label ("transaçãoE1823...") or to the next word.
-_E2E_CANDIDATE = re.compile(r"[ED][0-9OoQDIli|LSsBZz]{20}[A-Za-z0-9]{11}")
+
+def fold(text: str) -> str:
+    """Lowercase, no accents, single spaces: how labels are compared."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return " ".join(text.split())
 
 
-def normalize_end_to_end_id(candidate: str) -> str | None:
-    """Fix OCR look-alikes where the id must have digits; None if it still is not a valid id."""
-    fixed = candidate[0] + candidate[1:21].translate(_DIGIT_LOOKALIKES) + candidate[21:]
-    if not re.fullmatch(r"[ED]\d{20}[A-Za-z0-9]{11}", fixed):
-        return None
-    try:
-        stamp = datetime.strptime(fixed[9:21], "%Y%m%d%H%M")
-    except ValueError:
-        return None
-    if not 2020 <= stamp.year <= 2099:  # PIX started in November 2020
-        return None
-    return fixed
-
-
-def end_to_end_utc(e2e_id: str) -> datetime:
-    return datetime.strptime(e2e_id[9:21], "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
-
-
-def find_end_to_end_id(lines: list[str]) -> str | None:
-    compact = [re.sub(r"\s+", "", line) for line in lines]
-    # Narrow screens wrap the id over two lines: also try each line joined with the next.
-    for text in compact + [a + b for a, b in zip(compact, compact[1:])]:
-        for match in _E2E_CANDIDATE.finditer(text):
-            found = normalize_end_to_end_id(match.group())
-            if found:
-                return found
-    return None
-
-
-# --- amount ------------------------------------------------------------------------------------
+# --- amount --------------------------------------------------------------------------------------
 _AMOUNT = re.compile(r"(R\s*[$S5]\s*)?(?<![\d.,])(\d{1,3}(?:\.\d{3})+|\d+),(\d{2})(?![\d,])")
+_PAID_TOTAL = re.compile(r"\b(valor (do )?pagamento|valor pago|valor total|total pago|valor cobrado|total)\b")
+_NOT_THE_AMOUNT = ("tarifa", "saldo", "limite", "juros", "multa", "desconto", "desconlo", "abatimento",
+                   "valor original", "valor do documento")
 
 
 def parse_brl(text: str) -> float | None:
     """`R$ 1.234,56`, `RS 19,50` or `1234,56` -> float; None if no Brazilian amount."""
     match = _AMOUNT.search(text)
-    if not match:
-        return None
-    return float(match.group(2).replace(".", "") + "." + match.group(3))
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return float(match.group(2).replace(".", "") + "." + match.group(3)) if match else None
 
 
 def find_amount(lines: list[str]) -> float | None:
-    """The paid amount: prefer a total or "valor" line, then any line with an `R$` amount."""
+    """The paid amount. A label on the line or the line above ranks an amount: a paid total
+    first, then "valor", then any `R$` amount; fees, balances and original values never count."""
     best = None
     for index, line in enumerate(lines):
-        folded = _fold(line)
-        if any(word in folded for word in ("tarifa", "saldo", "limite", "juros", "multa", "desconto")):
+        folded = fold(line)
+        above = fold(lines[index - 1]) if index else ""
+        if any(word in folded for word in _NOT_THE_AMOUNT):
             continue
         for match in _AMOUNT.finditer(line):
-            score = 0
-            if match.group(1):
-                score += 1
-            if re.search(r"\b(total|valor pago|pago)\b", folded):
-                score += 3
-            elif "valor" in folded:
-                score += 2
-            elif not match.group(1):
-                continue  # a bare "12,34" on an unlabelled line is not evidence of an amount
-            value = float(match.group(2).replace(".", "") + "." + match.group(3))
-            if value <= 0:
+            label = folded[: match.start()] or above
+            if _PAID_TOTAL.search(label):
+                score = 4
+            elif "valor" in label or "val or" in label:
+                score = 3 if not any(word in above for word in _NOT_THE_AMOUNT) or folded[: match.start()] else 0
+            elif match.group(1):
+                score = 1
+            else:
+                continue  # a bare "12,34" without a label is not evidence of an amount
+            if score == 0:
                 continue
-            # A value printed on the line below its "Valor" label belongs to the label.
-            if score == 1 and index > 0 and "valor" in _fold(lines[index - 1]):
-                score += 2
-            candidate = (score, -index, value)
-            if best is None or candidate[:2] > best[:2]:
-                best = candidate
-    return best[2] if best else None
+            value = float(match.group(2).replace(".", "") + "." + match.group(3))
+            if value > 0 and (best is None or score > best[0]):
+                best = (score, value)
+    return best[1] if best else None
 
 
-# --- payment time ------------------------------------------------------------------------------
+# --- payment time ----------------------------------------------------------------------------------
 _MONTHS = {"jan": 1, "fev": 2, "mar": 3, "abr": 4, "mai": 5, "jun": 6, "jul": 7, "ago": 8, "set": 9,
            "out": 10, "nov": 11, "dez": 12}
-_NUMERIC_DATE = re.compile(r"(\d{2})/(\d{2})/(\d{4})\D{1,8}?(\d{2}):(\d{2})(?::(\d{2}))?")
-_WORD_DATE = re.compile(r"(\d{1,2})\s*(?:de\s+)?([a-z]{3})[a-z]*\.?\s*(?:de\s+)?(\d{4})\D{1,8}?(\d{2}):(\d{2})(?::(\d{2}))?")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})/(\d{2})/(\d{4})")
+_WORD_DATE = re.compile(r"(\d{1,2})\s*(?:de\s+|/)?([a-z]{3})[a-z]*\.?,?\s*(?:de\s+|/)?(\d{4})")
+_TIME = re.compile(r"(?<!\d)(\d{1,2})\s*[:h]\s*(\d{2})(?:\s*:\s*(\d{2}))?(?!\d)")
+# Dates that are not the payment's: when the receipt was generated, expiry, due dates...
+_OTHER_DATES = ("gerado em", "emitido em", "notificacao", "expiracao", "vencimento", "validade", "consultado em")
 
 
-def find_paid_at(lines: list[str]) -> datetime | None:
-    """The first date with a time of day, read as Brasília time."""
-    for line in lines:
-        folded = _fold(line)
+def _dates(lines: list[str]) -> list[tuple[datetime, bool, int]]:
+    """(moment, has a time of day, line index) for every date on the receipt, in order."""
+    found = []
+    for index, line in enumerate(lines):
+        folded = fold(line)
+        if any(word in folded for word in _OTHER_DATES):
+            continue
         for pattern in (_NUMERIC_DATE, _WORD_DATE):
-            match = pattern.search(folded)
-            if not match:
-                continue
-            day, month, year, hour, minute, second = match.groups()
-            month_number = int(month) if month.isdigit() else _MONTHS.get(month[:3])
-            try:
-                return datetime(int(year), month_number or 0, int(day), int(hour), int(minute),
-                                int(second or 0), tzinfo=BRASILIA)
-            except (TypeError, ValueError):
-                continue
+            for match in pattern.finditer(folded):
+                day, month, year = match.groups()
+                month_number = int(month) if month.isdigit() else _MONTHS.get(month[:3])
+                try:
+                    date = datetime(int(year), month_number or 0, int(day), tzinfo=BRASILIA)
+                except (TypeError, ValueError):
+                    continue
+                # The time of day: after the date on its line, else alone on one of the next lines.
+                rest = [folded[match.end():]] + [fold(lines[i]) for i in range(index + 1, min(index + 3, len(lines)))]
+                moment, timed = date, False
+                for text in rest:
+                    clock = _TIME.search(text)
+                    if clock:
+                        hour, minute, second = (int(g or 0) for g in clock.groups())
+                        if hour < 24 and minute < 60 and second < 60:
+                            moment, timed = date.replace(hour=hour, minute=minute, second=second), True
+                        break
+                found.append((moment, timed, index))
+    return found
+
+
+def find_paid_at(lines: list[str], e2e_id: str | None = None) -> datetime | None:
+    """The payment time: the date that agrees with the end-to-end id's minute if there is one,
+    else the first date with a time of day, else the first date."""
+    dates = _dates(lines)
+    if e2e_id:
+        agreeing = [d for d in dates if d[1] and pix.agrees_with(e2e_id, d[0])]
+        if agreeing:
+            return agreeing[0][0]
+    timed = [d for d in dates if d[1]]
+    if timed:
+        return timed[0][0]
+    if dates and e2e_id and pix.utc_minute(e2e_id).astimezone(BRASILIA).date() == dates[0][0].date():
+        return pix.utc_minute(e2e_id).astimezone(BRASILIA)  # the id knows the minute
+    return dates[0][0] if dates else None
+
+
+def find_end_to_end_id(lines: list[str], near: datetime | None = None) -> str | None:
+    """The receipt's end-to-end id; when several are printed (a refund shows the original's
+    too), the one whose minute agrees with the payment time."""
+    found = pix.candidates(lines)
+    if near:
+        for candidate in found:
+            if pix.agrees_with(candidate, near):
+                return candidate
+    return found[0] if found else None
+
+
+# --- payer and receiver ---------------------------------------------------------------------------
+RECEIVER, PAYER, OTHER = "receiver", "payer", "other"
+_HEADINGS = {
+    RECEIVER: ("destino", "para", "quem recebeu", "quem vai receber", "dados do recebedor", "recebedor",
+               "dados do pix", "favorecido", "dados do favorecido", "beneficiario", "dados do beneficiario",
+               "enviado para", "conta de destino", "recebido por"),
+    PAYER: ("origem", "de", "quem pagou", "quem transferiu", "quem enviou", "dados do pagador", "pagador",
+            "dados da conta debitada", "conta de origem", "enviado por", "pago por"),
+    OTHER: ("dados da transacao", "informacoes adicionais", "dados da transferencia original", "id da transacao",
+            "autenticacao", "dados do devedor", "sobre a transacao", "dados bancarios do recebedor",
+            "codigo da transacao pix", "detalhes"),
+}
+# Headings that may start a line followed by the name ("Para  Maria Silva", "De  João").
+_INLINE_HEADINGS = {"para": RECEIVER, "de": PAYER}
+_LABELS = {
+    "name": ("nome", "nome do favorecido", "nome do recebedor", "nome do pagador", "nome fantasia", "razao social"),
+    "document": ("cpf", "cnpj", "cpf/cnpj", "cpf / cnpj", "documento", "cf", "cpf/cnp"),
+    "bank": ("instituicao", "banco", "banco destino", "instituicao financeira", "banco de destino"),
+    "pix_key": ("chave", "chave pix"),
+    "ignored": ("agencia", "conta", "tipo de conta", "tipo", "conta pagador", "ag", "cc", "conta corrente",
+                "chave de seguranca", "chave de autenticacao"),
+}
+_LABEL_OF = {label: kind for kind, labels in _LABELS.items() for label in labels}
+_VALUE_WORDS = {"banco", "de", "para", "cc", "ag"}
+_BANKISH = re.compile(r"\b(s\.?\s?a\.?|ip|ltda|banco|bco|pagamentos?|instituicao|unibanco|caixa economica|"
+                      r"nubank|picpay|mercado pago|pagbank|pagseguro|cooperativa|sicredi|sicoob|will bank|"
+                      r"cloudwalk|stone|c6)\b")
+_CNPJ = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}[-—–]?\d{2}(?!\d)")
+_CPF = re.compile(r"(?<!\d)\d{3}\.?\d{3}\.?\d{3}-?\d{2}(?!\d)")
+_MASKED_CPF = re.compile(r"[*•…·.,\s]*(?:[*•…·]+[.,\s]*)(\d{3})\s*[.,]\s*(\d{3})[-.,\s]*[*•…·]*"
+                         r"|[*•…·]{2,}(\d{3})(\d{3})[*•…·]{1,}")
+_PHONE = re.compile(r"^\+?[\d\s().-]{10,18}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+
+
+def _heading(line: str) -> tuple[str, str] | None:
+    """(section kind, the rest of the line) if the line opens a section."""
+    folded = fold(line).strip(" :")
+    for kind, headings in _HEADINGS.items():
+        if folded in headings:
+            return kind, ""
+    first, _, rest = line.strip().partition("  ")
+    if rest and fold(first) in _INLINE_HEADINGS:
+        return _INLINE_HEADINGS[fold(first)], rest.strip()
+    if len(folded) >= 6:  # OCR slips in long headings ("Paaador")
+        for kind in (RECEIVER, PAYER):
+            if difflib.get_close_matches(folded, _HEADINGS[kind], n=1, cutoff=0.85):
+                return kind, ""
     return None
 
 
+def _label(line: str) -> tuple[str, str] | None:
+    """(field kind, value on the same line) if the line starts with a field label."""
+    stripped = line.strip()
+    folded = fold(stripped).rstrip(":")
+    if folded in _LABEL_OF:
+        return _LABEL_OF[folded], ""
+    # "Nome  Maria" (OCR, two spaces) or "Nome Maria" / "CPF: ***" (PDF text): longest label first.
+    for label in sorted(_LABEL_OF, key=len, reverse=True):
+        if fold(stripped[: len(label) + 2]).startswith(label):
+            rest = stripped[len(label):]
+            # "Banco" also starts bank names ("Banco Inter S.A."): as a label it needs a clear gap.
+            gap = ("  ", ":") if label in _VALUE_WORDS else (" ", ":", "\u00a0")
+            if rest.startswith(gap) and rest.strip(" :"):
+                return _LABEL_OF[label], rest.strip(" :")
+    return None
+
+
+_BARE_MIDDLE = re.compile(r"^[^\d]{0,6}(\d{3})[.,](\d{3})[^\d]{0,6}$")
+
+
+def parse_document(text: str, labelled: bool = False) -> str | None:
+    """A CPF or CNPJ in the text, in canonical form; masked CPFs as `***.DDD.DDD-**`.
+    `labelled`: the text is a document label's value, so a bare `.671.423-` (OCR lost the mask
+    characters) is a masked CPF too."""
+    upper = text.upper()
+    for match in _CNPJ.finditer(upper):
+        if sum(c.isdigit() for c in match.group()) >= 8:
+            return documents.format_document(match.group())
+    match = _CPF.search(text)
+    if match:
+        return documents.format_document(match.group())
+    match = _MASKED_CPF.search(text)
+    if match:
+        a, b = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+        return f"***.{a}.{b}-**"
+    match = _BARE_MIDDLE.match(text.strip()) if labelled else None
+    return f"***.{match.group(1)}.{match.group(2)}-**" if match else None
+
+
+def _looks_like_name(line: str) -> bool:
+    folded = fold(line)
+    letters = re.sub(r"[^a-z]", "", folded)
+    return (len(letters) >= 3 and re.fullmatch(r"[a-z .'/&-]+", folded) is not None
+            and _heading(line) is None and _label(line) is None and not _BANKISH.search(folded))
+
+
+def _looks_like_bank(line: str) -> bool:
+    return _BANKISH.search(fold(line)) is not None and not any(c.isdigit() for c in line[:1])
+
+
+def clean_pix_key(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class Party:
+    name: str | None = None
+    document: str | None = None
+    bank: str | None = None
+    pix_key: str | None = None
+    seen: bool = False  # the receipt has a section for this party
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "document": self.document, "bank": self.bank, "pix_key": self.pix_key}
+
+
+@dataclass
+class _Section:
+    kind: str
+    lines: list[str] = field(default_factory=list)
+    inline_name: str = ""
+
+
+def _sections(lines: list[str]) -> list[_Section]:
+    sections = [_Section("preamble")]
+    for line in lines:
+        heading = _heading(line)
+        if heading:
+            sections.append(_Section(heading[0], inline_name=heading[1]))
+        else:
+            sections[-1].lines.append(line)
+    return sections
+
+
+def _read_party(section: _Section, party: Party, labelled_only: bool = False) -> None:
+    lines = section.lines
+    index = 0
+    if section.inline_name:
+        party.name = _continued_name(section.inline_name, [section.inline_name] + lines, 0)
+        index = 1 if party.name != section.inline_name.strip() else 0  # the wrapped part is used
+    while index < len(lines):
+        line, labelled = lines[index], _label(lines[index])
+        if labelled:
+            kind, value = labelled
+            nxt = lines[index + 1] if index + 1 < len(lines) else ""
+            if not value and nxt and not _label(nxt) and not _heading(nxt):
+                value, index = nxt, index + 1  # the value on the line under its label
+            if value:
+                _set(party, kind, value, lines, index)
+        elif (not party.name and _looks_like_name(line) and index + 2 < len(lines)
+              and _label(lines[index + 1]) == ("name", "") and _looks_like_name(lines[index + 2])):
+            # A two-line value with its label centred beside it: "ANA MARIA" / "Nome" / "SILVA".
+            party.name = f"{line.strip()} {lines[index + 2].strip()}"
+            index += 2
+        elif not labelled_only:
+            # Banks that print no labels: tell the lines apart by what they look like.
+            document = parse_document(line)
+            if document:
+                party.document = party.document or document
+            elif not party.name and _looks_like_name(line):
+                party.name = _continued_name(line.strip(), lines, index)
+            elif not party.bank and _looks_like_bank(line):
+                party.bank = _continued_bank(line.strip(), lines, index)
+        index += 1
+
+
+def _set(party: Party, kind: str, value: str, lines: list[str], index: int) -> None:
+    if kind == "name" and not party.name:
+        party.name = _continued_name(value, lines, index)
+    elif kind == "document" and not party.document:
+        party.document = parse_document(value, labelled=True)
+    elif kind == "bank" and not party.bank:
+        party.bank = _continued_bank(value, lines, index)
+    elif kind == "pix_key" and not party.pix_key:
+        party.pix_key = clean_pix_key(value)
+
+
+def _continued_name(value: str, lines: list[str], index: int) -> str:
+    """A name wrapped over two lines: "CARLOS GABRIEL PEREIRA" / "OLIVEIRA"."""
+    nxt = lines[index + 1] if index + 1 < len(lines) else ""
+    if nxt and len(value) >= 16 and _looks_like_name(nxt) and len(nxt.split()) <= 2:
+        return f"{value.strip()} {nxt.strip()}"
+    return value.strip()
+
+
+def _continued_bank(value: str, lines: list[str], index: int) -> str:
+    """An institution wrapped over two lines: "NU PAGAMENTOS S.A. - INSTITUIÇÃO DE" / "PAGAMENTO"."""
+    nxt = lines[index + 1] if index + 1 < len(lines) else ""
+    if nxt and fold(value).endswith((" de", " -")) and not _label(nxt) and not _heading(nxt):
+        return f"{value.strip()} {nxt.strip()}"
+    return value.strip()
+
+
+def find_parties(lines: list[str]) -> dict[str, Party]:
+    parties = {PAYER: Party(), RECEIVER: Party()}
+    sections = _sections(lines)
+    for section in sections:
+        if section.kind in parties:
+            parties[section.kind].seen = True
+            _read_party(section, parties[section.kind])
+    # A receipt cropped above its first heading (or a bank that prints none for the receiver)
+    # starts with the receiver's block, before the payer's heading.
+    if not parties[RECEIVER].seen and any(_label(line) and _label(line)[0] == "name" for line in sections[0].lines):
+        _read_party(sections[0], parties[RECEIVER], labelled_only=True)
+    # A PIX key identifies the receiver wherever the bank prints it (Caixa: with the transaction).
+    if not parties[RECEIVER].pix_key:
+        for section in sections:
+            if section.kind == PAYER:
+                continue
+            for index, line in enumerate(section.lines):
+                labelled = _label(line)
+                if labelled and labelled[0] == "pix_key":
+                    value = labelled[1] or (section.lines[index + 1] if index + 1 < len(section.lines) else "")
+                    if value:
+                        parties[RECEIVER].pix_key = clean_pix_key(value)
+                        break
+            if parties[RECEIVER].pix_key:
+                break
+    return parties
+
+
+# --- everything --------------------------------------------------------------------------------
 def extract_fields(lines: list[str]) -> dict:
-    e2e_id = find_end_to_end_id(lines)
-    paid_at = find_paid_at(lines)
-    if paid_at is None and e2e_id:
-        paid_at = end_to_end_utc(e2e_id).astimezone(BRASILIA)  # to the minute, but better than nothing
+    """`result.data` fields, with a confidence per key field."""
+    first_id = find_end_to_end_id(lines)
+    paid_at = find_paid_at(lines, first_id)
+    e2e_id = find_end_to_end_id(lines, paid_at)
+    if e2e_id != first_id:
+        paid_at = find_paid_at(lines, e2e_id)
+    estimated_time = paid_at is None and e2e_id is not None
+    if estimated_time:
+        paid_at = pix.utc_minute(e2e_id).astimezone(BRASILIA)  # to the minute, from the id itself
+    amount = find_amount(lines)
+    parties = find_parties(lines)
+    payer, receiver = parties[PAYER].as_dict(), parties[RECEIVER].as_dict()
+    issuer = pix.institution(e2e_id) if e2e_id else None
+    if not payer["bank"] and issuer and not pix.is_refund(e2e_id):
+        payer["bank"] = issuer
+    confidence = {
+        "amount": 0.0 if amount is None else 0.9,
+        "transaction_id": 0.0 if not e2e_id else (0.95 if paid_at and pix.agrees_with(e2e_id, paid_at) else 0.6),
+        "paid_at": 0.0 if not paid_at else 0.5 if estimated_time else (
+            0.95 if e2e_id and pix.agrees_with(e2e_id, paid_at) else 0.6),
+        "receiver": 0.0 if not (receiver["name"] or receiver["document"] or receiver["pix_key"])
+        else (0.9 if receiver["name"] and (receiver["document"] or receiver["pix_key"]) else 0.6),
+    }
     return {
-        "amount": find_amount(lines),
+        "amount": amount,
         "currency": "BRL",
         "transaction_id": e2e_id,
         "paid_at": paid_at.isoformat() if paid_at else None,
+        "payer": payer,
+        "receiver": receiver,
+        "bank": issuer,
+        "refund": bool(e2e_id and pix.is_refund(e2e_id)),
+        "confidence": confidence,
+        "needs_review": min(confidence.values()) < 0.6,
     }

@@ -127,9 +127,8 @@ def _extract(services, doc: dict, attempt: int) -> dict:
         raise ReceiptUnreadable("no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id.")
     data_out = {
         **fields,
-        "validacao_recebedor": receiver.validate_receiver(receipt_text.lines, settings),
+        "validacao_recebedor": receiver.validate_receiver(fields["receiver"], fields["payer"], settings),
         "text_source": receipt_text.source,
-        "needs_review": fields["amount"] is None or fields["transaction_id"] is None,
     }
     amount_check = receiver.validate_amount(fields["amount"], doc.get("expected_amount"))
     if amount_check is not None:

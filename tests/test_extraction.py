@@ -69,3 +69,115 @@ def test_payment_times(line, iso):
 
 def test_paid_at_falls_back_to_the_id_stamp():
     assert extraction.extract_fields([E2E])["paid_at"] == "2025-06-03T22:25:00-03:00"
+
+
+# --- payer and receiver, on text shaped like the banks' receipts (names invented) ----------------
+
+def parties(lines):
+    found = extraction.find_parties(lines)
+    return found["payer"].as_dict(), found["receiver"].as_dict()
+
+
+def test_label_value_pairs_in_origem_destino_sections():
+    payer, receiver = parties(["Destino", "Nome  Maria Exemplo", "Instituição  Nubank", "Chave Pix  +5511900001111",
+                               "Origem", "Nome  João Teste", "Instituição  NU PAGAMENTOS - IP", "CPF  .671.423-",
+                               "Nu Pagamentos S.A. - Instituição de", "Pagamento", "CNPJ 18.236.120/0001-58"])
+    assert receiver == {"name": "Maria Exemplo", "document": None, "bank": "Nubank", "pix_key": "+5511900001111"}
+    assert payer["name"] == "João Teste" and payer["document"] == "***.671.423-**"
+
+
+def test_labels_above_values_and_a_fuzzy_heading():
+    payer, receiver = parties(["Recebedor", "Maria E Souza", "CPF", "***.120.983-**", "Chave Pix", "+5588900001111",
+                               "Paaador", "Pedro Paulo", "CPF", "***.615.583.**", "Instituição", "00000000 BCO DO BRASIL S.A."])
+    assert receiver == {"name": "Maria E Souza", "document": "***.120.983-**", "bank": None, "pix_key": "+5588900001111"}
+    assert payer == {"name": "Pedro Paulo", "document": "***.615.583-**", "bank": "00000000 BCO DO BRASIL S.A.", "pix_key": None}
+
+
+def test_inline_headings_and_wrapped_names():
+    payer, receiver = parties(["Destino", "Para  Maria Exemplo Sousa Dos", "Santos", "CPF/CNPJ  ***.120.983-**",
+                               "Origem", "De  Carlos Teste", "CPF/CNPJ  ***.097.048-**"])
+    assert receiver["name"] == "Maria Exemplo Sousa Dos Santos" and receiver["document"] == "***.120.983-**"
+    assert payer["name"] == "Carlos Teste"
+
+
+def test_a_label_centred_between_the_two_lines_of_its_value():
+    payer, receiver = parties(["Destino", "LUCIA TESTE", "Nome", "OLIVEIRA", "CPF  ……,037.143-…",
+                               "Origem", "Maria Exemplo dos", "Nome", "Santos"])
+    assert receiver["name"] == "LUCIA TESTE OLIVEIRA" and receiver["document"] == "***.037.143-**"
+    assert payer["name"] == "Maria Exemplo dos Santos"
+
+
+def test_unlabelled_blocks_with_avatar_initials():
+    payer, receiver = parties(["Para", "Maria Exemplo", "ME  CPF: ***120.983-**", "nu", "Nu Pagamentos S.A. - Instituição de",
+                               "Pagamento", "De", "Pedro Teste", "PT  CPF: ***.615.583-**", "Banco BTG Pactual S.A."])
+    assert receiver == {"name": "Maria Exemplo", "document": "***.120.983-**",
+                        "bank": "Nu Pagamentos S.A. - Instituição de Pagamento", "pix_key": None}
+    assert payer["bank"] == "Banco BTG Pactual S.A."
+
+
+def test_a_receipt_cropped_above_the_receiver_heading_and_a_key_among_transaction_data():
+    payer, receiver = parties(["Valor  Data", "R$ 120,00  22/03/2025", "Nome", "Maria Exemplo", "CPF", "***.072.773-**",
+                               "Dados do pagador", "Nome", "MARIA EXEMPLO", "CF", "***.072.773-**", "Dados da transação",
+                               "Chave de segurança", "RA1278Z3VC9PCWQP", "Chave Pix", "ab5e3a30-17fa-4c09-aa6a-e928810b4261"])
+    assert receiver == {"name": "Maria Exemplo", "document": "***.072.773-**", "bank": None,
+                        "pix_key": "ab5e3a30-17fa-4c09-aa6a-e928810b4261"}
+    assert payer["name"] == "MARIA EXEMPLO" and payer["document"] == "***.072.773-**"
+
+
+def test_pdf_text_layer_with_single_space_labels():
+    payer, receiver = parties(["De", "Nome JOAO TESTE", "CPF ***.607.302-**", "Para", "Nome Maria Exemplo",
+                               "CPF ***.860.624-**", "Tipo Celular", "Chave (91) 99275-5676"])
+    assert payer["name"] == "JOAO TESTE" and receiver["pix_key"] == "(91) 99275-5676"
+
+
+@pytest.mark.parametrize("text, document", [
+    ("19.218.108/0001-83", "19.218.108/0001-83"), ("CNPJ—18.189.547/0001-42", "18.189.547/0001-42"),
+    ("***241903**", "***.241.903-**"), ("••.120.983-•", "***.120.983-**"), ("***.072,773-**", "***.072.773-**"),
+    ("529.982.247-25", "529.982.247-25"), ("12.ABC.345/01DE-35", "12.ABC.345/01DE-35"), ("Agência 0001", None),
+])
+def test_documents_in_any_shape(text, document):
+    assert extraction.parse_document(text) == document
+
+
+def test_the_payment_time_is_the_date_that_agrees_with_the_id():
+    lines = ["Gerado em: 28/02/2024 às 13:27:52", "27/02/2024 às 08:06:12", "Código da transação Pix",
+             "E08561701202402271105QLK35KF7RCY"]
+    assert extraction.extract_fields(lines)["paid_at"] == "2024-02-27T08:06:12-03:00"
+
+
+@pytest.mark.parametrize("lines, iso", [
+    (["Data do pagamento  Terça, 03/06/2025", "Horário  19h51"], "2025-06-03T19:51:00-03:00"),
+    (["R$ 81,86  16/03/2025", "20:01:51"], "2025-03-16T20:01:51-03:00"),
+    (["28 MAIO 2025 ÀS 13H58"], "2025-05-28T13:58:00-03:00"),
+    (["30MAI2025 - 21:26:12"], "2025-05-30T21:26:12-03:00"),
+    (["03/jun/2025- 21:07:27"], "2025-06-03T21:07:27-03:00"),
+    (["04 Jun. 2025, 20:17:55"], "2025-06-04T20:17:55-03:00"),
+])
+def test_more_date_shapes(lines, iso):
+    assert extraction.find_paid_at(lines).isoformat() == iso
+
+
+def test_a_refund_receipt_gives_the_refund_id_not_the_original():
+    lines = ["30MAI2025 - 21:26:12", "Valor do reembolso  R$ 30,00", "ID da", "E00000000202505302215", "transa",
+             "00186673210", "ção", "ID da transação: D1823612020250", "5310026s177dc84c09"]
+    fields = extraction.extract_fields(lines)
+    assert fields["transaction_id"] == "D18236120202505310026s177dc84c09" and fields["refund"] is True
+    assert fields["amount"] == 30.0
+
+
+def test_an_id_split_by_ocr_debris():
+    assert extraction.find_end_to_end_id(["E238627622025052020", "石", "48NE6T9GQ7GEM"]) == "E23862762202505202048NE6T9GQ7GEM"
+
+
+def test_a_pix_cobranca_amount_is_the_paid_total():
+    lines = ["Valor", "R$ 80,00", "Juros", "R$ 0,26", "Multa", "R$ 1,60", "Valor do documento", "R$ 81,86",
+             "Valor do pagamento", "R$ 81,86"]
+    assert extraction.find_amount(lines) == 81.86
+
+
+def test_confidence_and_review_flags():
+    good = extraction.extract_fields(NUBANK_LINES + ["Destino", "Nome  Maria", "Chave Pix  +5511900001111"])
+    assert good["confidence"]["transaction_id"] >= 0.9 and good["needs_review"] is False
+    assert good["bank"] == "Nubank"
+    weak = extraction.extract_fields(["Valor  R$ 10,00"])
+    assert weak["transaction_id"] is None and weak["needs_review"] is True
