@@ -39,6 +39,10 @@ class JobStore(Protocol):
     def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
         """Newest first."""
 
+    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+        """Remember `job_id` as the first job with this id unless one already is; return the first
+        record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
+
 
 class SqliteJobStore:
     def __init__(self, path: str):
@@ -54,6 +58,8 @@ class SqliteJobStore:
             )
             db.execute("CREATE INDEX IF NOT EXISTS jobs_sha256 ON jobs (sha256, status)")
             db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at)")
+            db.execute("CREATE TABLE IF NOT EXISTS transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
+                       " pedido_id TEXT, first_seen_at TEXT NOT NULL)")
 
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread; autocommit mode so each write transaction is explicit.
@@ -120,8 +126,19 @@ class SqliteJobStore:
         return [json.loads(r[0]) for r in rows]
 
 
+    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+        def tx(db):
+            db.execute("INSERT OR IGNORE INTO transactions VALUES (?,?,?,?)", (transaction_id, job_id, pedido_id, at))
+            row = db.execute("SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?",
+                             (transaction_id,)).fetchone()
+            return {"transaction_id": transaction_id, "job_id": row[0], "pedido_id": row[1], "first_seen_at": row[2]}
+
+        return self._write(tx)
+
+
 class FirestoreJobStore:
-    """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<sha256>` points at the active job."""
+    """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<sha256>` points at the active job;
+    `<collection>_transactions/<end-to-end id>` records the first job that showed a payment."""
 
     def __init__(self, project: str, database: str, collection: str):
         from google.cloud import firestore
@@ -130,6 +147,7 @@ class FirestoreJobStore:
         self._client = firestore.Client(project=project, database=database)
         self._jobs = self._client.collection(collection)
         self._by_sha = self._client.collection(f"{collection}_by_sha256")
+        self._transactions = self._client.collection(f"{collection}_transactions")
 
     def _run(self, fn):
         from google.api_core import exceptions
@@ -177,6 +195,20 @@ class FirestoreJobStore:
             query = query.where(filter=self._firestore.FieldFilter("status", "==", status))
         query = query.order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
         return [snapshot.to_dict() for snapshot in query.stream()]
+
+
+    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+        from google.api_core import exceptions
+
+        record = {"transaction_id": transaction_id, "job_id": job_id, "pedido_id": pedido_id, "first_seen_at": at}
+        ref = self._transactions.document(transaction_id)
+        try:
+            ref.create(record)  # a create-only write: no transaction, no contention
+            return record
+        except exceptions.Conflict:
+            return ref.get().to_dict()
+        except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError) as e:
+            raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 
 
 def from_settings(settings) -> JobStore:

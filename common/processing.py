@@ -130,6 +130,12 @@ def _extract(services, doc: dict, attempt: int) -> dict:
         "validacao_recebedor": receiver.validate_receiver(fields["receiver"], fields["payer"], settings),
         "text_source": receipt_text.source,
     }
+    if fields["transaction_id"]:
+        # Atomic per end-to-end id: of two jobs with one payment, exactly one is the first.
+        first = store.record_transaction(fields["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"])
+        if first["job_id"] != job_id:
+            data_out["duplicate_of"] = {k: first[k] for k in ("job_id", "pedido_id", "first_seen_at")}
+            data_out["needs_review"] = True
     amount_check = receiver.validate_amount(fields["amount"], doc.get("expected_amount"))
     if amount_check is not None:
         data_out["validacao_valor"] = amount_check

@@ -118,3 +118,26 @@ def test_list_filters_by_status_newest_first(store):
     assert [d["job_id"] for d in store.list(status=job.QUEUED)] == [docs[2]["job_id"], docs[0]["job_id"]]
     assert [d["job_id"] for d in store.list(status=job.FAILED)] == [docs[1]["job_id"]]
     assert len(store.list(limit=1)) == 1
+
+
+E2E = "E18236120202506040125s173f4b96d4"
+
+
+def test_the_first_job_to_show_a_transaction_is_remembered(store):
+    first = store.record_transaction(E2E, "a" * 32, "P-1", "2026-01-01T00:00:00.000+00:00")
+    assert first == {"transaction_id": E2E, "job_id": "a" * 32, "pedido_id": "P-1", "first_seen_at": "2026-01-01T00:00:00.000+00:00"}
+    assert store.record_transaction(E2E, "a" * 32, "P-1", "2026-01-02T00:00:00.000+00:00") == first  # a retry
+    assert store.record_transaction(E2E, "b" * 32, "P-2", "2026-01-03T00:00:00.000+00:00") == first
+    other = store.record_transaction(E2E.replace("s173", "s174"), "b" * 32, None, "2026-01-03T00:00:00.000+00:00")
+    assert other["job_id"] == "b" * 32 and other["pedido_id"] is None
+
+
+def test_concurrent_jobs_with_one_transaction_agree_on_the_first(store):
+    results = []
+    threads = [threading.Thread(target=lambda i=i: results.append(
+        store.record_transaction(E2E, f"{i:032x}", f"P-{i}", job.iso(job.now())))) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({r["job_id"] for r in results}) == 1

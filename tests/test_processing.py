@@ -239,3 +239,17 @@ def test_cloud_vision_down_sends_the_job_back_to_the_queue(fake_vision, monkeypa
     done = processing.run_job(services.get(), doc["job_id"]).doc
     assert done["status"] == "finished" and done["attempts"] == 2
     assert done["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+
+
+def test_one_payment_in_two_files_is_flagged_as_a_duplicate_with_the_first_order(sample, make_client):
+    """A screenshot and the PDF of the same payment, sent for two orders."""
+    upload = make_client("upload")
+    first = upload.post("/", data={"file": (io.BytesIO(sample["png"]), "a.png"), "pedido_id": "PED-1"},
+                        content_type="multipart/form-data").get_json()
+    second = upload.post("/", data={"file": (io.BytesIO(sample["pdf"]), "a.pdf"), "pedido_id": "PED-2"},
+                         content_type="multipart/form-data").get_json()
+    assert first["job_id"] != second["job_id"]
+    assert "duplicate_of" not in first["result"]["data"]
+    duplicate = second["result"]["data"]["duplicate_of"]
+    assert duplicate["job_id"] == first["job_id"] and duplicate["pedido_id"] == "PED-1"
+    assert second["result"]["data"]["needs_review"] is True
