@@ -111,6 +111,20 @@ def _extract_within_timeout(services, doc: dict, attempt: int) -> dict:
         pool.shutdown(wait=False)
 
 
+def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent: None) -> dict:
+    """A receipt file's `result.data`: its text, the PIX fields and the receiver check."""
+    receipt_text = text.extract_text(data, mime, ocr, settings, progress=lambda done: progress(20 + int(60 * done)))
+    progress(80)
+    fields = extraction.extract_fields(receipt_text.lines)
+    if fields["amount"] is None and fields["transaction_id"] is None:
+        raise ReceiptUnreadable("no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id.")
+    return {
+        **fields,
+        "validacao_recebedor": receiver.validate_receiver(fields["receiver"], fields["payer"], settings),
+        "text_source": receipt_text.source,
+    }
+
+
 def _extract(services, doc: dict, attempt: int) -> dict:
     settings, store, job_id = services.settings, services.jobs, doc["job_id"]
 
@@ -119,24 +133,14 @@ def _extract(services, doc: dict, attempt: int) -> dict:
 
     data = services.blobs.get(doc["blob_name"])
     progress(20)
-    receipt_text = text.extract_text(data, doc["content_type"], services.ocr, settings,
-                                     progress=lambda done: progress(20 + int(60 * done)))
-    progress(80)
-    fields = extraction.extract_fields(receipt_text.lines)
-    if fields["amount"] is None and fields["transaction_id"] is None:
-        raise ReceiptUnreadable("no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id.")
-    data_out = {
-        **fields,
-        "validacao_recebedor": receiver.validate_receiver(fields["receiver"], fields["payer"], settings),
-        "text_source": receipt_text.source,
-    }
-    if fields["transaction_id"]:
+    data_out = read_receipt(data, doc["content_type"], services.ocr, settings, progress)
+    if data_out["transaction_id"]:
         # Atomic per end-to-end id: of two jobs with one payment, exactly one is the first.
-        first = store.record_transaction(fields["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"])
+        first = store.record_transaction(data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"])
         if first["job_id"] != job_id:
             data_out["duplicate_of"] = {k: first[k] for k in ("job_id", "pedido_id", "first_seen_at")}
             data_out["needs_review"] = True
-    amount_check = receiver.validate_amount(fields["amount"], doc.get("expected_amount"))
+    amount_check = receiver.validate_amount(data_out["amount"], doc.get("expected_amount"))
     if amount_check is not None:
         data_out["validacao_valor"] = amount_check
     return {"success": True, "data": data_out}
