@@ -143,9 +143,11 @@ def find_end_to_end_id(lines: list[str], near: datetime | None = None) -> str | 
 RECEIVER, PAYER, OTHER = "receiver", "payer", "other"
 _HEADINGS = {
     RECEIVER: ("destino", "para", "quem recebeu", "quem vai receber", "dados do recebedor", "recebedor",
+               "dados de quem recebeu", "quem recebe",
                "dados do pix", "favorecido", "dados do favorecido", "beneficiario", "dados do beneficiario",
                "enviado para", "conta de destino", "recebido por"),
     PAYER: ("origem", "de", "quem pagou", "quem transferiu", "quem enviou", "dados do pagador", "pagador",
+            "dados de quem pagou", "quem paga",
             "dados da conta debitada", "conta de origem", "enviado por", "pago por"),
     OTHER: ("dados da transacao", "informacoes adicionais", "dados da transferencia original", "id da transacao",
             "autenticacao", "dados do devedor", "sobre a transacao", "dados bancarios do recebedor",
@@ -242,6 +244,8 @@ def _looks_like_bank(line: str) -> bool:
 
 
 def clean_pix_key(text: str) -> str:
+    """The key as shown, without a leading key type some banks print ("(E-mail) a@b.com")."""
+    text = re.sub(r"^\s*\((?:e-?mail|celular|telefone|cpf|cnpj|aleat[oó]ria|chave aleat[oó]ria|evp)\)\s*", "", text, flags=re.I)
     return " ".join(text.split())
 
 
@@ -290,11 +294,12 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                 value, index = nxt, index + 1  # the value on the line under its label
             if value:
                 _set(party, kind, value, lines, index)
-        elif (not party.name and _looks_like_name(line) and index + 2 < len(lines)
-              and _label(lines[index + 1]) == ("name", "") and _looks_like_name(lines[index + 2])):
-            # A two-line value with its label centred beside it: "ANA MARIA" / "Nome" / "SILVA".
-            party.name = f"{line.strip()} {lines[index + 2].strip()}"
-            index += 2
+        elif not party.name and _looks_like_name(line) and _name_label_follows(lines, index):
+            # A two-line value with its label centred beside it: "ANA MARIA" / "Nome" / "SILVA"
+            # (or "Nome  SILVA" when OCR puts the label on the second line).
+            value = _label(lines[index + 1])[1] or lines[index + 2]
+            party.name = f"{line.strip()} {value.strip()}"
+            index += 1 if _label(lines[index + 1])[1] else 2
         elif not labelled_only:
             # Banks that print no labels: tell the lines apart by what they look like.
             document = parse_document(line)
@@ -305,6 +310,16 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
             elif not party.bank and _looks_like_bank(line):
                 party.bank = _continued_bank(line.strip(), lines, index)
         index += 1
+
+
+def _name_label_follows(lines: list[str], index: int) -> bool:
+    """Is lines[index] the first half of a name whose label and second half follow? The second
+    half of a wrapped name is a word or two; anything longer is a name of its own."""
+    nxt = _label(lines[index + 1]) if index + 1 < len(lines) else None
+    if not nxt or nxt[0] != "name":
+        return False
+    rest = nxt[1] or (lines[index + 2] if index + 2 < len(lines) else "")
+    return _looks_like_name(rest) and len(rest.split()) <= 2
 
 
 def _set(party: Party, kind: str, value: str, lines: list[str], index: int) -> None:

@@ -22,8 +22,17 @@ class OcrEngine(Protocol):
         """Load now what the first job would otherwise wait for."""
 
 
+# Measured on the labelled real receipts (tools/accuracy.py, 2 cores): text detection on at most
+# 1600 px instead of RapidOCR's default (the short side raised to 736, so a 1080x4000 screenshot
+# was detected at full size), and no text-direction classifier (screenshots are upright), read
+# the same fields in about two thirds of the time (median 1.36 s -> 0.93 s per image).
+RAPIDOCR_PARAMS = {"Global.log_level": "warning", "Global.use_cls": False,
+                   "Det.limit_type": "max", "Det.limit_side_len": 1600}
+
+
 class RapidOcrEngine:
-    def __init__(self):
+    def __init__(self, params: dict | None = None):
+        self._params = {**RAPIDOCR_PARAMS, **(params or {})}
         self._engine = None
         self._lock = threading.Lock()
 
@@ -32,7 +41,7 @@ class RapidOcrEngine:
             if self._engine is None:
                 from rapidocr import RapidOCR
 
-                self._engine = RapidOCR(params={"Global.log_level": "warning"})
+                self._engine = RapidOCR(params=self._params)
             return self._engine
 
     def warm(self) -> None:

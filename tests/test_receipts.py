@@ -1,0 +1,263 @@
+"""The synthetic receipt generator (tools/receipts.py): deterministic output in every layout,
+values that are valid PIX/CPF/CNPJ data, text PDFs that hold what the images show, labels that
+match the pictures, and the labelled dataset writer. No OCR here: it is fast."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timezone
+from pathlib import Path
+
+import pypdfium2
+import pytest
+from PIL import Image
+
+from tools import receipts
+
+ROOT = Path(__file__).resolve().parent.parent
+# The header of shared/receipts/real/labels.csv, our labels of real receipts.
+REAL_LABELS_HEADER = (
+    "file,source_repo,source_commit,source_path,bank,amount,end_to_end_id,datetime,payer_name,"
+    "payer_doc,receiver_name,receiver_doc,receiver_pix_key,receiver_bank,notes"
+)
+SEEDS = range(4)
+
+
+def pdf_text(data: bytes) -> str:
+    pdf = pypdfium2.PdfDocument(data)
+    try:
+        return "\n".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    finally:
+        pdf.close()
+
+
+def squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+# Independent implementations of the check-digit rules, to test `check_digits` against.
+def valid_cpf(cpf: str) -> bool:
+    digits = [int(c) for c in cpf]
+    for n in (9, 10):
+        total = sum(d * w for d, w in zip(digits[:n], range(n + 1, 1, -1)))
+        if digits[n] != (total * 10 % 11) % 10:
+            return False
+    return True
+
+
+def valid_cnpj(cnpj: str) -> bool:
+    digits = [int(c) for c in re.sub(r"\D", "", cnpj)]
+    for weights in ([5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]):
+        n = len(weights)
+        rest = sum(d * w for d, w in zip(digits[:n], weights)) % 11
+        if digits[n] != (0 if rest < 2 else 11 - rest):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("layout", receipts.LAYOUTS)
+def test_every_layout_renders_the_same_bytes_twice(layout):
+    renders = {
+        "png": lambda r: receipts.render_png(r, layout),
+        "small png": lambda r: receipts.render_png(r, layout, 0.5),
+        "jpeg": lambda r: receipts.render_jpeg(r, layout),
+        "small jpeg": lambda r: receipts.render_jpeg(r, layout, 85, scale=0.5),
+        "pdf": lambda r: receipts.render_pdf(r, layout),
+        "image pdf": lambda r: receipts.render_image_pdf(r, layout),
+    }
+    for seed in (0, 1):
+        for name, render in renders.items():
+            first = render(receipts.sample_receipt(seed, layout))
+            assert render(receipts.sample_receipt(seed, layout)) == first, (layout, seed, name)
+
+
+@pytest.mark.parametrize("layout", receipts.SAMPLE_LAYOUTS)
+def test_the_original_layouts_still_draw_the_committed_samples(layout):
+    receipt = receipts.sample_receipt(0, layout)
+    assert receipts.render_png(receipt, layout) == (ROOT / "samples" / f"receipt_{layout}.png").read_bytes()
+    assert receipts.render_png(receipt, layout, scale=1.0) == receipts.render_png(receipt, layout)
+
+
+def test_scale_downsamples_the_picture():
+    receipt = receipts.sample_receipt(0, "will")
+    full = Image.open(io.BytesIO(receipts.render_png(receipt, "will")))
+    half = Image.open(io.BytesIO(receipts.render_png(receipt, "will", 0.5)))
+    jpeg = Image.open(io.BytesIO(receipts.render_jpeg(receipt, "will", scale=0.5)))
+    assert full.width == receipts.WIDTH
+    assert half.size == jpeg.size == (round(full.width / 2), round(full.height / 2))
+    assert jpeg.format == "JPEG"
+
+
+@pytest.mark.parametrize("layout", receipts.LAYOUTS)
+def test_the_text_pdf_holds_amount_id_and_what_the_labels_say(layout):
+    for seed in SEEDS:
+        receipt = receipts.sample_receipt(seed, layout)
+        text = pdf_text(receipts.render_pdf(receipt, layout))
+        assert receipts.format_brl(receipt.amount) in text
+        assert receipt.transaction_id in squeezed(text)  # joined across a wrap (will, caixatem)
+        labels = receipts.labels(receipt, layout, image=False)
+        for column in ("payer_name", "payer_doc", "receiver_name", "receiver_doc",
+                       "receiver_pix_key", "receiver_bank"):
+            assert squeezed(labels[column]) in squeezed(text), (layout, seed, column)
+
+
+@pytest.mark.parametrize("layout", receipts.LAYOUTS)
+def test_labels_are_what_the_image_shows(layout):
+    for seed in SEEDS:
+        r = receipts.sample_receipt(seed, layout)
+        labels = receipts.labels(r, layout)
+        assert labels["bank"] == r.bank
+        assert labels["amount"] == f"{r.amount:.2f}"
+        assert labels["end_to_end_id"] == r.transaction_id
+        fmt = "%Y-%m-%d %H:%M:%S" if receipts.BANKS[layout].seconds else "%Y-%m-%d %H:%M"
+        assert labels["datetime"] == r.paid_at.strftime(fmt)
+        assert labels["payer_name"] == receipts.displayed(r.payer_name)
+        assert labels["payer_doc"] == receipts.displayed(r.payer_document)
+        assert labels["receiver_name"] == receipts.displayed(r.receiver_name)
+        assert labels["receiver_doc"] == receipts.displayed(r.receiver_document)
+        assert labels["receiver_pix_key"] in ("", receipts.displayed(r.receiver_pix_key))
+        assert receipts.displayed(r.receiver_bank) in labels["receiver_bank"]
+        for column in ("payer_name", "receiver_name", "receiver_bank"):
+            assert labels[column].isascii()  # the image font has no accents (nor bullets)
+
+
+def test_layouts_leave_out_what_the_real_apps_leave_out():
+    assert receipts.labels(receipts.sample_receipt(0, "picpay"), "picpay")["receiver_pix_key"] == ""
+    assert receipts.labels(receipts.sample_receipt(0, "caixa"), "caixa")["receiver_pix_key"] == ""
+    bb = receipts.labels(receipts.sample_receipt(0, "bb"), "bb")
+    assert re.fullmatch(r"\d{8} .+", bb["receiver_bank"])  # BB prints the ISPB first
+    assert "E2E wrapped over 2 lines" in receipts.labels(receipts.sample_receipt(0, "will"), "will")["notes"]
+
+
+@pytest.mark.parametrize("layout", receipts.LAYOUTS)
+def test_e2e_ids_are_valid(layout):
+    style = receipts.BANKS[layout]
+    for seed in range(12):
+        r = receipts.sample_receipt(seed, layout)
+        e2e = r.transaction_id
+        assert len(e2e) == 32 and e2e.isalnum() and e2e.isascii()
+        assert e2e[0] == "E" and e2e[1:9] == style.ispb
+        assert e2e[9:21] == r.paid_at.astimezone(timezone.utc).strftime("%Y%m%d%H%M")
+        assert set(e2e[21:]) <= set(style.e2e_alphabet)
+        assert r.paid_at.utcoffset().total_seconds() == -3 * 3600
+
+
+def test_check_digits_match_known_documents_and_independent_rules():
+    assert receipts.check_digits("529982247") == "25"      # CPF 529.982.247-25
+    assert receipts.check_digits("114447770001") == "61"   # CNPJ 11.444.777/0001-61
+    for n in range(0, 10**9, 7_654_321):
+        base = f"{n:09d}"
+        assert valid_cpf(base + receipts.check_digits(base))
+        cnpj_base = f"{n % 10**8:08d}0001"
+        assert valid_cnpj(cnpj_base + receipts.check_digits(cnpj_base))
+
+
+@pytest.mark.parametrize("layout", receipts.LAYOUTS)
+def test_documents_and_keys_have_the_bank_formats(layout):
+    style = receipts.BANKS[layout]
+    masks = {re.escape(m).replace(r"\{\}", r"\d{3}") for m in (style.mask, *style.payer_masks)}
+    kinds = set()
+    for seed in range(12):
+        r = receipts.sample_receipt(seed, layout)
+        assert any(re.fullmatch(m, r.payer_document) for m in masks), r.payer_document
+        if r.receiver_is_company:
+            assert re.fullmatch(r"\d\d\.\d{3}\.\d{3}/0001-\d\d", r.receiver_document)
+            assert valid_cnpj(r.receiver_document)
+        else:
+            assert re.fullmatch(re.escape(style.mask).replace(r"\{\}", r"\d{3}"), r.receiver_document)
+        kinds.add(r.pix_key_type)
+        key = r.receiver_pix_key
+        if r.pix_key_type == "phone":
+            assert re.fullmatch(r"\+55\d{2}9\d{8}" if style.phone.startswith("+") else
+                                r"\(\d\d\) 9\d{4}-\d{4}", key)
+        elif r.pix_key_type == "email":
+            assert re.fullmatch(r"[a-z.]+@[a-z.]+", key)
+        elif r.pix_key_type == "random":
+            assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", key)
+        else:
+            assert key == r.receiver_document
+    if layout not in (*receipts.SAMPLE_LAYOUTS, "caixa"):  # the new ones go through every kind
+        assert kinds == {"phone", "email", "random", "cpf", "cnpj"}
+
+
+def test_masks_follow_the_real_apps():
+    assert receipts.sample_receipt(0, "caixatem").payer_document.count(".") == 0  # "***241903**"
+    assert receipts.sample_receipt(1, "bb").payer_document.endswith(".**")        # "***.615.583.**"
+    assert receipts.sample_receipt(0, "nubank").payer_document.startswith("•••.")
+    assert receipts.sample_receipt(0, "will").receiver_pix_key.startswith("(")    # "(88) 99451-5533"
+
+
+def test_a_caixa_pix_cobranca_adds_interest_and_fine_to_the_charge():
+    r = receipts.sample_receipt(1, "caixa")
+    assert r.original_amount is not None and r.interest > 0 and r.fine > 0
+    assert round(r.original_amount + r.interest + r.fine, 2) == r.amount
+    assert r.receiver_is_company
+    text = pdf_text(receipts.render_pdf(r, "caixa"))
+    for label, value in (("Valor", r.original_amount), ("Juros", r.interest),
+                         ("Multa", r.fine), ("Valor pago", r.amount)):
+        assert f"{label}\r\n{receipts.format_brl(value)}" in text or \
+               f"{label}\n{receipts.format_brl(value)}" in text, label
+    assert receipts.sample_receipt(0, "caixa").original_amount is None
+    assert "Pix Cobranca" in receipts.labels(r, "caixa")["notes"]
+
+
+def test_sample_receipt_is_deterministic_and_varies_between_layouts():
+    assert receipts.sample_receipt(5, "pagbank") == receipts.sample_receipt(5, "pagbank")
+    new = [receipts.sample_receipt(0, layout).amount for layout in receipts.LAYOUTS[3:]]
+    assert len(set(new)) == len(new)
+
+
+def test_write_dataset_writes_one_labelled_row_per_file(tmp_path):
+    path = receipts.write_dataset(tmp_path / "set", count_per_layout=2, low_res=True)
+    assert path == tmp_path / "set" / "labels.csv"
+    raw = path.read_bytes()
+    assert raw.decode("utf-8").split("\r\n", 1)[0] == REAL_LABELS_HEADER
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    files = {p.name for p in path.parent.iterdir()} - {"labels.csv"}
+    assert sorted(row["file"] for row in rows) == sorted(files)
+    assert len(rows) == len(files)
+    for row in rows:
+        assert (row["source_repo"], row["source_commit"], row["source_path"]) == ("synthetic", "", "")
+        assert re.fullmatch(r"\d+\.\d\d", row["amount"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?", row["datetime"])
+        assert len(row["end_to_end_id"]) == 32
+    kinds = {Path(row["file"]).suffix for row in rows}
+    assert kinds == {".png", ".jpg", ".pdf"}
+    pdfs = [row for row in rows if row["file"].endswith(".pdf")]
+    assert sum("image-only" in row["notes"] for row in pdfs) == 1
+    assert all(row["bank"] == "PagBank" for row in pdfs if "PDF with text layer" in row["notes"])
+    small = [row for row in rows if "_small" in row["file"]]
+    assert len(small) == 2 * len(receipts.LAYOUTS)
+    for row in small:
+        image = Image.open(path.parent / row["file"])
+        assert image.width == round(receipts.WIDTH * receipts.LOW_RES_SCALE)
+        assert f"low-res {image.width}x{image.height}" in row["notes"]
+
+
+def test_write_dataset_without_low_res(tmp_path):
+    path = receipts.write_dataset(tmp_path, count_per_layout=1, low_res=False)
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert not any("_small" in row["file"] for row in rows)
+    assert len(rows) == len(receipts.LAYOUTS) + 2  # + the pagbank PDF + the scanned PDF
+
+
+def test_command_line(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_write_dataset(outdir):  # the real one is tested above
+        calls.append(outdir)
+        (tmp_path / "labels.csv").write_text(REAL_LABELS_HEADER + "\r\n", encoding="utf-8")
+        return tmp_path / "labels.csv"
+
+    monkeypatch.setattr(receipts, "write_dataset", fake_write_dataset)
+    assert receipts.main(["--dataset", str(tmp_path / "set")]) == 0
+    assert calls == [str(tmp_path / "set")]
+    assert receipts.main([str(tmp_path / "samples")]) == 0
+    assert {p.name for p in (tmp_path / "samples").iterdir()} == {
+        "receipt.png", "receipt.pdf", "receipt_nubank.png", "receipt_itau.png", "receipt_inter.png"}
+    assert receipts.main([]) == 2
+    assert receipts.main(["--dataset"]) == 2
