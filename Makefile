@@ -5,8 +5,9 @@ FILE ?= samples/receipt.png
 QUEUE ?= cloudtasks
 STACK_DIR := var/stack
 STACK ?=
+RECEIPTS_DIR ?= $(wildcard ../shared/receipts/real)
 
-.PHONY: setup run up down test samples clean
+.PHONY: setup run up down test accuracy samples clean
 
 setup: $(STAMP)
 
@@ -30,6 +31,12 @@ down:
 ## test: the whole suite (starts the emulators itself)
 test: $(STAMP)
 	$(PY) -m pytest
+
+## accuracy: per-field exact-match rates and seconds per receipt, on RECEIPTS_DIR (default
+##           ../shared/receipts/real when present) and on a fresh synthetic set in var/synthetic
+accuracy: $(STAMP)
+	@rm -rf var/synthetic && $(PY) -m tools.receipts --dataset var/synthetic >/dev/null
+	@$(PY) -m tools.accuracy $(RECEIPTS_DIR) var/synthetic --json var/accuracy.json
 
 ## samples: regenerate the bundled synthetic receipts
 samples: $(STAMP)

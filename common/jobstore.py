@@ -28,6 +28,10 @@ class JobNotFound(Exception):
     pass
 
 
+class Contended(BackendUnavailable):
+    """Other writers kept changing the job while this change was tried: try again shortly."""
+
+
 class JobStore(Protocol):
     def create(self, doc: dict) -> tuple[dict, bool]:
         """Store a new job, or return (active job for the same sha256, False)."""
@@ -154,6 +158,12 @@ class FirestoreJobStore:
 
         try:
             return self._firestore.transactional(fn)(self._client.transaction())
+        except exceptions.Aborted as e:
+            raise Contended(f"Firestore transaction contended: {e}") from e
+        except ValueError as e:
+            if "Failed to commit transaction" not in str(e):
+                raise
+            raise Contended(f"Firestore transaction contended: {e}") from e
         except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError) as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 

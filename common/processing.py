@@ -11,7 +11,7 @@ import concurrent.futures
 import traceback
 from dataclasses import dataclass
 
-from common import extraction, job, log, receiver, text
+from common import extraction, job, jobstore, log, receiver, text
 from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -23,6 +23,7 @@ class Outcome:
     doc: dict | None  # the job as this delivery left it
     retry_after: float | None = None  # set when the delivery should be tried again later
     reason: str = ""
+    code: str = ""  # why to retry: "job_in_progress" or "backend_unavailable"
 
     @property
     def retry(self) -> bool:
@@ -39,13 +40,22 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
     """Process the job if it can be claimed now. `last_attempt`: the queue will not deliver
     again, so a transient failure must end the job instead of asking for a retry."""
     settings, store = services.settings, services.jobs
+    claim = lambda d: job.claim(d, job.now(), settings.job_lease_seconds)  # noqa: E731
     try:
-        doc = store.update(job_id, lambda d: job.claim(d, job.now(), settings.job_lease_seconds))
+        # A plain read first: duplicate deliveries of a running or ended job then cost no
+        # transaction, and so do not contend with the attempt that owns the job.
+        current = store.get(job_id)
+        if current is not None:
+            claim(current)
+        doc = store.update(job_id, claim)
     except job.JobEnded:
         return Outcome(store.get(job_id))
     except job.JobBusy as e:
         log.event("job_busy", job_id=job_id, retry_after=round(e.retry_after, 1))
-        return Outcome(store.get(job_id), retry_after=max(1.0, e.retry_after), reason=str(e))
+        return Outcome(store.get(job_id), max(1.0, e.retry_after), str(e), "job_in_progress")
+    except jobstore.Contended as e:
+        log.event("job_busy", job_id=job_id, retry_after=1, reason=str(e))
+        return Outcome(store.get(job_id), 1.0, "another delivery is claiming the job", "job_in_progress")
     attempt = doc["attempts"]
     last_attempt = last_attempt or attempt >= settings.task_max_attempts
     log.event("job_started", job_id=job_id, attempt=attempt)
@@ -58,7 +68,7 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
             if not last_attempt:
                 log.event("job_retry", severity="WARNING", job_id=job_id, attempt=attempt, error=str(e))
                 released = store.update(job_id, lambda d: job.release(d, attempt, str(e), job.now()))
-                return Outcome(released, retry_after=RETRY_AFTER_SECONDS, reason=str(e))
+                return Outcome(released, RETRY_AFTER_SECONDS, str(e), "backend_unavailable")
             raise _Failure("backend_unavailable", f"Gave up after {attempt} attempts: {e}") from None
         doc = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
         log.event("job_finished", job_id=job_id, attempt=attempt, duration_ms=_ms_since(started))

@@ -29,6 +29,5 @@ def run_ocr_job(request: flask.Request):
     last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.task_max_attempts
     outcome = app.run_job(job_id, last_attempt=last_attempt)
     if outcome.retry:
-        code = "job_in_progress" if outcome.doc and outcome.doc["status"] == job.STARTED else "backend_unavailable"
-        raise ApiError(503, code, f"Try again later: {outcome.reason}", {"Retry-After": str(int(outcome.retry_after + 0.999))})
+        raise ApiError(503, outcome.code, f"Try again later: {outcome.reason}", {"Retry-After": str(int(outcome.retry_after + 0.999))})
     return http.json_response(job.status_json(outcome.doc))
