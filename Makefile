@@ -7,7 +7,7 @@ STACK_DIR := var/stack
 STACK ?=
 RECEIPTS_DIR ?= $(wildcard ../shared/receipts/real)
 
-.PHONY: setup run up down test accuracy samples clean
+.PHONY: setup run up down test accuracy package samples clean
 
 setup: $(STAMP)
 
@@ -38,10 +38,14 @@ accuracy: $(STAMP)
 	@rm -rf var/synthetic && $(PY) -m tools.receipts --dataset var/synthetic >/dev/null
 	@$(PY) -m tools.accuracy $(RECEIPTS_DIR) var/synthetic --json var/accuracy.json
 
+## package: one deterministic zip per function in dist/ (what Terraform deploys)
+package:
+	@python3 scripts/package.py dist
+
 ## samples: regenerate the bundled synthetic receipts
 samples: $(STAMP)
 	$(PY) -m tools.receipts samples
 
 clean:
 	-@$(PY) -m tools.stack down --state-dir $(STACK_DIR) 2>/dev/null
-	rm -rf var test-output .pytest_cache
+	rm -rf var test-output .pytest_cache dist

@@ -7,6 +7,7 @@ step. Defaults give the embedded local mode: a local directory, SQLite and inlin
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -88,6 +89,11 @@ class Settings:
     expected_receiver_documents: tuple[str, ...] = field(default_factory=tuple)
     expected_receiver_pix_keys: tuple[str, ...] = field(default_factory=tuple)
     log_level: str = "INFO"
+    require_api_key: bool = True
+    api_key_hashes: tuple[str, ...] = field(default_factory=tuple)
+    oidc_audience: str = ""
+    oidc_invoker_email: str = ""
+    oidc_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
 
     @property
     def max_request_bytes(self) -> int:
@@ -121,6 +127,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     settings = _read(env)
     if settings.task_queue == "cloudtasks" and not settings.ocr_function_url:
         raise ConfigError("TASK_QUEUE=cloudtasks needs OCR_FUNCTION_URL, the OCR function's URL")
+    bad = [h for h in settings.api_key_hashes if not re.fullmatch(r"[0-9a-f]{64}", h)]
+    if bad:
+        raise ConfigError(f"API_KEY_HASHES: {bad[0]!r} is not a SHA-256 hex digest (printf %s KEY | sha256sum)")
     return settings
 
 
@@ -161,4 +170,9 @@ def _read(env: Mapping[str, str]) -> Settings:
         expected_receiver_documents=_list(env, "EXPECTED_RECEIVER_DOCUMENTS"),
         expected_receiver_pix_keys=_list(env, "EXPECTED_RECEIVER_PIX_KEYS"),
         log_level=_choice(env, "LOG_LEVEL", "INFO", ("debug", "info", "warning", "error")).upper(),
+        require_api_key=_bool(env, "REQUIRE_API_KEY", True),
+        api_key_hashes=tuple(h.lower() for h in _list(env, "API_KEY_HASHES")),
+        oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
+        oidc_invoker_email=env.get("OIDC_INVOKER_EMAIL", "").strip(),
+        oidc_certs_url=env.get("OIDC_CERTS_URL", "").strip() or "https://www.googleapis.com/oauth2/v1/certs",
     )

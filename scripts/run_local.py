@@ -108,7 +108,9 @@ def main() -> int:
 
     os.makedirs(os.path.join(ROOT, "var"), exist_ok=True)
     ports = {name: free_port() for name in FUNCTIONS}
-    env = {**os.environ, "PYTHONPATH": ROOT, "STATUS_BASE_URL": f"http://127.0.0.1:{ports['status']}"}
+    # A local run on loopback: no API keys (see the README's Deployment section for real ones).
+    env = {"REQUIRE_API_KEY": "false", **os.environ, "PYTHONPATH": ROOT,
+           "STATUS_BASE_URL": f"http://127.0.0.1:{ports['status']}"}
     processes = {name: start_function(name, port, env) for name, port in ports.items()}
     try:
         for name, port in ports.items():

@@ -67,7 +67,7 @@ class Stack:
                 "PYTHONPATH": ROOT, "GOOGLE_CLOUD_PROJECT": PROJECT,
                 "BLOB_STORE": "gcs", "GCS_BUCKET": BUCKET, "JOB_STORE": "firestore",
                 "TASK_QUEUE": self.queue, "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
-                "STATUS_BASE_URL": self.urls["status"], **self.overrides,
+                "STATUS_BASE_URL": self.urls["status"], "REQUIRE_API_KEY": "false", **self.overrides,
             })
             for name in FUNCTIONS:
                 self.start(name)

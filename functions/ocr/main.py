@@ -1,4 +1,6 @@
-"""OCR function: the task handler. POST {"job_id": ...} runs that job.
+"""OCR function: the task handler. POST {"job_id": ...} runs that job; POST /reconcile runs one
+pass of the reconciler (Cloud Scheduler). Both only with the invoker's OIDC token when
+OIDC_AUDIENCE is configured.
 
 Answers 200 when the delivery is done with (the job ended now or before: Cloud Tasks stops),
 503 with Retry-After when it should come again (a transient failure, or another attempt holds
@@ -8,7 +10,7 @@ the job's lease). `X-CloudTasks-TaskRetryCount` tells the last attempt, which mu
 import flask
 import functions_framework
 
-from common import config, http, job, services
+from common import auth, config, http, job, reconcile, services
 from common.errors import ApiError
 
 http.install(flask.current_app, config.from_env())
@@ -16,13 +18,16 @@ http.install(flask.current_app, config.from_env())
 
 @functions_framework.http
 def run_ocr_job(request: flask.Request):
+    app = services.get()
+    auth.verify_oidc(request.headers, app.settings)
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "Use POST.", {"Allow": "POST"})
+    if request.path.rstrip("/") == "/reconcile":
+        return http.json_response(reconcile.reconcile_once(app))
     body = request.get_json(silent=True)
     job_id = body.get("job_id") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not job.is_valid_job_id(job_id):
         raise ApiError(400, "invalid_task", 'The body must be JSON {"job_id": "<32 hex chars>"}.')
-    app = services.get()
     if app.jobs.get(job_id) is None:
         raise ApiError(404, "job_not_found", f"No job {job_id}.")
     retries = request.headers.get("X-CloudTasks-TaskRetryCount", "")

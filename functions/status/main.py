@@ -5,16 +5,19 @@ import re
 import flask
 import functions_framework
 
-from common import config, http, job, services
+from common import auth, config, http, job, services
 from common.errors import ApiError
 
-http.install(flask.current_app, config.from_env())
+settings = config.from_env()
+http.install(flask.current_app, settings)
+auth.check_api_key_settings(settings)
 
 _STATUS_PATH = re.compile(r"/jobs/(?P<job_id>.*)/status/?")
 
 
 @functions_framework.http
 def job_status(request: flask.Request):
+    auth.require_api_key(request.headers, services.get().settings)
     match = _STATUS_PATH.fullmatch(request.path)
     if not match:
         raise ApiError(404, "not_found", "Unknown path; use GET /jobs/<job_id>/status.")

@@ -8,19 +8,22 @@ before (`"duplicate": true`). `processing` says which of these happened.
 import flask
 import functions_framework
 
-from common import config, http, job, services, upload
+from common import auth, config, http, job, services, upload
 from common.errors import ApiError
 
-http.install(flask.current_app, config.from_env())
+settings = config.from_env()
+http.install(flask.current_app, settings)
+auth.check_api_key_settings(settings)
 
 
 @functions_framework.http
 def upload_receipt(request: flask.Request):
+    app = services.get()
+    auth.require_api_key(request.headers, app.settings)
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "Use POST with a multipart/form-data body.", {"Allow": "POST"})
     if request.mimetype != "multipart/form-data":
         raise ApiError(400, "not_multipart", "The body must be multipart/form-data with a 'file' field.")
-    app = services.get()
     outcome = upload.accept_upload(app, request.files, request.form)
     doc = outcome.job
     status_url = f"{app.settings.status_base_url}/jobs/{doc['job_id']}/status"

@@ -1,0 +1,91 @@
+"""Who may call: API keys for the public functions (upload, status), and the OIDC token Cloud
+Tasks and Cloud Scheduler send to the OCR function (checked here too, behind IAM).
+
+API keys are configured as SHA-256 digests (API_KEY_HASHES), so the configuration never holds a
+usable key; a request sends the key itself in `X-API-Key`. OIDC tokens are Google-signed JWTs:
+the signature (Google's public certificates, cached), expiry, audience, issuer and the invoker's
+e-mail must all check out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+
+from common.config import ConfigError
+from common.errors import ApiError
+
+API_KEY_HEADER = "X-API-Key"
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+CERTS_TTL_SECONDS = 3600
+
+
+def check_api_key_settings(settings) -> None:
+    """At start-up of a function that needs keys: refuse a configuration that locks everyone out."""
+    if settings.require_api_key and not settings.api_key_hashes:
+        raise ConfigError("REQUIRE_API_KEY is true but API_KEY_HASHES is empty: set the SHA-256 of your API keys, "
+                          "or REQUIRE_API_KEY=false for a local run")
+
+
+def require_api_key(headers, settings) -> None:
+    if not settings.require_api_key:
+        return
+    key = headers.get(API_KEY_HEADER, "")
+    if not key:
+        raise ApiError(401, "missing_api_key", f"Send your API key in the {API_KEY_HEADER} header.",
+                       {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'})
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    # Compare with every configured digest in constant time: no early exit tells which is close.
+    if not any([hmac.compare_digest(digest, allowed) for allowed in settings.api_key_hashes]):
+        raise ApiError(403, "invalid_api_key", "The API key is not valid.")
+
+
+class _Certificates:
+    """Google's token-signing certificates, fetched at most once an hour."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, dict]] = {}
+
+    def get(self, url: str) -> dict:
+        with self._lock:
+            fetched = self._cache.get(url)
+            if fetched and time.monotonic() - fetched[0] < CERTS_TTL_SECONDS:
+                return fetched[1]
+            import google.auth.transport.requests
+            from google.oauth2 import id_token
+
+            certs = id_token._fetch_certs(google.auth.transport.requests.Request(), url)
+            self._cache[url] = (time.monotonic(), certs)
+            return certs
+
+
+_certificates = _Certificates()
+
+
+def verify_oidc(headers, settings) -> dict | None:
+    """The verified token claims, or None when OIDC_AUDIENCE is not configured (local runs)."""
+    if not settings.oidc_audience:
+        return None
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "missing_token", "This endpoint takes only requests with a Google OIDC token.",
+                       {"WWW-Authenticate": "Bearer"})
+    try:
+        certs = _certificates.get(settings.oidc_certs_url)
+    except Exception as e:  # the certificates could not be fetched: retry later
+        raise ApiError(503, "auth_unavailable", f"Could not fetch token certificates: {e}", {"Retry-After": "10"}) from None
+    from google.auth import jwt
+
+    try:
+        claims = jwt.decode(token, certs=certs, audience=settings.oidc_audience, clock_skew_in_seconds=10)
+    except Exception as e:  # bad signature, expired, wrong audience, malformed
+        raise ApiError(403, "invalid_token", f"The OIDC token was refused: {e}") from None
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        raise ApiError(403, "invalid_token", "The OIDC token was not issued by Google.")
+    if settings.oidc_invoker_email and (claims.get("email") != settings.oidc_invoker_email
+                                        or not claims.get("email_verified")):
+        raise ApiError(403, "invalid_token", "The OIDC token is not the task invoker's.")
+    return claims
