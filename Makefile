@@ -49,3 +49,16 @@ samples: $(STAMP)
 clean:
 	-@$(PY) -m tools.stack down --state-dir $(STACK_DIR) 2>/dev/null
 	rm -rf var test-output .pytest_cache dist
+
+.PHONY: plan deploy
+TF := terraform -chdir=terraform
+
+## plan: package the functions, then terraform init + plan with terraform/terraform.tfvars
+plan: package
+	$(TF) init -input=false
+	$(TF) plan -input=false -var-file=terraform.tfvars
+
+## deploy: package the functions, then terraform init + apply with terraform/terraform.tfvars
+deploy: package
+	$(TF) init -input=false
+	$(TF) apply -input=false -var-file=terraform.tfvars

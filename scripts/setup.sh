@@ -10,6 +10,7 @@ ldconfig -p 2>/dev/null | grep -q "libmagic.so.1" || need+=(libmagic1)
 if [ "${WITH_EMULATORS:-1}" = 1 ]; then
   command -v java >/dev/null || need+=(default-jre-headless)
   command -v redis-server >/dev/null || need+=(redis-server)
+  command -v chromium >/dev/null || need+=(chromium)
   [ -f /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar ] \
     || need+=(google-cloud-cli-firestore-emulator)
 fi
@@ -43,4 +44,13 @@ if [ "${WITH_EMULATORS:-1}" = 1 ]; then
     .venv-tasks/bin/python -m pip install -q --upgrade pip
     .venv-tasks/bin/python -m pip install -q "gcloud-tasks-emulator==0.6.*"
   fi
+fi
+
+# checkov scans terraform/ in tests/test_terraform.py. It pins its own python-hcl2 (and more),
+# which clashes with the python-hcl2 8 in .venv: own venv, like the Tasks emulator.
+if [ ! -x .venv-checkov/bin/checkov ]; then
+  echo "setup: installing checkov into .venv-checkov"
+  python3 -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install -q --upgrade pip
+  .venv-checkov/bin/python -m pip install -q "checkov==3.3.30"
 fi

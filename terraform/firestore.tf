@@ -1,0 +1,31 @@
+resource "google_firestore_database" "default" {
+  project     = var.project_id
+  name        = "(default)"
+  location_id = local.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  # `terraform destroy` leaves the database (and its jobs) in place.
+  deletion_policy = "ABANDON"
+
+  depends_on = [google_project_service.apis]
+}
+
+# FirestoreJobStore.list (common/jobstore.py), used by the reconciler:
+#   jobs.where("status", "==", s).order_by("created_at", DESCENDING).limit(n)
+# An equality filter plus an order on another field needs this composite index.
+resource "google_firestore_index" "jobs_by_status_created_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}

@@ -1,0 +1,43 @@
+locals {
+  names = {
+    upload  = "${var.name_prefix}-upload"
+    ocr     = "${var.name_prefix}-ocr"
+    status  = "${var.name_prefix}-status"
+    invoker = "${var.name_prefix}-invoker"
+    build   = "${var.name_prefix}-build"
+  }
+
+  receipts_bucket    = coalesce(var.receipts_bucket_name, "${var.project_id}-receipts")
+  source_bucket      = coalesce(var.source_bucket_name, "${var.project_id}-functions-source")
+  firestore_location = coalesce(var.firestore_location, var.region)
+
+  # JOBS_COLLECTION: the collection the code reads and the composite index covers.
+  jobs_collection = "jobs"
+
+  # Each function's deterministic Cloud Run URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app),
+  # known before the function exists, so it can be used where the function's own `uri` would make
+  # a dependency cycle: the OCR function's own URL in its environment, and the status page's
+  # UPLOAD_URL (the upload function already depends on the status function for STATUS_BASE_URL).
+  run_urls = { for key in ["upload", "ocr", "status"] :
+    key => "https://${local.names[key]}-${data.google_project.this.number}.${var.region}.run.app"
+  }
+
+  # The audience of every OIDC token sent to the OCR function (Cloud Tasks from the upload and
+  # OCR functions, Cloud Scheduler) and the one the function checks (OIDC_AUDIENCE). Cloud Run
+  # accepts a token whose audience is any of the service's run.app URLs.
+  ocr_audience = local.run_urls.ocr
+
+  # The OCR function's timeout; each task's dispatch deadline (job_timeout_seconds + 60, at most
+  # 480 + 60 by the variable's validation) must fit in it.
+  ocr_timeout_seconds = 540
+
+  # Requests one status instance serves at once: each is a single Firestore read.
+  status_concurrency = 80
+
+  # Cloud Tasks never has more tasks in flight than the OCR function can run at once.
+  ocr_slots = var.ocr_max_instances * var.ocr_concurrency
+
+  labels = {
+    app = "pix-receipts"
+  }
+}

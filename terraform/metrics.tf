@@ -1,0 +1,72 @@
+# Log-based metrics from the functions' structured logs (one JSON object per line on stdout,
+# which Cloud Run turns into jsonPayload; see common/log.py). Jobs end in the OCR function, or in
+# the upload function when it runs one inline.
+locals {
+  job_logs_filter = join(" AND ", [
+    "resource.type=\"cloud_run_revision\"",
+    "(resource.labels.service_name=\"${local.names.ocr}\" OR resource.labels.service_name=\"${local.names.upload}\")",
+  ])
+}
+
+resource "google_logging_metric" "jobs_finished" {
+  project     = var.project_id
+  name        = "${var.name_prefix}/jobs_finished"
+  description = "Jobs that ended finished (a receipt read)."
+  filter      = "${local.job_logs_filter} AND jsonPayload.event=\"job_finished\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_logging_metric" "jobs_failed" {
+  project     = var.project_id
+  name        = "${var.name_prefix}/jobs_failed"
+  description = "Jobs that ended failed, by error_code (no_receipt_found, timeout, ...)."
+  filter      = "${local.job_logs_filter} AND jsonPayload.event=\"job_failed\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+    labels {
+      key         = "error_code"
+      value_type  = "STRING"
+      description = "The failed job's error_code."
+    }
+  }
+  label_extractors = {
+    error_code = "EXTRACT(jsonPayload.error_code)"
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_logging_metric" "job_duration" {
+  project         = var.project_id
+  name            = "${var.name_prefix}/job_duration_ms"
+  description     = "Duration of finished jobs in milliseconds (jsonPayload.duration_ms)."
+  filter          = "${local.job_logs_filter} AND jsonPayload.event=\"job_finished\""
+  value_extractor = "EXTRACT(jsonPayload.duration_ms)"
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "DISTRIBUTION"
+    unit        = "ms"
+  }
+
+  # 50 ms x 2^i: 50 ms to about 7 minutes (the job timeout is at most 480 s).
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 14
+      growth_factor      = 2
+      scale              = 50
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}

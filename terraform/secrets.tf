@@ -1,0 +1,19 @@
+# API_KEY_HASHES for the upload and status functions: SHA-256 digests of the accepted API keys,
+# comma-separated. The keys themselves are never given to Terraform; the digests are marked
+# sensitive (kept out of plans and logs), but like every value they are in the Terraform state.
+resource "google_secret_manager_secret" "api_key_hashes" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-api-key-hashes"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "api_key_hashes" {
+  secret      = google_secret_manager_secret.api_key_hashes.id
+  secret_data = join(",", var.api_key_hashes)
+}

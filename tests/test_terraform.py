@@ -1,0 +1,432 @@
+"""Offline checks of terraform/ (the Google provider cannot be downloaded here, so no init/validate):
+`terraform fmt`, checkov with zero failed checks, and the project's own policies over the parsed
+HCL (python-hcl2): the exact IAM grants, who may invoke the OCR function, bucket hardening, the
+Firestore index against the code's query, the queue against TASK_MAX_ATTEMPTS, and every setting
+of common/config.py either set on the function that needs it or safe at its default.
+
+A missing tool (terraform, the checkov venv from scripts/setup.sh, python-hcl2) fails under CI
+and is a visible skip elsewhere. The last tests break a copy of terraform/ on purpose and make
+sure both the policy checks and checkov notice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from common import config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TF_DIR = os.path.join(ROOT, "terraform")
+CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
+FUNCTIONS = ("upload", "ocr", "status")
+BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
+
+# Every grant in terraform/, as (member, role, resource). "project" is the project itself.
+IAM_ALLOWLIST = {
+    ("upload", "roles/storage.objectCreator", "google_storage_bucket.receipts"),
+    ("upload", "roles/datastore.user", "project"),
+    ("upload", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.ocr"),
+    ("upload", "roles/iam.serviceAccountUser", "google_service_account.invoker"),
+    ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
+    ("ocr", "roles/storage.objectViewer", "google_storage_bucket.receipts"),
+    ("ocr", "roles/datastore.user", "project"),
+    ("ocr", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.ocr"),
+    ("ocr", "roles/iam.serviceAccountUser", "google_service_account.invoker"),
+    ("status", "roles/datastore.viewer", "project"),
+    ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
+    ("build", "roles/run.builder", "project"),
+    ("build", "roles/storage.objectViewer", "google_storage_bucket.source"),
+    ("invoker", "roles/run.invoker", "google_cloudfunctions2_function.ocr"),
+    ("allUsers", "roles/run.invoker", "google_cloudfunctions2_function.upload"),
+    ("allUsers", "roles/run.invoker", "google_cloudfunctions2_function.status"),
+}
+# The attribute naming the resource a grant is on, per IAM member resource type.
+IAM_TARGET = {
+    "google_project_iam_member": "project",
+    "google_storage_bucket_iam_member": "bucket",
+    "google_cloud_tasks_queue_iam_member": "name",
+    "google_service_account_iam_member": "service_account_id",
+    "google_secret_manager_secret_iam_member": "secret_id",
+    "google_cloud_run_service_iam_member": "service",
+    "google_cloud_run_v2_service_iam_member": "name",
+    "google_cloudfunctions2_function_iam_member": "cloud_function",
+}
+
+# Read by the platform, not by common/config.py: allowed on any function.
+RUNTIME_SETTINGS = {"THREADS": "functions-framework's gunicorn threads, one per concurrent request"}
+
+# Which function needs which setting of common/config.py.
+NEEDED_BY = {
+    "GOOGLE_CLOUD_PROJECT": FUNCTIONS, "LOG_LEVEL": FUNCTIONS, "JOB_STORE": FUNCTIONS,
+    "FIRESTORE_DATABASE": FUNCTIONS, "JOBS_COLLECTION": FUNCTIONS,
+    "BLOB_STORE": ("upload", "ocr"), "GCS_BUCKET": ("upload", "ocr"), "TASK_QUEUE": ("upload", "ocr"),
+    "TASKS_LOCATION": ("upload", "ocr"), "TASKS_QUEUE_NAME": ("upload", "ocr"),
+    "OCR_FUNCTION_URL": ("upload", "ocr"), "TASKS_SERVICE_ACCOUNT": ("upload", "ocr"),
+    "TASKS_AUDIENCE": ("upload", "ocr"), "TASK_MAX_ATTEMPTS": ("upload", "ocr"),
+    "JOB_TIMEOUT_SECONDS": ("upload", "ocr"), "OCR_ENGINE": ("upload", "ocr"),
+    "EXPECTED_RECEIVER_NAME": ("upload", "ocr"), "EXPECTED_RECEIVER_DOCUMENTS": ("upload", "ocr"),
+    "EXPECTED_RECEIVER_PIX_KEYS": ("upload", "ocr"),
+    "SYNC_FALLBACK": ("upload",), "STATUS_BASE_URL": ("upload",),
+    "REQUIRE_API_KEY": ("upload", "status"), "API_KEY_HASHES": ("upload", "status"),
+    "OIDC_AUDIENCE": ("ocr",), "OIDC_INVOKER_EMAIL": ("ocr",),
+    "CORS_ALLOWED_ORIGINS": ("upload", "status"), "UPLOAD_URL": ("status",),
+}
+# Settings no function sets: their default is right in production.
+SAFE_DEFAULTS = {
+    "LOCAL_BLOB_DIR": "only for BLOB_STORE=local",
+    "SQLITE_PATH": "only for JOB_STORE=sqlite",
+    "STORAGE_RETRY_SECONDS": "20 s of client retries, then the task queue retries the job",
+    "RQ_ASYNC_ENABLED": "the original's switch; its default true keeps TASK_QUEUE=cloudtasks",
+    "TASKS_EMULATOR_HOST": "must stay unset in production: tasks would go unsigned over plain gRPC",
+    "REDIS_URL": "only for TASK_QUEUE=rq",
+    "RQ_QUEUE_NAME": "only for TASK_QUEUE=rq",
+    "RECONCILE_QUEUED_AFTER_SECONDS": "600 s: two reconciler passes after a lost task at the least",
+    "MAX_UPLOAD_BYTES": "16 MiB, the documented API limit, under gen2's 32 MB request limit",
+    "MAX_IMAGE_PIXELS": "50 megapixels fit the upload function's 1 GiB at its concurrency",
+    "MAX_PDF_PAGES": "20 pages, the documented API limit",
+    "JOB_LEASE_SECONDS": "defaults to JOB_TIMEOUT_SECONDS + 60, which Terraform sets",
+    "VISION_API_ENDPOINT": "empty is Google's endpoint with the function's credentials",
+    "OCR_MAX_SIDE": "2000 px, what the accuracy suite measured",
+    "OIDC_CERTS_URL": "Google's token-signing certificates; another URL only in tests",
+}
+
+
+def _missing(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is missing in CI (scripts/setup.sh installs it)")
+    pytest.skip(f"{what} is not installed (scripts/setup.sh installs it)")
+
+
+# --- the parsed configuration -------------------------------------------------------------------
+
+def load_tf(directory: str) -> dict:
+    """Every *.tf file of `directory`, merged: {"resource": {type: {name: body}}, "variable":
+    {name: body}, "locals": {name: value}}. Strings keep Terraform's "${...}" references."""
+    try:
+        import hcl2
+    except ImportError:
+        _missing("python-hcl2")
+    options = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+    tf: dict = {"resource": {}, "variable": {}, "locals": {}}
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".tf"):
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                parsed = hcl2.load(f, serialization_options=options)
+            for block in parsed.get("resource", []):
+                for rtype, named in block.items():
+                    tf["resource"].setdefault(rtype, {}).update(named)
+            for block in parsed.get("variable", []):
+                tf["variable"].update(block)
+            for block in parsed.get("locals", []):
+                tf["locals"].update(block)
+    return tf
+
+
+@pytest.fixture(scope="session")
+def tf() -> dict:
+    return load_tf(TF_DIR)
+
+
+def resolve(tf: dict, value):
+    """A value that is exactly "${local.X}" becomes the local's value (again resolved)."""
+    match = re.fullmatch(r"\$\{local\.(\w+)\}", value) if isinstance(value, str) else None
+    return resolve(tf, tf["locals"][match.group(1)]) if match else value
+
+
+def refers_to(value, reference: str) -> bool:
+    return isinstance(value, str) and re.search(rf"\b{re.escape(reference)}\b", value) is not None
+
+
+def function(tf: dict, name: str) -> dict:
+    return tf["resource"]["google_cloudfunctions2_function"][name]
+
+
+def function_env(tf: dict, name: str) -> dict:
+    """The environment of one function: its variables plus its secret variables (as "<secret>")."""
+    service = function(tf, name)["service_config"][0]
+    env = dict(service.get("environment_variables", {}))
+    env.update({s["key"]: "<secret>" for s in service.get("secret_environment_variables", [])})
+    return env
+
+
+def grants(tf: dict) -> list[tuple[str, str, str]]:
+    """(member, role, resource) of every *_iam_member; members are service account resource
+    names (upload, ocr, ...) or literals such as allUsers."""
+    found = []
+    for rtype, attribute in IAM_TARGET.items():
+        for body in tf["resource"].get(rtype, {}).values():
+            sa = re.search(r"google_service_account\.(\w+)\.(?:member|email)", body["member"])
+            target = body[attribute]
+            if attribute == "project":
+                target = "project" if target == "${var.project_id}" else target
+            else:
+                ref = re.search(r"(google_\w+)\.(\w+)\.", target)
+                target = f"{ref.group(1)}.{ref.group(2)}" if ref else target
+            found.append((sa.group(1) if sa else body["member"], body["role"], target))
+    return found
+
+
+# --- the policy checks (each returns its violations; the tests want none) -----------------------
+
+def iam_violations(tf: dict) -> list[str]:
+    problems = [f"{rtype}: use *_iam_member, never an authoritative binding/policy or an unknown type"
+                for rtype in tf["resource"] if "_iam_" in rtype and rtype not in IAM_TARGET
+                and rtype != "google_project_iam_audit_config"]
+    found = set(grants(tf))
+    problems += [f"grant not in the allowlist: {g}" for g in sorted(found - IAM_ALLOWLIST)]
+    problems += [f"grant missing: {g}" for g in sorted(IAM_ALLOWLIST - found)]
+    return problems
+
+
+def basic_role_violations(tf: dict) -> list[str]:
+    return [f"{rtype}.{name} grants {body['role']}"
+            for rtype, named in tf["resource"].items() for name, body in named.items()
+            if isinstance(body.get("role"), str) and body["role"] in BASIC_ROLES]
+
+
+def ocr_invoker_violations(tf: dict) -> list[str]:
+    """Only the invoker service account may invoke the OCR function, and only it signs the
+    tokens the OCR function accepts."""
+    invoke = re.compile(r"roles/(run\.(invoker|servicesInvoker|admin|developer)|cloudfunctions\.(invoker|admin|developer))$")
+    problems = [f"{g} can invoke the OCR function" for g in grants(tf)
+                if g[2] in ("project", "google_cloudfunctions2_function.ocr") and invoke.match(g[1])
+                and g[:2] != ("invoker", "roles/run.invoker")]
+    if function(tf, "ocr")["service_config"][0].get("ingress_settings") != "ALLOW_INTERNAL_ONLY":
+        problems.append("the OCR function's ingress must be ALLOW_INTERNAL_ONLY")
+    if not refers_to(function_env(tf, "ocr").get("OIDC_INVOKER_EMAIL"), "google_service_account.invoker.email"):
+        problems.append("OIDC_INVOKER_EMAIL must be the invoker service account's email")
+    return problems
+
+
+def bucket_violations(tf: dict) -> list[str]:
+    problems = []
+    for name, bucket in tf["resource"]["google_storage_bucket"].items():
+        if bucket.get("uniform_bucket_level_access") is not True:
+            problems.append(f"{name}: uniform_bucket_level_access must be true")
+        if bucket.get("public_access_prevention") != "enforced":
+            problems.append(f"{name}: public_access_prevention must be enforced")
+        if bucket.get("versioning", [{}])[0].get("enabled") is not True:
+            problems.append(f"{name}: versioning must be enabled")
+    receipts = tf["resource"]["google_storage_bucket"]["receipts"]
+    rules = [(r["action"][0]["type"], r["condition"][0]) for r in receipts.get("lifecycle_rule", [])]
+    if ("Delete", {"age": "${var.retention_days}"}) not in rules:
+        problems.append("receipts: no lifecycle rule deleting objects older than var.retention_days")
+    if not any(kind == "Delete" and "days_since_noncurrent_time" in cond for kind, cond in rules):
+        problems.append("receipts: no lifecycle rule deleting noncurrent versions")
+    if receipts.get("force_destroy") is not False:
+        problems.append("receipts: force_destroy must be false")
+    return problems
+
+
+def code_query() -> tuple[str, list[tuple[str, str]]]:
+    """The Firestore query of FirestoreJobStore.list and .page (filtered by status, newest first):
+    the collection and its index fields."""
+    with open(os.path.join(ROOT, "common", "jobstore.py"), encoding="utf-8") as f:
+        source = f.read()
+    method = source[source.index("class FirestoreJobStore"):]
+    equal = re.search(r'FieldFilter\("(\w+)", "=="', method).group(1)
+    order = re.search(r'order_by\("(\w+)", direction=[\w.]*Query\.(ASCENDING|DESCENDING)\)', method)
+    return config.Settings().jobs_collection, [(equal, "ASCENDING"), (order.group(1), order.group(2))]
+
+
+def index_violations(tf: dict) -> list[str]:
+    collection, fields = code_query()
+    for name, index in tf["resource"].get("google_firestore_index", {}).items():
+        if resolve(tf, index["collection"]) == collection and \
+                [(f["field_path"], f["order"]) for f in index["fields"]] == fields:
+            return [f"JOBS_COLLECTION on {fn} is not the index's collection" for fn in FUNCTIONS
+                    if function_env(tf, fn).get("JOBS_COLLECTION") != index["collection"]]
+    return [f"no google_firestore_index on {collection} with fields {fields} (FirestoreJobStore.list)"]
+
+
+def queue_violations(tf: dict) -> list[str]:
+    queue = tf["resource"]["google_cloud_tasks_queue"]["ocr"]
+    retry, rate = queue["retry_config"][0], queue["rate_limits"][0]
+    problems = []
+    if retry["max_attempts"] != "${var.task_max_attempts}":
+        problems.append("the queue's max_attempts must be var.task_max_attempts")
+    problems += [f"TASK_MAX_ATTEMPTS on {fn} must be var.task_max_attempts" for fn in FUNCTIONS
+                 if "TASK_MAX_ATTEMPTS" in function_env(tf, fn)
+                 and not refers_to(function_env(tf, fn)["TASK_MAX_ATTEMPTS"], "var.task_max_attempts")]
+    if tf["variable"]["task_max_attempts"]["default"] != config.Settings().task_max_attempts:
+        problems.append("var.task_max_attempts' default must be the code's TASK_MAX_ATTEMPTS default")
+    if (retry["min_backoff"], retry["max_backoff"], retry["max_doublings"]) != ("10s", "300s", 4):
+        problems.append("retry_config must back off 10s..300s with 4 doublings")
+    ocr = function(tf, "ocr")["service_config"][0]
+    if resolve(tf, rate["max_concurrent_dispatches"]) != "${var.ocr_max_instances * var.ocr_concurrency}" or \
+            (ocr["max_instance_count"], ocr["max_instance_request_concurrency"]) != \
+            ("${var.ocr_max_instances}", "${var.ocr_concurrency}"):
+        problems.append("max_concurrent_dispatches must be the OCR function's instances x concurrency")
+    longest_job = max(int(n) for n in re.findall(r"<=\s*(\d+)", tf["variable"]["job_timeout_seconds"]["validation"][0]["condition"]))
+    if resolve(tf, ocr["timeout_seconds"]) < longest_job + 60:
+        problems.append("the OCR function's timeout must outlast a task's dispatch deadline (job timeout + 60 s)")
+    return problems
+
+
+def config_settings() -> set[str]:
+    """Every environment variable common/config.py reads."""
+    with open(os.path.join(ROOT, "common", "config.py"), encoding="utf-8") as f:
+        return set(re.findall(r'(?:env\.get\(|\b\w+\(env,\s*)"([A-Z][A-Z0-9_]*)"', f.read()))
+
+
+def env_violations(tf: dict) -> list[str]:
+    read = config_settings()
+    problems = [f"{name}: read by common/config.py but neither set by Terraform (NEEDED_BY) nor in SAFE_DEFAULTS"
+                for name in sorted(read - set(NEEDED_BY) - set(SAFE_DEFAULTS))]
+    for name, needers in NEEDED_BY.items():
+        problems += [f"{name} is not set on the {fn} function" for fn in needers if name not in function_env(tf, fn)]
+    for fn in FUNCTIONS:
+        env = function_env(tf, fn)
+        problems += [f"{fn} sets {name}, which common/config.py does not read" for name in env
+                     if name not in read and name not in RUNTIME_SETTINGS]
+        problems += [f"{fn} sets {name}: production must not point at an emulator" for name in env
+                     if name.endswith("_EMULATOR_HOST")]
+        concurrency = function(tf, fn)["service_config"][0]["max_instance_request_concurrency"]
+        if re.sub(r"tostring\((.*)\)", r"\1", str(env.get("THREADS"))) != concurrency:
+            problems.append(f"THREADS on {fn} must be its max_instance_request_concurrency")
+    return problems
+
+
+# --- formatting and checkov ----------------------------------------------------------------------
+
+def run_checkov(directory: str) -> dict:
+    if not os.access(CHECKOV, os.X_OK):
+        _missing("checkov (.venv-checkov)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))}
+    run = subprocess.run([CHECKOV, "-d", directory, "--framework", "terraform", "--compact", "--skip-download",
+                          "-o", "json"], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode in (0, 1), run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
+@pytest.fixture(scope="module")
+def checkov_report() -> dict:
+    return run_checkov(TF_DIR)
+
+
+def test_terraform_fmt():
+    terraform = shutil.which("terraform")
+    if not terraform:
+        _missing("terraform")
+    run = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", TF_DIR], capture_output=True, text=True)
+    assert run.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{run.stdout}{run.stderr}"
+
+
+def test_checkov_passes_and_every_skip_is_justified(checkov_report):
+    failed = checkov_report["results"].get("failed_checks", [])
+    assert not failed, [(c["check_id"], c["resource"], c["check_name"]) for c in failed]
+    assert checkov_report["summary"]["parsing_errors"] == 0
+    for check in checkov_report["results"].get("skipped_checks", []):
+        assert len(check["check_result"].get("suppress_comment", "")) >= 20, (check["check_id"], check["resource"])
+
+
+# --- the policies --------------------------------------------------------------------------------
+
+def test_iam_grants_are_exactly_the_allowlist(tf):
+    assert iam_violations(tf) == []
+
+
+def test_no_basic_roles(tf):
+    assert basic_role_violations(tf) == []
+
+
+def test_only_the_invoker_can_invoke_the_ocr_function(tf):
+    assert ocr_invoker_violations(tf) == []
+
+
+def test_every_oidc_token_has_the_audience_the_ocr_function_checks(tf):
+    ocr_env, upload_env = function_env(tf, "ocr"), function_env(tf, "upload")
+    oidc = tf["resource"]["google_cloud_scheduler_job"]["reconcile"]["http_target"][0]["oidc_token"][0]
+    audiences = {ocr_env["OIDC_AUDIENCE"], ocr_env["TASKS_AUDIENCE"], upload_env["TASKS_AUDIENCE"], oidc["audience"]}
+    assert audiences == {"${local.ocr_audience}"}
+    assert "${google_service_account.invoker.email}" == oidc["service_account_email"] \
+        == ocr_env["TASKS_SERVICE_ACCOUNT"] == upload_env["TASKS_SERVICE_ACCOUNT"]
+
+
+def test_buckets_are_private_versioned_and_expire(tf):
+    assert bucket_violations(tf) == []
+
+
+def test_source_objects_are_named_after_their_zip_hash(tf):
+    source = tf["resource"]["google_storage_bucket_object"]["source"]
+    assert f'filesha256("{source["source"]}")' in source["name"]
+    for fn in FUNCTIONS:
+        storage = function(tf, fn)["build_config"][0]["source"][0]["storage_source"][0]
+        assert storage["object"] == f'${{google_storage_bucket_object.source["{fn}"].name}}'
+
+
+def test_firestore_index_matches_the_code_query(tf):
+    assert index_violations(tf) == []
+
+
+def test_queue_matches_task_max_attempts_and_the_ocr_function(tf):
+    assert queue_violations(tf) == []
+
+
+def test_every_setting_is_set_where_needed_or_safe_by_default(tf):
+    assert env_violations(tf) == []
+
+
+def test_function_environments_are_accepted_by_config(tf):
+    """Each function's environment, with its references filled in (variables at their defaults,
+    secrets and resource attributes as placeholders), is one common/config.py accepts."""
+    def value(name, raw):
+        var = re.fullmatch(r"\$\{(?:tostring\()?var\.(\w+)\)?\}", str(raw))
+        if var:
+            default = tf["variable"][var.group(1)].get("default", "x")
+            return str(default).lower() if isinstance(default, bool) else str(default)
+        if raw == "<secret>":  # API_KEY_HASHES: the secret holds SHA-256 digests
+            return "0" * 64
+        if "${" not in str(raw):
+            return str(raw)
+        if "join(" in raw:  # lists, empty by default
+            return ""
+        return "https://x.example" if name.endswith(("_URL", "_AUDIENCE")) else "x"
+
+    for fn in FUNCTIONS:
+        settings = config.from_env({name: value(name, raw) for name, raw in function_env(tf, fn).items()})
+        assert settings.job_store == "firestore"
+        if fn != "status":
+            assert (settings.blob_store, settings.task_queue, settings.ocr_engine) == ("gcs", "cloudtasks", "vision")
+        if fn == "ocr":
+            assert settings.oidc_audience and settings.oidc_invoker_email
+        else:
+            assert settings.require_api_key and settings.api_key_hashes
+
+
+def test_checkov_skips_are_inline_and_justified():
+    for name in sorted(os.listdir(TF_DIR)):
+        if name.endswith(".tf"):
+            with open(os.path.join(TF_DIR, name), encoding="utf-8") as f:
+                for line in f:
+                    if "checkov:skip" in line:
+                        assert re.fullmatch(r"\s*#checkov:skip=CKV2?_[A-Z]+_\d+:.{20,}\n", line), line
+
+
+# --- the tests of the tests ----------------------------------------------------------------------
+
+BROKEN = '''
+resource "google_project_iam_member" "ocr_editor" {
+  project = var.project_id
+  role    = "roles/editor"
+  member  = "serviceAccount:${google_service_account.ocr.email}"
+}
+'''
+
+
+def test_an_editor_grant_is_caught_by_the_policies_and_by_checkov(tmp_path):
+    broken = tmp_path / "terraform"
+    shutil.copytree(TF_DIR, broken, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    (broken / "broken.tf").write_text(BROKEN)
+    tf = load_tf(str(broken))
+    assert any("roles/editor" in p for p in iam_violations(tf))
+    assert basic_role_violations(tf) == ["google_project_iam_member.ocr_editor grants roles/editor"]
+    failed = run_checkov(str(broken))["results"].get("failed_checks", [])
+    assert any(c["resource"] == "google_project_iam_member.ocr_editor" for c in failed), failed
