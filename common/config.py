@@ -49,6 +49,9 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected true or false")
 
 
+_ORIGIN = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"  # what a browser sends in Origin (no IPv6 literals)
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
@@ -94,6 +97,8 @@ class Settings:
     oidc_audience: str = ""
     oidc_invoker_email: str = ""
     oidc_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    upload_url: str = ""
+    cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def max_request_bytes(self) -> int:
@@ -130,6 +135,12 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     bad = [h for h in settings.api_key_hashes if not re.fullmatch(r"[0-9a-f]{64}", h)]
     if bad:
         raise ConfigError(f"API_KEY_HASHES: {bad[0]!r} is not a SHA-256 hex digest (printf %s KEY | sha256sum)")
+    if settings.upload_url and not re.fullmatch(_ORIGIN + r"(/[^\s?#\"'<>;]*)?", settings.upload_url):
+        raise ConfigError(f"UPLOAD_URL={settings.upload_url!r}: expected the upload function's http(s) URL")
+    # A browser sends its origin as scheme://host[:port], nothing more; anything else never matches.
+    bad = [o for o in settings.cors_allowed_origins if o != "*" and not re.fullmatch(_ORIGIN, o)]
+    if bad:
+        raise ConfigError(f"CORS_ALLOWED_ORIGINS: {bad[0]!r} is not an origin (scheme://host[:port], no path) or *")
     return settings
 
 
@@ -175,4 +186,6 @@ def _read(env: Mapping[str, str]) -> Settings:
         oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
         oidc_invoker_email=env.get("OIDC_INVOKER_EMAIL", "").strip(),
         oidc_certs_url=env.get("OIDC_CERTS_URL", "").strip() or "https://www.googleapis.com/oauth2/v1/certs",
+        upload_url=env.get("UPLOAD_URL", "").strip(),
+        cors_allowed_origins=tuple(o.lower().rstrip("/") for o in _list(env, "CORS_ALLOWED_ORIGINS")),
     )

@@ -1,5 +1,6 @@
 """HTTP glue shared by the three functions: JSON responses, JSON errors for every failure
-(never an HTML page or a stack trace), and request limits enforced while the body is read."""
+(never an HTML page or a stack trace), request limits enforced while the body is read, and CORS
+for the functions a browser page calls."""
 
 from __future__ import annotations
 
@@ -90,6 +91,16 @@ def _swap_framework_drain(app: flask.Flask) -> None:
     app.after_request = after_request
 
 
+def _route_static_to_function(app: flask.Flask) -> None:
+    # Flask gives every app a /static/<path> route over <working directory>/static, matched before
+    # the function's catch-all: it would serve whatever lies there. Hand those requests to the
+    # function like any other path (the status function serves its page's files itself).
+    def static(filename):
+        return app.view_functions["run"](f"static/{filename}")
+
+    app.view_functions["static"] = static
+
+
 def install(app: flask.Flask, settings) -> None:
     """Configure a functions-framework app; call it at import, where `flask.current_app` is it."""
     log.set_level(settings.log_level)
@@ -101,8 +112,54 @@ def install(app: flask.Flask, settings) -> None:
     app.json.sort_keys = False  # keep the seed's field order in status bodies
     app.request_class = type("UploadRequest", (UploadRequest,), {"max_file_bytes": settings.max_upload_bytes})
     _swap_framework_drain(app)
+    _route_static_to_function(app)
     app.register_error_handler(ApiError, _on_api_error)
     app.register_error_handler(BackendUnavailable, _on_backend_unavailable)
     app.register_error_handler(HTTPException, _on_http_exception)
     app.register_error_handler(500, _on_unexpected)
     app.register_error_handler(Exception, _on_unexpected)
+
+
+CORS_ALLOW_HEADERS = "X-API-Key, Content-Type"
+CORS_EXPOSE_HEADERS = "Location, Retry-After"  # the page reads the status URL and the retry delay
+
+
+def _allowed_origin(origin: str, allowed: tuple[str, ...]) -> str | None:
+    """The Access-Control-Allow-Origin value for this request's Origin, or None."""
+    if not origin:
+        return None
+    if "*" in allowed:  # only when configured explicitly; the key travels in a header, not a cookie
+        return "*"
+    return origin if origin.lower() in allowed else None
+
+
+def install_cors(app: flask.Flask, settings, methods: str) -> None:
+    """Let pages on CORS_ALLOWED_ORIGINS call this function: answer preflight OPTIONS requests
+    before any API key check (browsers never send credentials on a preflight), and mark every
+    response, errors included, so the page can read a refusal's JSON too."""
+    allowed = settings.cors_allowed_origins
+
+    @app.before_request
+    def preflight():
+        request = flask.request
+        if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+            return None
+        if not _allowed_origin(request.headers.get("Origin", ""), allowed):
+            log.event("cors_refused", severity="NOTICE", origin=request.headers.get("Origin", ""), path=request.path)
+            return error_response(403, "origin_not_allowed", "This origin is not in CORS_ALLOWED_ORIGINS.")
+        response = flask.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = methods
+        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    @app.after_request
+    def mark(response: flask.Response) -> flask.Response:
+        if not allowed:
+            return response
+        response.vary.add("Origin")  # the answer differs per origin: caches must keep them apart
+        origin = _allowed_origin(flask.request.headers.get("Origin", ""), allowed)
+        if origin:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+        return response

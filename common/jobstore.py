@@ -12,10 +12,13 @@ FIRESTORE_EMULATOR_HOST is set).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import sqlite3
 import threading
+from datetime import datetime
 from typing import Callable, Protocol
 
 from common import job as jobs
@@ -32,6 +35,28 @@ class Contended(BackendUnavailable):
     """Other writers kept changing the job while this change was tried: try again shortly."""
 
 
+class BadCursor(ValueError):
+    """A page cursor that this store did not hand out (or that was altered)."""
+
+
+def encode_cursor(doc: dict) -> str:
+    """The opaque cursor after `doc`: its place in the (created_at, job_id) order, newest first.
+    Clients must not build cursors; the encoding only keeps them short and URL-safe."""
+    return base64.urlsafe_b64encode(f"{doc['created_at']}|{doc['job_id']}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, job_id = raw.split("|")
+        datetime.fromisoformat(created_at)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursor(f"not a cursor: {cursor[:80]!r}") from None
+    if not jobs.is_valid_job_id(job_id):
+        raise BadCursor(f"not a cursor: {cursor[:80]!r}")
+    return created_at, job_id
+
+
 class JobStore(Protocol):
     def create(self, doc: dict) -> tuple[dict, bool]:
         """Store a new job, or return (active job for the same sha256, False)."""
@@ -42,6 +67,12 @@ class JobStore(Protocol):
 
     def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
         """Newest first."""
+
+    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        """Newest first (created_at, then job_id, descending), `limit` jobs after `cursor`; and the
+        cursor of the next page, None on the last one. Raises BadCursor for a cursor it did not make."""
+
+    def count(self, status: str | None = None) -> int: ...
 
     def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
         """Remember `job_id` as the first job with this id unless one already is; return the first
@@ -129,6 +160,25 @@ class SqliteJobStore:
             rows = self._connection().execute("SELECT doc FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
         return [json.loads(r[0]) for r in rows]
 
+    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        where, params = [], []
+        if status:
+            where.append("status=?")
+            params.append(status)
+        if cursor:
+            created_at, job_id = decode_cursor(cursor)
+            where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
+            params += [created_at, created_at, job_id]
+        sql = "SELECT doc FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        # One row more than asked tells whether a next page exists without a second query.
+        rows = self._connection().execute(sql + " ORDER BY created_at DESC, job_id DESC LIMIT ?", (*params, limit + 1))
+        docs = [json.loads(r[0]) for r in rows]
+        return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
+
+    def count(self, status: str | None = None) -> int:
+        if status:
+            return self._connection().execute("SELECT COUNT(*) FROM jobs WHERE status=?", (status,)).fetchone()[0]
+        return self._connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
 
     def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
         def tx(db):
@@ -199,13 +249,30 @@ class FirestoreJobStore:
 
         return self._run(tx)
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
-        query = self._jobs
+    def _by_status(self, status: str | None):
         if status:
-            query = query.where(filter=self._firestore.FieldFilter("status", "==", status))
-        query = query.order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
+            return self._jobs.where(filter=self._firestore.FieldFilter("status", "==", status))
+        return self._jobs
+
+    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+        query = self._by_status(status).order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
         return [snapshot.to_dict() for snapshot in query.stream()]
 
+    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+        descending = self._firestore.Query.DESCENDING
+        # Ordering on the document id (the job id) after created_at needs no index beyond the one
+        # on (status, created_at): Firestore appends __name__ to every index in the last direction.
+        query = (self._by_status(status).order_by("created_at", direction=descending)
+                 .order_by("__name__", direction=descending))
+        if cursor:
+            created_at, job_id = decode_cursor(cursor)
+            query = query.start_after({"created_at": created_at, "__name__": job_id})
+        docs = [snapshot.to_dict() for snapshot in query.limit(limit + 1).stream()]
+        return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
+
+    def count(self, status: str | None = None) -> int:
+        # A count() aggregation: billed per 1000 index entries, not one read per job.
+        return int(self._by_status(status).count().get()[0][0].value)
 
     def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
         from google.api_core import exceptions

@@ -1,5 +1,5 @@
-"""`make package`: one deployable zip per function in dist/ (main.py, requirements.txt and the
-`common` package), deterministic: fixed timestamps, order and permissions, so an unchanged
+"""`make package`: one deployable zip per function in dist/ (every file of its folder, e.g.
+main.py, requirements.txt and the status page's static/ files, and the `common` package), deterministic: fixed timestamps, order and permissions, so an unchanged
 function keeps its hash and Terraform (which names the object after it) does not redeploy it."""
 
 from __future__ import annotations
@@ -14,10 +14,22 @@ FUNCTIONS = ("upload", "ocr", "status")
 EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 
 
+def _skipped(name: str) -> bool:
+    # Bytecode caches (written when a test imports main.py) embed timestamps and would make the
+    # zip differ run to run; dot files are editor or OS litter, never part of a function.
+    return name.startswith(".") or name == "__pycache__" or name.endswith(".pyc")
+
+
 def files_of(function: str) -> list[tuple[str, str]]:
     """(path in the zip, path on disk), sorted."""
     folder = os.path.join(ROOT, "functions", function)
-    entries = [(name, os.path.join(folder, name)) for name in ("main.py", "requirements.txt")]
+    entries = []
+    for directory, subdirectories, names in os.walk(folder):
+        subdirectories[:] = [d for d in subdirectories if not _skipped(d)]
+        for name in names:
+            if not _skipped(name):
+                source = os.path.join(directory, name)
+                entries.append((os.path.relpath(source, folder).replace(os.sep, "/"), source))
     common = os.path.join(ROOT, "common")
     entries += [(f"common/{name}", os.path.join(common, name))
                 for name in os.listdir(common) if name.endswith(".py")]

@@ -1,10 +1,18 @@
-"""The command line, run as a user would: a real process from the repo root."""
+"""The command line, run as a user would: a real process from the repo root; `upload` against
+the real upload and status functions and against a scripted busy server."""
 
+import http.server
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
+
+import pytest
 
 from tests.conftest import ROOT
+from tests.test_web import LocalFunctions, blank_png
 
 
 def run_cli(*args):
@@ -37,3 +45,130 @@ def test_extract_reports_a_bad_file_and_exits_non_zero(tmp_path):
         results.append(obj)
         text = text.lstrip()[end:]
     assert [r["code"] for r in results] == ["mime_not_allowed", "unreadable_file"]
+
+
+# --- upload: against the real functions, and against a scripted busy server ------------------
+
+
+def run_upload(*args, **env):
+    full_env = {**os.environ, "UPLOAD_URL": "", "API_KEY": "", **env}
+    return subprocess.run([sys.executable, "-m", "common.cli", "upload", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env=full_env)
+
+
+@pytest.fixture(scope="module")
+def functions(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cli")
+    running = LocalFunctions(str(workdir))
+    # status_url is then the status function's own URL, as in a deployment.
+    running.env["STATUS_BASE_URL"] = running.urls["status"]
+    yield running.start()
+    running.stop()
+
+
+def test_upload_two_files_and_wait_prints_their_final_status(functions, tmp_path, sample):
+    png, pdf = tmp_path / "a.png", tmp_path / "b.pdf"
+    png.write_bytes(sample["png"])
+    pdf.write_bytes(sample["pdf"])
+    done = run_upload(str(png), str(pdf), "--wait", "--json", UPLOAD_URL=functions.urls["upload"] + "/")
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["file"] for r in results] == [str(png), str(pdf)]
+    for result in results:
+        assert result["status"] == "finished"
+        assert result["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+        assert "processing" not in result  # the status function's answer, not the upload's
+    assert results[0]["job_id"] != results[1]["job_id"]
+    assert "a.png" in done.stderr and "100% finished" in done.stderr
+
+
+def test_upload_reports_a_refused_file_and_a_failed_job_and_exits_non_zero(functions, tmp_path):
+    bad, blank = tmp_path / "virus.exe", tmp_path / "blank.png"
+    bad.write_bytes(b"MZ\x90\x00")
+    blank.write_bytes(blank_png())
+    done = run_upload(str(bad), str(blank), "--url", functions.urls["upload"], "--wait", "--json")
+    assert done.returncode == 1
+    refused, failed = [json.loads(line) for line in done.stdout.splitlines()]
+    assert refused["file"] == str(bad) and refused["code"] == "extension_not_allowed" and refused["error"]
+    assert failed["status"] == "failed" and failed["error_code"] == "no_receipt_found" and failed["error"]
+    without_wait = run_upload(str(bad), "--url", functions.urls["upload"])
+    assert without_wait.returncode == 1 and json.loads(without_wait.stdout)["code"] == "extension_not_allowed"
+
+
+def test_upload_needs_a_url():
+    done = run_upload("samples/receipt.png")
+    assert done.returncode == 2 and "UPLOAD_URL" in done.stderr
+
+
+class Scripted(http.server.BaseHTTPRequestHandler):
+    """A busy pipeline: the upload answers 429 once, then 202; the status answers queued, 503,
+    started 50%, finished. Each answer's time and API key are recorded."""
+
+    job_id = "f" * 32
+    script: dict[str, list] = {}
+    seen: list[tuple[str, float, str | None]] = []
+
+    def _answer(self):
+        self.seen.append((self.command, time.monotonic(), self.headers.get("X-API-Key")))
+        code, body, headers = self.script[self.command].pop(0)
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        for name, value in {"Content-Type": "application/json", "Content-Length": str(len(data)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self._answer()
+
+    do_GET = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def busy_server():
+    status_url = f"/jobs/{Scripted.job_id}/status"
+    base = {"job_id": Scripted.job_id, "created_at": "2026-01-01T00:00:00.000+00:00"}
+    Scripted.seen = []
+    Scripted.script = {
+        "POST": [(429, {"error": "slow down", "code": "rate_limited"}, {"Retry-After": "1"}),
+                 (202, {**base, "status": "queued", "status_url": status_url}, {"Location": status_url})],
+        "GET": [(200, {**base, "status": "queued"}, {}),
+                (503, {"error": "busy", "code": "backend_unavailable"}, {"Retry-After": "1"}),
+                (200, {**base, "status": "started", "progress": 50}, {}),
+                (200, {**base, "status": "finished", "result": {"success": True, "data": {"amount": 1.5}}}, {})],
+    }
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_upload_retries_busy_answers_after_retry_after_and_follows_the_job(busy_server, tmp_path, sample):
+    png = tmp_path / "a.png"
+    png.write_bytes(sample["png"])
+    done = run_upload(str(png), "--wait", "--json", UPLOAD_URL=busy_server, API_KEY="k-123", STATUS_BASE_URL=busy_server)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "finished"
+    methods = [m for m, _, _ in Scripted.seen]
+    assert methods == ["POST", "POST", "GET", "GET", "GET", "GET"]
+    times = [t for _, t, _ in Scripted.seen]
+    assert times[1] - times[0] >= 0.95 and times[4] - times[3] >= 0.95  # Retry-After: 1 both times
+    assert {key for _, _, key in Scripted.seen} == {"k-123"}
+    assert "rate_limited: trying again in 1 s" in done.stderr
+    assert " 50% started" in done.stderr and "100% finished" in done.stderr
+
+
+def test_upload_cannot_follow_a_path_status_url_without_the_status_functions_url(busy_server, tmp_path, sample):
+    png = tmp_path / "a.png"
+    png.write_bytes(sample["png"])
+    Scripted.script["POST"].pop(0)  # straight to the 202 with status_url as a path
+    done = run_upload(str(png), "--wait", "--json", "--url", busy_server)
+    assert done.returncode == 1
+    answer = json.loads(done.stdout)
+    assert answer["code"] == "no_status_base" and "--status-base" in answer["error"] and answer["status"] == "queued"

@@ -141,3 +141,42 @@ def test_concurrent_jobs_with_one_transaction_agree_on_the_first(store):
     for t in threads:
         t.join()
     assert len({r["job_id"] for r in results}) == 1
+
+
+def test_pages_walk_every_job_newest_first_with_ties_broken_by_job_id(store):
+    base = job.now()
+    # Two jobs share each creation time: the cursor must not skip or repeat either of them.
+    docs = [store.create(new(f"{i:064x}", created=base + timedelta(seconds=i // 2)))[0] for i in range(7)]
+    expected = [d["job_id"] for d in sorted(docs, key=lambda d: (d["created_at"], d["job_id"]), reverse=True)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page, cursor = store.page(limit=3, cursor=cursor)
+        seen += [d["job_id"] for d in page]
+        pages += 1
+        if cursor is None:
+            break
+        assert len(page) == 3
+    assert seen == expected and pages == 3
+    everything, cursor = store.page(limit=7)
+    assert len(everything) == 7 and cursor is None  # a last page that is exactly full has no next cursor
+
+
+def test_pages_filter_by_status_and_counts_per_status(store):
+    base = job.now()
+    docs = [store.create(new(f"{i:064x}", created=base + timedelta(seconds=i)))[0] for i in range(5)]
+    for doc in docs[:3]:
+        store.update(doc["job_id"], lambda d: job.fail(d, None, "x", "broken", job.now()))
+    first, cursor = store.page(status=job.FAILED, limit=2)
+    second, last = store.page(status=job.FAILED, limit=2, cursor=cursor)
+    assert [d["job_id"] for d in first + second] == [docs[2]["job_id"], docs[1]["job_id"], docs[0]["job_id"]]
+    assert last is None and all(d["status"] == job.FAILED for d in first + second)
+    assert store.page(status=job.STARTED) == ([], None)
+    assert {s: store.count(s) for s in job.STATUSES} == {"queued": 2, "started": 0, "finished": 0, "failed": 3}
+    assert store.count() == 5
+
+
+@pytest.mark.parametrize("cursor", ["x", "!!!", "YWJj", jobstore.encode_cursor({"created_at": "yesterday", "job_id": "a" * 32}),
+                                    jobstore.encode_cursor({"created_at": "2026-01-01T00:00:00.000+00:00", "job_id": "../x"})])
+def test_a_cursor_the_store_did_not_make_is_refused(store, cursor):
+    with pytest.raises(jobstore.BadCursor):
+        store.page(cursor=cursor)

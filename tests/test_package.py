@@ -33,6 +33,8 @@ def test_packaging_twice_gives_byte_identical_zips(tmp_path):
     with zipfile.ZipFile(tmp_path / "a" / "status.zip") as archive:
         names = archive.namelist()
         assert names == sorted(names) and "main.py" in names and "common/config.py" in names
+        assert "static/index.html" in names and "static/page.js" in names  # the page ships with its function
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert {info.date_time for info in archive.infolist()} == {package.EPOCH}
 
 
@@ -82,6 +84,9 @@ def test_each_zip_serves_its_function_from_a_clean_venv(packaged, tmp_path, samp
         if function == "status":
             status, body = call(f"{url}/jobs/{'a' * 32}/status")
             assert (status, body["code"]) == (404, "job_not_found")
+            for path, mimetype in (("/", "text/html"), ("/static/page.js", "text/javascript")):
+                with urllib.request.urlopen(url + path, timeout=10) as response:
+                    assert response.headers.get_content_type() == mimetype and response.read()
         elif function == "ocr":
             status, body = call(url + "/", json.dumps({"job_id": "b" * 32}).encode(), {"Content-Type": "application/json"})
             assert (status, body["code"]) == (404, "job_not_found")

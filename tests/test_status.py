@@ -98,7 +98,8 @@ def test_malformed_job_id_is_400_json(client, job_id):
 
 
 def test_other_paths_and_methods(client):
-    assert client.get("/").get_json()["code"] == "not_found"
+    assert client.get("/no-such-page").get_json()["code"] == "not_found"
+    assert client.get("/").mimetype == "text/html"  # the upload page (tests/test_web.py)
     assert client.get("/favicon.ico").is_json
     response = client.post(f"/jobs/{job.new_job_id()}/status")
     assert (response.status_code, response.get_json()["code"]) == (405, "method_not_allowed")

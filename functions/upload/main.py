@@ -13,6 +13,7 @@ from common.errors import ApiError
 
 settings = config.from_env()
 http.install(flask.current_app, settings)
+http.install_cors(flask.current_app, settings, "POST")  # the status function's page uploads from its origin
 auth.check_api_key_settings(settings)
 
 

@@ -1,0 +1,234 @@
+"""A small HTTP client of the deployed (or local) functions for `python -m common.cli upload`:
+upload receipt files, optionally follow each job to its end with a progress bar per job.
+
+Standard library only (urllib), so the command runs anywhere the repo does. Busy or unreachable
+servers (429, 502-504, connection errors) are retried after Retry-After or a growing delay, a
+bounded number of times; any other refusal is reported as the server's JSON error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import mimetypes
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+from common import auth
+
+TRANSIENT = (0, 429, 502, 503, 504)  # 0: the server could not be reached at all
+MAX_RETRIES = 5  # consecutive transient answers before giving up on a request or a job
+MAX_WAIT = 30.0  # longest pause between two tries, whatever Retry-After says
+ENDED = ("finished", "failed")
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict
+    retry_after: float | None = None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _json_or_error(status: int, raw: bytes) -> dict:
+    try:
+        body = json.loads(raw)
+        if isinstance(body, dict):
+            return body
+    except ValueError:
+        pass
+    return {"error": f"HTTP {status}: {raw[:200].decode(errors='replace')}", "code": "bad_response"}
+
+
+def call(request: urllib.request.Request, timeout: float = 600) -> Answer:
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Answer(response.status, _json_or_error(response.status, response.read()),
+                          _retry_after(response.headers.get("Retry-After")))
+    except urllib.error.HTTPError as e:
+        return Answer(e.code, _json_or_error(e.code, e.read()), _retry_after(e.headers.get("Retry-After")))
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        return Answer(0, {"error": f"could not reach {request.full_url}: {reason}", "code": "unreachable"})
+
+
+def pause(answer: Answer, tries: int) -> float:
+    """How long to wait before trying again: what the server asked, else 1, 2, 4... seconds."""
+    wait = answer.retry_after if answer.retry_after is not None else 2.0 ** tries
+    return min(wait, MAX_WAIT)
+
+
+def call_with_retries(make_request, sleep=time.sleep, say=lambda message: None) -> Answer:
+    for tries in range(MAX_RETRIES + 1):
+        answer = call(make_request())
+        if answer.status not in TRANSIENT or tries == MAX_RETRIES:
+            return answer
+        wait = pause(answer, tries)
+        say(f"{answer.body.get('code') or answer.status}: trying again in {wait:.0f} s")
+        sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def multipart(path: str) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    name = os.path.basename(path).replace('"', "%22").replace("\r", "").replace("\n", "")
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    with open(path, "rb") as f:
+        content = f.read()
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n").encode()
+    return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+class ProgressBoard:
+    """One line per job on stderr: redrawn in place on a terminal, one line per change otherwise
+    (a log file or CI output should not fill up with redraws)."""
+
+    WIDTH = 20
+
+    def __init__(self, names: list[str], stream=None):
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self.names = names
+        self.lines = [self._line(name, None) for name in names]
+        if self.live:
+            self.stream.write("\n".join(self.lines) + "\n")
+            self.stream.flush()
+
+    def _line(self, name: str, status: dict | None) -> str:
+        state = (status or {}).get("status", "uploading")
+        percent = {"queued": 0, "finished": 100}.get(state, (status or {}).get("progress") or 0)
+        if state == "failed":
+            percent = 100
+        filled = round(self.WIDTH * percent / 100)
+        label = f"failed: {status.get('error_code')}" if state == "failed" else state
+        return f"{name[:28]:<28} [{'#' * filled}{'-' * (self.WIDTH - filled)}] {percent:>3}% {label}"
+
+    def update(self, index: int, status: dict) -> None:
+        line = self._line(self.names[index], status)
+        if line == self.lines[index]:
+            return
+        self.lines[index] = line
+        if self.live:
+            up = len(self.lines) - index
+            self.stream.write(f"\x1b[{up}A\r\x1b[2K{line}\x1b[{up}B\r")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+@dataclass
+class Tracked:
+    index: int
+    status_url: str
+    status: dict
+    delay: float = 0.5
+    due: float = 0.0
+    transient: int = 0
+    result: dict | None = field(default=None)
+
+
+def follow(tracked: list[Tracked], headers: dict, board: ProgressBoard, timeout: float, sleep=time.sleep) -> None:
+    """Poll every job until it ends: each at its own pace (0.5 s growing 1.5 times to 5 s, or
+    Retry-After), so one slow or busy job does not hold the others up."""
+    deadline = time.monotonic() + timeout
+    waiting = list(tracked)
+    while waiting:
+        now = time.monotonic()
+        if now >= deadline:
+            for job in waiting:
+                job.result = {"error": f"gave up waiting after {timeout:.0f} s", "code": "wait_timeout", **job.status}
+            return
+        for job in [j for j in waiting if j.due <= now]:
+            answer = call(urllib.request.Request(job.status_url, headers=headers))
+            if answer.status == 200 and "status" in answer.body:
+                job.status, job.transient = answer.body, 0
+                board.update(job.index, job.status)
+                if job.status["status"] in ENDED:
+                    job.result = job.status
+                    waiting.remove(job)
+                    continue
+                wait = answer.retry_after if answer.retry_after is not None else job.delay
+                job.delay = min(job.delay * 1.5, 5.0)
+            elif answer.status in TRANSIENT and job.transient < MAX_RETRIES:
+                job.transient += 1
+                wait = pause(answer, job.transient - 1)
+            else:
+                job.result = answer.body
+                waiting.remove(job)
+                continue
+            job.due = time.monotonic() + min(wait, MAX_WAIT)
+        if waiting:
+            sleep(max(0.0, min(min(j.due for j in waiting), deadline) - time.monotonic()))
+
+
+def status_url_of(answer: dict, status_base: str) -> str | None:
+    """Where to poll a job: its status_url when absolute (the upload function knows the status
+    function's URL, STATUS_BASE_URL); a bare path is on the status function, given here."""
+    url = answer["status_url"]
+    if url.startswith(("http://", "https://")):
+        return url
+    return urljoin(status_base.rstrip("/") + "/", url.lstrip("/")) if status_base else None
+
+
+def upload(paths: list[str], url: str, api_key: str, wait: bool, timeout: float = 600, status_base: str = "",
+           err=None) -> tuple[int, list[dict]]:
+    """Upload each file; with `wait`, follow its job to the end. Returns (exit code, one JSON
+    document per file in order: the final status, the upload's answer, or the error)."""
+    err = err or sys.stderr
+    headers = {auth.API_KEY_HEADER: api_key} if api_key else {}
+    names = [os.path.basename(p) for p in paths]
+    board = ProgressBoard(names, err) if wait else None
+    results: list[dict] = [{} for _ in paths]
+    tracked: list[Tracked] = []
+    for index, path in enumerate(paths):
+        try:
+            body, content_type = multipart(path)
+        except OSError as e:
+            results[index] = {"file": path, "error": f"cannot read {path}: {e.strerror}", "code": "unreadable_file"}
+            continue
+        answer = call_with_retries(
+            lambda: urllib.request.Request(url, data=body, method="POST", headers={**headers, "Content-Type": content_type}),
+            say=lambda message: print(f"{names[index]}: {message}", file=err))
+        if answer.status not in (200, 202) or "job_id" not in answer.body:
+            results[index] = {"file": path, **answer.body}
+            continue
+        if board:
+            board.update(index, answer.body)
+        results[index] = {"file": path, **answer.body}
+        if wait:
+            status_url = status_url_of(answer.body, status_base)
+            if status_url is None:
+                if answer.body.get("status") not in ENDED:  # else the job ended during the upload: that is its answer
+                    results[index] = {**results[index], "error": f"status_url {answer.body['status_url']!r} is a path: "
+                                      "pass --status-base (the status function's URL) to follow the job",
+                                      "code": "no_status_base"}
+                continue
+            tracked.append(Tracked(index, status_url, answer.body))
+    if tracked:
+        follow(tracked, headers, board, timeout)
+        for job in tracked:
+            results[job.index] = {"file": paths[job.index], **job.result}
+    if wait:
+        ok = all(r.get("status") == "finished" for r in results)
+    else:  # accepted: queued, or already finished (inline processing, a duplicate)
+        ok = all("job_id" in r and r.get("status") != "failed" for r in results)
+    return (0 if ok else 1), results

@@ -1,0 +1,80 @@
+"""The status function's browser side: the upload page and the jobs dashboard (plain files under
+functions/status/static/, no build step, nothing from a CDN) and the `GET /jobs` listing that the
+dashboard reads."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import mimetypes
+import os
+import re
+from urllib.parse import urlsplit
+
+import flask
+
+from common import job, jobstore
+from common.errors import ApiError
+
+# One flat folder; a name may not start with a dot and has no slash, so no path leaves it.
+_STATIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".png": "image/png",
+          ".svg": "image/svg+xml"}
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _file_response(data: bytes, mimetype: str) -> flask.Response:
+    response = flask.Response(data, mimetype=mimetype)
+    # Revalidate every time, by content: deployed zips carry one fixed timestamp, so a date-based
+    # validator would never change. The files are small; a 304 costs almost nothing.
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.set_etag(hashlib.sha256(data).hexdigest()[:32])
+    return response.make_conditional(flask.request)
+
+
+def page(static_dir: str, name: str, settings) -> flask.Response:
+    """An HTML page with the upload function's URL filled in (empty: the page says uploads are off)."""
+    with open(os.path.join(static_dir, name), encoding="utf-8") as f:
+        text = f.read().replace("{{UPLOAD_URL}}", html.escape(settings.upload_url, quote=True))
+    response = _file_response(text.encode(), "text/html")
+    connect = " ".join(o for o in ("'self'", _origin(settings.upload_url)) if o)
+    # Only our own files run; the page talks to nothing but its own function and the upload.
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def static_file(static_dir: str, name: str) -> flask.Response:
+    path = os.path.join(static_dir, name)
+    if not _STATIC_NAME.fullmatch(name) or not os.path.isfile(path):
+        raise ApiError(404, "not_found", f"No static file {name[:100]!r}.")
+    with open(path, "rb") as f:
+        data = f.read()
+    extension = os.path.splitext(name)[1].lower()
+    return _file_response(data, _TYPES.get(extension) or mimetypes.guess_type(name)[0] or "application/octet-stream")
+
+
+def list_jobs(store, args) -> dict:
+    """`GET /jobs?status=&limit=&cursor=`: one page of jobs (newest first, as their status JSON),
+    the cursor of the next page (null on the last) and the number of jobs in each status."""
+    status = args.get("status", "")
+    if status and status not in job.STATUSES:
+        raise ApiError(400, "invalid_status", f"status must be one of {', '.join(job.STATUSES)}.")
+    raw_limit = args.get("limit", "")
+    if raw_limit and not (raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
+        raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    limit = int(raw_limit) if raw_limit else DEFAULT_LIMIT
+    try:
+        docs, next_cursor = store.page(status or None, limit, args.get("cursor") or None)
+    except jobstore.BadCursor:
+        raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor this endpoint returned.") from None
+    return {"jobs": [job.status_json(doc) for doc in docs], "next_cursor": next_cursor,
+            "counts": {s: store.count(s) for s in job.STATUSES}}
