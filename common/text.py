@@ -47,6 +47,14 @@ def _fit(image, max_side: int):
     return image
 
 
+def _render_scale(page, max_pixels: int) -> float:
+    """PDF_RENDER_SCALE, lowered for a page so large (a huge MediaBox in a tiny file) that its
+    bitmap would exceed the pixel limit images have: a PDF must not be a decompression bomb."""
+    width, height = page.get_size()
+    area = max(width * height, 1.0)
+    return min(PDF_RENDER_SCALE, (max_pixels / area) ** 0.5)
+
+
 def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
     import pypdfium2
 
@@ -68,7 +76,7 @@ def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
                 return ReceiptText(lines, "ocr")
         lines = []
         for number, page in enumerate(pages, 1):
-            image = page.render(scale=PDF_RENDER_SCALE).to_pil().convert("RGB")
+            image = page.render(scale=_render_scale(page, settings.max_image_pixels)).to_pil().convert("RGB")
             lines += ocr.lines(_fit(image, settings.ocr_max_side))
             progress(number / len(pages))
         return ReceiptText(lines, "ocr")

@@ -1,0 +1,188 @@
+"""The functions' real responses checked against openapi.yaml: each body must match the schema
+documented for its path, method and status code, and an undocumented status code fails."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator
+
+from common import job, services
+from tests.conftest import ROOT
+
+with open(os.path.join(ROOT, "openapi.yaml")) as f:
+    SPEC = yaml.safe_load(f)
+
+
+def response_schema(path: str, method: str, status: int) -> dict:
+    responses = SPEC["paths"][path][method]["responses"]
+    assert str(status) in responses, f"{method.upper()} {path} answered {status}, which openapi.yaml does not document"
+    response = responses[str(status)]
+    if "$ref" in response:
+        response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    return response["content"]["application/json"]["schema"]
+
+
+def check(response, path: str, method: str = "get") -> dict:
+    """Assert `response` (a Flask test response) matches openapi.yaml; return its JSON body."""
+    schema = response_schema(path, method, response.status_code)
+    assert response.is_json, response.data[:200]
+    body = response.get_json()
+    # Validate against the document itself as the root, so every "#/components/..." resolves.
+    root = {**SPEC, "$ref": "#/x-checked-schema", "x-checked-schema": schema}
+    errors = sorted(OAS30Validator(root).iter_errors(body), key=str)
+    assert not errors, "\n".join(e.message for e in errors[:5])
+    return body
+
+
+def test_the_document_is_a_valid_openapi_3_0():
+    from openapi_spec_validator import validate
+
+    validate(SPEC)
+
+
+def post(client, filename, content, **fields):
+    return client.post("/", data={"file": (io.BytesIO(content), filename), **fields}, content_type="multipart/form-data")
+
+
+def new_job(sha="c" * 64) -> dict:
+    doc, _ = services.get().jobs.create(job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=3))
+    return doc
+
+
+@pytest.fixture
+def upload(make_client):
+    return make_client("upload")
+
+
+@pytest.fixture
+def status(make_client):
+    return make_client("status")
+
+
+def test_upload_responses_match_the_document(upload, sample):
+    body = check(post(upload, "r.png", sample["png"], pedido_id="PED-1", expected_amount="10,00"), "/", "post")
+    assert body["status"] == "finished" and body["processing"] == "inline"
+    assert check(post(upload, "again.png", sample["png"]), "/", "post")["duplicate"] is True
+    assert check(post(upload, "evil.exe", b"MZ\x90\x00"), "/", "post")["code"] == "extension_not_allowed"
+    big = sample["png"] + b"\0" * (16 * 1024 * 1024 + 1 - len(sample["png"]))
+    assert check(post(upload, "big.png", big), "/", "post")["code"] == "file_too_large"
+    assert check(post(upload, "r.png", sample["png"][:100]), "/", "post")["code"] == "unreadable_file"
+    assert check(upload.post("/", data=b"x", content_type="text/plain"), "/", "post")["code"] == "not_multipart"
+
+
+def test_upload_auth_errors_match_the_document(make_client, sample):
+    import hashlib
+
+    client = make_client("upload", REQUIRE_API_KEY="true", API_KEY_HASHES=hashlib.sha256(b"k").hexdigest())
+    assert check(post(client, "r.png", sample["png"]), "/", "post")["code"] == "missing_api_key"
+    response = client.post("/", data={"file": (io.BytesIO(sample["png"]), "r.png")},
+                           content_type="multipart/form-data", headers={"X-API-Key": "wrong"})
+    assert check(response, "/", "post")["code"] == "invalid_api_key"
+
+
+def test_a_queued_upload_matches_the_document(make_client, redis_server, sample):
+    import uuid
+
+    client = make_client("upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{redis_server.host}/0",
+                         RQ_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}")
+    response = post(client, "r.png", sample["png"])
+    assert response.status_code == 202
+    check(response, "/", "post")
+
+
+STATUS = "/jobs/{job_id}/status"
+
+
+def test_status_of_each_kind_of_job_matches_the_document(make_client, status, sample):
+    from PIL import Image
+
+    queued = new_job()
+    assert check(status.get(f"/jobs/{queued['job_id']}/status"), STATUS)["status"] == "queued"
+
+    started = new_job("d" * 64)
+    store = services.get().jobs
+    store.update(started["job_id"], lambda d: job.claim(d, job.now(), 60))
+    store.update(started["job_id"], lambda d: job.progress(d, 1, 50, job.now(), 60))
+    assert check(status.get(f"/jobs/{started['job_id']}/status"), STATUS)["status"] == "started"
+
+    upload = make_client("upload")
+    finished = post(upload, "r.png", sample["png"]).get_json()["job_id"]
+    blank = io.BytesIO()
+    Image.new("RGB", (400, 300), "white").save(blank, "PNG")
+    failed = post(upload, "blank.png", blank.getvalue()).get_json()["job_id"]
+    status = make_client("status")
+    assert check(status.get(f"/jobs/{finished}/status"), STATUS)["status"] == "finished"
+    assert check(status.get(f"/jobs/{failed}/status"), STATUS)["error_code"] == "no_receipt_found"
+
+    assert check(status.get(f"/jobs/{job.new_job_id()}/status"), STATUS)["code"] == "job_not_found"
+    assert check(status.get("/jobs/not-a-job/status"), STATUS)["code"] == "invalid_job_id"
+
+    listing = check(status.get("/jobs"), "/jobs")
+    assert listing["counts"] == {"queued": 1, "started": 1, "finished": 1, "failed": 1}
+    page = check(status.get("/jobs?limit=2"), "/jobs")
+    assert len(page["jobs"]) == 2 and page["next_cursor"]
+    check(status.get(f"/jobs?limit=2&cursor={page['next_cursor']}"), "/jobs")
+    assert check(status.get("/jobs?status=failed"), "/jobs")["jobs"][0]["status"] == "failed"
+    for query, code in (("status=done", "invalid_status"), ("limit=0", "invalid_limit"), ("limit=101", "invalid_limit"),
+                        ("cursor=garbage", "invalid_cursor")):
+        assert check(status.get(f"/jobs?{query}"), "/jobs")["code"] == code
+
+
+def test_status_auth_errors_match_the_document(make_client):
+    import hashlib
+
+    client = make_client("status", REQUIRE_API_KEY="true", API_KEY_HASHES=hashlib.sha256(b"k").hexdigest())
+    assert check(client.get(f"/jobs/{job.new_job_id()}/status"), STATUS)["code"] == "missing_api_key"
+    assert check(client.get("/jobs", headers={"X-API-Key": "nope"}), "/jobs")["code"] == "invalid_api_key"
+
+
+def test_an_undocumented_status_code_fails_the_check(status):
+    response = status.post("/jobs")  # 405 is not part of the documented API
+    with pytest.raises(AssertionError, match="does not document"):
+        check(response, "/jobs")
+
+
+def test_an_off_schema_body_fails_the_check(status):
+    class Fake:
+        status_code, is_json, data = 200, True, b""
+
+        @staticmethod
+        def get_json():
+            return {"job_id": "x", "status": "queued"}
+
+    with pytest.raises(AssertionError):
+        check(Fake, STATUS)
+
+
+# ---- schemathesis: bounded fuzzing of each documented operation against its WSGI app ----------
+
+@pytest.mark.parametrize("function, label", [
+    ("status", "GET /jobs/{job_id}/status"), ("status", "GET /jobs"), ("upload", "POST /"),
+])
+def test_schemathesis_finds_no_server_error_and_no_response_off_the_schema(make_client, function, label):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import checks
+
+    app = make_client(function).application
+    schema = schemathesis.openapi.from_path(os.path.join(ROOT, "openapi.yaml"))
+    operation = next(r.ok() for r in schema.get_all_operations() if r.ok().label == label)
+    statuses = []
+
+    @settings(max_examples=30, deadline=2000, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    @given(operation.as_strategy())
+    def run(case):
+        response = case.call(app=app)
+        statuses.append(response.status_code)
+        # A schema-valid cursor or file can still be refused (an opaque cursor, random bytes):
+        # what matters is no 5xx, a documented status and a body matching its schema.
+        case.validate_response(response, checks=[checks.not_a_server_error, checks.status_code_conformance,
+                                                 checks.content_type_conformance, checks.response_schema_conformance])
+
+    run()
+    assert statuses and all(s < 500 for s in statuses)
