@@ -87,15 +87,18 @@ def call_with_retries(make_request, sleep=time.sleep, say=lambda message: None) 
     raise AssertionError("unreachable")
 
 
-def multipart(path: str) -> tuple[bytes, str]:
+def multipart(path: str, fields: dict | None = None) -> tuple[bytes, str]:
+    """A multipart body with the file as `file` and `fields` (pedido_id, expected_amount...)."""
     boundary = uuid.uuid4().hex
+    form = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                    for k, v in (fields or {}).items())
     name = os.path.basename(path).replace('"', "%22").replace("\r", "").replace("\n", "")
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     with open(path, "rb") as f:
         content = f.read()
     head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
             f"Content-Type: {content_type}\r\n\r\n").encode()
-    return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    return form + head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 class ProgressBoard:

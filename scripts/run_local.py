@@ -16,11 +16,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from common import client  # noqa: E402
 from tools.emulators import free_port  # noqa: E402
 
 FUNCTIONS = {"upload": "upload_receipt", "status": "job_status"}
@@ -49,45 +49,28 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> N
     raise SystemExit(f"{url} did not come up in {timeout}s")
 
 
-def multipart(path: str, fields: dict) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    with open(path, "rb") as f:
-        content = f.read()
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{os.path.basename(path)}"\r\n'
-                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def call(request: urllib.request.Request) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(request, timeout=600) as response:
-            return response.status, json.load(response)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
-
-
 def follow(args, upload_url: str) -> int:
     """Upload the file, poll its status until the job ends, print the final status JSON."""
     fields = {k: v for k, v in (("pedido_id", args.pedido_id), ("expected_amount", args.expected_amount)) if v}
-    body, content_type = multipart(args.file, fields)
+    body, content_type = client.multipart(args.file, fields)
     print(f"uploading {args.file} to {upload_url}/ ...", file=sys.stderr)
-    code, answer = call(urllib.request.Request(upload_url + "/", data=body, headers={"Content-Type": content_type},
-                                               method="POST"))
-    if code >= 400:
+    uploaded = client.call(urllib.request.Request(upload_url + "/", data=body, headers={"Content-Type": content_type},
+                                                  method="POST"))
+    answer = uploaded.body
+    if uploaded.status == 0 or uploaded.status >= 400:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
         return 1
-    print(f"{code}: job {answer['job_id']} {answer['status']} ({answer['processing']})", file=sys.stderr)
+    print(f"{uploaded.status}: job {answer['job_id']} {answer['status']} ({answer['processing']})", file=sys.stderr)
     status, seen = answer, None
     while status.get("status") in ("queued", "started"):
         time.sleep(0.3)
-        _, status = call(urllib.request.Request(answer["status_url"]))
+        status = client.call(urllib.request.Request(answer["status_url"])).body
         now = (status.get("status"), status.get("progress"))
         if now != seen:
             print(f"  {now[0]}" + (f" {now[1]}%" if now[0] == "started" else ""), file=sys.stderr)
             seen = now
     # The status function's answer, as a client would read it.
-    _, status = call(urllib.request.Request(answer["status_url"]))
+    status = client.call(urllib.request.Request(answer["status_url"])).body
     print(json.dumps(status, indent=2, ensure_ascii=False))
     return 0 if status.get("status") == "finished" else 1
 
