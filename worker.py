@@ -1,4 +1,5 @@
-"""The RQ worker of the original stack: `python worker.py` serves the `ocr` queue on Redis.
+"""The RQ worker of the original stack: `python worker.py` serves the `ocr` queue on Redis, then
+the low-priority `notify` queue (webhooks): RQ always takes the first non-empty queue first.
 
 It runs jobs in its own process (RQ's SimpleWorker, no fork per job) so the OCR engine is
 loaded once and stays warm. Job status lives in the job store, not in RQ.
@@ -21,7 +22,7 @@ def main() -> int:
 
     settings = config.from_env()
     log.set_level(settings.log_level)
-    queues = [settings.rq_queue_name]
+    queues = [settings.rq_queue_name, settings.rq_notify_queue_name]
     print(banner(settings, queues), flush=True)
     connection = redis.Redis.from_url(settings.redis_url)
     try:

@@ -29,9 +29,10 @@ def check_api_key_settings(settings) -> None:
                           "or REQUIRE_API_KEY=false for a local run")
 
 
-def require_api_key(headers, settings) -> None:
+def require_api_key(headers, settings) -> str | None:
+    """The caller's API key digest (None when keys are not required); 401/403 otherwise."""
     if not settings.require_api_key:
-        return
+        return None
     key = headers.get(API_KEY_HEADER, "")
     if not key:
         raise ApiError(401, "missing_api_key", f"Send your API key in the {API_KEY_HEADER} header.",
@@ -40,6 +41,7 @@ def require_api_key(headers, settings) -> None:
     # Compare with every configured digest in constant time: no early exit tells which is close.
     if not any([hmac.compare_digest(digest, allowed) for allowed in settings.api_key_hashes]):
         raise ApiError(403, "invalid_api_key", "The API key is not valid.")
+    return digest
 
 
 class _Certificates:

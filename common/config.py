@@ -99,6 +99,14 @@ class Settings:
     oidc_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     upload_url: str = ""
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    # Webhooks (common.notify)
+    webhook_secrets: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (key digest or "*", secret)
+    webhook_allow_private_urls: bool = False
+    notify_max_attempts: int = 5
+    notify_timeout_seconds: int = 10
+    notify_backoff_seconds: int = 10
+    notify_queue_name: str = "notify"
+    rq_notify_queue_name: str = "notify"
 
     @property
     def max_request_bytes(self) -> int:
@@ -109,6 +117,20 @@ class Settings:
     @property
     def tasks_queue_path(self) -> str:
         return f"projects/{self.project_id}/locations/{self.tasks_location}/queues/{self.tasks_queue_name}"
+
+    @property
+    def notify_queue_path(self) -> str:
+        return f"projects/{self.project_id}/locations/{self.tasks_location}/queues/{self.notify_queue_name}"
+
+    @property
+    def notify_function_url(self) -> str:
+        # Notification tasks go to the OCR function's /notify path (same service, same token).
+        return self.ocr_function_url.rstrip("/") + "/notify" if self.ocr_function_url else ""
+
+    def webhook_secret(self, api_key_digest: str | None) -> str | None:
+        """The signing secret of the caller's API key, else the `*` one, else None."""
+        secrets = dict(self.webhook_secrets)
+        return secrets.get(api_key_digest or "") or secrets.get("*")
 
     @property
     def expected_receiver_configured(self) -> bool:
@@ -125,6 +147,19 @@ def _task_queue(env: Mapping[str, str]) -> str:
     if not _bool(env, "RQ_ASYNC_ENABLED", True):
         return "inline"
     return queue
+
+
+def _webhook_secrets(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in _list(env, "WEBHOOK_SECRETS"):
+        name, _, secret = item.partition("=")
+        name = name.strip().lower()
+        if name != "*" and not re.fullmatch(r"[0-9a-f]{64}", name):
+            raise ConfigError(f"WEBHOOK_SECRETS: {name[:16]!r}... is neither an API key digest nor *")
+        if len(secret.strip()) < 16:
+            raise ConfigError(f"WEBHOOK_SECRETS: the secret for {name[:12]} is shorter than 16 characters")
+        pairs.append((name, secret.strip()))
+    return tuple(pairs)
 
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -188,4 +223,11 @@ def _read(env: Mapping[str, str]) -> Settings:
         oidc_certs_url=env.get("OIDC_CERTS_URL", "").strip() or "https://www.googleapis.com/oauth2/v1/certs",
         upload_url=env.get("UPLOAD_URL", "").strip(),
         cors_allowed_origins=tuple(o.lower().rstrip("/") for o in _list(env, "CORS_ALLOWED_ORIGINS")),
+        webhook_secrets=_webhook_secrets(env),
+        webhook_allow_private_urls=_bool(env, "WEBHOOK_ALLOW_PRIVATE_URLS", False),
+        notify_max_attempts=_int(env, "NOTIFY_MAX_ATTEMPTS", 5, minimum=1),
+        notify_timeout_seconds=_int(env, "NOTIFY_TIMEOUT_SECONDS", 10, minimum=1),
+        notify_backoff_seconds=_int(env, "NOTIFY_BACKOFF_SECONDS", 10, minimum=0),
+        notify_queue_name=env.get("NOTIFY_QUEUE_NAME", "").strip() or "notify",
+        rq_notify_queue_name=env.get("RQ_NOTIFY_QUEUE_NAME", "").strip() or "notify",
     )

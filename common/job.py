@@ -58,6 +58,8 @@ def new_job(
     size: int,
     pedido_id: str | None = None,
     expected_amount: float | None = None,
+    callback_url: str | None = None,
+    callback_key: str | None = None,
     created: datetime | None = None,
 ) -> dict:
     created_at = iso(created or now())
@@ -81,6 +83,9 @@ def new_job(
         "size": size,
         "pedido_id": pedido_id,
         "expected_amount": expected_amount,
+        "callback_url": callback_url,  # POSTed the status JSON when the job ends (common.notify)
+        "callback_key": callback_key,  # whose webhook secret signs it: an API key digest or "*"
+        "notification": None,
     }
 
 
@@ -116,7 +121,7 @@ def progress(doc: dict, attempt: int, percent: int, at: datetime, lease_seconds:
 
 def finish(doc: dict, attempt: int, result: dict, at: datetime) -> dict:
     _require_attempt(doc, attempt)
-    return {**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}
+    return _ended({**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}, at)
 
 
 def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) -> dict:
@@ -125,7 +130,61 @@ def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) 
         _require_attempt(doc, attempt)
     elif doc["status"] in (FINISHED, FAILED):
         raise JobEnded(f"job already {doc['status']}")
-    return {**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}
+    return _ended({**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}, at)
+
+
+def _ended(doc: dict, at: datetime) -> dict:
+    """A job with a callback URL owes its caller one notification once it ends: it is due from the
+    same write that ends the job, so no crash in between can forget it (the reconciler resends)."""
+    if not doc.get("callback_url") or doc.get("notification"):
+        return doc
+    notification = {"status": NOTIFY_PENDING, "attempts": 0, "last_status_code": None, "delivered_at": None,
+                    "delivery_id": secrets.token_hex(16), "queued_at": iso(at), "lease_until": None, "last_error": None}
+    return {**doc, "notification": notification}
+
+
+# --- the job's notification (webhook) --------------------------------------------------------------
+NOTIFY_PENDING, NOTIFY_DELIVERED, NOTIFY_FAILED = "pending", "delivered", "failed"
+
+
+def notification_attempt(doc: dict, at: datetime, lease_seconds: int) -> dict:
+    """Start a delivery attempt of the job's notification: one at a time, each holding a lease."""
+    note = doc.get("notification")
+    if not note or note["status"] != NOTIFY_PENDING:
+        raise JobEnded(f"no notification pending ({note['status'] if note else 'none'})")
+    if note["lease_until"] and datetime.fromisoformat(note["lease_until"]) > at:
+        left = (datetime.fromisoformat(note["lease_until"]) - at).total_seconds()
+        raise JobBusy("another attempt is delivering the notification", retry_after=left)
+    lease = iso(at + timedelta(seconds=lease_seconds))
+    return {**doc, "notification": {**note, "attempts": note["attempts"] + 1, "lease_until": lease}}
+
+
+def notification_outcome(doc: dict, attempt: int, status: str, status_code: int | None, error: str | None,
+                         at: datetime) -> dict:
+    """Record what attempt `attempt` got: delivered, failed for good, or pending (retry later)."""
+    note = doc.get("notification")
+    if not note or note["status"] != NOTIFY_PENDING or note["attempts"] != attempt:
+        raise NotClaimable("this attempt no longer owns the notification")
+    return {**doc, "notification": {
+        **note, "status": status, "last_status_code": status_code, "last_error": error, "lease_until": None,
+        "delivered_at": iso(at) if status == NOTIFY_DELIVERED else None, "queued_at": iso(at)}}
+
+
+def notification_requeued(doc: dict, at: datetime) -> dict:
+    note = doc.get("notification")
+    if not note or note["status"] != NOTIFY_PENDING:
+        raise NotClaimable("no notification pending")
+    return {**doc, "notification": {**note, "queued_at": iso(at)}}
+
+
+def notification_stale(doc: dict, at: datetime, after_seconds: int) -> bool:
+    """Pending, not being delivered, and not handed to the queue for `after_seconds`."""
+    note = doc.get("notification")
+    if not note or note["status"] != NOTIFY_PENDING:
+        return False
+    if note["lease_until"] and datetime.fromisoformat(note["lease_until"]) > at:
+        return False
+    return datetime.fromisoformat(note["queued_at"]) <= at - timedelta(seconds=after_seconds)
 
 
 def release(doc: dict, attempt: int, message: str, at: datetime) -> dict:
@@ -163,4 +222,14 @@ def status_json(doc: dict) -> dict:
     body["pedido_id"] = doc["pedido_id"]
     body["sha256"] = doc["sha256"]
     body["attempts"] = doc["attempts"]
+    note = doc.get("notification")
+    if note:
+        body["notification"] = {k: note[k] for k in ("status", "attempts", "last_status_code", "delivered_at")}
+    return body
+
+
+def webhook_json(doc: dict) -> dict:
+    """What a webhook POSTs: the status JSON, without the notification's own delivery record."""
+    body = status_json(doc)
+    body.pop("notification", None)
     return body

@@ -74,6 +74,9 @@ class JobStore(Protocol):
 
     def count(self, status: str | None = None) -> int: ...
 
+    def pending_notifications(self, limit: int = 500) -> list[dict]:
+        """Jobs whose notification (webhook) is still `pending`, any order."""
+
     def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
         """Remember `job_id` as the first job with this id unless one already is; return the first
         record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
@@ -175,6 +178,13 @@ class SqliteJobStore:
         docs = [json.loads(r[0]) for r in rows]
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
+    def pending_notifications(self, limit: int = 500) -> list[dict]:
+        # Only ended jobs can owe a notification: the status index narrows the JSON scan to them.
+        rows = self._connection().execute(
+            "SELECT doc FROM jobs WHERE status IN (?,?) AND json_extract(doc, '$.notification.status')=? LIMIT ?",
+            (jobs.FINISHED, jobs.FAILED, jobs.NOTIFY_PENDING, limit))
+        return [json.loads(r[0]) for r in rows]
+
     def count(self, status: str | None = None) -> int:
         if status:
             return self._connection().execute("SELECT COUNT(*) FROM jobs WHERE status=?", (status,)).fetchone()[0]
@@ -269,6 +279,11 @@ class FirestoreJobStore:
             query = query.start_after({"created_at": created_at, "__name__": job_id})
         docs = [snapshot.to_dict() for snapshot in query.limit(limit + 1).stream()]
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
+
+    def pending_notifications(self, limit: int = 500) -> list[dict]:
+        # An equality filter on one field: served by Firestore's automatic single-field index.
+        query = self._jobs.where(filter=self._firestore.FieldFilter("notification.status", "==", jobs.NOTIFY_PENDING))
+        return [snapshot.to_dict() for snapshot in query.limit(limit).stream()]
 
     def count(self, status: str | None = None) -> int:
         # A count() aggregation: billed per 1000 index entries, not one read per job.

@@ -11,7 +11,7 @@ import concurrent.futures
 import traceback
 from dataclasses import dataclass
 
-from common import extraction, job, jobstore, log, receiver, text
+from common import extraction, job, jobstore, log, notify, receiver, text
 from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -72,14 +72,17 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
             raise _Failure("backend_unavailable", f"Gave up after {attempt} attempts: {e}") from None
         doc = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
         log.event("job_finished", job_id=job_id, attempt=attempt, duration_ms=_ms_since(started))
+        notify.job_ended(services, doc)
         return Outcome(doc)
     except _Failure as e:
         log.event("job_failed", severity="WARNING", job_id=job_id, attempt=attempt, error_code=e.code,
                   duration_ms=_ms_since(started))
         try:
-            return Outcome(store.update(job_id, lambda d: job.fail(d, attempt, e.code, e.message, job.now())))
+            doc = store.update(job_id, lambda d: job.fail(d, attempt, e.code, e.message, job.now()))
         except job.NotClaimable:
             return _lease_lost(store, job_id, attempt)
+        notify.job_ended(services, doc)
+        return Outcome(doc)
     except job.NotClaimable:
         return _lease_lost(store, job_id, attempt)
 

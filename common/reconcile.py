@@ -4,7 +4,9 @@ One pass (run by Cloud Scheduler in production, in a loop on the local stack):
 - a job still `queued` RECONCILE_QUEUED_AFTER_SECONDS after its last task was handed over gets a
   new task (a lost task, a Redis restart without persistence...);
 - a `started` job whose lease ran out (its worker died) gets a new task, so another attempt takes
-  it over; after TASK_MAX_ATTEMPTS attempts it is failed instead.
+  it over; after TASK_MAX_ATTEMPTS attempts it is failed instead;
+- an ended job whose webhook is still pending, and not handed to the notify queue for as long,
+  gets a new notify task (the queue was down when the job ended, or the task was lost).
 Duplicate tasks are harmless: only one delivery can claim a job.
 
     python -m common.reconcile [--loop SECONDS]
@@ -16,7 +18,7 @@ import argparse
 import time
 from datetime import datetime, timedelta
 
-from common import job, log, services
+from common import job, log, notify, services
 from common.taskqueue import QueueUnavailable
 
 BATCH = 500  # jobs looked at per status and pass
@@ -25,7 +27,7 @@ BATCH = 500  # jobs looked at per status and pass
 def reconcile_once(app, at: datetime | None = None) -> dict:
     at = at or job.now()
     settings, store = app.settings, app.jobs
-    counts = {"requeued": 0, "taken_over": 0, "failed": 0}
+    counts = {"requeued": 0, "taken_over": 0, "failed": 0, "notifications_requeued": 0}
     stale = at - timedelta(seconds=settings.reconcile_queued_after_seconds)
     try:
         for doc in store.list(status=job.QUEUED, limit=BATCH):
@@ -37,12 +39,22 @@ def reconcile_once(app, at: datetime | None = None) -> dict:
             if doc["attempts"] >= settings.task_max_attempts:
                 message = f"Gave up after {doc['attempts']} attempts whose worker stopped before the end."
                 try:
-                    store.update(doc["job_id"], lambda d: _fail_if_still_expired(d, at, message))
+                    failed = store.update(doc["job_id"], lambda d: _fail_if_still_expired(d, at, message))
                     counts["failed"] += 1
+                    notify.job_ended(app, failed)
                 except job.NotClaimable:
                     pass
             elif _enqueue(app, doc["job_id"]):
                 counts["taken_over"] += 1
+        for doc in store.pending_notifications(limit=BATCH):
+            if job.notification_stale(doc, at, settings.reconcile_queued_after_seconds):
+                try:
+                    store.update(doc["job_id"], lambda d: job.notification_requeued(d, at))
+                except job.NotClaimable:
+                    continue
+                log.event("notification_requeued", job_id=doc["job_id"])
+                app.notify_queue.enqueue(doc["job_id"])
+                counts["notifications_requeued"] += 1
     except QueueUnavailable as e:
         log.event("reconcile_queue_unavailable", severity="ERROR", error=str(e))
     if any(counts.values()):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from common import blobstore, config, jobstore, ocr, processing, taskqueue
+from common import blobstore, config, jobstore, notify, ocr, processing, taskqueue
 
 
 class Services:
@@ -28,6 +28,10 @@ class Services:
     @cached_property
     def queue(self) -> taskqueue.TaskQueue:
         return taskqueue.from_settings(self.settings, self.run_job)
+
+    @cached_property
+    def notify_queue(self) -> taskqueue.TaskQueue:
+        return taskqueue.notify_from_settings(self.settings, lambda job_id: notify.run_in_background(self, job_id))
 
     def run_job(self, job_id: str, last_attempt: bool = False) -> processing.Outcome:
         return processing.run_job(self, job_id, last_attempt=last_attempt)

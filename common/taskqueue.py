@@ -6,6 +6,9 @@ out of order is harmless (common.processing claims the job). Adapters:
 - cloudtasks: an HTTP task to the OCR function (OIDC-signed in production; on the emulator when
   TASKS_EMULATOR_HOST is set).
 - rq: the original stack, an RQ queue on Redis served by `python worker.py`.
+
+There are two queues of each kind: `ocr` runs jobs, `notify` delivers their webhooks
+(common.notify), so a slow webhook receiver never holds up OCR.
 """
 
 from __future__ import annotations
@@ -37,11 +40,23 @@ class InlineQueue:
         self._run(job_id, last_attempt=True)
 
 
-def http_task(settings, job_id: str) -> dict:
-    """The Cloud Tasks task for a job: a POST of only its id to the OCR function."""
+class BackgroundQueue:
+    """The inline notify queue: the delivery runs in a thread of this process, after the answer."""
+    runs_inline = False
+
+    def __init__(self, run: Callable[[str], object]):
+        self._run = run
+
+    def enqueue(self, job_id: str) -> None:
+        self._run(job_id)
+
+
+def http_task(settings, job_id: str, url: str | None = None, deadline_seconds: int | None = None) -> dict:
+    """The Cloud Tasks task for a job: a POST of only its id to the OCR function (or its /notify)."""
+    url = url or settings.ocr_function_url
     request = {
         "http_method": "POST",
-        "url": settings.ocr_function_url,
+        "url": url,
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps({"job_id": job_id}).encode(),
     }
@@ -49,13 +64,15 @@ def http_task(settings, job_id: str) -> dict:
         request["oidc_token"] = {"service_account_email": settings.tasks_service_account,
                                  "audience": settings.tasks_audience or settings.ocr_function_url}
     # Cloud Tasks waits this long for the handler; it must outlast the job's own timeout.
-    return {"http_request": request, "dispatch_deadline": {"seconds": min(1800, settings.job_timeout_seconds + 60)}}
+    deadline = deadline_seconds or settings.job_timeout_seconds + 60
+    return {"http_request": request, "dispatch_deadline": {"seconds": min(1800, deadline)}}
 
 
 class CloudTasksQueue:
     runs_inline = False
 
-    def __init__(self, settings):
+    def __init__(self, settings, queue_path: str | None = None, url: str | None = None,
+                 deadline_seconds: int | None = None):
         from google.cloud import tasks_v2
 
         if settings.tasks_emulator_host:
@@ -68,13 +85,15 @@ class CloudTasksQueue:
         else:
             self._client = tasks_v2.CloudTasksClient()
         self._settings = settings
+        self._queue_path = queue_path or settings.tasks_queue_path
+        self._url, self._deadline = url, deadline_seconds
 
     def enqueue(self, job_id: str) -> None:
         from google.api_core import exceptions
 
         try:
-            self._client.create_task(parent=self._settings.tasks_queue_path, task=http_task(self._settings, job_id),
-                                     timeout=10)
+            task = http_task(self._settings, job_id, self._url, self._deadline)
+            self._client.create_task(parent=self._queue_path, task=task, timeout=10)
         except (exceptions.GoogleAPICallError, exceptions.RetryError) as e:
             raise QueueUnavailable(f"Cloud Tasks: {e}") from e
 
@@ -82,22 +101,26 @@ class CloudTasksQueue:
 class RqQueue:
     runs_inline = False
 
-    def __init__(self, settings):
+    def __init__(self, settings, name: str | None = None, function: Callable[[str], object] | None = None,
+                 max_attempts: int | None = None, intervals: list[int] | None = None, timeout: int | None = None):
         import redis
         import rq
 
         self._redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
         # RQ's own timeout is a backstop behind the job's (common.processing enforces that one).
-        self._queue = rq.Queue(settings.rq_queue_name, connection=self._redis,
-                               default_timeout=settings.job_timeout_seconds + 60)
-        self._retry = rq.Retry(max=settings.task_max_attempts - 1, interval=RQ_RETRY_INTERVALS) \
-            if settings.task_max_attempts > 1 else None
+        self._queue = rq.Queue(name or settings.rq_queue_name, connection=self._redis,
+                               default_timeout=timeout or settings.job_timeout_seconds + 60)
+        self._function = function or run_rq_job
+        max_attempts = max_attempts or settings.task_max_attempts
+        self._retry = rq.Retry(max=max_attempts - 1, interval=intervals or RQ_RETRY_INTERVALS) \
+            if max_attempts > 1 else None
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     def enqueue(self, job_id: str) -> None:
         try:
-            self._queue.enqueue(run_rq_job, job_id, retry=self._retry, description=f"OCR job {job_id}",
-                                result_ttl=3600, failure_ttl=7 * 24 * 3600)
+            self._queue.enqueue(self._function, job_id, retry=self._retry,
+                                description=f"{self._queue.name} {job_id}", result_ttl=3600,
+                                failure_ttl=7 * 24 * 3600)
         except self._errors as e:
             raise QueueUnavailable(f"Redis at {self._redis.connection_pool.connection_kwargs.get('host')}: {e}") from e
 
@@ -120,9 +143,34 @@ def run_rq_job(job_id: str) -> dict | None:
     return {"job_id": job_id, "status": outcome.doc["status"] if outcome.doc else None}
 
 
+def run_rq_notify(job_id: str) -> None:
+    """What the RQ worker runs for one notify task."""
+    import rq
+
+    from common import notify, services
+
+    current = rq.get_current_job()
+    outcome = notify.deliver(services.get(), job_id, last_attempt=current is None or not current.retries_left)
+    if outcome.retry:
+        raise RetryLater(outcome.reason)
+
+
 def from_settings(settings, run: Callable[..., object]) -> TaskQueue:
     if settings.task_queue == "cloudtasks":
         return CloudTasksQueue(settings)
     if settings.task_queue == "rq":
         return RqQueue(settings)
     return InlineQueue(run)
+
+
+def notify_from_settings(settings, deliver_in_background: Callable[[str], object]) -> TaskQueue:
+    """The `notify` queue: low priority, its own retries (NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_SECONDS)."""
+    from common import notify
+
+    timeout = settings.notify_timeout_seconds + 30
+    if settings.task_queue == "cloudtasks":
+        return CloudTasksQueue(settings, settings.notify_queue_path, settings.notify_function_url, timeout)
+    if settings.task_queue == "rq":
+        return RqQueue(settings, settings.rq_notify_queue_name, run_rq_notify, settings.notify_max_attempts,
+                       notify.retry_intervals(settings) or None, timeout)
+    return BackgroundQueue(deliver_in_background)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common import job, log, validation
+from common import job, log, notify, validation
 from common.errors import ApiError
 from common.spool import HashingSpool
 from common.taskqueue import QueueUnavailable
@@ -48,8 +48,21 @@ def parse_expected_amount(value: str | None) -> float | None:
     raise ApiError(400, "invalid_expected_amount", "expected_amount must be a positive amount such as 1234.56 or 1.234,56.")
 
 
-def accept_upload(services, files, form) -> UploadOutcome:
-    """`files` and `form` are the request's parsed multipart parts (werkzeug MultiDicts)."""
+def parse_callback(form, settings, api_key_digest: str | None) -> tuple[str | None, str | None]:
+    """The optional `callback_url` and whose webhook secret will sign its deliveries."""
+    url = notify.parse_callback_url(form.get("callback_url"), settings)
+    if url is None:
+        return None, None
+    if settings.webhook_secret(api_key_digest) is None:
+        raise ApiError(400, "webhooks_not_configured",
+                       "callback_url needs a webhook secret for your API key (WEBHOOK_SECRETS); none is configured.")
+    key = api_key_digest if api_key_digest in dict(settings.webhook_secrets) else "*"
+    return url, key
+
+
+def accept_upload(services, files, form, api_key_digest: str | None = None) -> UploadOutcome:
+    """`files` and `form` are the request's parsed multipart parts (werkzeug MultiDicts);
+    `api_key_digest` is the caller's key (None when keys are not required)."""
     parts = files.getlist("file")
     if not parts:
         raise ApiError(400, "missing_file", "The multipart field 'file' is required.")
@@ -57,6 +70,7 @@ def accept_upload(services, files, form) -> UploadOutcome:
         raise ApiError(400, "multiple_files", "Send exactly one 'file' per upload.")
     pedido_id = parse_pedido_id(form.get("pedido_id"))
     expected_amount = parse_expected_amount(form.get("expected_amount"))
+    callback_url, callback_key = parse_callback(form, services.settings, api_key_digest)
 
     part = parts[0]
     spool = part.stream
@@ -67,7 +81,7 @@ def accept_upload(services, files, form) -> UploadOutcome:
     services.blobs.put(checked.blob_name, spool, checked.mime)
     doc, created = services.jobs.create(job.new_job(
         sha256=checked.sha256, blob_name=checked.blob_name, content_type=checked.mime, size=checked.size,
-        pedido_id=pedido_id, expected_amount=expected_amount,
+        pedido_id=pedido_id, expected_amount=expected_amount, callback_url=callback_url, callback_key=callback_key,
     ))
     if not created:
         log.event("upload_duplicate", job_id=doc["job_id"])
@@ -83,8 +97,9 @@ def _hand_over(services, doc: dict, checked) -> UploadOutcome:
     except QueueUnavailable as e:
         if not services.settings.sync_fallback:
             log.event("queue_unavailable", severity="ERROR", job_id=job_id, error=str(e))
-            services.jobs.update(job_id, lambda d: job.fail(d, None, "queue_unavailable",
-                                                           f"The task queue was unavailable: {e}", job.now()))
+            failed = services.jobs.update(job_id, lambda d: job.fail(d, None, "queue_unavailable",
+                                                                    f"The task queue was unavailable: {e}", job.now()))
+            notify.job_ended(services, failed)
             raise ApiError(503, "queue_unavailable", "The processing queue is unavailable; try again shortly.",
                            {"Retry-After": "30"}) from None
         log.event("queue_unavailable_fallback", severity="WARNING", job_id=job_id, error=str(e))

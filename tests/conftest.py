@@ -82,7 +82,8 @@ def local_env(tmp_path, monkeypatch):
            "REQUIRE_API_KEY": "false"}
     for name in ("BLOB_STORE", "JOB_STORE", "TASK_QUEUE", "EXPECTED_RECEIVER_NAME",
                  "EXPECTED_RECEIVER_DOCUMENTS", "EXPECTED_RECEIVER_PIX_KEYS", "STATUS_BASE_URL",
-                 "API_KEY_HASHES", "OIDC_AUDIENCE", "OIDC_INVOKER_EMAIL"):
+                 "API_KEY_HASHES", "OIDC_AUDIENCE", "OIDC_INVOKER_EMAIL", "WEBHOOK_SECRETS",
+                 "WEBHOOK_ALLOW_PRIVATE_URLS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -138,3 +139,55 @@ def fake_vision(vision_server):
     """The local fake of the Cloud Vision REST API, emptied of answers and recorded requests."""
     vision_server.reset()
     return vision_server
+
+
+class WebhookReceiver:
+    """A real HTTP server in a thread that records every POST and answers from a script per path:
+    `url("flaky", [500, 500, 200])` answers 500, 500, then 200 (and the last code from then on)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        receiver = self
+        self.requests: list[dict] = []
+        self._scripts: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    script = receiver._scripts.get(self.path, [404])
+                    code = script.pop(0) if len(script) > 1 else script[0]
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def url(self, name: str, codes: list[int]) -> str:
+        path = f"/{name}-{uuid.uuid4().hex[:8]}"
+        with self._lock:
+            self._scripts[path] = list(codes)
+        return f"http://127.0.0.1:{self._server.server_port}{path}"
+
+    def received(self, url: str) -> list[dict]:
+        path = "/" + url.split("/", 3)[3]
+        with self._lock:
+            return [r for r in self.requests if r["path"] == path]
+
+    def stop(self):
+        self._server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver():
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()

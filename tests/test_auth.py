@@ -112,7 +112,7 @@ def test_the_invokers_token_is_accepted(ocr, signing):
     response = post_task(ocr, signing[1]())
     assert (response.status_code, response.get_json()["code"]) == (404, "job_not_found")  # past authentication
     reconciled = ocr.post("/reconcile", headers={"Authorization": f"Bearer {signing[1]()}"})
-    assert reconciled.status_code == 200 and set(reconciled.get_json()) == {"requeued", "taken_over", "failed"}
+    assert reconciled.status_code == 200 and set(reconciled.get_json()) == {"requeued", "taken_over", "failed", "notifications_requeued"}
 
 
 def test_no_token_is_401(ocr):

@@ -1,6 +1,7 @@
 """One contract, every task queue adapter: inline, Cloud Tasks (the emulator dispatching to a
 real OCR function over HTTP) and RQ (a real Redis and a real RQ worker)."""
 
+import json
 import threading
 import time
 import uuid
@@ -33,23 +34,31 @@ class Adapter:
         self.env, self.drain = env, drain
 
 
+WEBHOOKS = {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "WEBHOOK_SECRETS": "*=contract-test-secret",
+            "NOTIFY_MAX_ATTEMPTS": "3", "NOTIFY_BACKOFF_SECONDS": "0"}
+
+
 @pytest.fixture(params=["inline", "cloudtasks", "rq"])
 def adapter(request, monkeypatch):
     name = request.param
     if name == "inline":
-        adapter = Adapter({"TASK_QUEUE": "inline"}, lambda job_id: None)
+        adapter = Adapter({"TASK_QUEUE": "inline", **WEBHOOKS}, lambda job_id: None)
     elif name == "cloudtasks":
         emulator = request.getfixturevalue("tasks_emulator")
         url = request.getfixturevalue("ocr_server")
         queue = f"q{uuid.uuid4().hex[:10]}"
         env = {"TASK_QUEUE": "cloudtasks", "TASKS_EMULATOR_HOST": emulator.host, "OCR_FUNCTION_URL": url,
-               "GOOGLE_CLOUD_PROJECT": "receipts-test", "TASKS_QUEUE_NAME": queue}
+               "GOOGLE_CLOUD_PROJECT": "receipts-test", "TASKS_QUEUE_NAME": queue, "NOTIFY_QUEUE_NAME": f"n{queue}",
+               **WEBHOOKS}
         client = taskqueue.CloudTasksQueue(config.from_env(env))._client
-        client.create_queue(parent=ROOT_LOCATION, queue={"name": f"{ROOT_LOCATION}/queues/{queue}"})
+        for name in (queue, f"n{queue}"):
+            client.create_queue(parent=ROOT_LOCATION, queue={"name": f"{ROOT_LOCATION}/queues/{name}"})
         adapter = Adapter(env, wait_until_ended)
     else:
         redis_server = request.getfixturevalue("redis_server")
-        env = {"TASK_QUEUE": "rq", "REDIS_URL": f"redis://{redis_server.host}/0", "RQ_QUEUE_NAME": f"q{uuid.uuid4().hex[:10]}"}
+        queue = f"q{uuid.uuid4().hex[:10]}"
+        env = {"TASK_QUEUE": "rq", "REDIS_URL": f"redis://{redis_server.host}/0", "RQ_QUEUE_NAME": queue,
+               "RQ_NOTIFY_QUEUE_NAME": f"n{queue}", **WEBHOOKS}
         adapter = Adapter(env, lambda job_id: run_rq_worker(env))
     for key, value in adapter.env.items():
         monkeypatch.setenv(key, value)
@@ -69,7 +78,8 @@ def run_rq_worker(env: dict) -> None:
     import rq
 
     connection = redis.Redis.from_url(env["REDIS_URL"])
-    rq.SimpleWorker([rq.Queue(env["RQ_QUEUE_NAME"], connection=connection)], connection=connection).work(burst=True)
+    queues = [rq.Queue(env[name], connection=connection) for name in ("RQ_QUEUE_NAME", "RQ_NOTIFY_QUEUE_NAME")]
+    rq.SimpleWorker(queues, connection=connection).work(burst=True)
 
 
 def test_an_enqueued_job_runs_to_the_end(adapter, sample):
@@ -89,6 +99,35 @@ def test_a_task_enqueued_twice_runs_the_job_once(adapter, sample):
     time.sleep(0.5)  # let a second delivery, if any, land
     done = services.get().jobs.get(doc["job_id"])
     assert done["status"] == "finished" and done["attempts"] == 1
+
+
+def wait_until_notified(adapter, job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        adapter.drain(job_id)  # RQ: run what is queued now (a retry is queued again at once)
+        doc = services.get().jobs.get(job_id)
+        if doc["notification"] and doc["notification"]["status"] != job.NOTIFY_PENDING:
+            return doc
+        assert time.monotonic() < deadline, f"the notification is still pending: {doc['notification']}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("script, status, attempts", [
+    ([200], "delivered", 1), ([500, 503, 200], "delivered", 3), ([503], "failed", 3), ([400, 200], "failed", 1),
+], ids=["ok", "fails-twice", "always-fails", "refused"])
+def test_a_job_with_a_callback_notifies_it_through_the_notify_queue(adapter, sample, webhook_receiver, script,
+                                                                   status, attempts):
+    url = webhook_receiver.url("contract", script)
+    doc = queue_file(sample["pdf"], "application/pdf")
+    services.get().jobs.update(doc["job_id"], lambda d: {**d, "callback_url": url, "callback_key": "*"})
+    services.get().queue.enqueue(doc["job_id"])
+    done = wait_until_notified(adapter, doc["job_id"])
+    assert done["status"] == "finished"
+    assert (done["notification"]["status"], done["notification"]["attempts"]) == (status, attempts)
+    time.sleep(0.3)  # a stray extra delivery, if any, would land now
+    requests = webhook_receiver.received(url)
+    assert len(requests) == attempts
+    assert json.loads(requests[-1]["body"]) == job.webhook_json(done)
 
 
 @pytest.mark.parametrize("env", [

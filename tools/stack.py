@@ -67,7 +67,9 @@ class Stack:
                 "PYTHONPATH": ROOT, "GOOGLE_CLOUD_PROJECT": PROJECT,
                 "BLOB_STORE": "gcs", "GCS_BUCKET": BUCKET, "JOB_STORE": "firestore",
                 "TASK_QUEUE": self.queue, "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
-                "STATUS_BASE_URL": self.urls["status"], "REQUIRE_API_KEY": "false", **self.overrides,
+                "STATUS_BASE_URL": self.urls["status"], "REQUIRE_API_KEY": "false",
+                "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # webhooks to receivers on this machine
+                **self.overrides,
             })
             for name in FUNCTIONS:
                 self.start(name)
@@ -87,8 +89,8 @@ class Stack:
         self._record("firestore-emulator", firestore.process)
         self.env.update({"STORAGE_EMULATOR_HOST": f"http://{storage.host}", "FIRESTORE_EMULATOR_HOST": firestore.host})
         if self.queue == "cloudtasks":
-            queue_path = f"projects/{PROJECT}/locations/{LOCATION}/queues/ocr"
-            tasks = emulators.start_tasks(self.log_dir, [queue_path])
+            queues = [f"projects/{PROJECT}/locations/{LOCATION}/queues/{name}" for name in ("ocr", "notify")]
+            tasks = emulators.start_tasks(self.log_dir, queues)
             self._record("tasks-emulator", tasks.process)
             self.env["TASKS_EMULATOR_HOST"] = tasks.host
         else:

@@ -1,5 +1,6 @@
-"""OCR function: the task handler. POST {"job_id": ...} runs that job; POST /reconcile runs one
-pass of the reconciler (Cloud Scheduler). Both only with the invoker's OIDC token when
+"""OCR function: the task handler. POST {"job_id": ...} runs that job; POST /notify with the same
+body delivers that job's webhook (the `notify` queue); POST /reconcile runs one pass of the
+reconciler (Cloud Scheduler). Both only with the invoker's OIDC token when
 OIDC_AUDIENCE is configured.
 
 Answers 200 when the delivery is done with (the job ended now or before: Cloud Tasks stops),
@@ -10,7 +11,7 @@ the job's lease). `X-CloudTasks-TaskRetryCount` tells the last attempt, which mu
 import flask
 import functions_framework
 
-from common import auth, config, http, job, reconcile, services
+from common import auth, config, http, job, notify, reconcile, services
 from common.errors import ApiError
 
 http.install(flask.current_app, config.from_env())
@@ -22,8 +23,11 @@ def run_ocr_job(request: flask.Request):
     auth.verify_oidc(request.headers, app.settings)
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "Use POST.", {"Allow": "POST"})
-    if request.path.rstrip("/") == "/reconcile":
+    path = request.path.rstrip("/")
+    if path == "/reconcile":
         return http.json_response(reconcile.reconcile_once(app))
+    if path not in ("", "/notify"):
+        raise ApiError(404, "not_found", "POST / runs a job, /notify delivers its webhook, /reconcile reconciles.")
     body = request.get_json(silent=True)
     job_id = body.get("job_id") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not job.is_valid_job_id(job_id):
@@ -31,6 +35,13 @@ def run_ocr_job(request: flask.Request):
     if app.jobs.get(job_id) is None:
         raise ApiError(404, "job_not_found", f"No job {job_id}.")
     retries = request.headers.get("X-CloudTasks-TaskRetryCount", "")
+    if path == "/notify":
+        last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.notify_max_attempts
+        delivery = notify.deliver(app, job_id, last_attempt=last_attempt)
+        if delivery.retry:
+            raise ApiError(503, "notification_pending", f"Try again later: {delivery.reason}",
+                           {"Retry-After": str(int(delivery.retry_after + 0.999))})
+        return http.json_response(job.status_json(app.jobs.get(job_id)))
     last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.task_max_attempts
     outcome = app.run_job(job_id, last_attempt=last_attempt)
     if outcome.retry:

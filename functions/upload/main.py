@@ -1,4 +1,5 @@
-"""Upload function: POST a receipt (multipart `file`, optional `pedido_id`, `expected_amount`).
+"""Upload function: POST a receipt (multipart `file`, optional `pedido_id`, `expected_amount`,
+`callback_url`).
 
 202 with the new job when it is queued; 200 with the job's status when it already ran (inline
 queue, or the inline fallback when the queue is down) or when the same bytes were uploaded
@@ -20,12 +21,12 @@ auth.check_api_key_settings(settings)
 @functions_framework.http
 def upload_receipt(request: flask.Request):
     app = services.get()
-    auth.require_api_key(request.headers, app.settings)
+    api_key_digest = auth.require_api_key(request.headers, app.settings)
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "Use POST with a multipart/form-data body.", {"Allow": "POST"})
     if request.mimetype != "multipart/form-data":
         raise ApiError(400, "not_multipart", "The body must be multipart/form-data with a 'file' field.")
-    outcome = upload.accept_upload(app, request.files, request.form)
+    outcome = upload.accept_upload(app, request.files, request.form, api_key_digest)
     doc = outcome.job
     status_url = f"{app.settings.status_base_url}/jobs/{doc['job_id']}/status"
     extra = {"status_url": status_url, "duplicate": outcome.duplicate, "processing": outcome.processing}

@@ -1,0 +1,247 @@
+"""Webhooks: when a job with a `callback_url` ends, POST its status JSON to that URL, signed.
+
+Deliveries travel on their own queue (`notify`), never the OCR one, so a slow or broken receiver
+cannot delay OCR. The job document records the notification (`job.notification_*`), so a task
+delivered twice, a crash between two steps or a lost task (the reconciler resends) cannot lose it.
+
+Each request carries
+    X-Timestamp: <unix seconds>
+    X-Delivery-Id: <the same for every attempt of one notification: receivers dedupe on it>
+    X-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + body)>
+where the secret is the caller's API key's (WEBHOOK_SECRETS). 2xx ends the delivery; 408, 429,
+5xx, timeouts and connection errors are retried with backoff up to NOTIFY_MAX_ATTEMPTS; any other
+answer (a 4xx, a redirect) fails it at once: the receiver refused it.
+
+SSRF: unless WEBHOOK_ALLOW_PRIVATE_URLS (local development), only https URLs whose every address
+is public are accepted, checked at upload and again at each delivery, and the connection goes to
+the address that was checked (a DNS answer that changes in between cannot redirect it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import socket
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from common import job, log
+from common.errors import ApiError
+from common.taskqueue import QueueUnavailable
+
+MAX_URL_LENGTH = 2048
+RETRYABLE_STATUS = {408, 429}  # and every 5xx
+
+
+class UnsafeUrl(ValueError):
+    """A callback URL that may not be called (scheme, credentials, or a non-public address)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str  # as written in the URL (the TLS server name and Host header)
+    port: int
+    path: str  # path and query
+    address: str  # the checked IP address to connect to
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, max_age_seconds: int = 300) -> bool:
+    """What a receiver does (the README's example uses the same three lines)."""
+    fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= max_age_seconds
+    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+# --- checking a callback URL -------------------------------------------------------------------------
+def parse_callback_url(value: str | None, settings) -> str | None:
+    """The upload form's `callback_url`, checked; an ApiError 400 says what is wrong with it."""
+    if value is None or not value.strip():
+        return None
+    url = value.strip()
+    try:
+        resolve(url, settings)
+    except UnsafeUrl as e:
+        raise ApiError(400, "invalid_callback_url", f"callback_url refused: {e}") from None
+    return url
+
+
+def resolve(url: str, settings) -> Target:
+    """Split the URL and pick the address to connect to; UnsafeUrl when it may not be called."""
+    if len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in url):
+        raise UnsafeUrl(f"not a URL of at most {MAX_URL_LENGTH} characters without spaces")
+    parts = urllib.parse.urlsplit(url)
+    allow_private = settings.webhook_allow_private_urls
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes:
+        raise UnsafeUrl(f"the scheme must be {' or '.join(schemes)}")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeUrl("credentials in the URL are not allowed")
+    try:
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeUrl("the port is not valid") from None
+    if not host:
+        raise UnsafeUrl("the URL has no host")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise UnsafeUrl(f"the host {host} does not resolve") from None
+    addresses = [info[4][0] for info in infos]
+    if not allow_private:
+        for address in addresses:
+            if not _public(address):
+                raise UnsafeUrl(f"{host} resolves to a private, loopback or reserved address")
+    path = parts.path or "/"
+    return Target(parts.scheme, host, port, path + (f"?{parts.query}" if parts.query else ""), addresses[0])
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+# --- delivering ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Response:
+    status_code: int | None  # None: no HTTP answer (timeout, connection refused...)
+    error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def retryable(self) -> bool:
+        return self.status_code is None or self.status_code in RETRYABLE_STATUS or self.status_code >= 500
+
+
+def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response:
+    """One POST to the checked address, no redirects followed, the answer's body ignored."""
+    import urllib3
+
+    host_header = target.host if ":" not in target.host else f"[{target.host}]"
+    if target.port not in (80, 443):
+        host_header += f":{target.port}"
+    options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(target.address, target.port, server_hostname=target.host,
+                                           assert_hostname=target.host, cert_reqs="CERT_REQUIRED", **options)
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
+    try:
+        response = pool.urlopen("POST", target.path, body=body, headers={**headers, "Host": host_header},
+                                redirect=False, preload_content=False)
+        response.drain_conn()
+        return Response(response.status)
+    except urllib3.exceptions.HTTPError as e:
+        return Response(None, f"{type(e).__name__}: {e}"[:300])
+    finally:
+        pool.close()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    retry_after: float | None = None  # set when the queue should deliver the task again later
+    reason: str = ""
+
+    @property
+    def retry(self) -> bool:
+        return self.retry_after is not None
+
+
+def deliver(services, job_id: str, last_attempt: bool = False) -> Outcome:
+    """One delivery attempt of the job's notification, if one is due and nobody else is at it."""
+    settings, store = services.settings, services.jobs
+    lease = settings.notify_timeout_seconds + 30
+    try:
+        doc = store.update(job_id, lambda d: job.notification_attempt(d, job.now(), lease))
+    except job.JobEnded:
+        return Outcome()  # delivered or failed already, or nothing to notify
+    except job.JobBusy as e:
+        return Outcome(max(1.0, e.retry_after), str(e))
+    note = doc["notification"]
+    attempt = note["attempts"]
+    last_attempt = last_attempt or attempt >= settings.notify_max_attempts
+    started = time.monotonic()
+    response = _send(doc, settings)
+    fields = {"job_id": job_id, "attempt": attempt, "status_code": response.status_code,
+              "duration_ms": int((time.monotonic() - started) * 1000)}
+    if response.delivered:
+        status = job.NOTIFY_DELIVERED
+        log.event("notification_delivered", **fields)
+    elif response.retryable and not last_attempt:
+        status = job.NOTIFY_PENDING
+        log.event("notification_retry", severity="WARNING", error=response.error, **fields)
+    else:
+        status = job.NOTIFY_FAILED
+        log.event("notification_failed", severity="WARNING", error=response.error, **fields)
+    try:
+        store.update(job_id, lambda d: job.notification_outcome(d, attempt, status, response.status_code,
+                                                                response.error, job.now()))
+    except job.NotClaimable:
+        return Outcome()  # our lease ran out and a newer attempt owns it
+    if status == job.NOTIFY_PENDING:
+        return Outcome(backoff(settings, attempt), response.error or f"HTTP {response.status_code}")
+    return Outcome()
+
+
+def _send(doc: dict, settings) -> Response:
+    secret = settings.webhook_secret(doc.get("callback_key"))
+    if secret is None:
+        return Response(None, "no webhook secret is configured for this job's API key")
+    try:
+        target = resolve(doc["callback_url"], settings)
+    except UnsafeUrl as e:
+        return Response(None, f"callback_url refused: {e}")
+    body = json.dumps(job.webhook_json(doc), ensure_ascii=False, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "User-Agent": "pix-receipts-webhook/1",
+               "X-Timestamp": timestamp, "X-Delivery-Id": doc["notification"]["delivery_id"],
+               "X-Signature": sign(secret, timestamp, body)}
+    return post(target, body, headers, settings.notify_timeout_seconds)
+
+
+def backoff(settings, attempt: int) -> float:
+    """Seconds before attempt `attempt + 1`: NOTIFY_BACKOFF_SECONDS, doubling, at most an hour."""
+    return float(min(3600, settings.notify_backoff_seconds * 2 ** (attempt - 1)))
+
+
+def retry_intervals(settings) -> list[int]:
+    return [int(backoff(settings, attempt)) for attempt in range(1, settings.notify_max_attempts)]
+
+
+def deliver_with_retries(services, job_id: str) -> None:
+    """The inline queue's delivery: every attempt in this thread, sleeping the backoff between."""
+    while True:
+        outcome = deliver(services, job_id)
+        if not outcome.retry:
+            return
+        time.sleep(outcome.retry_after)
+
+
+def run_in_background(services, job_id: str) -> None:
+    threading.Thread(target=deliver_with_retries, args=(services, job_id), daemon=True,
+                     name=f"notify-{job_id[:8]}").start()
+
+
+def job_ended(services, doc: dict) -> None:
+    """Hand the notification of a job that just ended to the notify queue. If the queue is down
+    the notification stays pending in the job and the reconciler hands it over later."""
+    note = doc.get("notification") if doc else None
+    if not note or note["status"] != job.NOTIFY_PENDING:
+        return
+    try:
+        services.notify_queue.enqueue(doc["job_id"])
+        log.event("notification_queued", job_id=doc["job_id"])
+    except QueueUnavailable as e:
+        log.event("notification_queue_unavailable", severity="WARNING", job_id=doc["job_id"], error=str(e))

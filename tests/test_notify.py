@@ -1,0 +1,210 @@
+"""Webhooks (common.notify): signing, the SSRF checks of callback URLs, and delivery with its
+retries and its record on the job, against a real HTTP receiver. The queue adapters' part is in
+tests/test_taskqueue.py; the full local stack's in tests/test_stack.py."""
+
+import hashlib
+import io
+import json
+import time
+
+import pytest
+
+from common import config, job, notify, services
+from tests.test_processing import queue_file
+from tests.test_upload import nothing_stored, post
+
+SECRET = "s3cret-for-webhook-tests"
+KEY_A, KEY_B = "key-a-0123456789", "key-b-0123456789"
+DIGEST_A, DIGEST_B = (hashlib.sha256(k.encode()).hexdigest() for k in (KEY_A, KEY_B))
+
+
+def test_a_signature_verifies_and_any_change_breaks_it():
+    body, now = b'{"job_id":"x"}', str(int(time.time()))
+    signature = notify.sign(SECRET, now, body)
+    assert signature.startswith("sha256=") and len(signature) == 7 + 64
+    assert notify.verify(SECRET, now, body, signature)
+    assert not notify.verify(SECRET, now, body + b" ", signature)
+    assert not notify.verify("another-secret-123", now, body, signature)
+    assert not notify.verify(SECRET, str(int(now) + 1), body, signature)
+    old = str(int(time.time()) - 3600)
+    assert not notify.verify(SECRET, old, body, notify.sign(SECRET, old, body))  # replayed later
+
+
+DEPLOYED = config.from_env({})  # WEBHOOK_ALLOW_PRIVATE_URLS defaults to false
+LOCAL = config.from_env({"WEBHOOK_ALLOW_PRIVATE_URLS": "true"})
+
+
+@pytest.mark.parametrize("url", [
+    "https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://172.16.0.1/", "https://192.168.0.10:8443/x",
+    "https://169.254.169.254/latest/meta-data/", "https://100.64.0.1/", "https://0.0.0.0/", "https://[::1]/",
+    "https://[fe80::1]/", "https://[fd00::1]/", "https://[::ffff:10.0.0.1]/", "https://localhost/hook",
+    "https://224.0.0.1/", "https://2130706433/",  # 127.0.0.1 as one decimal number
+])
+def test_private_loopback_link_local_and_reserved_addresses_are_refused_in_deployed_mode(url):
+    with pytest.raises(notify.UnsafeUrl):
+        notify.resolve(url, DEPLOYED)
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("http://93.184.216.34/hook", "scheme"), ("ftp://93.184.216.34/", "scheme"), ("javascript:alert(1)", "scheme"),
+    ("https://user:pw@93.184.216.34/", "credentials"), ("https://93.184.216.34:99999/", "port"),
+    ("https:///nohost", "host"), ("https://no-such-host.invalid/", "resolve"), ("https://a b/", "spaces"),
+    ("https://93.184.216.34/" + "a" * 2100, "characters"),
+])
+def test_malformed_callback_urls_are_refused(url, reason):
+    with pytest.raises(notify.UnsafeUrl, match=reason):
+        notify.resolve(url, DEPLOYED)
+
+
+def test_a_public_https_address_is_accepted_and_is_where_the_connection_goes():
+    target = notify.resolve("https://93.184.216.34:8443/hooks/pix?x=1", DEPLOYED)
+    assert (target.scheme, target.host, target.port, target.path, target.address) == \
+        ("https", "93.184.216.34", 8443, "/hooks/pix?x=1", "93.184.216.34")
+
+
+def test_local_mode_allows_http_to_loopback():
+    assert notify.resolve("http://127.0.0.1:8080/hook", LOCAL).address == "127.0.0.1"
+    with pytest.raises(notify.UnsafeUrl):
+        notify.resolve("ftp://127.0.0.1/", LOCAL)
+
+
+@pytest.mark.parametrize("url", ["https://10.0.0.5/hook", "https://169.254.169.254/computeMetadata/v1/",
+                                 "https://localhost:8443/", "http://127.0.0.1:9000/hook"])
+def test_the_deployed_upload_function_refuses_a_private_callback_url_and_stores_nothing(make_client, sample, url):
+    client = make_client("upload", REQUIRE_API_KEY="true", API_KEY_HASHES=DIGEST_A, WEBHOOK_SECRETS=f"*={SECRET}")
+    response = client.post("/", data={"file": (io.BytesIO(sample["png"]), "r.png"), "callback_url": url},
+                           content_type="multipart/form-data", headers={"X-API-Key": KEY_A})
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_callback_url"
+    assert nothing_stored()
+
+
+def test_a_callback_url_without_a_webhook_secret_is_refused(make_client, sample):
+    client = make_client("upload", WEBHOOK_ALLOW_PRIVATE_URLS="true")
+    response = post(client, "r.png", sample["png"], callback_url="http://127.0.0.1:9/hook")
+    assert (response.status_code, response.get_json()["code"]) == (400, "webhooks_not_configured")
+    assert nothing_stored()
+
+
+def wait_for_notification(job_id: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = services.get().jobs.get(job_id)
+        if doc["notification"] and doc["notification"]["status"] != job.NOTIFY_PENDING:
+            return doc
+        assert time.monotonic() < deadline, f"notification still pending: {doc['notification']}"
+        time.sleep(0.05)
+
+
+def inline_upload(make_client, sample, url, key=None, **env):
+    settings = {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "NOTIFY_BACKOFF_SECONDS": "0", "NOTIFY_MAX_ATTEMPTS": "3",
+                "WEBHOOK_SECRETS": f"*={SECRET}", **env}
+    client = make_client("upload", **settings)
+    headers = {"X-API-Key": key} if key else {}
+    response = client.post("/", data={"file": (io.BytesIO(sample["pdf"]), "r.pdf"), "callback_url": url},
+                           content_type="multipart/form-data", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_the_webhook_carries_the_status_json_signed_with_the_callers_key_secret(make_client, sample, webhook_receiver):
+    url = webhook_receiver.url("ok", [200])
+    body = inline_upload(make_client, sample, url, KEY_B, REQUIRE_API_KEY="true", API_KEY_HASHES=f"{DIGEST_A},{DIGEST_B}",
+                         WEBHOOK_SECRETS=f"{DIGEST_A}=secret-of-key-a-000,{DIGEST_B}=secret-of-key-b-000")
+    doc = wait_for_notification(body["job_id"])
+    [request] = webhook_receiver.received(url)
+    headers = request["headers"]
+    assert notify.verify("secret-of-key-b-000", headers["X-Timestamp"], request["body"], headers["X-Signature"])
+    assert not notify.verify("secret-of-key-a-000", headers["X-Timestamp"], request["body"], headers["X-Signature"])
+    assert headers["X-Delivery-Id"] == doc["notification"]["delivery_id"]
+    assert json.loads(request["body"]) == job.webhook_json(doc)
+    assert json.loads(request["body"])["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+    note = job.status_json(doc)["notification"]
+    assert note["status"] == "delivered" and note["attempts"] == 1 and note["last_status_code"] == 200
+    assert note["delivered_at"] >= doc["ended_at"]
+
+
+def test_a_receiver_failing_twice_gets_three_attempts_with_one_delivery_id(make_client, sample, webhook_receiver):
+    url = webhook_receiver.url("flaky", [500, 429, 204])
+    doc = wait_for_notification(inline_upload(make_client, sample, url)["job_id"])
+    requests = webhook_receiver.received(url)
+    assert len(requests) == 3
+    assert len({r["headers"]["X-Delivery-Id"] for r in requests}) == 1
+    assert doc["notification"]["status"] == "delivered" and doc["notification"]["attempts"] == 3
+    assert doc["notification"]["last_status_code"] == 204
+
+
+def test_a_receiver_that_always_fails_ends_failed_after_the_maximum_and_the_job_is_unaffected(make_client, sample, webhook_receiver):
+    url = webhook_receiver.url("down", [503])
+    doc = wait_for_notification(inline_upload(make_client, sample, url)["job_id"])
+    assert len(webhook_receiver.received(url)) == 3
+    assert doc["notification"]["status"] == "failed" and doc["notification"]["last_status_code"] == 503
+    assert doc["status"] == "finished" and doc["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+
+
+def test_a_refusal_other_than_429_is_not_retried(make_client, sample, webhook_receiver):
+    url = webhook_receiver.url("gone", [410, 200])
+    doc = wait_for_notification(inline_upload(make_client, sample, url)["job_id"])
+    assert len(webhook_receiver.received(url)) == 1
+    assert (doc["notification"]["status"], doc["notification"]["last_status_code"]) == ("failed", 410)
+
+
+def test_an_unreachable_receiver_is_retried_and_recorded_without_a_status_code(make_client, sample):
+    from tools import emulators
+
+    url = f"http://127.0.0.1:{emulators.free_port()}/nobody"
+    doc = wait_for_notification(inline_upload(make_client, sample, url)["job_id"])
+    note = doc["notification"]
+    assert (note["status"], note["attempts"], note["last_status_code"]) == ("failed", 3, None)
+    assert "Error" in note["last_error"]
+
+
+def test_a_failed_job_is_notified_too(make_client, webhook_receiver):
+    url = webhook_receiver.url("failed-job", [200])
+    client = make_client("upload", WEBHOOK_ALLOW_PRIVATE_URLS="true", WEBHOOK_SECRETS=f"*={SECRET}")
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (400, 300), "white").save(blank, "PNG")
+    response = post(client, "blank.png", blank.getvalue(), callback_url=url)
+    assert response.get_json()["status"] == "failed"
+    doc = wait_for_notification(response.get_json()["job_id"])
+    [request] = webhook_receiver.received(url)
+    assert json.loads(request["body"])["error_code"] == doc["error_code"] == "no_receipt_found"
+
+
+def test_duplicate_deliveries_of_a_notify_task_post_once(sample, webhook_receiver, monkeypatch):
+    for key, value in {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "WEBHOOK_SECRETS": f"*={SECRET}"}.items():
+        monkeypatch.setenv(key, value)
+    services.reset()
+    app = services.get()
+    url = webhook_receiver.url("once", [200])
+    doc = queue_file(sample["pdf"], "application/pdf")
+    app.jobs.update(doc["job_id"], lambda d: {**d, "callback_url": url, "callback_key": "*"})
+    app.jobs.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
+    ended = app.jobs.update(doc["job_id"], lambda d: job.fail(d, 1, "x", "x", job.now()))
+    assert ended["notification"]["status"] == "pending"
+    outcomes = [notify.deliver(app, doc["job_id"]) for _ in range(3)]
+    assert not any(o.retry for o in outcomes)
+    assert len(webhook_receiver.received(url)) == 1
+
+
+def test_a_pending_notification_whose_task_was_lost_is_resent_by_the_reconciler(sample, webhook_receiver, monkeypatch):
+    from datetime import timedelta
+
+    from common import reconcile
+
+    for key, value in {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "WEBHOOK_SECRETS": f"*={SECRET}"}.items():
+        monkeypatch.setenv(key, value)
+    services.reset()
+    app = services.get()
+    url = webhook_receiver.url("lost", [200])
+    doc = queue_file(sample["pdf"], "application/pdf")
+    app.jobs.update(doc["job_id"], lambda d: {**d, "callback_url": url, "callback_key": "*"})
+    app.jobs.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
+    app.jobs.update(doc["job_id"], lambda d: job.fail(d, 1, "x", "x", job.now()))  # ended; its task never sent
+    assert reconcile.reconcile_once(app)["notifications_requeued"] == 0  # young: its task may still come
+    later = job.now() + timedelta(seconds=app.settings.reconcile_queued_after_seconds + 1)
+    assert reconcile.reconcile_once(app, at=later)["notifications_requeued"] == 1
+    assert wait_for_notification(doc["job_id"])["notification"]["status"] == "delivered"
+    assert len(webhook_receiver.received(url)) == 1
