@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 
 import pytest
 import yaml
@@ -130,6 +131,24 @@ def test_status_of_each_kind_of_job_matches_the_document(make_client, status, sa
     for query, code in (("status=done", "invalid_status"), ("limit=0", "invalid_limit"), ("limit=101", "invalid_limit"),
                         ("cursor=garbage", "invalid_cursor")):
         assert check(status.get(f"/jobs?{query}"), "/jobs")["code"] == code
+
+
+def test_a_job_with_a_webhook_matches_the_document(make_client, sample, webhook_receiver):
+    upload = make_client("upload", WEBHOOK_ALLOW_PRIVATE_URLS="true", WEBHOOK_SECRETS="*=openapi-test-secret",
+                         NOTIFY_MAX_ATTEMPTS="1")
+    for kind, script, expected in (("png", [200], "delivered"), ("jpeg", [500], "failed")):
+        url = webhook_receiver.url("openapi", script)
+        response = upload.post("/", data={"file": (io.BytesIO(sample[kind]), f"r.{kind}"), "callback_url": url},
+                               content_type="multipart/form-data")
+        job_id = check(response, "/", "post")["job_id"]
+        status, deadline = make_client("status"), time.monotonic() + 30
+        while (body := check(status.get(f"/jobs/{job_id}/status"), STATUS))["notification"]["status"] == "pending":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert body["notification"]["status"] == expected
+    bad = upload.post("/", data={"file": (io.BytesIO(sample["pdf"]), "r.pdf"), "callback_url": "ftp://x/"},
+                      content_type="multipart/form-data")
+    assert check(bad, "/", "post")["code"] == "invalid_callback_url"
 
 
 def test_status_auth_errors_match_the_document(make_client):

@@ -19,12 +19,14 @@ from tools import receipts
 from tools.stack import Stack
 
 LEASE_SECONDS = 6  # short, so that taking over a dead worker's job takes seconds
+WEBHOOK_SECRET = "stack-webhook-secret-0123"
 
 
 @pytest.fixture(scope="module", params=["cloudtasks", "rq"])
 def stack(request):
     state_dir = os.path.join(TEST_OUTPUT, f"stack-{request.param}-{uuid.uuid4().hex[:6]}")
-    overrides = {"JOB_LEASE_SECONDS": str(LEASE_SECONDS), "RECONCILE_QUEUED_AFTER_SECONDS": "5"}
+    overrides = {"JOB_LEASE_SECONDS": str(LEASE_SECONDS), "RECONCILE_QUEUED_AFTER_SECONDS": "5",
+                 "WEBHOOK_SECRETS": f"*={WEBHOOK_SECRET}", "NOTIFY_MAX_ATTEMPTS": "3", "NOTIFY_BACKOFF_SECONDS": "1"}
     stack = _need(lambda: Stack(state_dir, request.param, overrides, reconcile_every=1).up())
     yield stack
     stack.down()
@@ -39,10 +41,12 @@ def call(url, data=None, headers=None, timeout=120):
         return e.code, dict(e.headers), json.load(e)
 
 
-def upload(stack, content: bytes, filename: str):
+def upload(stack, content: bytes, filename: str, **fields):
     boundary = uuid.uuid4().hex
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                    for name, value in fields.items())
+    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+             f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
     return call(stack.urls["upload"] + "/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 
@@ -145,6 +149,44 @@ def test_a_worker_killed_mid_job_is_taken_over_after_the_lease(stack):
     assert final["status"] == "finished", final
     assert final["attempts"] == 2
     assert final["result"]["data"]["transaction_id"] == receipt.transaction_id
+
+
+def test_webhooks_arrive_once_signed_are_retried_and_never_touch_the_ocr_result(stack, webhook_receiver):
+    from common import notify
+
+    scripts = {"ok": [200], "flaky": [500, 502, 200], "down": [503]}
+    urls = {name: webhook_receiver.url(f"stack-{name}", script) for name, script in scripts.items()}
+    jobs = {}
+    for seed, (name, url) in enumerate(urls.items(), start=20):
+        receipt, pdf = scanned_pdf(seed, pages=1)
+        status, _, body = upload(stack, pdf, "scan.pdf", callback_url=url, pedido_id=f"order-{name}")
+        assert status == 202, body
+        jobs[name] = (receipt, body["status_url"])
+    finals = {}
+    for name, (receipt, status_url) in jobs.items():
+        deadline = time.monotonic() + 120
+        while True:
+            _, _, final = call(status_url)
+            if final.get("notification", {}).get("status") in ("delivered", "failed"):
+                break
+            assert time.monotonic() < deadline, final
+            time.sleep(0.2)
+        assert final["status"] == "finished" and final["result"]["data"]["transaction_id"] == receipt.transaction_id
+        finals[name] = final
+    time.sleep(1.5)  # a stray extra delivery, if any, would land now
+    [ok] = webhook_receiver.received(urls["ok"])
+    headers = ok["headers"]
+    assert notify.verify(WEBHOOK_SECRET, headers["X-Timestamp"], ok["body"], headers["X-Signature"])
+    status_json = {k: v for k, v in finals["ok"].items() if k != "notification"}
+    assert json.loads(ok["body"]) == status_json
+    assert finals["ok"]["notification"] == {"status": "delivered", "attempts": 1, "last_status_code": 200,
+                                            "delivered_at": finals["ok"]["notification"]["delivered_at"]}
+    flaky = webhook_receiver.received(urls["flaky"])
+    assert len(flaky) == 3 and len({r["headers"]["X-Delivery-Id"] for r in flaky}) == 1
+    assert finals["flaky"]["notification"]["status"] == "delivered" and finals["flaky"]["notification"]["attempts"] == 3
+    assert len(webhook_receiver.received(urls["down"])) == 3
+    assert finals["down"]["notification"] == {"status": "failed", "attempts": 3, "last_status_code": 503,
+                                              "delivered_at": None}
 
 
 def test_with_the_queue_stopped_the_upload_falls_back_to_inline(stack):

@@ -465,6 +465,28 @@ def test_without_an_upload_url_the_page_says_so(page, functions):
     expect(page.get_by_role("button", name="Enviar")).to_be_disabled()
 
 
+def test_the_dashboard_shows_each_jobs_webhook_delivery(page, functions):
+    from playwright.sync_api import expect
+
+    store = functions.store()
+    shown = {}
+    for seed, (status, attempts, code) in enumerate([("delivered", 1, 200), ("failed", 3, 503)], start=40):
+        doc, _ = store.create(job.new_job(sha256=f"{seed:064x}", blob_name="x.png", content_type="image/png", size=1,
+                                          callback_url="https://example.com/hook", callback_key="*"))
+        store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
+        store.update(doc["job_id"], lambda d: job.fail(d, 1, "timeout", "too slow", job.now()))
+        store.update(doc["job_id"], lambda d: {**d, "notification": {
+            **d["notification"], "status": status, "attempts": attempts, "last_status_code": code}})
+        shown[doc["job_id"]] = (status, attempts, code)
+    page.goto(functions.urls["status"] + "/dashboard")
+    for job_id, (status, attempts, code) in shown.items():
+        cell = page.locator("tbody tr", has=page.locator(f'a[title="{job_id}"]')).locator("td[data-notification]")
+        expect(cell).to_have_attribute("data-notification", status)
+        expect(cell).to_contain_text(f"{attempts} tentativa")
+        expect(cell).to_contain_text(f"HTTP {code}")
+    shot(page, "11-dashboard-webhooks.png")
+
+
 def test_the_api_key_is_kept_in_the_browser_and_sent(page, functions):
     from playwright.sync_api import expect
 

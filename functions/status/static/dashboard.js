@@ -50,7 +50,18 @@
     cell(tr, "Pedido", job.pedido_id || "—");
     const error = job.status === "failed" ? `${job.error} (${job.error_code})` : "";
     cell(tr, "Erro", error || "—", error ? "error" : "");
+    const webhook = cell(tr, "Webhook", webhookText(job.notification), "nowrap");
+    if (job.notification) webhook.dataset.notification = job.notification.status;
     return tr;
+  }
+
+  const WEBHOOK_LABELS = { pending: "pendente", delivered: "entregue", failed: "falhou" };
+
+  function webhookText(notification) {
+    if (!notification) return "—";
+    const tries = `${notification.attempts} ${notification.attempts === 1 ? "tentativa" : "tentativas"}`;
+    const answer = notification.last_status_code ? `, HTTP ${notification.last_status_code}` : "";
+    return `${WEBHOOK_LABELS[notification.status] || notification.status} (${tries}${answer})`;
   }
 
   function showProblem(problem) {
