@@ -61,12 +61,23 @@ resource "google_cloudfunctions2_function" "ocr" {
       # The function verifies the OIDC token of every request itself: this audience, this email.
       OIDC_AUDIENCE      = local.ocr_audience
       OIDC_INVOKER_EMAIL = google_service_account.invoker.email
+      # Webhooks: delivered by this function's /notify from the notify queue.
+      NOTIFY_QUEUE_NAME   = google_cloud_tasks_queue.notify.name
+      NOTIFY_MAX_ATTEMPTS = tostring(var.notify_max_attempts)
+    }
+
+    secret_environment_variables {
+      key        = "WEBHOOK_SECRETS"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.webhook_secrets.secret_id
+      version    = google_secret_manager_secret_version.webhook_secrets.version
     }
   }
 
   depends_on = [
     google_project_iam_member.build_run_builder,
     google_storage_bucket_iam_member.build_source_viewer,
+    google_secret_manager_secret_iam_member.ocr_webhook_secrets,
   ]
 }
 
@@ -197,6 +208,8 @@ resource "google_cloudfunctions2_function" "upload" {
         [google_cloudfunctions2_function.status.service_config[0].uri, local.run_urls.status],
         var.cors_allowed_origins,
       )))
+      # Webhooks: a job this function ends (inline fallback) queues its notification.
+      NOTIFY_QUEUE_NAME = google_cloud_tasks_queue.notify.name
     }
 
     secret_environment_variables {
@@ -205,11 +218,19 @@ resource "google_cloudfunctions2_function" "upload" {
       secret     = google_secret_manager_secret.api_key_hashes.secret_id
       version    = google_secret_manager_secret_version.api_key_hashes.version
     }
+
+    secret_environment_variables {
+      key        = "WEBHOOK_SECRETS"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.webhook_secrets.secret_id
+      version    = google_secret_manager_secret_version.webhook_secrets.version
+    }
   }
 
   depends_on = [
     google_project_iam_member.build_run_builder,
     google_storage_bucket_iam_member.build_source_viewer,
     google_secret_manager_secret_iam_member.upload_api_key_hashes,
+    google_secret_manager_secret_iam_member.upload_webhook_secrets,
   ]
 }

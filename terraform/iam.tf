@@ -182,3 +182,37 @@ resource "google_cloud_run_service_iam_member" "status_public" {
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+# The OCR function queues a job's webhook when the job ends (and the reconciler resends lost
+# ones); the upload function does too when its inline fallback ends a job.
+resource "google_cloud_tasks_queue_iam_member" "ocr_notify_enqueuer" {
+  project  = var.project_id
+  location = google_cloud_tasks_queue.notify.location
+  name     = google_cloud_tasks_queue.notify.name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = google_service_account.ocr.member
+}
+
+resource "google_cloud_tasks_queue_iam_member" "upload_notify_enqueuer" {
+  project  = var.project_id
+  location = google_cloud_tasks_queue.notify.location
+  name     = google_cloud_tasks_queue.notify.name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = google_service_account.upload.member
+}
+
+resource "google_secret_manager_secret_iam_member" "ocr_webhook_secrets" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.webhook_secrets.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.ocr.member
+}
+
+resource "google_secret_manager_secret_iam_member" "upload_webhook_secrets" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.webhook_secrets.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}

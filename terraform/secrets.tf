@@ -17,3 +17,23 @@ resource "google_secret_manager_secret_version" "api_key_hashes" {
   secret      = google_secret_manager_secret.api_key_hashes.id
   secret_data = join(",", var.api_key_hashes)
 }
+
+# WEBHOOK_SECRETS for the upload function (refuses a callback_url without a secret) and the OCR
+# function (signs deliveries): "digest=secret" pairs, comma-separated. Secret Manager refuses an
+# empty payload, so no secrets are written as one space, which the code reads as none.
+resource "google_secret_manager_secret" "webhook_secrets" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-webhook-secrets"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "webhook_secrets" {
+  secret      = google_secret_manager_secret.webhook_secrets.id
+  secret_data = length(var.webhook_secrets) > 0 ? join(",", [for k, v in var.webhook_secrets : "${k}=${v}"]) : " "
+}

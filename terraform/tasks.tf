@@ -27,3 +27,32 @@ resource "google_cloud_tasks_queue" "ocr" {
 
   depends_on = [google_project_service.apis]
 }
+
+# The low-priority queue of webhooks: it POSTs {"job_id"} to the OCR function's /notify, which
+# delivers that job's notification. Its own queue, rate and retries, so a slow or broken
+# receiver never holds up OCR; the rate is kept low so webhooks take few of the OCR slots.
+resource "google_cloud_tasks_queue" "notify" {
+  name     = "notify"
+  project  = var.project_id
+  location = var.region
+
+  retry_config {
+    # The same value as the OCR function's NOTIFY_MAX_ATTEMPTS: the last attempt records
+    # the notification as failed (X-CloudTasks-TaskRetryCount + 1 == NOTIFY_MAX_ATTEMPTS).
+    max_attempts  = var.notify_max_attempts
+    min_backoff   = "10s"
+    max_backoff   = "600s"
+    max_doublings = 5
+  }
+
+  rate_limits {
+    max_concurrent_dispatches = var.notify_max_concurrent_dispatches
+    max_dispatches_per_second = var.notify_max_dispatches_per_second
+  }
+
+  stackdriver_logging_config {
+    sampling_ratio = 1.0
+  }
+
+  depends_on = [google_project_service.apis]
+}

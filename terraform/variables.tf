@@ -258,3 +258,48 @@ variable "cors_allowed_origins" {
     error_message = "Each origin must be scheme://host[:port], without a path or a comma."
   }
 }
+
+variable "webhook_secrets" {
+  description = "Webhook signing secrets (WEBHOOK_SECRETS): API key SHA-256 digest -> secret (at least 16 characters), or \"*\" -> the secret for every key without its own. Empty: uploads with a callback_url are refused (webhooks_not_configured). Stored in Secret Manager."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+
+  validation {
+    condition     = alltrue([for k, v in var.webhook_secrets : (k == "*" || can(regex("^[0-9a-f]{64}$", k))) && length(v) >= 16 && !strcontains(v, ",")])
+    error_message = "webhook_secrets keys must be API key digests or \"*\"; secrets at least 16 characters, without commas."
+  }
+}
+
+variable "notify_max_attempts" {
+  description = "NOTIFY_MAX_ATTEMPTS: delivery attempts per webhook. The notify queue's max_attempts and the OCR function get the same value."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.notify_max_attempts >= 1 && var.notify_max_attempts <= 100
+    error_message = "notify_max_attempts must be between 1 and 100."
+  }
+}
+
+variable "notify_max_concurrent_dispatches" {
+  description = "Most webhook deliveries in flight at once (each holds an OCR function slot while it waits for the receiver)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.notify_max_concurrent_dispatches >= 1 && var.notify_max_concurrent_dispatches <= 1000
+    error_message = "notify_max_concurrent_dispatches must be between 1 and 1000."
+  }
+}
+
+variable "notify_max_dispatches_per_second" {
+  description = "Most webhook deliveries the notify queue starts per second."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.notify_max_dispatches_per_second > 0 && var.notify_max_dispatches_per_second <= 500
+    error_message = "notify_max_dispatches_per_second must be above 0 and at most 500."
+  }
+}

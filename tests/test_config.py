@@ -48,3 +48,22 @@ def test_the_originals_rq_async_enabled_false_means_synchronous():
 def test_the_lease_outlasts_the_job_timeout_by_default():
     assert config.from_env({"JOB_TIMEOUT_SECONDS": "100"}).job_lease_seconds == 160
     assert config.from_env({"JOB_LEASE_SECONDS": "7"}).job_lease_seconds == 7
+
+
+def test_webhook_secrets_are_per_key_with_a_fallback():
+    digest = "ab" * 32
+    settings = config.from_env({"WEBHOOK_SECRETS": f"{digest}=secret-of-that-key, *=secret-for-everyone"})
+    assert settings.webhook_secret(digest) == "secret-of-that-key"
+    assert settings.webhook_secret("cd" * 32) == settings.webhook_secret(None) == "secret-for-everyone"
+    assert config.from_env({"WEBHOOK_SECRETS": " "}).webhook_secret(None) is None  # Terraform's "none"
+    assert config.from_env({}).webhook_allow_private_urls is False
+
+
+@pytest.mark.parametrize("value, message", [
+    ("not-a-digest=secret-long-enough-1", "neither an API key digest"),
+    ("*=short", "shorter than 16"),
+    ("*", "shorter than 16"),
+])
+def test_bad_webhook_secrets_are_refused_at_start(value, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.from_env({"WEBHOOK_SECRETS": value})

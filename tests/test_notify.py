@@ -208,3 +208,28 @@ def test_a_pending_notification_whose_task_was_lost_is_resent_by_the_reconciler(
     assert reconcile.reconcile_once(app, at=later)["notifications_requeued"] == 1
     assert wait_for_notification(doc["job_id"])["notification"]["status"] == "delivered"
     assert len(webhook_receiver.received(url)) == 1
+
+
+def test_the_readmes_receiver_accepts_a_real_delivery_and_refuses_a_forged_one():
+    import os
+    import re
+
+    from tests.conftest import ROOT
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    section = readme[readme.index("### Webhooks"):]
+    source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    source = re.sub(r'^SECRET = .*$', f'SECRET = b"{SECRET}"', source, flags=re.M)
+    namespace: dict = {"__name__": "__main__"}  # Flask(__name__) looks its module up
+    exec(compile(source, "README.md", "exec"), namespace)
+    client = namespace["app"].test_client()
+    body = json.dumps({"job_id": "a" * 32, "status": "finished"}).encode()
+    timestamp = str(int(time.time()))
+    headers = {"X-Timestamp": timestamp, "X-Signature": notify.sign(SECRET, timestamp, body),
+               "X-Delivery-Id": "d" * 32, "Content-Type": "application/json"}
+    assert client.post("/pix-webhook", data=body, headers=headers).status_code == 204
+    assert client.post("/pix-webhook", data=body.replace(b"finished", b"failed"), headers=headers).status_code == 401
+    stale = str(int(time.time()) - 3600)
+    old = {**headers, "X-Timestamp": stale, "X-Signature": notify.sign(SECRET, stale, body)}
+    assert client.post("/pix-webhook", data=body, headers=old).status_code == 401

@@ -38,6 +38,10 @@ IAM_ALLOWLIST = {
     ("ocr", "roles/datastore.user", "project"),
     ("ocr", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.ocr"),
     ("ocr", "roles/iam.serviceAccountUser", "google_service_account.invoker"),
+    ("upload", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.notify"),
+    ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.webhook_secrets"),
+    ("ocr", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.notify"),
+    ("ocr", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.webhook_secrets"),
     ("status", "roles/datastore.viewer", "project"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
     ("build", "roles/run.builder", "project"),
@@ -76,6 +80,7 @@ NEEDED_BY = {
     "REQUIRE_API_KEY": ("upload", "status"), "API_KEY_HASHES": ("upload", "status"),
     "OIDC_AUDIENCE": ("ocr",), "OIDC_INVOKER_EMAIL": ("ocr",),
     "CORS_ALLOWED_ORIGINS": ("upload", "status"), "UPLOAD_URL": ("status",),
+    "WEBHOOK_SECRETS": ("upload", "ocr"), "NOTIFY_QUEUE_NAME": ("upload", "ocr"), "NOTIFY_MAX_ATTEMPTS": ("ocr",),
 }
 # Settings no function sets: their default is right in production.
 SAFE_DEFAULTS = {
@@ -94,6 +99,10 @@ SAFE_DEFAULTS = {
     "VISION_API_ENDPOINT": "empty is Google's endpoint with the function's credentials",
     "OCR_MAX_SIDE": "2000 px, what the accuracy suite measured",
     "OIDC_CERTS_URL": "Google's token-signing certificates; another URL only in tests",
+    "WEBHOOK_ALLOW_PRIVATE_URLS": "must stay false in production: callbacks to private addresses are SSRF",
+    "NOTIFY_TIMEOUT_SECONDS": "10 s per delivery attempt, well inside the notify task's deadline",
+    "NOTIFY_BACKOFF_SECONDS": "only for the inline and RQ queues; the notify queue's retry_config backs off in Cloud Tasks",
+    "RQ_NOTIFY_QUEUE_NAME": "only for TASK_QUEUE=rq",
 }
 
 
@@ -263,6 +272,15 @@ def queue_violations(tf: dict) -> list[str]:
             (ocr["max_instance_count"], ocr["max_instance_request_concurrency"]) != \
             ("${var.ocr_max_instances}", "${var.ocr_concurrency}"):
         problems.append("max_concurrent_dispatches must be the OCR function's instances x concurrency")
+    notify = tf["resource"]["google_cloud_tasks_queue"].get("notify")
+    if not notify or notify["retry_config"][0]["max_attempts"] != "${var.notify_max_attempts}":
+        problems.append("a notify queue whose max_attempts is var.notify_max_attempts must exist")
+    if not refers_to(function_env(tf, "ocr").get("NOTIFY_MAX_ATTEMPTS"), "var.notify_max_attempts"):
+        problems.append("NOTIFY_MAX_ATTEMPTS on the OCR function must be var.notify_max_attempts")
+    if tf["variable"]["notify_max_attempts"]["default"] != config.Settings().notify_max_attempts:
+        problems.append("var.notify_max_attempts' default must be the code's NOTIFY_MAX_ATTEMPTS default")
+    problems += [f"NOTIFY_QUEUE_NAME on {fn} must be the notify queue's name" for fn in ("upload", "ocr")
+                 if not refers_to(function_env(tf, fn).get("NOTIFY_QUEUE_NAME"), "google_cloud_tasks_queue.notify.name")]
     longest_job = max(int(n) for n in re.findall(r"<=\s*(\d+)", tf["variable"]["job_timeout_seconds"]["validation"][0]["condition"]))
     if resolve(tf, ocr["timeout_seconds"]) < longest_job + 60:
         problems.append("the OCR function's timeout must outlast a task's dispatch deadline (job timeout + 60 s)")
@@ -382,6 +400,8 @@ def test_function_environments_are_accepted_by_config(tf):
         if var:
             default = tf["variable"][var.group(1)].get("default", "x")
             return str(default).lower() if isinstance(default, bool) else str(default)
+        if raw == "<secret>" and name == "WEBHOOK_SECRETS":  # what Terraform writes for none
+            return " "
         if raw == "<secret>":  # API_KEY_HASHES: the secret holds SHA-256 digests
             return "0" * 64
         if "${" not in str(raw):
