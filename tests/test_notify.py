@@ -233,3 +233,20 @@ def test_the_readmes_receiver_accepts_a_real_delivery_and_refuses_a_forged_one()
     stale = str(int(time.time()) - 3600)
     old = {**headers, "X-Timestamp": stale, "X-Signature": notify.sign(SECRET, stale, body)}
     assert client.post("/pix-webhook", data=body, headers=old).status_code == 401
+
+
+def test_a_receiver_that_never_answers_times_out_each_attempt(make_client, sample):
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are accepted by the kernel; nothing ever answers
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hangs"
+        doc = wait_for_notification(inline_upload(make_client, sample, url, NOTIFY_TIMEOUT_SECONDS="1",
+                                                  NOTIFY_MAX_ATTEMPTS="2")["job_id"])
+    finally:
+        silent.close()
+    note = doc["notification"]
+    assert (note["status"], note["attempts"], note["last_status_code"]) == ("failed", 2, None)
+    assert "timed out" in note["last_error"].lower()
