@@ -99,6 +99,9 @@ class Settings:
     oidc_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     upload_url: str = ""
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    # Observability (common.metrics): Prometheus endpoints, for the local stack and the RQ worker.
+    metrics_enabled: bool = False  # the functions answer GET /metrics
+    metrics_port: int = 0  # worker.py serves /metrics on this port; 0 = off
 
     @property
     def max_request_bytes(self) -> int:
@@ -188,4 +191,7 @@ def _read(env: Mapping[str, str]) -> Settings:
         oidc_certs_url=env.get("OIDC_CERTS_URL", "").strip() or "https://www.googleapis.com/oauth2/v1/certs",
         upload_url=env.get("UPLOAD_URL", "").strip(),
         cors_allowed_origins=tuple(o.lower().rstrip("/") for o in _list(env, "CORS_ALLOWED_ORIGINS")),
+        # Observability
+        metrics_enabled=_bool(env, "METRICS_ENABLED", False),
+        metrics_port=_int(env, "METRICS_PORT", 0),
     )

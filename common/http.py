@@ -40,9 +40,15 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     return json_response({"error": message, "code": code}, status, headers)
 
 
+def _log_rejection(status: int, code: str) -> None:
+    # The upload function names its refusals upload_rejected (a log-based metric counts them).
+    name = flask.current_app.config.get("REJECTION_EVENT", "request_rejected")
+    log.event(name, severity="NOTICE", code=code, status=status, path=flask.request.path)
+
+
 def _on_api_error(e: ApiError):
     if e.status < 500:
-        log.event("request_rejected", severity="NOTICE", code=e.code, status=e.status, path=flask.request.path)
+        _log_rejection(e.status, e.code)
     return error_response(e.status, e.code, e.message, e.headers)
 
 
@@ -54,6 +60,8 @@ def _on_backend_unavailable(e: BackendUnavailable):
 
 def _on_http_exception(e: HTTPException):
     code = _HTTP_CODES.get(e.code, "http_error")
+    if e.code and e.code < 500:
+        _log_rejection(e.code, code)
     return error_response(e.code or 500, code, e.description or e.name)
 
 
@@ -101,9 +109,46 @@ def _route_static_to_function(app: flask.Flask) -> None:
     app.view_functions["static"] = static
 
 
-def install(app: flask.Flask, settings) -> None:
-    """Configure a functions-framework app; call it at import, where `flask.current_app` is it."""
+def _install_trace(app: flask.Flask, project: str) -> None:
+    """Bind the request's Cloud Trace id to every log line written while it is handled."""
+    @app.before_request
+    def bind_trace():
+        trace = log.trace_from_header(flask.request.headers.get(log.TRACE_HEADER), project)
+        if trace:
+            scope = log.context(trace=trace)
+            scope.__enter__()
+            flask.g.trace_scope = scope
+
+    @app.teardown_request
+    def unbind_trace(_error):
+        scope = flask.g.pop("trace_scope", None)
+        if scope is not None:
+            scope.__exit__(None, None, None)
+
+
+def _install_metrics(app: flask.Flask) -> None:
+    """GET /metrics in Prometheus' text format (METRICS_ENABLED; the local stack only: in
+    production the log-based metrics of terraform/metrics.tf count the same events)."""
+    from common import metrics, services
+
+    metrics.enable(queue_depth=lambda: services.get().jobs.count("queued"))
+
+    @app.before_request
+    def serve_metrics():
+        if flask.request.method == "GET" and flask.request.path == "/metrics":
+            body, content_type = metrics.exposition()
+            return flask.Response(body, content_type=content_type)
+        return None
+
+
+def install(app: flask.Flask, settings, rejection_event: str = "request_rejected") -> None:
+    """Configure a functions-framework app; call it at import, where `flask.current_app` is it.
+    `rejection_event`: the log event of a refused (4xx) request."""
     log.set_level(settings.log_level)
+    app.config["REJECTION_EVENT"] = rejection_event
+    _install_trace(app, settings.project_id)
+    if settings.metrics_enabled:
+        _install_metrics(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # checked as the body is read
     # Werkzeug applies this to its parser's buffer of any part, files included, so it must stay
     # well above its 64 KiB read size; text fields larger than this are refused with a 413.

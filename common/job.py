@@ -59,6 +59,7 @@ def new_job(
     pedido_id: str | None = None,
     expected_amount: float | None = None,
     created: datetime | None = None,
+    trace: str | None = None,
 ) -> dict:
     created_at = iso(created or now())
     return {
@@ -81,6 +82,7 @@ def new_job(
         "size": size,
         "pedido_id": pedido_id,
         "expected_amount": expected_amount,
+        "trace": trace,  # the upload request's Cloud Trace: the job's log lines carry it too
     }
 
 

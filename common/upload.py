@@ -67,7 +67,7 @@ def accept_upload(services, files, form) -> UploadOutcome:
     services.blobs.put(checked.blob_name, spool, checked.mime)
     doc, created = services.jobs.create(job.new_job(
         sha256=checked.sha256, blob_name=checked.blob_name, content_type=checked.mime, size=checked.size,
-        pedido_id=pedido_id, expected_amount=expected_amount,
+        pedido_id=pedido_id, expected_amount=expected_amount, trace=log.bound("trace"),
     ))
     if not created:
         log.event("upload_duplicate", job_id=doc["job_id"])
