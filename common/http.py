@@ -8,6 +8,7 @@ import traceback
 
 import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser, MultiPartParser
 
 from common import log
 from common.errors import ApiError, BackendUnavailable
@@ -18,10 +19,29 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
                413: "request_too_large", 415: "unsupported_media_type"}
 
 
+# Werkzeug reads multipart bodies 64 KiB at a time; from gunicorn's read-ahead buffer (up to
+# 1 MiB) each such read copies what is left of the buffer, so a 5 MB upload spent ~30 ms in
+# memcpy (tools/bench.py). Larger reads make that linear; they must stay well under
+# MAX_FORM_MEMORY_SIZE, which werkzeug applies to its parser's buffer.
+MULTIPART_READ_BYTES = 512 * 1024
+
+
+class _MultipartInLargeReads(FormDataParser):
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        parser = MultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
+                                 max_form_parts=self.max_form_parts, cls=self.cls, buffer_size=MULTIPART_READ_BYTES)
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
+
+
 class UploadRequest(flask.Request):
     """Spools each uploaded file into a HashingSpool: SHA-256 and size limit while reading."""
 
     max_file_bytes = 16 * 1024 * 1024
+    form_data_parser_class = _MultipartInLargeReads
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         return HashingSpool(self.max_file_bytes)

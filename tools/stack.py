@@ -104,7 +104,7 @@ class Stack:
             argv = [framework, "--target", FUNCTIONS[name], "--source", os.path.join(ROOT, "functions", name, "main.py"),
                     "--host", "127.0.0.1", "--port", port]
             return argv, _function_ready(self.urls[name] + "/")
-        if name == "worker":
+        if name == "worker" or name.startswith("worker-"):  # worker-2, ...: more RQ workers
             return [python, os.path.join(ROOT, "worker.py")], lambda: "aguardando jobs" in self.log(name)
         if name == "reconciler":
             return [python, "-m", "common.reconcile", "--loop", str(self.reconcile_every)], lambda: True
