@@ -67,7 +67,8 @@ class Stack:
                 "PYTHONPATH": ROOT, "GOOGLE_CLOUD_PROJECT": PROJECT,
                 "BLOB_STORE": "gcs", "GCS_BUCKET": BUCKET, "JOB_STORE": "firestore",
                 "TASK_QUEUE": self.queue, "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
-                "STATUS_BASE_URL": self.urls["status"], "REQUIRE_API_KEY": "false", **self.overrides,
+                "STATUS_BASE_URL": self.urls["status"], "REQUIRE_API_KEY": "false",
+                "METRICS_ENABLED": "true", **self.overrides,  # GET /metrics on each function
             })
             for name in FUNCTIONS:
                 self.start(name)
@@ -113,7 +114,12 @@ class Stack:
     def start(self, name: str) -> None:
         """(Re)start one of the stack's own processes with the stack's environment and port."""
         argv, ready = self._argv(name)
-        process = emulators.start_process(name, argv, ready, self.log_dir, env={**os.environ, **self.env}, timeout=120)
+        env = {**os.environ, **self.env}
+        if name.startswith("worker"):  # each RQ worker serves its own Prometheus metrics
+            port = emulators.free_port()
+            env["METRICS_PORT"] = str(port)
+            self.urls[f"{name}-metrics"] = f"http://127.0.0.1:{port}/metrics"
+        process = emulators.start_process(name, argv, ready, self.log_dir, env=env, timeout=120)
         self._record(name, process)
         self._save()
 
