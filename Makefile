@@ -7,7 +7,7 @@ STACK_DIR := var/stack
 STACK ?=
 RECEIPTS_DIR ?= $(wildcard ../shared/receipts/real)
 
-.PHONY: setup run up down test accuracy package samples clean
+.PHONY: setup run up down test accuracy package samples clean bench
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ test: $(STAMP)
 accuracy: $(STAMP)
 	@rm -rf var/synthetic && $(PY) -m tools.receipts --dataset var/synthetic >/dev/null
 	@$(PY) -m tools.accuracy $(RECEIPTS_DIR) var/synthetic --json var/accuracy.json
+
+## bench: upload, OCR, end-to-end and memory figures, each beside its baseline (tools/bench.py);
+##        writes bench/results.json and prints a table (about 5 minutes on 2 cores)
+bench: $(STAMP)
+	@$(PY) -m tools.bench --out bench/results.json
 
 ## package: one deterministic zip per function in dist/ (what Terraform deploys)
 package:

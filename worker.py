@@ -7,7 +7,7 @@ loaded once and stays warm. Job status lives in the job store, not in RQ.
 
 import sys
 
-from common import config, log, services
+from common import config, log, metrics, services
 
 
 def banner(settings: config.Settings, queues: list[str]) -> str:
@@ -31,6 +31,11 @@ def main() -> int:
         print(f"❌ Redis não disponível: {e}", flush=True)
         return 1
     print("✅ Conectado ao Redis", flush=True)
+    if settings.metrics_port:
+        depth_of = rq.Queue(settings.rq_queue_name, connection=connection)
+        metrics.enable(queue_depth=lambda: depth_of.count)
+        metrics.serve(settings.metrics_port)
+        print(f"📈 Métricas em http://0.0.0.0:{settings.metrics_port}/metrics", flush=True)
     services.get().ocr.warm()
     worker = rq.SimpleWorker([rq.Queue(name, connection=connection) for name in queues], connection=connection)
     print("✅ Worker iniciado, aguardando jobs...\n   (Ctrl+C para parar)", flush=True)

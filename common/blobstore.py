@@ -51,6 +51,13 @@ class LocalBlobStore:
         path = self._path(name)
         if os.path.exists(path):
             return
+        # An upload spooled to disk (common.spool) is named in place: no second write of its bytes.
+        link_to = getattr(data, "link_to", None)
+        try:
+            if link_to is not None and link_to(path):
+                return
+        except FileExistsError:
+            return  # the same bytes arrived concurrently: the name is content-addressed
         # Write beside the target, then rename: a reader never sees half a receipt.
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".partial-")
         data.seek(0)

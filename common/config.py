@@ -107,6 +107,9 @@ class Settings:
     notify_backoff_seconds: int = 10
     notify_queue_name: str = "notify"
     rq_notify_queue_name: str = "notify"
+    # Observability (common.metrics): Prometheus endpoints, for the local stack and the RQ worker.
+    metrics_enabled: bool = False  # the functions answer GET /metrics
+    metrics_port: int = 0  # worker.py serves /metrics on this port; 0 = off
 
     @property
     def max_request_bytes(self) -> int:
@@ -230,4 +233,7 @@ def _read(env: Mapping[str, str]) -> Settings:
         notify_backoff_seconds=_int(env, "NOTIFY_BACKOFF_SECONDS", 10, minimum=0),
         notify_queue_name=env.get("NOTIFY_QUEUE_NAME", "").strip() or "notify",
         rq_notify_queue_name=env.get("RQ_NOTIFY_QUEUE_NAME", "").strip() or "notify",
+        # Observability
+        metrics_enabled=_bool(env, "METRICS_ENABLED", False),
+        metrics_port=_int(env, "METRICS_PORT", 0),
     )

@@ -61,6 +61,7 @@ def new_job(
     callback_url: str | None = None,
     callback_key: str | None = None,
     created: datetime | None = None,
+    trace: str | None = None,
 ) -> dict:
     created_at = iso(created or now())
     return {
@@ -86,6 +87,7 @@ def new_job(
         "callback_url": callback_url,  # POSTed the status JSON when the job ends (common.notify)
         "callback_key": callback_key,  # whose webhook secret signs it: an API key digest or "*"
         "notification": None,
+        "trace": trace,  # the upload request's Cloud Trace: the job's log lines carry it too
     }
 
 

@@ -169,8 +169,13 @@ def deliver(services, job_id: str, last_attempt: bool = False) -> Outcome:
         return Outcome()  # delivered or failed already, or nothing to notify
     except job.JobBusy as e:
         return Outcome(max(1.0, e.retry_after), str(e))
-    note = doc["notification"]
-    attempt = note["attempts"]
+    with log.context(trace=doc.get("trace")):  # the upload's trace covers its webhook too
+        return _deliver_claimed(services, doc, last_attempt)
+
+
+def _deliver_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
+    settings, store, job_id = services.settings, services.jobs, doc["job_id"]
+    attempt = doc["notification"]["attempts"]
     last_attempt = last_attempt or attempt >= settings.notify_max_attempts
     started = time.monotonic()
     response = _send(doc, settings)

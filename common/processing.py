@@ -56,6 +56,13 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
     except jobstore.Contended as e:
         log.event("job_busy", job_id=job_id, retry_after=1, reason=str(e))
         return Outcome(store.get(job_id), 1.0, "another delivery is claiming the job", "job_in_progress")
+    # The upload's trace links this job's log lines to the request that created it.
+    with log.context(trace=doc.get("trace")):
+        return _run_claimed(services, doc, last_attempt)
+
+
+def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
+    settings, store, job_id = services.settings, services.jobs, doc["job_id"]
     attempt = doc["attempts"]
     last_attempt = last_attempt or attempt >= settings.task_max_attempts
     log.event("job_started", job_id=job_id, attempt=attempt)

@@ -1,10 +1,12 @@
 """Where an uploaded file's bytes land while the request is parsed: hashed and size-checked as
 they are written, so the SHA-256 costs no second pass and the size limit holds before the whole
-body has been read."""
+body has been read. Past IN_MEMORY_BYTES they go to a named temporary file, which a local blob
+store can then link into place instead of writing the bytes a second time."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 
 from common.errors import ApiError
@@ -30,6 +32,33 @@ class HashingSpool(tempfile.SpooledTemporaryFile):
         for line in lines:
             self.write(line)
 
+    def rollover(self) -> None:
+        # A named file (removed on close), not the anonymous one SpooledTemporaryFile makes:
+        # only a name can be hard-linked, and not every kernel links /proc/self/fd/N.
+        if self._rolled:
+            return
+        in_memory = self._file
+        position = in_memory.tell()
+        self._file = tempfile.NamedTemporaryFile(mode="w+b", prefix="upload-")
+        self._file.write(in_memory.getvalue())
+        self._file.seek(position)
+        self._rolled = True
+
     @property
     def sha256(self) -> str:
         return self._sha256.hexdigest()
+
+    def link_to(self, path: str) -> bool:
+        """Give the spooled file the name `path` too, instead of copying its bytes there: True
+        when done; False when the bytes are still in memory or `path` is on another filesystem
+        (then copy). FileExistsError when `path` exists."""
+        if not self._rolled:
+            return False
+        try:
+            self._file.flush()
+            os.link(self._file.name, path)
+        except FileExistsError:
+            raise
+        except OSError:
+            return False
+        return True

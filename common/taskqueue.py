@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from typing import Callable, Protocol
 
+from common import log
+
 RQ_RETRY_INTERVALS = [10, 30, 60, 120]  # seconds between RQ attempts (Cloud Tasks has its own)
 
 
@@ -60,6 +62,9 @@ def http_task(settings, job_id: str, url: str | None = None, deadline_seconds: i
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps({"job_id": job_id}).encode(),
     }
+    trace = log.trace_header(log.bound("trace"))
+    if trace:  # the OCR request continues the upload's trace
+        request["headers"][log.TRACE_HEADER] = trace
     if settings.tasks_service_account and not settings.tasks_emulator_host:
         request["oidc_token"] = {"service_account_email": settings.tasks_service_account,
                                  "audience": settings.tasks_audience or settings.ocr_function_url}

@@ -82,6 +82,7 @@ def accept_upload(services, files, form, api_key_digest: str | None = None) -> U
     doc, created = services.jobs.create(job.new_job(
         sha256=checked.sha256, blob_name=checked.blob_name, content_type=checked.mime, size=checked.size,
         pedido_id=pedido_id, expected_amount=expected_amount, callback_url=callback_url, callback_key=callback_key,
+        trace=log.bound("trace"),
     ))
     if not created:
         log.event("upload_duplicate", job_id=doc["job_id"])

@@ -108,7 +108,8 @@ def _check_pdf(data: BinaryIO, max_pages: int) -> None:
     import pypdfium2
 
     try:
-        pdf = pypdfium2.PdfDocument(data.read())
+        # Given the stream, pdfium reads only what it needs (trailer, xref, first page), not all.
+        pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as e:
         message = "The PDF is password-protected." if "password" in str(e).lower() else f"The PDF could not be read: {e}"
         raise ApiError(422, "unreadable_file", message) from None

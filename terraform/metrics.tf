@@ -70,3 +70,58 @@ resource "google_logging_metric" "job_duration" {
 
   depends_on = [google_project_service.apis]
 }
+
+# The rest of the Prometheus metrics of common/metrics.py, from the same log events. The queue
+# depth needs no log metric: Cloud Tasks reports cloudtasks.googleapis.com/queue/depth itself.
+resource "google_logging_metric" "jobs_queued" {
+  project     = var.project_id
+  name        = "${var.name_prefix}/jobs_queued"
+  description = "Jobs created and handed to the task queue (upload function)."
+  filter      = "${local.job_logs_filter} AND jsonPayload.event=\"job_queued\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_logging_metric" "jobs_started" {
+  project     = var.project_id
+  name        = "${var.name_prefix}/jobs_started"
+  description = "Job attempts started (a retried job counts once per attempt)."
+  filter      = "${local.job_logs_filter} AND jsonPayload.event=\"job_started\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_logging_metric" "uploads_rejected" {
+  project     = var.project_id
+  name        = "${var.name_prefix}/uploads_rejected"
+  description = "Uploads refused with a 4xx, by code (file_too_large, mime_mismatch, ...)."
+  filter      = "${local.job_logs_filter} AND jsonPayload.event=\"upload_rejected\""
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+    labels {
+      key         = "code"
+      value_type  = "STRING"
+      description = "The refusal's machine code."
+    }
+  }
+  label_extractors = {
+    code = "EXTRACT(jsonPayload.code)"
+  }
+
+  depends_on = [google_project_service.apis]
+}

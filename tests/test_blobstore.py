@@ -70,3 +70,20 @@ def test_names_that_are_not_content_addresses_are_refused(store, bad):
         store.put(bad, io.BytesIO(b"x"), "image/png")
     with pytest.raises(ValueError):
         store.get(bad)
+
+
+def test_the_local_store_links_a_spooled_upload_instead_of_copying_it(tmp_path):
+    import os
+
+    from common.spool import HashingSpool
+
+    store = blobstore.LocalBlobStore(str(tmp_path / "blobs"))
+    data = os.urandom(1_500_000)
+    spool = HashingSpool(max_bytes=2_000_000)
+    spool.write(data)
+    spool.seek(0)
+    store.put(name_of(data, "pdf"), spool, "application/pdf")
+    assert os.stat(tmp_path / "blobs" / name_of(data, "pdf")).st_nlink == 2  # linked, not written again
+    spool.close()
+    assert store.get(name_of(data, "pdf")) == data
+    store.put(name_of(data, "pdf"), io.BytesIO(data), "application/pdf")  # again: a no-op

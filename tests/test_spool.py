@@ -1,4 +1,5 @@
 import hashlib
+import os
 
 import pytest
 
@@ -23,3 +24,20 @@ def test_the_limit_is_enforced_at_the_first_byte_too_many():
     with pytest.raises(ApiError) as caught:
         spool.write(b"y")
     assert (caught.value.status, caught.value.code) == (413, "file_too_large")
+
+
+def test_a_spool_on_disk_is_linked_into_place_not_copied(tmp_path):
+    spool = HashingSpool(max_bytes=5_000_000)
+    spool.write(b"z" * 2_000_000)  # past the in-memory threshold: a named temporary file
+    target = tmp_path / "blob"
+    assert spool.link_to(str(target))
+    assert os.stat(target).st_nlink == 2  # the spool's name and the blob's: one copy of the bytes
+    spool.close()
+    assert target.read_bytes() == b"z" * 2_000_000 and os.stat(target).st_nlink == 1
+
+
+def test_a_spool_still_in_memory_is_not_linked(tmp_path):
+    spool = HashingSpool(max_bytes=100)
+    spool.write(b"small")
+    assert not spool.link_to(str(tmp_path / "blob"))
+    assert not (tmp_path / "blob").exists()

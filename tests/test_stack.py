@@ -7,6 +7,7 @@ import concurrent.futures
 import io
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -93,6 +94,22 @@ def test_upload_answers_202_and_the_job_goes_queued_started_finished(stack):
     assert final["result"]["data"]["amount"] == receipt.amount
     assert final["result"]["data"]["transaction_id"] == receipt.transaction_id
     assert final["attempts"] == 1
+
+
+def test_the_stack_serves_prometheus_metrics_where_jobs_run(stack):
+    receipt = receipts.sample_receipt(12, layout="itau")
+    _, _, body = upload(stack, receipts.render_png(receipt, "itau"), "r.png")
+    assert follow(body["status_url"])[-1]["status"] == "finished"
+    # The job ran in the RQ worker or in the OCR function (Cloud Tasks): that process counts it.
+    runner = stack.urls["worker-metrics"] if stack.queue == "rq" else stack.urls["ocr"] + "/metrics"
+    with urllib.request.urlopen(runner, timeout=10) as response:
+        ran = response.read().decode()
+    assert re.search(r"^receipts_jobs_finished_total [1-9]", ran, re.MULTILINE), ran
+    assert re.search(r"^receipts_job_duration_seconds_count [1-9]", ran, re.MULTILINE)
+    with urllib.request.urlopen(stack.urls["upload"] + "/metrics", timeout=10) as response:
+        uploaded = response.read().decode()
+    assert re.search(r"^receipts_jobs_queued_total [1-9]", uploaded, re.MULTILINE)
+    assert re.search(r"^receipts_queue_depth \d", uploaded, re.MULTILINE)
 
 
 def test_the_same_task_delivered_five_times_at_once_is_processed_once(stack):

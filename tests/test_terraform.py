@@ -103,6 +103,8 @@ SAFE_DEFAULTS = {
     "NOTIFY_TIMEOUT_SECONDS": "10 s per delivery attempt, well inside the notify task's deadline",
     "NOTIFY_BACKOFF_SECONDS": "only for the inline and RQ queues; the notify queue's retry_config backs off in Cloud Tasks",
     "RQ_NOTIFY_QUEUE_NAME": "only for TASK_QUEUE=rq",
+    "METRICS_ENABLED": "off: in production the log-based metrics (metrics.tf) count the same events",
+    "METRICS_PORT": "0 = off; only worker.py (the RQ stack) reads it",
 }
 
 
@@ -450,3 +452,15 @@ def test_an_editor_grant_is_caught_by_the_policies_and_by_checkov(tmp_path):
     assert basic_role_violations(tf) == ["google_project_iam_member.ocr_editor grants roles/editor"]
     failed = run_checkov(str(broken))["results"].get("failed_checks", [])
     assert any(c["resource"] == "google_project_iam_member.ocr_editor" for c in failed), failed
+
+
+def test_every_prometheus_metric_event_has_a_log_based_metric(tf):
+    """common/metrics.py counts log events; Cloud Monitoring must count the same ones."""
+    import inspect
+
+    from common import metrics
+
+    counted = set(re.findall(r'name == "(\w+)"', inspect.getsource(metrics._observe)))
+    filters = " ".join(body["filter"] for body in tf["resource"]["google_logging_metric"].values())
+    assert counted and all(f'jsonPayload.event=\\"{event}\\"' in filters or f'jsonPayload.event="{event}"' in filters
+                           for event in counted), (counted, filters)

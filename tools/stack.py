@@ -69,6 +69,7 @@ class Stack:
                 "TASK_QUEUE": self.queue, "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
                 "STATUS_BASE_URL": self.urls["status"], "REQUIRE_API_KEY": "false",
                 "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # webhooks to receivers on this machine
+                "METRICS_ENABLED": "true",  # GET /metrics on each function
                 **self.overrides,
             })
             for name in FUNCTIONS:
@@ -106,7 +107,7 @@ class Stack:
             argv = [framework, "--target", FUNCTIONS[name], "--source", os.path.join(ROOT, "functions", name, "main.py"),
                     "--host", "127.0.0.1", "--port", port]
             return argv, _function_ready(self.urls[name] + "/")
-        if name == "worker":
+        if name == "worker" or name.startswith("worker-"):  # worker-2, ...: more RQ workers
             return [python, os.path.join(ROOT, "worker.py")], lambda: "aguardando jobs" in self.log(name)
         if name == "reconciler":
             return [python, "-m", "common.reconcile", "--loop", str(self.reconcile_every)], lambda: True
@@ -115,7 +116,12 @@ class Stack:
     def start(self, name: str) -> None:
         """(Re)start one of the stack's own processes with the stack's environment and port."""
         argv, ready = self._argv(name)
-        process = emulators.start_process(name, argv, ready, self.log_dir, env={**os.environ, **self.env}, timeout=120)
+        env = {**os.environ, **self.env}
+        if name.startswith("worker"):  # each RQ worker serves its own Prometheus metrics
+            port = emulators.free_port()
+            env["METRICS_PORT"] = str(port)
+            self.urls[f"{name}-metrics"] = f"http://127.0.0.1:{port}/metrics"
+        process = emulators.start_process(name, argv, ready, self.log_dir, env=env, timeout=120)
         self._record(name, process)
         self._save()
 

@@ -13,7 +13,7 @@ from common import auth, config, http, job, services, upload
 from common.errors import ApiError
 
 settings = config.from_env()
-http.install(flask.current_app, settings)
+http.install(flask.current_app, settings, rejection_event="upload_rejected")
 http.install_cors(flask.current_app, settings, "POST")  # the status function's page uploads from its origin
 auth.check_api_key_settings(settings)
 
