@@ -62,3 +62,11 @@ plan: package
 deploy: package
 	$(TF) init -input=false
 	$(TF) apply -input=false -var-file=terraform.tfvars
+
+.PHONY: reliability
+
+## reliability: fault injection on the full local stack (backends killed or cut off, the OCR
+##              function and the worker killed mid-job, duplicate deliveries) and a load test of
+##              500 uploads at concurrency 16; writes reliability-report.md, fails if a job is lost or stuck
+reliability: $(STAMP)
+	$(PY) -m tools.reliability --uploads 500 --concurrency 16 --report reliability-report.md

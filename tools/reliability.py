@@ -22,7 +22,8 @@ client was told and keeps its file. The load test then sends `--uploads` receipt
 Which fault each scenario simulates, and why (the emulators' own behaviour decides):
 - Firestore's emulator keeps everything in memory, so killing it destroys every job: "none lost"
   would be impossible by construction. Its crash is simulated by a TCP proxy in front of it
-  (tools.faultproxy.TcpProxy) that drops every connection and refuses new ones, on the same port.
+  (tools.faultproxy.TcpProxy) that drops every connection and refuses new ones, on the same port
+  (firestore-outage), and a hang by freezing it with SIGSTOP, then SIGCONT (firestore-hang).
 - gcp-storage-emulator can keep its objects on disk: it runs without --in-memory here, is
   SIGKILLed and restarted on the same port, and keeps the receipts.
 - The Cloud Tasks emulator and Redis (no persistence) are SIGKILLed and restarted on their port:
@@ -30,7 +31,9 @@ Which fault each scenario simulates, and why (the emulators' own behaviour decid
 - The OCR function (or the RQ worker) is SIGKILLed while a job runs and started again: the
   job's lease runs out and a new attempt takes it over.
 
-Exit code 1 when any accepted job was lost, stuck or processed twice.
+Exit code 1 when any accepted job was lost, stuck or processed twice, when a process of the stack
+had died by the end of a scenario, or when a scenario had no upload accepted at all (it proved
+nothing); 2 when an emulator is not installed.
 """
 
 from __future__ import annotations
@@ -63,9 +66,10 @@ OVERRIDES = {
     "RECONCILE_QUEUED_AFTER_SECONDS": str(QUEUED_AFTER_SECONDS),  # a lost task is replaced within seconds
     "SYNC_FALLBACK": "false",  # production's setting: with the queue down the upload answers 503
 }
+POLL_EVERY = 3.0  # seconds between two status polls of one job in the load test
 LOAD_QUEUED_AFTER_SECONDS = 600  # under load a backlog is normal: do not re-enqueue waiting jobs
 ENDED = ("finished", "failed")
-SCENARIOS = ("firestore-outage", "storage-crash", "tasks-crash", "ocr-kill", "duplicate-delivery",
+SCENARIOS = ("firestore-outage", "firestore-hang", "storage-crash", "tasks-crash", "ocr-kill", "duplicate-delivery",
              "redis-crash", "worker-kill")
 RQ_SCENARIOS = ("redis-crash", "worker-kill")
 
@@ -352,6 +356,8 @@ def run_scenario(stack: FaultStack, name: str, uploads: list[Upload], options: O
     faults = {
         "firestore-outage": f"Firestore unreachable for {options.outage:.0f} s: the TCP proxy in front of the "
                             "in-memory emulator drops every connection and refuses new ones (same port after)",
+        "firestore-hang": f"Firestore emulator frozen with SIGSTOP for {options.outage:.0f} s, then SIGCONT "
+                          "(connections stay open, nothing answers)",
         "storage-crash": f"gcp-storage-emulator (on-disk data) SIGKILLed while a job runs, restarted on its port after {options.outage:.0f} s",
         "tasks-crash": f"Cloud Tasks emulator SIGKILLed while a job runs (its queued tasks are lost), restarted on its port after "
                        f"{options.outage:.0f} s",
@@ -369,18 +375,28 @@ def run_scenario(stack: FaultStack, name: str, uploads: list[Upload], options: O
         batch.join()
         codes = _deliver_again(stack, [u.job_id for u in uploads if u.accepted], times=10)
         result.notes.append("extra deliveries answered: " + ", ".join(f"{c}: {n}" for c, n in sorted(codes.items())))
+        cleared = time.monotonic()
     else:
         batch = Batch(url, uploads, 8, options.interval)
         batch.wait_done(len(uploads) // 5)
+        if name in ("firestore-outage", "firestore-hang", "storage-crash", "tasks-crash", "redis-crash"):
+            # Mid-job, uploads still arriving: the worst moment (e.g. a worker finishing a job
+            # loses its queue under it).
+            job_id = _wait_started(stack, batch, set())
+            result.notes.append(f"fault injected while job {job_id[:8] if job_id else '(none found)'} was started")
         if name == "firestore-outage":
             stack.firestore_proxy.cut()
             time.sleep(options.outage)
             stack.firestore_proxy.restore()
+        elif name == "firestore-hang":
+            group = stack.processes["firestore-emulator"]["pid"]
+            os.killpg(group, signal.SIGSTOP)
+            try:
+                time.sleep(options.outage)
+            finally:
+                os.killpg(group, signal.SIGCONT)
         elif name in ("storage-crash", "tasks-crash", "redis-crash"):
             backend = {"storage-crash": "storage-emulator", "tasks-crash": "tasks-emulator", "redis-crash": "redis"}[name]
-            # Mid-job: the worst moment (a worker finishing a job loses its queue under it).
-            job_id = _wait_started(stack, batch, set())
-            result.notes.append(f"{backend} killed while job {job_id[:8] if job_id else '(none found)'} was started")
             stack.crash(backend)
             time.sleep(options.outage)
             stack.revive(backend)
@@ -394,8 +410,13 @@ def run_scenario(stack: FaultStack, name: str, uploads: list[Upload], options: O
                 stack.kill(victim, signal.SIGKILL)
                 time.sleep(1)
                 stack.start(victim)
+        cleared, cleared_at = time.monotonic(), time.time()
         batch.join()
-    cleared = time.monotonic()
+        late = [u for u in uploads if not u.accepted and u.started >= cleared_at]
+        if late:
+            result.notes.append(f"{len(late)} uploads refused after the fault ended, the last "
+                                f"{max(u.started for u in late) - cleared_at:.1f} s after it "
+                                f"({_codes(collections.Counter(f'{u.status} {u.code}' for u in late))})")
     wait_for_jobs(result, options.bound)
     result.drain_seconds = time.monotonic() - cleared
     result.wall_seconds = time.monotonic() - started
@@ -434,13 +455,22 @@ def run_load(stack: FaultStack, uploads: list[Upload], concurrency: int, bound: 
     polling = threading.Event()
 
     def poll():
+        # Each job every POLL_EVERY seconds at most, like a client following its job: polling
+        # hundreds of jobs in a tight loop would load the status function and Firestore (and
+        # the loopback's ports) more than the uploads themselves. The end-to-end time does not
+        # depend on it: it is read from the job's own `ended_at`.
+        due: dict[str, float] = {}
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             while not polling.is_set():
-                pending = [u for u in list(batch.uploads) if u.accepted and u.job_id not in result.finals]
+                now = time.monotonic()
+                pending = [u for u in list(batch.uploads) if u.accepted and u.job_id not in result.finals
+                           and due.get(u.job_id, 0) <= now]
+                for upload in pending:
+                    due[upload.job_id] = now + POLL_EVERY
                 for upload, answer in zip(pending, pool.map(lambda u: get_status(u.status_url), pending)):
                     if answer.status == 200 and answer.body.get("status") in ENDED:
                         result.finals[upload.job_id] = answer.body
-                time.sleep(1)
+                time.sleep(0.5)
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
@@ -531,15 +561,39 @@ def render_report(results: list[Result], load: tuple[Result, dict] | None, comma
                              f"{', nothing accepted' if not any(u.accepted for u in r.uploads) else ''}"
                              for r in everything if not r.ok)
     lines += ["", f"**{verdict}**", ""]
+    lines += [
+        "## How each fault is simulated, and why", "",
+        "- Firestore: Google's emulator keeps everything in memory, so killing it would destroy every job and "
+        "\"none lost\" would be impossible by construction. Its crash is simulated as an outage: a TCP proxy "
+        "(`tools.faultproxy.TcpProxy`) between every client and the emulator drops all connections and refuses new "
+        "ones, then listens again on the same port (firestore-outage); and the emulator is frozen with SIGSTOP, "
+        "then resumed (firestore-hang).",
+        "- Cloud Storage: gcp-storage-emulator runs here without `--in-memory` (objects on disk), so it is really "
+        "SIGKILLed and restarted on its port and keeps the receipts (storage-crash).",
+        "- Cloud Tasks emulator and Redis: really SIGKILLed and restarted on their ports. Both lose the tasks they "
+        "held (in memory; Redis runs without persistence, like the stack's): the reconciler must re-enqueue those "
+        "jobs (tasks-crash, redis-crash).",
+        "- OCR function and RQ worker: SIGKILLed while a job runs and started again 1 s later; the job's lease runs "
+        "out and the reconciler hands it to a new attempt (ocr-kill, worker-kill).",
+        "- Duplicate delivery: each of 10 image jobs is POSTed to the OCR function 10 more times at once, on top of "
+        "the queue's own delivery (duplicate-delivery).",
+        "- Every backend fault starts while a job is being processed (an image job in `started`), with uploads "
+        "still arriving; after it, every accepted job must end within the bound, and every process of the stack "
+        "must still run.",
+        "",
+    ]
     for r in results:
         c = r.counts()
         lines += [
             f"## {r.name} ({r.queue})", "",
             f"Fault: {r.fault}.", "",
-            "| uploads | accepted | rejected | finished | failed | lost | stuck | duplicates | take-overs | drain | scenario time |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| uploads | accepted | rejected | finished | failed | lost | stuck | duplicates | take-overs | drain "
+            "| upload p50 | slowest upload | scenario time |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {c['uploads']} | {c['accepted']} | {_codes(c['rejected'])} | {c['finished']} | {_codes(c['failed'])} | "
-            f"{c['lost']} | {c['stuck']} | {c['duplicates']} | {r.takeovers} | {r.drain_seconds:.1f} s | {r.wall_seconds:.1f} s |",
+            f"{c['lost']} | {c['stuck']} | {c['duplicates']} | {r.takeovers} | {r.drain_seconds:.1f} s | "
+            f"{_fmt(percentile([u.latency for u in r.uploads], 50))} | "
+            f"{_fmt(max((u.latency for u in r.uploads), default=None))} | {r.wall_seconds:.1f} s |",
             "",
         ]
         for note in r.notes + [f"lost: {', '.join(r.lost)}"] * bool(r.lost) + [f"stuck: {', '.join(r.stuck)}"] * bool(r.stuck) \
@@ -565,6 +619,7 @@ def render_report(results: list[Result], load: tuple[Result, dict] | None, comma
             f"| {f['throughput']:.1f} |",
             "",
         ]
+        lines += [f"- {note}" for note in r.notes] + [""] * bool(r.notes)
     return "\n".join(lines)
 
 
