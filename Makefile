@@ -7,7 +7,7 @@ STACK_DIR := var/stack
 STACK ?=
 RECEIPTS_DIR ?= $(wildcard ../shared/receipts/real)
 
-.PHONY: setup run up down test accuracy package samples clean bench
+.PHONY: setup run up down test accuracy bench reliability package samples clean
 
 setup: $(STAMP)
 
@@ -67,3 +67,10 @@ plan: package
 deploy: package
 	$(TF) init -input=false
 	$(TF) apply -input=false -var-file=terraform.tfvars
+
+
+## reliability: fault injection on the full local stack (backends killed or cut off, the OCR
+##              function and the worker killed mid-job, duplicate deliveries) and a load test of
+##              500 uploads at concurrency 16; writes reliability-report.md, fails if a job is lost or stuck
+reliability: $(STAMP)
+	$(PY) -m tools.reliability --uploads 500 --concurrency 16 --report reliability-report.md

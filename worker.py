@@ -6,6 +6,7 @@ loaded once and stays warm. Job status lives in the job store, not in RQ.
 """
 
 import sys
+import time
 
 from common import config, log, metrics, services
 
@@ -37,10 +38,30 @@ def main() -> int:
         metrics.serve(settings.metrics_port)
         print(f"📈 Métricas em http://0.0.0.0:{settings.metrics_port}/metrics", flush=True)
     services.get().ocr.warm()
-    worker = rq.SimpleWorker([rq.Queue(name, connection=connection) for name in queues], connection=connection)
-    print("✅ Worker iniciado, aguardando jobs...\n   (Ctrl+C para parar)", flush=True)
-    worker.work(with_scheduler=True, logging_level=settings.log_level)
-    return 0
+    while True:
+        worker = rq.SimpleWorker([rq.Queue(name, connection=connection) for name in queues], connection=connection)
+        print("✅ Worker iniciado, aguardando jobs...\n   (Ctrl+C para parar)", flush=True)
+        try:
+            # Returns on a stop request (SIGTERM, Ctrl+C), or when RQ gives up on an error.
+            worker.work(with_scheduler=True, logging_level=settings.log_level)
+            return 0
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
+            # Redis went away while a job was being finished: RQ gives up and its teardown fails
+            # too. Idle, RQ waits for Redis by itself; so wait here as well and serve again, or
+            # every job queued from now on would wait for a worker that is gone.
+            print(f"⚠️ Redis perdido durante um job ({e}); aguardando o Redis voltar...", flush=True)
+            _wait_for_redis(connection)
+
+
+def _wait_for_redis(connection, pause: float = 1.0) -> None:
+    import redis
+
+    while True:
+        try:
+            connection.ping()
+            return
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            time.sleep(pause)
 
 
 if __name__ == "__main__":

@@ -88,8 +88,9 @@ def _transient_errors():
     from google.api_core import exceptions
     from google.auth.exceptions import TransportError
 
-    # OSError covers the connection errors of requests (the client's HTTP library).
-    return exceptions.ServerError, exceptions.TooManyRequests, TransportError, OSError
+    # OSError covers the connection errors of requests (the client's HTTP library); RetryError is
+    # what the client raises when its own retries (STORAGE_RETRY_SECONDS) run out on those.
+    return exceptions.ServerError, exceptions.TooManyRequests, exceptions.RetryError, TransportError, OSError
 
 
 class GcsBlobStore:

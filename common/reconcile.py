@@ -88,10 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     app = services.get()
     while True:
-        counts = reconcile_once(app)
         if not args.loop:
-            print(counts)
+            print(reconcile_once(app))
             return 0
+        try:
+            reconcile_once(app)
+        except Exception as e:
+            # A job store down for longer than its client retries (Firestore's give up after
+            # 300 s) fails this pass; the loop must outlive the outage, or nothing would rescue
+            # the jobs stranded during it.
+            log.event("reconcile_failed", severity="ERROR", error=repr(e)[:500])
         time.sleep(args.loop)
 
 

@@ -87,3 +87,23 @@ def test_the_local_store_links_a_spooled_upload_instead_of_copying_it(tmp_path):
     spool.close()
     assert store.get(name_of(data, "pdf")) == data
     store.put(name_of(data, "pdf"), io.BytesIO(data), "application/pdf")  # again: a no-op
+
+
+def test_cloud_storage_down_longer_than_the_client_retries_is_a_backend_failure(local_env, monkeypatch):
+    """Nothing listens at the storage host: once the client's own retries (STORAGE_RETRY_SECONDS)
+    run out it raises RetryError, which must count as the backend being down (an upload answers
+    503 and a job is retried), not as a bug (a 500, a job failed for good)."""
+    import socket
+
+    from common.errors import BackendUnavailable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections to it are refused
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    store = blobstore.from_settings(config.from_env({**local_env, "BLOB_STORE": "gcs", "STORAGE_RETRY_SECONDS": "1"}))
+    data = b"%PDF-1.4 unreachable"
+    with pytest.raises(BackendUnavailable):
+        store.put(name_of(data, "pdf"), io.BytesIO(data), "application/pdf")
+    with pytest.raises(BackendUnavailable):
+        store.get(name_of(data, "pdf"))

@@ -57,3 +57,39 @@ def test_requeueing_on_rq_puts_a_task_in_redis(sample, redis_server, monkeypatch
     reconcile.reconcile_once(services.get(), at=job.now() + timedelta(seconds=2))
     queue = rq.Queue(queue_name, connection=redis.Redis.from_url(f"redis://{redis_server.host}/0"))
     assert [task.args for task in queue.jobs] == [(doc["job_id"],)]
+
+
+def test_the_reconciler_loop_outlives_a_pass_that_fails(tmp_path, sample):
+    """A real `python -m common.reconcile --loop` process whose job store is broken (here a
+    SQLite file that is not a database; on the stack, Firestore down past its client's 300 s of
+    retries) keeps going, and once the store is back it rescues a stranded job."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    broken = tmp_path / "jobs.sqlite3"
+    broken.write_bytes(b"not a database" * 100)
+    log_path = tmp_path / "reconciler.log"
+    env = {**os.environ, "SQLITE_PATH": str(broken), "RECONCILE_QUEUED_AFTER_SECONDS": "1", "PYTHONPATH": ROOT}
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "common.reconcile", "--loop", "0.2"], cwd=ROOT, env=env,
+                                   stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while log_path.read_text().count('"reconcile_failed"') < 2:
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        broken.unlink()  # the store is back (empty), with a job whose task was lost
+        services.reset()
+        doc = queue_file(sample["pdf"], "application/pdf")
+        while services.get().jobs.get(doc["job_id"])["status"] != "finished":
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+    finally:
+        process.kill()
+        process.wait()

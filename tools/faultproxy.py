@@ -88,3 +88,110 @@ class FaultProxy:
                     fault[0] -= 1
                     return fault[1]
         return None
+
+
+class TcpProxy:
+    """A loopback TCP relay in front of a service that speaks anything over TCP (the Firestore
+    emulator's gRPC, Redis). `cut()` closes every open connection and stops listening, so clients
+    see their connections drop and new ones refused, as if the service had crashed, while the
+    service itself (an in-memory emulator) keeps its data; `restore()` listens again on the same
+    port, so clients reconnect on their own.
+
+    proxy = TcpProxy("127.0.0.1:8080")   # then point clients at proxy.host
+    proxy.cut(); ...; proxy.restore()
+    """
+
+    def __init__(self, upstream: str):
+        host, port = upstream.rsplit(":", 1)
+        self.upstream = (host, int(port))
+        self.port = 0
+        self._lock = threading.Lock()
+        self._sockets: set = set()
+        self._listener = None
+        self._listen()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def is_cut(self) -> bool:
+        return self._listener is None
+
+    def _listen(self) -> None:
+        import socket
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(256)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._listener is not listener:  # cut meanwhile
+                    client.close()
+                    upstream.close()
+                    continue
+                self._sockets |= {client, upstream}
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source, target) -> None:
+        import socket
+
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        for s in (source, target):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        with self._lock:
+            for s in (source, target):
+                if s in self._sockets:
+                    self._sockets.discard(s)
+                    s.close()
+
+    def cut(self) -> None:
+        import socket
+
+        with self._lock:
+            listener, self._listener = self._listener, None
+            open_sockets = list(self._sockets)
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked in its thread
+            except OSError:
+                pass
+            listener.close()
+        for s in open_sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def restore(self) -> None:
+        if self._listener is None:
+            self._listen()
+
+    def stop(self) -> None:
+        self.cut()
