@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 
 from common.errors import ReceiptUnreadable
+from common.pdf import LOCK as pdf_lock
 
 MIN_TEXT_LAYER_CHARS = 20  # fewer than this: a scanned PDF, OCR its pages instead
 PDF_RENDER_SCALE = 2  # 144 dpi: small print on bank PDFs stays legible to OCR
@@ -57,6 +58,26 @@ def _render_scale(page, max_pixels: int) -> float:
 
 
 def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
+    with pdf_lock:
+        pages, lines = _pdf_text_layer(data, settings.max_pdf_pages)
+    if sum(len(line) for line in lines) >= MIN_TEXT_LAYER_CHARS:
+        return ReceiptText(lines, "pdf_text")
+    if hasattr(ocr, "lines_from_pdf"):  # an engine that reads the PDF itself, in one request
+        lines = ocr.lines_from_pdf(data, pages)
+        if lines is not None:  # None: too big for that, read page by page below
+            progress(1.0)
+            return ReceiptText(lines, "ocr")
+    lines = []
+    for number in range(pages):
+        with pdf_lock:  # one page rendered at a time; OCR runs outside the lock
+            image = _render_page(data, number, settings.max_image_pixels)
+        lines += ocr.lines(_fit(image, settings.ocr_max_side))
+        progress((number + 1) / pages)
+    return ReceiptText(lines, "ocr")
+
+
+def _pdf_text_layer(data: bytes, max_pages: int) -> tuple[int, list[str]]:
+    """(pages to read, the text layer's lines). Call with the PDFium lock held."""
     import pypdfium2
 
     try:
@@ -64,22 +85,29 @@ def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
     except pypdfium2.PdfiumError as e:
         raise ReceiptUnreadable("unreadable_file", f"The PDF could not be read: {e}") from None
     try:
-        pages = [pdf[i] for i in range(min(len(pdf), settings.max_pdf_pages))]
-        lines = []
-        for page in pages:
-            lines += [line.strip() for line in page.get_textpage().get_text_range().splitlines() if line.strip()]
-        if sum(len(line) for line in lines) >= MIN_TEXT_LAYER_CHARS:
-            return ReceiptText(lines, "pdf_text")
-        if hasattr(ocr, "lines_from_pdf"):  # an engine that reads the PDF itself, in one request
-            lines = ocr.lines_from_pdf(data, len(pages))
-            if lines is not None:  # None: too big for that, read page by page below
-                progress(1.0)
-                return ReceiptText(lines, "ocr")
-        lines = []
-        for number, page in enumerate(pages, 1):
-            image = page.render(scale=_render_scale(page, settings.max_image_pixels)).to_pil().convert("RGB")
-            lines += ocr.lines(_fit(image, settings.ocr_max_side))
-            progress(number / len(pages))
-        return ReceiptText(lines, "ocr")
+        pages, lines = min(len(pdf), max_pages), []
+        for number in range(pages):
+            page = pdf[number]
+            textpage = page.get_textpage()
+            lines += [line.strip() for line in textpage.get_text_range().splitlines() if line.strip()]
+            textpage.close()
+            page.close()
+        return pages, lines
+    finally:
+        pdf.close()
+
+
+def _render_page(data: bytes, number: int, max_pixels: int):
+    """Page `number` as an RGB image (a copy that owns its pixels). Call with the PDFium lock held."""
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(data)
+    try:
+        page = pdf[number]
+        bitmap = page.render(scale=_render_scale(page, max_pixels))
+        image = bitmap.to_pil().convert("RGB")
+        bitmap.close()
+        page.close()
+        return image
     finally:
         pdf.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from common.errors import ApiError
+from common.pdf import LOCK as pdf_lock
 
 # extension -> the MIME type its content must have
 ALLOWED_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}
@@ -107,21 +108,22 @@ def _check_image(data: BinaryIO, max_pixels: int) -> None:
 def _check_pdf(data: BinaryIO, max_pages: int) -> None:
     import pypdfium2
 
-    try:
-        # Given the stream, pdfium reads only what it needs (trailer, xref, first page), not all.
-        pdf = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as e:
-        message = "The PDF is password-protected." if "password" in str(e).lower() else f"The PDF could not be read: {e}"
-        raise ApiError(422, "unreadable_file", message) from None
-    try:
-        pages = len(pdf)
-        if pages == 0:
-            raise ApiError(422, "unreadable_file", "The PDF has no pages.")
-        if pages > max_pages:
-            raise ApiError(422, "too_many_pages", f"The PDF has {pages} pages; at most {max_pages} are allowed.")
-        pdf[0].close()  # loading the first page parses its content for real
-    finally:
-        pdf.close()
+    with pdf_lock:
+        try:
+            # Given the stream, pdfium reads only what it needs (trailer, xref, first page), not all.
+            pdf = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as e:
+            message = "The PDF is password-protected." if "password" in str(e).lower() else f"The PDF could not be read: {e}"
+            raise ApiError(422, "unreadable_file", message) from None
+        try:
+            pages = len(pdf)
+            if pages == 0:
+                raise ApiError(422, "unreadable_file", "The PDF has no pages.")
+            if pages > max_pages:
+                raise ApiError(422, "too_many_pages", f"The PDF has {pages} pages; at most {max_pages} are allowed.")
+            pdf[0].close()  # loading the first page parses its content for real
+        finally:
+            pdf.close()
 
 
 def generate_secure_filename(sha256: str, mime: str) -> str:

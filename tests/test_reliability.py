@@ -55,10 +55,14 @@ def test_classify_catches_double_processing_and_counts_take_overs():
     assert not result.ok
 
 
-def test_a_run_is_ok_only_with_something_accepted_and_nothing_lost_stuck_or_dead():
+def test_a_run_is_ok_only_with_something_accepted_and_nothing_lost_stuck_dead_or_unanswered():
     clean = Result("x", "rq", "none", [_accepted("a")], finals={"a": {"status": "finished", "attempts": 1}})
     assert clean.ok
     assert not Result("x", "rq", "none", [Upload("a.pdf", "pdf", status=503, code="queue_unavailable")]).ok
+    refused = Upload("b.pdf", "pdf", status=503, code="queue_unavailable")
+    assert Result("x", "rq", "none", [_accepted("a"), refused], finals={"a": {"status": "finished"}}).ok
+    reset = Upload("b.pdf", "pdf", status=0, error="Connection reset by peer")  # the client cannot know
+    assert not Result("x", "rq", "none", [_accepted("a"), reset], finals={"a": {"status": "finished"}}).ok
     for flaw in ({"lost": ["a"]}, {"stuck": ["a"]}, {"dead": ["worker"]}):
         assert not Result("x", "rq", "none", [_accepted("a")], **flaw).ok
 
@@ -73,7 +77,7 @@ def test_the_report_has_a_row_per_scenario_and_says_fail():
                                        datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc), "2 CPUs")
     assert "| storage-crash | cloudtasks | 1 | 1 |" in report
     assert "| tasks-crash | cloudtasks | 1 | 1 |" in report and "| load | cloudtasks | 1 | 1 |" in report
-    assert "FAIL: tasks-crash: 0 lost, 1 stuck" in report and "stuck: b" in report
+    assert "FAIL: tasks-crash: 0 lost, 1 stuck, 0 duplicates, 0 unanswered" in report and "stuck: b" in report
     assert "| 0.10 s | 0.20 s | 0.30 s | 1.00 s | 2.00 s |" in report
     assert "2026-01-02 03:04 UTC" in report and "`python -m tools.reliability`" in report
 
@@ -96,18 +100,18 @@ def test_the_tcp_proxy_cuts_a_real_emulator_off_and_restores_it_on_the_same_port
 
 def test_a_small_real_run_on_the_rq_stack_loses_nothing_and_writes_the_report():
     """Redis SIGKILLed while the worker runs a job (its queue is lost: the reconciler must
-    re-enqueue, and the worker must survive losing Redis mid-job), then 20 uploads at once."""
+    re-enqueue, and the worker must survive losing Redis mid-job), then 24 uploads from 16 clients (more than the upload function's 8 threads)."""
     _need(emulators.firestore_jar)  # a visible skip where the Firestore emulator is missing (a failure in CI)
     out = os.path.join(TEST_OUTPUT, f"reliability-{uuid.uuid4().hex[:6]}")
     report = os.path.join(out, "report.md")
     os.makedirs(out)
     code = reliability.main(["--scenarios", "redis-crash", "--batch", "16", "--outage", "3", "--bound", "60",
-                             "--uploads", "20", "--concurrency", "4", "--load-queue", "rq", "--load-bound", "90",
+                             "--uploads", "24", "--concurrency", "16", "--load-queue", "rq", "--load-bound", "90",
                              "--report", report, "--state-dir", out])
     with open(report) as f:
         text = f.read()
     assert code == 0, text
-    assert "PASS: no accepted job lost, stuck or processed twice." in text
+    assert "PASS: every upload answered; no accepted job lost, stuck or processed twice." in text
     rows = [line for line in text.splitlines() if line.startswith(("| redis-crash | rq |", "| load | rq |"))]
     assert len(rows) == 2, text
     for row in rows:

@@ -134,9 +134,17 @@ class Result:
         }
 
     @property
+    def unanswered(self) -> list[Upload]:
+        # No HTTP answer (a reset connection, a crashed server): unlike a 503, the client cannot
+        # know whether its receipt was taken. No fault here touches the upload function, so none
+        # is acceptable.
+        return [u for u in self.uploads if u.status == 0]
+
+    @property
     def ok(self) -> bool:
         # A run where nothing was accepted proves nothing: it fails too.
-        return any(u.accepted for u in self.uploads) and not (self.lost or self.stuck or self.duplicates or self.dead)
+        return any(u.accepted for u in self.uploads) and not (
+            self.lost or self.stuck or self.duplicates or self.dead or self.unanswered)
 
 
 def classify(result: Result, events: dict[str, collections.Counter]) -> None:
@@ -555,8 +563,10 @@ def render_report(results: list[Result], load: tuple[Result, dict] | None, comma
                      f"({_codes(c['rejected'])}) | {c['finished']} | {sum(c['failed'].values())} ({_codes(c['failed'])}) "
                      f"| {c['lost']} | {c['stuck']} | {c['duplicates']} | {r.takeovers} | "
                      f"{'n/a' if r.name == 'load' else f'{r.drain_seconds:.1f} s'} |")
-    verdict = "PASS: no accepted job lost, stuck or processed twice." if all(r.ok for r in everything) else \
-        "FAIL: " + "; ".join(f"{r.name}: {len(r.lost)} lost, {len(r.stuck)} stuck, {len(r.duplicates)} duplicates"
+    verdict = "PASS: every upload answered; no accepted job lost, stuck or processed twice." \
+        if all(r.ok for r in everything) else \
+        "FAIL: " + "; ".join(f"{r.name}: {len(r.lost)} lost, {len(r.stuck)} stuck, {len(r.duplicates)} duplicates, "
+                             f"{len(r.unanswered)} unanswered"
                              f"{', dead: ' + ', '.join(r.dead) if r.dead else ''}"
                              f"{', nothing accepted' if not any(u.accepted for u in r.uploads) else ''}"
                              for r in everything if not r.ok)
