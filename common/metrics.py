@@ -34,6 +34,8 @@ def _define() -> dict:
         "duration": Histogram("receipts_job_duration_seconds", "Duration of finished jobs.",
                               buckets=DURATION_BUCKETS),
         "rejected": Counter("receipts_uploads_rejected", "Uploads refused with a 4xx, by code.", ["code"]),
+        "notifications": Counter("receipts_notification_attempts",
+                                 "Webhook delivery attempts, by outcome (delivered, retry, failed).", ["outcome"]),
         "depth": depth,
     }
 
@@ -61,6 +63,8 @@ def _observe(name: str, fields: dict) -> None:
         m["failed"].labels(error_code=str(fields.get("error_code", ""))).inc()
     elif name == "upload_rejected":
         m["rejected"].labels(code=str(fields.get("code", ""))).inc()
+    elif name == "notification_delivered" or name == "notification_retry" or name == "notification_failed":
+        m["notifications"].labels(outcome=name.removeprefix("notification_")).inc()
 
 
 def enable(queue_depth: Callable[[], int] | None = None) -> None:

@@ -125,3 +125,30 @@ resource "google_logging_metric" "uploads_rejected" {
 
   depends_on = [google_project_service.apis]
 }
+
+resource "google_logging_metric" "notification_attempts" {
+  project     = var.project_id
+  name        = "${var.name_prefix}/notification_attempts"
+  description = "Webhook delivery attempts, by outcome: delivered, retry (the receiver failed; tried again later) or failed (gave up)."
+  filter = join(" AND ", [local.job_logs_filter, "(${join(" OR ", [
+    "jsonPayload.event=\"notification_delivered\"",
+    "jsonPayload.event=\"notification_retry\"",
+    "jsonPayload.event=\"notification_failed\"",
+  ])})"])
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+    labels {
+      key         = "outcome"
+      value_type  = "STRING"
+      description = "delivered, retry or failed."
+    }
+  }
+  label_extractors = {
+    outcome = "REGEXP_EXTRACT(jsonPayload.event, \"notification_(\\\\w+)\")"
+  }
+
+  depends_on = [google_project_service.apis]
+}

@@ -49,6 +49,11 @@ def test_log_events_are_counted_as_the_log_based_metrics_count_them(capsys):
     assert delta("receipts_job_duration_seconds_sum") == pytest.approx(1.5)
     assert delta("receipts_jobs_failed_total", 'error_code="timeout"') == 1
     assert delta("receipts_uploads_rejected_total", 'code="mime_mismatch"') == 1
+    log.event("notification_retry", severity="WARNING", job_id="a" * 32, attempt=1, status_code=503)
+    log.event("notification_delivered", job_id="a" * 32, attempt=2, status_code=200)
+    assert delta("receipts_notification_attempts_total", 'outcome="retry"') == 1
+    assert delta("receipts_notification_attempts_total", 'outcome="delivered"') == 1
+    assert delta("receipts_notification_attempts_total", 'outcome="failed"') == 0
 
 
 def test_metrics_are_off_unless_configured():
