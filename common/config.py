@@ -67,6 +67,7 @@ class Settings:
     sqlite_path: str = "var/jobs.sqlite3"
     firestore_database: str = "(default)"
     jobs_collection: str = "jobs"
+    firestore_retry_seconds: int = 60
     task_queue: str = "inline"
     sync_fallback: bool = True
     task_max_attempts: int = 5
@@ -193,6 +194,7 @@ def _read(env: Mapping[str, str]) -> Settings:
         sqlite_path=env.get("SQLITE_PATH", "").strip() or "var/jobs.sqlite3",
         firestore_database=env.get("FIRESTORE_DATABASE", "").strip() or "(default)",
         jobs_collection=env.get("JOBS_COLLECTION", "").strip() or "jobs",
+        firestore_retry_seconds=_int(env, "FIRESTORE_RETRY_SECONDS", 60, minimum=1),
         task_queue=_task_queue(env),
         sync_fallback=_bool(env, "SYNC_FALLBACK", True),
         task_max_attempts=_int(env, "TASK_MAX_ATTEMPTS", 5, minimum=1),

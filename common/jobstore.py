@@ -204,9 +204,17 @@ class FirestoreJobStore:
     """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<sha256>` points at the active job;
     `<collection>_transactions/<end-to-end id>` records the first job that showed a payment."""
 
-    def __init__(self, project: str, database: str, collection: str):
+    def __init__(self, project: str, database: str, collection: str, retry_seconds: int = 60):
+        from google.api_core import exceptions
+        from google.api_core import retry as retries
         from google.cloud import firestore
 
+        transient = (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError)
+        # Reads retry transient errors for FIRESTORE_RETRY_SECONDS, then the backend counts as
+        # down (503 to a caller, a retried job), not as a bug (a 500).
+        self._retry = retries.Retry(predicate=retries.if_exception_type(*transient), initial=0.1, maximum=5.0,
+                                    multiplier=1.3, timeout=retry_seconds)
+        self._unavailable = (*transient, exceptions.RetryError)
         self._firestore = firestore
         self._client = firestore.Client(project=project, database=database)
         self._jobs = self._client.collection(collection)
@@ -224,7 +232,13 @@ class FirestoreJobStore:
             if "Failed to commit transaction" not in str(e):
                 raise
             raise Contended(f"Firestore transaction contended: {e}") from e
-        except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError) as e:
+        except self._unavailable as e:
+            raise BackendUnavailable(f"Firestore unavailable: {e}") from e
+
+    def _read(self, fn):
+        try:
+            return fn()
+        except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 
     def create(self, doc: dict) -> tuple[dict, bool]:
@@ -243,8 +257,11 @@ class FirestoreJobStore:
         return self._run(tx)
 
     def get(self, job_id: str) -> dict | None:
-        snapshot = self._jobs.document(job_id).get()
+        snapshot = self._read(lambda: self._jobs.document(job_id).get(retry=self._retry))
         return snapshot.to_dict() if snapshot.exists else None
+
+    def _stream(self, query) -> list[dict]:
+        return self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
 
     def update(self, job_id: str, change: Change) -> dict:
         ref = self._jobs.document(job_id)
@@ -266,7 +283,7 @@ class FirestoreJobStore:
 
     def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
         query = self._by_status(status).order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
-        return [snapshot.to_dict() for snapshot in query.stream()]
+        return self._stream(query)
 
     def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
         descending = self._firestore.Query.DESCENDING
@@ -277,17 +294,17 @@ class FirestoreJobStore:
         if cursor:
             created_at, job_id = decode_cursor(cursor)
             query = query.start_after({"created_at": created_at, "__name__": job_id})
-        docs = [snapshot.to_dict() for snapshot in query.limit(limit + 1).stream()]
+        docs = self._stream(query.limit(limit + 1))
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
     def pending_notifications(self, limit: int = 500) -> list[dict]:
         # An equality filter on one field: served by Firestore's automatic single-field index.
         query = self._jobs.where(filter=self._firestore.FieldFilter("notification.status", "==", jobs.NOTIFY_PENDING))
-        return [snapshot.to_dict() for snapshot in query.limit(limit).stream()]
+        return self._stream(query.limit(limit))
 
     def count(self, status: str | None = None) -> int:
         # A count() aggregation: billed per 1000 index entries, not one read per job.
-        return int(self._by_status(status).count().get()[0][0].value)
+        return int(self._read(lambda: self._by_status(status).count().get(retry=self._retry))[0][0].value)
 
     def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
         from google.api_core import exceptions
@@ -298,12 +315,13 @@ class FirestoreJobStore:
             ref.create(record)  # a create-only write: no transaction, no contention
             return record
         except exceptions.Conflict:
-            return ref.get().to_dict()
-        except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError) as e:
+            return self._read(lambda: ref.get(retry=self._retry)).to_dict()
+        except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 
 
 def from_settings(settings) -> JobStore:
     if settings.job_store == "firestore":
-        return FirestoreJobStore(settings.project_id, settings.firestore_database, settings.jobs_collection)
+        return FirestoreJobStore(settings.project_id, settings.firestore_database, settings.jobs_collection,
+                                 settings.firestore_retry_seconds)
     return SqliteJobStore(settings.sqlite_path)

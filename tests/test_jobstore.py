@@ -180,3 +180,30 @@ def test_pages_filter_by_status_and_counts_per_status(store):
 def test_a_cursor_the_store_did_not_make_is_refused(store, cursor):
     with pytest.raises(jobstore.BadCursor):
         store.page(cursor=cursor)
+
+
+def test_firestore_down_longer_than_its_retries_is_a_backend_failure(local_env, monkeypatch, make_client):
+    """Nothing listens at the Firestore host: once reads have retried for FIRESTORE_RETRY_SECONDS
+    the store counts as down (BackendUnavailable: a 503, a retried job), not as a bug (a 500)."""
+    import socket
+
+    from common.errors import BackendUnavailable
+    from common.jobstore import FirestoreJobStore
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections to it are refused
+    env = {"JOB_STORE": "firestore", "GOOGLE_CLOUD_PROJECT": "receipts-test", "FIRESTORE_RETRY_SECONDS": "1",
+           "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{port}"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    store = jobstore.from_settings(config.from_env())
+    assert isinstance(store, FirestoreJobStore)
+    for read in (lambda: store.get("a" * 32), lambda: store.list("queued"), lambda: store.page(None, 5),
+                 lambda: store.count("failed"), lambda: store.pending_notifications()):
+        with pytest.raises(BackendUnavailable):
+            read()
+    status = make_client("status", **env)
+    response = status.get(f"/jobs/{'a' * 32}/status")
+    assert (response.status_code, response.get_json()["code"]) == (503, "backend_unavailable")
+    assert response.headers["Retry-After"]

@@ -87,6 +87,7 @@ SAFE_DEFAULTS = {
     "LOCAL_BLOB_DIR": "only for BLOB_STORE=local",
     "SQLITE_PATH": "only for JOB_STORE=sqlite",
     "STORAGE_RETRY_SECONDS": "20 s of client retries, then the task queue retries the job",
+    "FIRESTORE_RETRY_SECONDS": "60 s of client retries on reads (Google's default), then 503 and the queue retries",
     "RQ_ASYNC_ENABLED": "the original's switch; its default true keeps TASK_QUEUE=cloudtasks",
     "TASKS_EMULATOR_HOST": "must stay unset in production: tasks would go unsigned over plain gRPC",
     "REDIS_URL": "only for TASK_QUEUE=rq",
