@@ -173,17 +173,23 @@ def test_a_failed_job_is_notified_too(make_client, webhook_receiver):
     assert json.loads(request["body"])["error_code"] == doc["error_code"] == "no_receipt_found"
 
 
-def test_duplicate_deliveries_of_a_notify_task_post_once(sample, webhook_receiver, monkeypatch):
+def ended_job_owing_a_webhook(sample, url, monkeypatch):
+    """(the app, a job that ended with `url` as its callback and whose notify task was never sent)."""
     for key, value in {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "WEBHOOK_SECRETS": f"*={SECRET}"}.items():
         monkeypatch.setenv(key, value)
     services.reset()
     app = services.get()
-    url = webhook_receiver.url("once", [200])
     doc = queue_file(sample["pdf"], "application/pdf")
     app.jobs.update(doc["job_id"], lambda d: {**d, "callback_url": url, "callback_key": "*"})
     app.jobs.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
     ended = app.jobs.update(doc["job_id"], lambda d: job.fail(d, 1, "x", "x", job.now()))
     assert ended["notification"]["status"] == "pending"
+    return app, ended
+
+
+def test_duplicate_deliveries_of_a_notify_task_post_once(sample, webhook_receiver, monkeypatch):
+    url = webhook_receiver.url("once", [200])
+    app, doc = ended_job_owing_a_webhook(sample, url, monkeypatch)
     outcomes = [notify.deliver(app, doc["job_id"]) for _ in range(3)]
     assert not any(o.retry for o in outcomes)
     assert len(webhook_receiver.received(url)) == 1
@@ -194,15 +200,8 @@ def test_a_pending_notification_whose_task_was_lost_is_resent_by_the_reconciler(
 
     from common import reconcile
 
-    for key, value in {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "WEBHOOK_SECRETS": f"*={SECRET}"}.items():
-        monkeypatch.setenv(key, value)
-    services.reset()
-    app = services.get()
     url = webhook_receiver.url("lost", [200])
-    doc = queue_file(sample["pdf"], "application/pdf")
-    app.jobs.update(doc["job_id"], lambda d: {**d, "callback_url": url, "callback_key": "*"})
-    app.jobs.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
-    app.jobs.update(doc["job_id"], lambda d: job.fail(d, 1, "x", "x", job.now()))  # ended; its task never sent
+    app, doc = ended_job_owing_a_webhook(sample, url, monkeypatch)
     assert reconcile.reconcile_once(app)["notifications_requeued"] == 0  # young: its task may still come
     later = job.now() + timedelta(seconds=app.settings.reconcile_queued_after_seconds + 1)
     assert reconcile.reconcile_once(app, at=later)["notifications_requeued"] == 1
