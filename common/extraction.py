@@ -378,11 +378,28 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
 
 
 # --- everything --------------------------------------------------------------------------------
-def extract_fields(lines: list[str]) -> dict:
-    """`result.data` fields, with a confidence per key field."""
+# Why a receipt needs a human: every flag carries one of these (`review_reasons`).
+REVIEW_REASONS = {
+    "amount_missing": "no amount was found",
+    "id_missing": "no end-to-end id was found",
+    "id_ambiguous": "a character of the end-to-end id is not settled by the evidence (see transaction_id_candidates)",
+    "id_minute_mismatch": "the end-to-end id's minute disagrees with the payment time the receipt shows",
+    "paid_at_missing": "no payment date was found (the time is the id's own minute, or unknown)",
+    "receiver_missing": "no receiver was found",
+    "duplicate_transaction": "another job already holds this end-to-end id",
+}
+
+
+def extract_fields(lines: list[str], id_check=None) -> dict:
+    """`result.data` fields, with a confidence per key field and the reasons to review them.
+    `id_check(e2e_id)` -> common.evidence.IdCheck gives the id's per-character evidence (OCR);
+    without it the id is taken as exact (a PDF's text layer)."""
     first_id = find_end_to_end_id(lines)
     paid_at = find_paid_at(lines, first_id)
     e2e_id = find_end_to_end_id(lines, paid_at)
+    check = id_check(e2e_id) if id_check and e2e_id else None
+    if check and check.transaction_id != e2e_id:
+        e2e_id = check.transaction_id  # the glyphs settled a look-alike the reading got wrong
     if e2e_id != first_id:
         paid_at = find_paid_at(lines, e2e_id)
     estimated_time = paid_at is None and e2e_id is not None
@@ -394,15 +411,26 @@ def extract_fields(lines: list[str]) -> dict:
     issuer = pix.institution(e2e_id) if e2e_id else None
     if not payer["bank"] and issuer and not pix.is_refund(e2e_id):
         payer["bank"] = issuer
+    minute_agrees = bool(e2e_id and paid_at and not estimated_time and pix.agrees_with(e2e_id, paid_at))
+    id_confidence = 0.0 if not e2e_id else (0.95 if minute_agrees else 0.6)
+    if check:
+        id_confidence = min(id_confidence, check.confidence)
     confidence = {
         "amount": 0.0 if amount is None else 0.9,
-        "transaction_id": 0.0 if not e2e_id else (0.95 if paid_at and pix.agrees_with(e2e_id, paid_at) else 0.6),
-        "paid_at": 0.0 if not paid_at else 0.5 if estimated_time else (
-            0.95 if e2e_id and pix.agrees_with(e2e_id, paid_at) else 0.6),
+        "transaction_id": round(id_confidence, 3),
+        "paid_at": 0.0 if not paid_at else 0.5 if estimated_time else (0.95 if minute_agrees else 0.6),
         "receiver": 0.0 if not (receiver["name"] or receiver["document"] or receiver["pix_key"])
         else (0.9 if receiver["name"] and (receiver["document"] or receiver["pix_key"]) else 0.6),
     }
-    return {
+    reasons = [reason for reason, flagged in (
+        ("amount_missing", amount is None),
+        ("id_missing", e2e_id is None),
+        ("id_ambiguous", bool(check and not check.settled)),
+        ("id_minute_mismatch", bool(e2e_id and paid_at and not estimated_time and not minute_agrees)),
+        ("paid_at_missing", paid_at is None or estimated_time),
+        ("receiver_missing", confidence["receiver"] == 0.0),
+    ) if flagged]
+    fields = {
         "amount": amount,
         "currency": "BRL",
         "transaction_id": e2e_id,
@@ -412,5 +440,16 @@ def extract_fields(lines: list[str]) -> dict:
         "bank": issuer,
         "refund": bool(e2e_id and pix.is_refund(e2e_id)),
         "confidence": confidence,
-        "needs_review": min(confidence.values()) < 0.6,
+        "needs_review": bool(reasons),
+        "review_reasons": reasons,
     }
+    if check and not check.settled:
+        fields["transaction_id_candidates"] = check.candidates
+    return fields
+
+
+def flag(fields: dict, reason: str) -> None:
+    """Add a review reason found after extraction (a duplicate id, ...)."""
+    if reason not in fields["review_reasons"]:
+        fields["review_reasons"].append(reason)
+    fields["needs_review"] = True

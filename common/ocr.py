@@ -9,7 +9,8 @@ in one request (`lines_from_pdf`).
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -17,6 +18,9 @@ from common.errors import BackendUnavailable, ReceiptUnreadable
 class OcrEngine(Protocol):
     def lines(self, image) -> list[str]:
         """`image` is a PIL RGB image."""
+
+    def read(self, image) -> "OcrPage":
+        """The same reading with its boxes, for the evidence the id check needs (optional)."""
 
     def warm(self) -> None:
         """Load now what the first job would otherwise wait for."""
@@ -28,6 +32,41 @@ class OcrEngine(Protocol):
 # the same fields in about two thirds of the time (median 1.36 s -> 0.93 s per image).
 RAPIDOCR_PARAMS = {"Global.log_level": "warning", "Global.use_cls": False,
                    "Det.limit_type": "max", "Det.limit_side_len": 1600}
+
+
+@dataclass(frozen=True)
+class Word:
+    """One box the engine read: its text, four corner points (x, y) and the engine's score."""
+
+    text: str
+    quad: tuple
+    score: float = 1.0
+    chars: tuple = ()  # CharReadings the engine gave with the box (Cloud Vision's symbols), if any
+
+
+@dataclass(frozen=True)
+class CharReading:
+    """One character of a re-read box: what the recognizer read, its probability, those of the
+    characters it could also be, and where it sits (x centre in the box's crop)."""
+
+    char: str
+    prob: float
+    alternatives: dict  # char -> probability, the likeliest few besides `char`
+    x: float
+
+
+@dataclass
+class OcrPage:
+    """What the engine read on one image: its boxes, and the image itself so a box can be read
+    again (the id's evidence); `engine` is the engine that can re-read it (None: it cannot)."""
+
+    words: list[Word]
+    image: Any = None
+    engine: Any = field(default=None, repr=False)
+
+    @property
+    def lines(self) -> list[str]:
+        return group_into_lines([(list(w.quad), w.text) for w in self.words])
 
 
 class RapidOcrEngine:
@@ -48,14 +87,72 @@ class RapidOcrEngine:
         self._loaded()
 
     def lines(self, image) -> list[str]:
+        return self.read(image).lines
+
+    def read(self, image) -> OcrPage:
         import numpy
 
         # RapidOCR expects OpenCV's BGR channel order.
-        output = self._loaded()(numpy.asarray(image)[:, :, ::-1])
+        bgr = numpy.ascontiguousarray(numpy.asarray(image)[:, :, ::-1])
+        output = self._loaded()(bgr)
         if output.boxes is None:
-            return []
-        words = [(box, text) for box, text in zip(output.boxes.tolist(), output.txts) if text.strip()]
-        return group_into_lines(words)
+            return OcrPage([], bgr, self)
+        words = [Word(text, tuple(map(tuple, box)), float(score))
+                 for box, text, score in zip(output.boxes.tolist(), output.txts, output.scores) if text.strip()]
+        return OcrPage(words, bgr, self)
+
+    def reread(self, page: OcrPage, word: Word, pad: float = 0.0) -> tuple[Any, list[CharReading]]:
+        """Read one box again, keeping the recognizer's per-frame probabilities (CTC): returns
+        the box's crop (grayscale) and one CharReading per character. `pad` adds that fraction
+        of the box's height above and below (in the background's colour): the same text at
+        another scale for the model, a second reading that agrees or not."""
+        import cv2
+        import numpy
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
+        recognizer = self._loaded()._load_rec_model()
+        crop = get_rotate_crop_image(page.image, numpy.array(word.quad, dtype=numpy.float32))
+        height = crop.shape[0]
+        if pad:
+            border = max(1, int(round(height * pad)))
+            colour = [int(c) for c in numpy.median(numpy.concatenate([crop[0], crop[-1]]), axis=0)]
+            crop = cv2.copyMakeBorder(crop, border, border, 0, 0, cv2.BORDER_CONSTANT, value=colour)
+        readings = _ctc_readings(recognizer, crop)
+        gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        if pad:  # the caller's geometry wants the box itself
+            gray = gray[border:-border]
+        return gray, readings
+
+
+def _ctc_readings(recognizer, crop) -> list[CharReading]:
+    """Greedy CTC decoding of one crop, as RapidOCR does, but keeping every character's
+    probability, its runners-up and its x position (frames are evenly spaced over the input)."""
+    import numpy
+
+    height, width = crop.shape[:2]
+    _, input_height, input_width = recognizer.rec_image_shape
+    ratio = max(width / height, input_width / input_height)
+    norm = recognizer.resize_norm_img(crop, ratio)[numpy.newaxis].astype(numpy.float32)
+    probs = recognizer.session(norm)[0]
+    charset = recognizer.postprocess_op.character
+    frames = probs.shape[0]
+    frame_px = norm.shape[3] / frames * height / input_height  # one frame's width in crop pixels
+    best = probs.argmax(axis=1)
+    readings, start = [], 0
+    # A character is a run of frames with one best index; its evidence is the run's peak (its
+    # runners-up may peak on another frame of the run than the character itself).
+    for end in range(1, frames + 1):
+        if end < frames and best[end] == best[start]:
+            continue
+        index = best[start]
+        if index:
+            run = probs[start:end].max(axis=0)
+            ranked = [j for j in numpy.argsort(run)[::-1][:4] if j and j != index][:3]
+            alternatives = {charset[j]: float(run[j]) for j in ranked}
+            readings.append(CharReading(charset[index], float(run[index]), alternatives,
+                                        (start + end) / 2 * frame_px))
+        start = end
+    return [r for r in readings if r.char != " "]
 
 
 def group_into_lines(words: list[tuple[list, str]]) -> list[str]:
@@ -138,15 +235,22 @@ class VisionOcrEngine:
         self._loaded()
 
     def lines(self, image) -> list[str]:
+        return self.read(image).lines
+
+    def read(self, image) -> OcrPage:
         content = _encoded(image)
         response = self._call(lambda client, options: client.document_text_detection(
             {"content": content}, image_context={"language_hints": VISION_LANGUAGE_HINTS}, **options))
         _raise_for(response.error)
-        return _vision_lines(response)
+        return _vision_page(response)
 
     def lines_from_pdf(self, data: bytes, max_pages: int) -> list[str] | None:
+        pages = self.pages_from_pdf(data, max_pages)
+        return None if pages is None else [line for page in pages for line in page.lines]
+
+    def pages_from_pdf(self, data: bytes, max_pages: int) -> list[OcrPage] | None:
         """The text of a PDF's first min(5, max_pages) pages, in page order, in one request.
-        None when the PDF is too big for one request: render its pages and call `lines` instead."""
+        None when the PDF is too big for one request: render its pages and call `read` instead."""
         from google.cloud import vision
 
         if len(data) > VISION_MAX_PDF_BYTES:
@@ -163,7 +267,7 @@ class VisionOcrEngine:
         pages = sorted(answer.responses, key=lambda page: page.context.page_number)
         for page in pages:
             _raise_for(page.error)
-        return [line for page in pages for line in _vision_lines(page)]
+        return [_vision_page(page) for page in pages]
 
     def _call(self, send):
         """Run one Vision call with a short bounded retry, mapping failures onto the pipeline's
@@ -213,35 +317,43 @@ def _raise_for(status) -> None:
 
 
 def _vision_lines(response) -> list[str]:
+    return _vision_page(response).lines
+
+
+def _vision_page(response) -> OcrPage:
     """Vision's lines (words joined by their detected breaks), each with the box of its words,
-    regrouped by baseline so a label and the value printed far to its right share a line."""
+    regrouped by baseline so a label and the value printed far to its right share a line; each
+    line keeps its symbols' confidences, the id's per-character evidence."""
     from google.cloud import vision
 
     kinds = vision.TextAnnotation.DetectedBreak.BreakType
     ends_line = {kinds.EOL_SURE_SPACE, kinds.LINE_BREAK, kinds.HYPHEN}
-    entries: list[tuple[list, str]] = []
+    entries: list[Word] = []
     for page in response.full_text_annotation.pages:
         scale = (page.width or 1, page.height or 1)
         for block in page.blocks:
             for paragraph in block.paragraphs:
-                text, points = "", []
+                text, points, chars = "", [], []
                 for word in paragraph.words:
                     points += _points(word.bounding_box, scale)
                     for symbol in word.symbols:
                         text += symbol.text
+                        xs = [p[0] for p in _points(symbol.bounding_box, scale)]
+                        chars.append((symbol.text, symbol.confidence, sum(xs) / len(xs) if xs else 0.0))
                         kind = symbol.property.detected_break.type_
                         if kind in (kinds.SPACE, kinds.SURE_SPACE):
                             text += " "
                         elif kind in ends_line:
                             text += "-" if kind == kinds.HYPHEN else ""
-                            _add_line(entries, text, points)
-                            text, points = "", []
-                _add_line(entries, text, points)
+                            _add_line(entries, text, points, chars)
+                            text, points, chars = "", [], []
+                _add_line(entries, text, points, chars)
     if entries:
-        return group_into_lines(entries)
+        return OcrPage(entries)
     if response.text_annotations:
-        return [line.strip() for line in response.text_annotations[0].description.splitlines() if line.strip()]
-    return []
+        lines = [line.strip() for line in response.text_annotations[0].description.splitlines() if line.strip()]
+        return OcrPage([Word(line, ((0, i), (1, i), (1, i + 1), (0, i + 1))) for i, line in enumerate(lines)])
+    return OcrPage([])
 
 
 def _points(poly, scale) -> list[tuple[float, float]]:
@@ -251,9 +363,10 @@ def _points(poly, scale) -> list[tuple[float, float]]:
     return [(v.x * scale[0], v.y * scale[1]) for v in poly.normalized_vertices]
 
 
-def _add_line(entries: list, text: str, points: list) -> None:
+def _add_line(entries: list, text: str, points: list, chars: list) -> None:
     if not text.strip() or not points:
         return
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    corners = [[min(xs), min(ys)], [max(xs), min(ys)], [max(xs), max(ys)], [min(xs), max(ys)]]
-    entries.append((corners, text.strip()))
+    corners = ((min(xs), min(ys)), (max(xs), min(ys)), (max(xs), max(ys)), (min(xs), max(ys)))
+    readings = tuple(CharReading(char, confidence, {}, x - min(xs)) for char, confidence, x in chars if char.strip())
+    entries.append(Word(text.strip(), corners, chars=readings))

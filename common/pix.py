@@ -2,7 +2,7 @@
 UTC minute `yyyyMMddHHmm` + 11 alphanumerics (32 characters, case-sensitive).
 
 OCR confuses O/0, I/l/1, S/5, B/8: positions 2-21 must be digits, so look-alikes there are
-corrected; the 11-character tail is left as read. The stamp must be a real minute since PIX
+corrected; the 11-character tail is left as read (common.evidence weighs its look-alikes). The stamp must be a real minute since PIX
 began, and agrees with the payment time the receipt shows (Brasília time + 3 h, within minutes).
 """
 
@@ -29,25 +29,11 @@ CANDIDATE = re.compile(r"[ED][0-9OoQDIli|LSsBZz]{20}[A-Za-z0-9]{11}")
 PIX_START = datetime(2020, 10, 1, tzinfo=timezone.utc)
 
 
-# Letters whose upper and lower case differ only in size: OCR often gets their case wrong.
-_SAME_SHAPE = set("cCkKoOpPsSuUvVwWxXzZ")
-
-
-def _consistent_case(tail: str) -> str:
-    """Most banks write the tail in one case ("s173f4b96d4", "DY5D37MTXUM"). If every other
-    letter agrees on a case, a same-shape letter in the other case is an OCR slip."""
-    letters = [c for c in tail if c.isalpha()]
-    for lower in (True, False):
-        odd = [c for c in letters if c.islower() != lower]
-        if odd and len(letters) - len(odd) >= 4 and all(c in _SAME_SHAPE for c in odd):
-            return tail.lower() if lower else tail.upper()
-    return tail
-
-
 def normalize(candidate: str) -> str | None:
-    """Fix OCR look-alikes where the id must have digits, and case slips in a one-case tail;
-    None if it still is not a valid id."""
-    fixed = candidate[0] + candidate[1:21].translate(_DIGIT_LOOKALIKES) + _consistent_case(candidate[21:])
+    """Fix OCR look-alikes where the id must have digits; None if it still is not a valid id.
+    The tail may hold any of [A-Za-z0-9] in any case: it is left as read (common.evidence
+    weighs its look-alikes)."""
+    fixed = candidate[0] + candidate[1:21].translate(_DIGIT_LOOKALIKES) + candidate[21:]
     if not re.fullmatch(r"[ED]\d{20}[A-Za-z0-9]{11}", fixed):
         return None
     try:

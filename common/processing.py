@@ -11,7 +11,7 @@ import concurrent.futures
 import traceback
 from dataclasses import dataclass
 
-from common import extraction, job, jobstore, log, notify, receiver, text
+from common import evidence, extraction, job, jobstore, log, notify, receiver, text
 from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -135,7 +135,10 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
     """A receipt file's `result.data`: its text, the PIX fields and the receiver check."""
     receipt_text = text.extract_text(data, mime, ocr, settings, progress=lambda done: progress(20 + int(60 * done)))
     progress(80)
-    fields = extraction.extract_fields(receipt_text.lines)
+    # OCR'd text gets per-character evidence for the id; a PDF's text layer is exact.
+    id_check = (lambda e2e_id: evidence.check_id(e2e_id, list(receipt_text.pages))) \
+        if receipt_text.source == "ocr" else None
+    fields = extraction.extract_fields(receipt_text.lines, id_check)
     if fields["amount"] is None and fields["transaction_id"] is None:
         raise ReceiptUnreadable("no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id.")
     return {
@@ -159,7 +162,7 @@ def _extract(services, doc: dict, attempt: int) -> dict:
         first = store.record_transaction(data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"])
         if first["job_id"] != job_id:
             data_out["duplicate_of"] = {k: first[k] for k in ("job_id", "pedido_id", "first_seen_at")}
-            data_out["needs_review"] = True
+            extraction.flag(data_out, "duplicate_transaction")
     amount_check = receiver.validate_amount(data_out["amount"], doc.get("expected_amount"))
     if amount_check is not None:
         data_out["validacao_valor"] = amount_check

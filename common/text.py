@@ -16,6 +16,8 @@ PDF_RENDER_SCALE = 2  # 144 dpi: small print on bank PDFs stays legible to OCR
 class ReceiptText:
     lines: list[str]
     source: str  # "pdf_text" or "ocr"
+    pages: tuple = ()  # OCR only: each image's common.ocr.OcrPage, when the engine gives them
+
 
     @property
     def text(self) -> str:
@@ -26,7 +28,17 @@ def extract_text(data: bytes, mime: str, ocr, settings, progress=lambda done: No
     """`progress(fraction)` is called as pages are read, for jobs' progress reports."""
     if mime == "application/pdf":
         return _pdf_text(data, ocr, settings, progress)
-    return ReceiptText(ocr.lines(_open_image(data, settings.ocr_max_side)), "ocr")
+    pages = [_read(ocr, _open_image(data, settings.ocr_max_side))]
+    return ReceiptText(_lines(pages), "ocr", tuple(p for p in pages if not isinstance(p, list)))
+
+
+def _read(ocr, image):
+    """The engine's page (boxes, for the id's evidence) when it gives one, else its lines."""
+    return ocr.read(image) if hasattr(ocr, "read") else ocr.lines(image)
+
+
+def _lines(pages: list) -> list[str]:
+    return [line for page in pages for line in (page if isinstance(page, list) else page.lines)]
 
 
 def _open_image(data: bytes, max_side: int):
@@ -62,18 +74,18 @@ def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
         pages, lines = _pdf_text_layer(data, settings.max_pdf_pages)
     if sum(len(line) for line in lines) >= MIN_TEXT_LAYER_CHARS:
         return ReceiptText(lines, "pdf_text")
-    if hasattr(ocr, "lines_from_pdf"):  # an engine that reads the PDF itself, in one request
-        lines = ocr.lines_from_pdf(data, pages)
-        if lines is not None:  # None: too big for that, read page by page below
+    if hasattr(ocr, "pages_from_pdf"):  # an engine that reads the PDF itself, in one request
+        read = ocr.pages_from_pdf(data, pages)
+        if read is not None:  # None: too big for that, read page by page below
             progress(1.0)
-            return ReceiptText(lines, "ocr")
-    lines = []
+            return ReceiptText(_lines(read), "ocr", tuple(read))
+    read = []
     for number in range(pages):
         with pdf_lock:  # one page rendered at a time; OCR runs outside the lock
             image = _render_page(data, number, settings.max_image_pixels)
-        lines += ocr.lines(_fit(image, settings.ocr_max_side))
+        read.append(_read(ocr, _fit(image, settings.ocr_max_side)))
         progress((number + 1) / pages)
-    return ReceiptText(lines, "ocr")
+    return ReceiptText(_lines(read), "ocr", tuple(p for p in read if not isinstance(p, list)))
 
 
 def _pdf_text_layer(data: bytes, max_pages: int) -> tuple[int, list[str]]:

@@ -215,7 +215,8 @@ def _annotation(lines: list[tuple[str, Box]], normalized: bool) -> dict:
                 last_of_all = last_in_row and r == len(rows) - 1
                 symbols = []
                 for c, char in enumerate(token):
-                    symbol = {"text": char, "boundingBox": _poly(x + c * advance, y, advance, row_height, normalized)}
+                    symbol = {"text": char, "boundingBox": _poly(x + c * advance, y, advance, row_height, normalized),
+                              "confidence": 0.999}  # Vision's symbols carry their own confidence
                     if c == len(token) - 1:
                         kind = "LINE_BREAK" if last_of_all else "EOL_SURE_SPACE" if last_in_row else "SPACE"
                         symbol["property"] = {"detectedBreak": {"type": kind}}

@@ -1,0 +1,245 @@
+"""How sure the extractor is of the end-to-end id it read, character by character.
+
+OCR reads `l` as `I`, `0` as `O`, `z` as `Z` with a line score of 0.9999, and a wrong id sent out
+as certain is the worst thing this product can do. So every character of the id gets evidence:
+- the recognizer's own per-character probabilities (CTC), from two readings of the id's box: as
+  detected, and padded (the same text at another scale for the model); they must agree;
+- the glyphs' geometry on the box's crop (common.glyphs): cap height, x-height and digit width
+  measured on the id's known part (`E` + 20 digits) decide `I`/`l`/`1`, `O`/`0`/`o` and case pairs;
+- the id's structure: position 1 is `E` or `D`, positions 2-21 are digits.
+A look-alike the evidence does not settle makes the id ambiguous: the caller flags it for review
+and lists `transaction_id_candidates`, the likeliest readings first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import string
+from dataclasses import dataclass, field
+
+from common import glyphs, pix
+
+TAIL = 21  # the first position of the 11-character random tail
+# Characters OCR swaps for one another in an id's tail: upper/lower case pairs that differ only in
+# size, and the bars and rounds.
+LOOKALIKE_CLASSES = [frozenset(group) for group in
+                     ("Il1", "O0o", "cC", "sS", "uU", "vV", "wW", "xX", "zZ")]
+LOOKALIKES = {char: group for group in LOOKALIKE_CLASSES for char in group}
+# One probability floor per kind of position (measured on the real and adversarial sets, see
+# tools/accuracy.py): below it, a character is not settled by the recognizer alone.
+SETTLED_PROB = 0.9  # any character
+SETTLED_LOOKALIKE_PROB = 0.995  # a look-alike the geometry did not decide
+REFUTED_PROB = 0.02  # the recognizer contradicts a geometric decision
+MAX_CANDIDATES = 5
+
+_FOLD = str.maketrans("OoQDIl|iLSsBZzG", "000011111558226")
+
+
+def _fold(text: str) -> str:
+    """A form in which look-alikes compare equal: how the id is found among the boxes."""
+    return re.sub(r"\s+", "", text).translate(_FOLD).lower()
+
+
+def _alphabet(position: int) -> str:
+    if position == 0:
+        return "ED"
+    if position < TAIL:
+        return string.digits
+    return string.ascii_letters + string.digits
+
+
+@dataclass
+class Position:
+    read: str
+    probs: dict = field(default_factory=dict)  # char -> combined probability (allowed chars only)
+    readings: int = 0  # how many readings saw this position
+    agree: bool = True  # the readings' best characters are the same
+    geometry: str | None = None  # what the glyph geometry decided, if anything
+    geometry_options: tuple = ()
+
+    def ranked(self) -> list[tuple[str, float]]:
+        return sorted(self.probs.items(), key=lambda item: -item[1])
+
+
+@dataclass(frozen=True)
+class IdCheck:
+    transaction_id: str
+    candidates: list[str]  # the likeliest readings, best first (just the id when settled)
+    ambiguous: list[int]  # positions not settled by the evidence
+    confidence: float
+    source: str  # "ocr_evidence" (per-character evidence) or "none" (there was none to be had)
+
+    @property
+    def settled(self) -> bool:
+        return not self.ambiguous
+
+
+def check_id(e2e_id: str, pages: list) -> IdCheck:
+    """Evidence for `e2e_id` as read on `pages` (common.ocr.OcrPage, with an engine that can
+    re-read a box). Without per-character evidence, look-alikes in the tail are unsettled."""
+    positions = [Position(char) for char in e2e_id]
+    found = False
+    for page in pages:
+        engine = getattr(page, "engine", None)
+        for word, span in _boxes_holding(e2e_id, page.words):
+            if word.chars:  # the engine's own per-character confidences (Cloud Vision's symbols)
+                readings = [list(word.chars)]
+            elif engine is not None and hasattr(engine, "reread"):
+                readings = None
+            else:
+                continue
+            found = True
+            _add_readings(positions, e2e_id, engine, page, word, span, readings)
+    if not found:
+        return _without_evidence(e2e_id)
+    return _decide(e2e_id, positions)
+
+
+def _boxes_holding(e2e_id: str, words: list) -> list[tuple]:
+    """(box, (first id position, one past the last)) for the boxes the id was read from: one
+    box, or two when a narrow screen wrapped the id over two lines."""
+    target = _fold(e2e_id)
+    folded = [_fold(word.text) for word in words]
+    for word, text in zip(words, folded):
+        if target in text:
+            return [(word, (0, len(e2e_id)))]
+    # Wrapped: one box ends with the id's first part, another starts with the rest.
+    best = []
+    for word, text in zip(words, folded):
+        for cut in range(8, len(target) - 3):
+            if text.endswith(target[:cut]):
+                rest = target[cut:]
+                for other, other_text in zip(words, folded):
+                    if other is not word and other_text.startswith(rest):
+                        return [(word, (0, cut)), (other, (cut, len(target)))]
+                best = best or [(word, (0, cut))]
+    return best
+
+
+def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, span: tuple,
+                  given: list | None) -> None:
+    """Add each reading's probabilities to the id's positions: the engine's own (`given`), or
+    two re-readings of the box (as detected, and padded: another scale for the model)."""
+    first, last = span
+    crop, best_chars = None, []
+    for pad in (0.0, 0.3) if given is None else (None,):
+        gray, readings = engine.reread(page, word, pad) if given is None else (None, given[0])
+        if crop is None:
+            crop = gray
+        aligned = _align(readings, e2e_id[first:last])
+        if not best_chars:
+            best_chars = aligned
+        for offset, reading in enumerate(aligned):
+            if reading is None:
+                continue
+            position = positions[first + offset]
+            allowed = _alphabet(first + offset)
+            raw = {reading.char: reading.prob, **reading.alternatives}
+            probs = {c: p for c, p in raw.items() if c in allowed}
+            total = sum(probs.values()) or 1.0
+            best = max(probs, key=probs.get) if probs else None
+            if position.readings and position.ranked() and best != position.ranked()[0][0]:
+                position.agree = False
+            for char, p in probs.items():
+                position.probs[char] = position.probs.get(char, 0.0) + p / total
+            position.readings += 1
+    for position in positions[first:last]:
+        if position.readings:
+            position.probs = {c: p / position.readings for c, p in position.probs.items()}
+    if crop is not None and span == (0, len(e2e_id)) and all(r is not None for r in best_chars):
+        verdicts = glyphs.resolve(crop, [(e2e_id[i], best_chars[i].x) for i in range(len(e2e_id))])
+        for position, verdict in zip(positions, verdicts):
+            if verdict.decided is not None and verdict.decided != verdict.read or verdict.read in LOOKALIKES:
+                position.geometry = verdict.decided
+                position.geometry_options = tuple(verdict.options)
+
+
+def _align(readings: list, expected: str) -> list:
+    """The reading of each character of `expected` (None where the re-read lost it)."""
+    import difflib
+
+    got = "".join(r.char for r in readings).translate(_FOLD).lower()
+    want = expected.translate(_FOLD).lower()
+    out = [None] * len(expected)
+    start = _fold_index(got, want)
+    if start is not None:
+        return [readings[start + i] for i in range(len(expected))]
+    for block in difflib.SequenceMatcher(None, got, want, autojunk=False).get_matching_blocks():
+        for k in range(block.size):
+            out[block.b + k] = readings[block.a + k]
+    return out
+
+
+def _fold_index(got: str, want: str) -> int | None:
+    index = got.find(want)
+    return index if index >= 0 else None
+
+
+def _decide(e2e_id: str, positions: list[Position]) -> IdCheck:
+    choice, options, ambiguous, confidence = [], [], [], 1.0
+    for index, position in enumerate(positions):
+        best, p, opts = _settle(index, position)
+        choice.append(best)
+        confidence *= p
+        if opts:
+            ambiguous.append(index)
+            options.append((index, opts))
+    chosen = "".join(choice)
+    if pix.normalize(chosen) != chosen:  # the evidence cannot make an invalid id; keep the reading
+        chosen = e2e_id
+    candidates = _candidates(chosen, positions, options) if ambiguous else [chosen]
+    if ambiguous:
+        confidence = min(confidence, 0.5)
+    return IdCheck(chosen, candidates, ambiguous, round(min(confidence, 0.99), 3), "ocr_evidence")
+
+
+def _settle(index: int, position: Position) -> tuple[str, float, list[str]]:
+    """(the character to keep, how sure, the options when it is not settled)."""
+    ranked = position.ranked()
+    if not ranked:  # no reading saw this character: only the id's structure speaks for it
+        lookalike = index >= TAIL and position.read in LOOKALIKES
+        return position.read, 0.5 if lookalike else 0.9, sorted(LOOKALIKES[position.read]) if lookalike else []
+    best, p = ranked[0]
+    others = [c for c, q in ranked[1:] if q >= 0.001]
+    if index >= TAIL and (position.read in LOOKALIKES or best in LOOKALIKES):
+        group = LOOKALIKES.get(best) or LOOKALIKES[position.read]
+        geometric = position.geometry
+        if geometric is not None and position.probs.get(geometric, 0.0) >= REFUTED_PROB:
+            return geometric, max(p, 0.99), []
+        if geometric is None and position.agree and p >= SETTLED_LOOKALIKE_PROB:
+            return best, p, []
+        members = [c for c, _ in ranked if c in group] + sorted(group - {c for c, _ in ranked})
+        if geometric is not None:  # geometry and the recognizer disagree: both are options
+            members = [geometric] + [c for c in members if c != geometric]
+        return members[0], min(p, 0.5), members[:3]
+    if position.agree and p >= SETTLED_PROB:
+        return best, p, []
+    return best, p, [best] + others[:2]
+
+
+def _candidates(chosen: str, positions: list[Position], options: list[tuple[int, list[str]]]) -> list[str]:
+    """The likeliest valid ids over the unsettled positions' options, best first."""
+    scored = []
+    for combo in itertools.product(*[opts for _, opts in options[:6]]):
+        chars = list(chosen)
+        score = 1.0
+        for (index, _), char in zip(options, combo):
+            chars[index] = char
+            score *= positions[index].probs.get(char, 0.0) + 0.01
+        text = "".join(chars)
+        if pix.normalize(text) == text:
+            scored.append((score, text))
+    ranked = [text for _, text in sorted(scored, key=lambda item: -item[0])]
+    return list(dict.fromkeys([chosen] + ranked))[:MAX_CANDIDATES]
+
+
+def _without_evidence(e2e_id: str) -> IdCheck:
+    """No box to re-read (an engine without per-character output, or the id assembled from
+    pieces): the tail's look-alikes are unsettled."""
+    positions = [Position(char) for char in e2e_id]
+    options = [(i, sorted(LOOKALIKES[c], key=lambda o: o != c)) for i, c in enumerate(e2e_id)
+               if i >= TAIL and c in LOOKALIKES]
+    if not options:
+        return IdCheck(e2e_id, [e2e_id], [], 0.9, "none")
+    return IdCheck(e2e_id, _candidates(e2e_id, positions, options), [i for i, _ in options], 0.5, "none")
