@@ -33,12 +33,12 @@ SETTLED_LOOKALIKE_PROB = 0.995  # a look-alike the geometry did not decide
 REFUTED_PROB = 0.02  # the recognizer contradicts a geometric decision
 MAX_CANDIDATES = 5
 
-_FOLD = str.maketrans("OoQDIl|iLSsBZzG", "000011111558226")
+_FOLD = str.maketrans("oqdil|szbg", "0001115286")
 
 
 def _fold(text: str) -> str:
     """A form in which look-alikes compare equal: how the id is found among the boxes."""
-    return re.sub(r"\s+", "", text).translate(_FOLD).lower()
+    return re.sub(r"\s+", "", text).lower().translate(_FOLD)
 
 
 def _alphabet(position: int) -> str:
@@ -131,13 +131,15 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
         if not best_chars:
             best_chars = aligned
         for offset, reading in enumerate(aligned):
-            if reading is None:
-                continue
             position = positions[first + offset]
+            if reading is None:  # this reading saw another character there: no agreement
+                position.agree = False
+                continue
             allowed = _alphabet(first + offset)
             raw = {reading.char: reading.prob, **reading.alternatives}
             probs = {c: p for c, p in raw.items() if c in allowed}
-            total = sum(probs.values()) or 1.0
+            # Rivals the id's structure rules out give their share back; unknown mass stays unknown.
+            total = max(1.0 - sum(p for c, p in raw.items() if c not in allowed), 1e-6)
             best = max(probs, key=probs.get) if probs else None
             if position.readings and position.ranked() and best != position.ranked()[0][0]:
                 position.agree = False
@@ -159,8 +161,8 @@ def _align(readings: list, expected: str) -> list:
     """The reading of each character of `expected` (None where the re-read lost it)."""
     import difflib
 
-    got = "".join(r.char for r in readings).translate(_FOLD).lower()
-    want = expected.translate(_FOLD).lower()
+    got = _fold("".join(r.char for r in readings))
+    want = _fold(expected)
     out = [None] * len(expected)
     start = _fold_index(got, want)
     if start is not None:
@@ -243,3 +245,32 @@ def _without_evidence(e2e_id: str) -> IdCheck:
     if not options:
         return IdCheck(e2e_id, [e2e_id], [], 0.9, "none")
     return IdCheck(e2e_id, _candidates(e2e_id, positions, options), [i for i, _ in options], 0.5, "none")
+
+
+def amount_settled(amount: float, pages: list) -> bool | None:
+    """Is every digit of the amount, in some box that shows it, read with a clear margin?
+    None when no box could be re-read (no per-character evidence to be had)."""
+    shown = {f"{amount:.2f}".replace(".", "")}
+    if amount == int(amount):
+        shown.add(str(int(amount)))  # banks that print no cents
+    verdicts = []
+    for page in pages:
+        engine = getattr(page, "engine", None)
+        for word in page.words:
+            if re.sub(r"\D", "", word.text) not in shown:
+                continue
+            if word.chars:
+                readings = list(word.chars)
+            elif engine is not None and hasattr(engine, "reread"):
+                readings = engine.reread(page, word)[1]
+            else:
+                continue
+            digits = [r for r in readings if r.char.isdigit()]
+            verdicts.append(bool(digits) and all(_digit_prob(r) >= SETTLED_PROB for r in digits))
+    return any(verdicts) if verdicts else None
+
+
+def _digit_prob(reading) -> float:
+    """A digit's probability among digits (a `,` or `R` runner-up is no rival for it)."""
+    probs = {c: p for c, p in {reading.char: reading.prob, **reading.alternatives}.items() if c.isdigit()}
+    return probs[reading.char] / (sum(probs.values()) or 1.0)

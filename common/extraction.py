@@ -381,6 +381,7 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
 # Why a receipt needs a human: every flag carries one of these (`review_reasons`).
 REVIEW_REASONS = {
     "amount_missing": "no amount was found",
+    "amount_uncertain": "a digit of the amount is not read with a clear margin",
     "id_missing": "no end-to-end id was found",
     "id_ambiguous": "a character of the end-to-end id is not settled by the evidence (see transaction_id_candidates)",
     "id_minute_mismatch": "the end-to-end id's minute disagrees with the payment time the receipt shows",
@@ -390,10 +391,10 @@ REVIEW_REASONS = {
 }
 
 
-def extract_fields(lines: list[str], id_check=None) -> dict:
+def extract_fields(lines: list[str], id_check=None, amount_check=None) -> dict:
     """`result.data` fields, with a confidence per key field and the reasons to review them.
-    `id_check(e2e_id)` -> common.evidence.IdCheck gives the id's per-character evidence (OCR);
-    without it the id is taken as exact (a PDF's text layer)."""
+    `id_check(e2e_id)` -> common.evidence.IdCheck and `amount_check(amount)` -> bool | None give
+    per-character evidence (OCR); without them the text is taken as exact (a PDF's text layer)."""
     first_id = find_end_to_end_id(lines)
     paid_at = find_paid_at(lines, first_id)
     e2e_id = find_end_to_end_id(lines, paid_at)
@@ -406,6 +407,7 @@ def extract_fields(lines: list[str], id_check=None) -> dict:
     if estimated_time:
         paid_at = pix.utc_minute(e2e_id).astimezone(BRASILIA)  # to the minute, from the id itself
     amount = find_amount(lines)
+    amount_settled = amount_check(amount) if amount_check and amount is not None else None
     parties = find_parties(lines)
     payer, receiver = parties[PAYER].as_dict(), parties[RECEIVER].as_dict()
     issuer = pix.institution(e2e_id) if e2e_id else None
@@ -416,7 +418,7 @@ def extract_fields(lines: list[str], id_check=None) -> dict:
     if check:
         id_confidence = min(id_confidence, check.confidence)
     confidence = {
-        "amount": 0.0 if amount is None else 0.9,
+        "amount": 0.0 if amount is None else 0.5 if amount_settled is False else 0.9,
         "transaction_id": round(id_confidence, 3),
         "paid_at": 0.0 if not paid_at else 0.5 if estimated_time else (0.95 if minute_agrees else 0.6),
         "receiver": 0.0 if not (receiver["name"] or receiver["document"] or receiver["pix_key"])
@@ -424,6 +426,7 @@ def extract_fields(lines: list[str], id_check=None) -> dict:
     }
     reasons = [reason for reason, flagged in (
         ("amount_missing", amount is None),
+        ("amount_uncertain", amount_settled is False),
         ("id_missing", e2e_id is None),
         ("id_ambiguous", bool(check and not check.settled)),
         ("id_minute_mismatch", bool(e2e_id and paid_at and not estimated_time and not minute_agrees)),

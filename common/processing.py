@@ -136,9 +136,12 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
     receipt_text = text.extract_text(data, mime, ocr, settings, progress=lambda done: progress(20 + int(60 * done)))
     progress(80)
     # OCR'd text gets per-character evidence for the id; a PDF's text layer is exact.
-    id_check = (lambda e2e_id: evidence.check_id(e2e_id, list(receipt_text.pages))) \
-        if receipt_text.source == "ocr" else None
-    fields = extraction.extract_fields(receipt_text.lines, id_check)
+    ocr_read = receipt_text.source == "ocr"
+    pages = list(receipt_text.pages)
+    fields = extraction.extract_fields(
+        receipt_text.lines,
+        id_check=(lambda e2e_id: evidence.check_id(e2e_id, pages)) if ocr_read else None,
+        amount_check=(lambda amount: evidence.amount_settled(amount, pages)) if ocr_read else None)
     if fields["amount"] is None and fields["transaction_id"] is None:
         raise ReceiptUnreadable("no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id.")
     return {

@@ -253,3 +253,4 @@ def test_one_payment_in_two_files_is_flagged_as_a_duplicate_with_the_first_order
     duplicate = second["result"]["data"]["duplicate_of"]
     assert duplicate["job_id"] == first["job_id"] and duplicate["pedido_id"] == "PED-1"
     assert second["result"]["data"]["needs_review"] is True
+    assert second["result"]["data"]["review_reasons"] == ["duplicate_transaction"]

@@ -1,0 +1,163 @@
+"""The id's per-character evidence (common.evidence) and every review reason extraction gives.
+
+The decisions are tested on the recognizer's output as data (CharReadings), so each rule is
+pinned down; `test_a_rendered_look_alike_*` runs the real RapidOCR engine on a rendered receipt.
+"""
+
+import io
+
+import pytest
+from PIL import Image
+
+from common import evidence, extraction, ocr
+from common.ocr import CharReading, OcrPage, Word
+
+E2E = "E18236120202506040125s0a1B2c3D4e"
+ROW = ["Valor  R$ 19,50", "Data  03/06/2025  22:25", f"ID  {E2E}",
+       "Para", "Nome  Maria Souza", "CPF  ***.123.456-**"]
+
+
+class Recognizer:
+    """Stands in for the engine's second look at a box: returns the readings it is given, one
+    list per call (the as-detected reading, then the padded one)."""
+
+    def __init__(self, *readings):
+        self.readings = list(readings)
+        self.calls = 0
+
+    def reread(self, page, word, pad=0.0):
+        reading = self.readings[min(self.calls, len(self.readings) - 1)]
+        self.calls += 1
+        return None, reading
+
+
+def readings(text, probs=None):
+    """One CharReading per character, 0.9999 sure unless `probs` says otherwise
+    ({position: (prob, {alternative: prob})})."""
+    probs = probs or {}
+    out = []
+    for i, char in enumerate(text):
+        prob, alternatives = probs.get(i, (0.9999, {}))
+        out.append(CharReading(char, prob, alternatives, 10.0 * i))
+    return out
+
+
+def page_with(text, engine):
+    return OcrPage([Word(text, ((0, 0), (320, 0), (320, 20), (0, 20)))], None, engine)
+
+
+def test_a_clear_reading_settles_the_id():
+    check = evidence.check_id(E2E, [page_with(E2E, Recognizer(readings(E2E)))])
+    assert check.settled and check.transaction_id == E2E and check.candidates == [E2E]
+    assert check.confidence >= 0.95
+
+
+def test_a_look_alike_the_recognizer_hesitates_on_is_ambiguous_with_its_candidates():
+    # Position 22 ("0") read with 12% for "O": not settled without geometry.
+    hesitant = readings(E2E, {22: (0.88, {"O": 0.12})})
+    check = evidence.check_id(E2E, [page_with(E2E, Recognizer(hesitant))])
+    assert not check.settled and check.ambiguous == [22]
+    assert check.candidates[0] == E2E and E2E[:22] + "O" + E2E[23:] in check.candidates
+    assert check.confidence <= 0.5
+
+
+def test_two_readings_that_disagree_leave_the_character_open():
+    other = E2E[:25] + "b" + E2E[26:]  # "B" read as "b" at another scale
+    check = evidence.check_id(E2E, [page_with(E2E, Recognizer(readings(E2E), readings(other)))])
+    assert 25 in check.ambiguous and other in check.candidates
+
+
+def test_a_non_look_alike_below_the_floor_is_ambiguous_too():
+    shaky = readings(E2E, {26: (0.6, {"8": 0.4})})  # "c"? or "8"?
+    check = evidence.check_id(E2E, [page_with(E2E, Recognizer(shaky))])
+    assert check.ambiguous == [26] and E2E[:26] + "8" + E2E[27:] in check.candidates
+
+
+def test_digits_where_the_id_must_have_digits_ignore_letter_rivals():
+    # An "O" runner-up in the date part is no rival: positions 2-21 are digits.
+    check = evidence.check_id(E2E, [page_with(E2E, Recognizer(readings(E2E, {12: (0.7, {"O": 0.3})})))])
+    assert check.settled
+
+
+def test_an_id_wrapped_over_two_boxes_is_checked_in_both():
+    head, tail = E2E[:20], E2E[20:]
+    engine = Recognizer(readings(head), readings(head), readings(tail, {3: (0.7, {"A": 0.3})}))
+    page = OcrPage([Word(head, ((0, 0), (200, 0), (200, 20), (0, 20))),
+                    Word(tail, ((0, 30), (200, 30), (200, 50), (0, 50)))], None, engine)
+    check = evidence.check_id(E2E, [page])
+    assert check.ambiguous == [23]
+
+
+def test_without_per_character_evidence_look_alikes_in_the_tail_are_open():
+    check = evidence.check_id(E2E, [OcrPage([Word(E2E, ((0, 0), (1, 0), (1, 1), (0, 1)))])])
+    assert check.source == "none" and not check.settled
+    assert {i for i in check.ambiguous} == {i for i, c in enumerate(E2E) if i >= 21 and c in evidence.LOOKALIKES}
+    no_lookalikes = "E18236120202506040125eR4tHa7dNm"
+    assert evidence.check_id(no_lookalikes, []).settled
+
+
+def test_visions_symbol_confidences_are_the_evidence():
+    confident = Word(E2E, ((0, 0), (1, 0), (1, 1), (0, 1)), chars=tuple(readings(E2E)))
+    assert evidence.check_id(E2E, [OcrPage([confident])]).settled
+    unsure = Word(E2E, ((0, 0), (1, 0), (1, 1), (0, 1)), chars=tuple(readings(E2E, {30: (0.8, {})})))
+    assert evidence.check_id(E2E, [OcrPage([unsure])]).ambiguous == [30]  # "4"? 0.8, of no rival
+
+
+def test_the_amount_is_settled_only_when_its_digits_are_clear():
+    def page(probs):
+        return OcrPage([Word("R$ 19,50", ((0, 0), (90, 0), (90, 20), (0, 20)))], None,
+                       Recognizer(readings("R$19,50", probs)))
+    assert evidence.amount_settled(19.5, [page({})]) is True
+    assert evidence.amount_settled(19.5, [page({3: (0.55, {"8": 0.45})})]) is False
+    assert evidence.amount_settled(19.5, []) is None
+
+
+# -- every review reason -------------------------------------------------------------------------
+
+def fields(lines, **checks):
+    return extraction.extract_fields(lines, **checks)
+
+
+def test_a_clean_receipt_has_no_review_reason():
+    data = fields(ROW)
+    assert data["review_reasons"] == [] and data["needs_review"] is False
+    assert "transaction_id_candidates" not in data
+
+
+@pytest.mark.parametrize("reason, lines, checks", [
+    ("amount_missing", [line for line in ROW if "Valor" not in line], {}),
+    ("amount_uncertain", ROW, {"amount_check": lambda amount: False}),
+    ("id_missing", [line for line in ROW if "ID" not in line], {}),
+    ("id_ambiguous", ROW, {"id_check": lambda e2e_id: evidence.IdCheck(e2e_id, [e2e_id, e2e_id[:-1] + "E"],
+                                                                        [31], 0.4, "ocr_evidence")}),
+    ("id_minute_mismatch", [line.replace("22:25", "19:02") for line in ROW], {}),
+    ("paid_at_missing", [line for line in ROW if "Data" not in line], {}),
+    ("receiver_missing", ROW[:3], {}),
+])
+def test_each_review_reason_flags_the_receipt(reason, lines, checks):
+    data = fields(lines, **checks)
+    assert reason in data["review_reasons"], data["review_reasons"]
+    assert data["needs_review"] is True
+    assert set(data["review_reasons"]) <= set(extraction.REVIEW_REASONS)
+
+
+def test_an_ambiguous_id_comes_with_its_candidates_and_a_low_confidence():
+    candidates = [E2E, E2E[:-1] + "E"]
+    data = fields(ROW, id_check=lambda e2e_id: evidence.IdCheck(e2e_id, candidates, [31], 0.4, "ocr_evidence"))
+    assert data["transaction_id_candidates"] == candidates and data["confidence"]["transaction_id"] <= 0.4
+
+
+def test_the_evidence_may_correct_a_look_alike_and_the_payment_time_follows():
+    corrected = E2E[:21] + "S" + E2E[22:]
+    data = fields(ROW, id_check=lambda e2e_id: evidence.IdCheck(corrected, [corrected], [], 0.97, "ocr_evidence"))
+    assert data["transaction_id"] == corrected and data["review_reasons"] == []
+
+
+def test_a_rendered_look_alike_is_settled_right_or_flagged_with_the_truth_among_candidates(sample):
+    """The real engine on the bundled sample: the id is right, or it is flagged and the right
+    id is a candidate. Never a wrong id unflagged."""
+    engine = ocr.RapidOcrEngine()
+    page = engine.read(Image.open(io.BytesIO(sample["png"])).convert("RGB"))
+    truth = sample["receipt"].transaction_id
+    data = extraction.extract_fields(page.lines, id_check=lambda e2e_id: evidence.check_id(e2e_id, [page]))
+    assert data["transaction_id"] == truth or (data["needs_review"] and truth in data["transaction_id_candidates"])
