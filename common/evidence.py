@@ -266,8 +266,10 @@ def amount_settled(amount: float, pages: list) -> bool | None:
             else:
                 continue
             digits = [r for r in readings if r.char.isdigit()]
-            verdicts.append(bool(digits) and all(_digit_prob(r) >= SETTLED_PROB for r in digits))
-    return any(verdicts) if verdicts else None
+            if digits and all(_digit_prob(r) >= SETTLED_PROB for r in digits):
+                return True  # one clear showing is enough (banks print the amount two or three times)
+            verdicts.append(False)
+    return False if verdicts else None
 
 
 def _digit_prob(reading) -> float:

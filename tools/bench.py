@@ -214,7 +214,7 @@ COLD_START = ("import time; started = time.perf_counter(); from common import oc
               "ocr.RapidOcrEngine().warm(); print(time.perf_counter() - started)")
 
 
-def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3) -> dict:
+def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3, real_images: int = 40) -> dict:
     import numpy
 
     from common import config, ocr, processing
@@ -229,7 +229,6 @@ def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3) -> dict:
     engine = ocr.RapidOcrEngine()
     engine.warm()
     bare = engine._loaded()  # the very RapidOCR object our engine calls: only our work differs
-    ours_s, bare_s = [], []
     from PIL import Image
 
     def time_ours(data: bytes) -> float:
@@ -242,19 +241,9 @@ def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3) -> dict:
         bare(numpy.asarray(Image.open(io.BytesIO(data)).convert("RGB"))[:, :, ::-1])
         return time.perf_counter() - started
 
-    for seed in range(images):
-        data = receipt_png(seed)
-        time_ours(data)  # warm caches for this image size
-        ours, plain = [], []
-        for turn in range(rounds):  # alternate which goes first; keep each one's best
-            if turn % 2:
-                plain.append(time_bare(data))
-                ours.append(time_ours(data))
-            else:
-                ours.append(time_ours(data))
-                plain.append(time_bare(data))
-        ours_s.append(min(ours))
-        bare_s.append(min(plain))
+    ours_s, bare_s = _paired(time_ours, time_bare, [receipt_png(seed) for seed in range(images)], rounds)
+    real = _real_images(real_images)
+    real_ours, real_bare = _paired(time_ours, time_bare, real, rounds=1) if real else ([], [])
     pdf_ms = []
     for seed in range(pdfs):
         data = receipts.render_pdf(receipts.sample_receipt(seed, "pagbank"), "pagbank")
@@ -267,7 +256,46 @@ def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3) -> dict:
         "ocr_overhead_ratio": statistics.median(o / b for o, b in zip(ours_s, bare_s)),
         "pdf_text_median_ms": statistics.median(pdf_ms),
         "ocr_cold_start_s": statistics.median(cold),
-    }
+    } | ({
+        # The labelled real receipts (RECEIPTS_DIR): what the id's evidence (second reading of
+        # its box, glyph geometry) adds to a bare OCR call, image by image, in this run.
+        "ocr_real_images": len(real),
+        "ocr_real_median_s": statistics.median(real_ours),
+        "ocr_real_bare_median_s": statistics.median(real_bare),
+        "ocr_overhead_ratio_real": statistics.median(real_ours) / statistics.median(real_bare),
+    } if real else {})
+
+
+def _paired(time_ours, time_bare, images: list[bytes], rounds: int) -> tuple[list[float], list[float]]:
+    """Each image timed through read_receipt and through the bare engine, alternating which goes
+    first, each one's best of `rounds`."""
+    ours_s, bare_s = [], []
+    for data in images:
+        time_ours(data)  # warm caches for this image size
+        ours, plain = [], []
+        for turn in range(rounds):
+            if turn % 2:
+                plain.append(time_bare(data))
+                ours.append(time_ours(data))
+            else:
+                ours.append(time_ours(data))
+                plain.append(time_bare(data))
+        ours_s.append(min(ours))
+        bare_s.append(min(plain))
+    return ours_s, bare_s
+
+
+def _real_images(limit: int = 40) -> list[bytes]:
+    """The labelled real receipts' images (RECEIPTS_DIR, default ../shared/receipts/real), if any."""
+    folder = os.environ.get("RECEIPTS_DIR") or os.path.join(os.path.dirname(ROOT), "shared", "receipts", "real")
+    if not os.path.isdir(folder):
+        return []
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png")))[:limit]
+    out = []
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as f:
+            out.append(f.read())
+    return out
 
 
 # --- the local stack ----------------------------------------------------------------------------
@@ -417,7 +445,7 @@ def run(out: str, quick: bool = False) -> dict:
     if quick:
         results |= bench_upload(work, QUICK_UPLOAD_RUNS, "emulators")
         results |= bench_upload(work, QUICK_UPLOAD_RUNS, "local")
-        results |= bench_ocr(images=1, pdfs=2, cold_runs=1, rounds=1)
+        results |= bench_ocr(images=1, pdfs=2, cold_runs=1, rounds=1, real_images=1)
         results |= bench_stack(work, c8_uploads=8, e2e_jobs=1, burst_jobs=2)
     else:
         results |= bench_upload(work, UPLOAD_RUNS, "emulators")
