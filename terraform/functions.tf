@@ -32,7 +32,7 @@ resource "google_cloudfunctions2_function" "ocr" {
     available_cpu                    = "1"
     max_instance_request_concurrency = var.ocr_concurrency
     min_instance_count               = 0
-    max_instance_count               = var.ocr_max_instances
+    max_instance_count               = local.ocr_instances
     # Must outlast each task's dispatch deadline (JOB_TIMEOUT_SECONDS + 60).
     timeout_seconds = local.ocr_timeout_seconds
 
