@@ -51,6 +51,11 @@ IAM_ALLOWLIST = {
     ("allUsers", "roles/run.invoker", "google_cloudfunctions2_function.upload"),
     ("allUsers", "roles/run.invoker", "google_cloudfunctions2_function.status"),
 }
+# Grants that exist only with some settings: grant -> its `count`.
+CONDITIONAL_GRANTS = {
+    # The inline fallback reads the receipt back to run its job.
+    ("upload", "roles/storage.objectViewer", "google_storage_bucket.receipts"): "${var.sync_fallback ? 1 : 0}",
+}
 # The attribute naming the resource a grant is on, per IAM member resource type.
 IAM_TARGET = {
     "google_project_iam_member": "project",
@@ -168,9 +173,10 @@ def function_env(tf: dict, name: str) -> dict:
     return env
 
 
-def grants(tf: dict) -> list[tuple[str, str, str]]:
+def grants(tf: dict, counted: bool = False) -> list[tuple[str, str, str]]:
     """(member, role, resource) of every *_iam_member; members are service account resource
-    names (upload, ocr, ...) or literals such as allUsers."""
+    names (upload, ocr, ...) or literals such as allUsers. `counted`: (member, role, resource,
+    count) with the grant's `count` (None when it always exists)."""
     found = []
     for rtype, attribute in IAM_TARGET.items():
         for body in tf["resource"].get(rtype, {}).values():
@@ -181,7 +187,8 @@ def grants(tf: dict) -> list[tuple[str, str, str]]:
             else:
                 ref = re.search(r"(google_\w+)\.(\w+)\.", target)
                 target = f"{ref.group(1)}.{ref.group(2)}" if ref else target
-            found.append((sa.group(1) if sa else body["member"], body["role"], target))
+            grant = (sa.group(1) if sa else body["member"], body["role"], target)
+            found.append((*grant, body.get("count")) if counted else grant)
     return found
 
 
@@ -191,9 +198,12 @@ def iam_violations(tf: dict) -> list[str]:
     problems = [f"{rtype}: use *_iam_member, never an authoritative binding/policy or an unknown type"
                 for rtype in tf["resource"] if "_iam_" in rtype and rtype not in IAM_TARGET
                 and rtype != "google_project_iam_audit_config"]
-    found = set(grants(tf))
-    problems += [f"grant not in the allowlist: {g}" for g in sorted(found - IAM_ALLOWLIST)]
-    problems += [f"grant missing: {g}" for g in sorted(IAM_ALLOWLIST - found)]
+    found = {g[:3]: g[3] for g in grants(tf, counted=True)}
+    expected = {**{g: None for g in IAM_ALLOWLIST}, **CONDITIONAL_GRANTS}
+    problems += [f"grant not in the allowlist: {g}" for g in sorted(set(found) - set(expected))]
+    problems += [f"grant missing: {g}" for g in sorted(set(expected) - set(found))]
+    problems += [f"{g} must have count = {expected[g]}, not {found[g]}" for g in sorted(set(found) & set(expected))
+                 if found[g] != expected[g]]
     return problems
 
 
@@ -536,3 +546,15 @@ def test_label_extractor_regexes_match_the_events_they_label(tf):
             checked += 1
     assert checked == 1
 
+
+CLIENT_OF = {("BLOB_STORE", "gcs"): "google-cloud-storage", ("JOB_STORE", "firestore"): "google-cloud-firestore",
+             ("TASK_QUEUE", "cloudtasks"): "google-cloud-tasks", ("OCR_ENGINE", "vision"): "google-cloud-vision"}
+
+
+def test_each_function_requires_the_clients_its_settings_use(tf):
+    for fn in FUNCTIONS:
+        with open(os.path.join(ROOT, "functions", fn, "requirements.txt"), encoding="utf-8") as f:
+            required = {re.split(r"[<>=~!\[ ]", line.strip())[0].lower() for line in f if line.strip() and not line.startswith("#")}
+        env = function_env(tf, fn)
+        needed = {package for (name, value), package in CLIENT_OF.items() if env.get(name) == value}
+        assert needed and needed <= required, (fn, needed - required)
