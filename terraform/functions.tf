@@ -58,9 +58,13 @@ resource "google_cloudfunctions2_function" "ocr" {
       EXPECTED_RECEIVER_NAME      = var.expected_receiver_name
       EXPECTED_RECEIVER_DOCUMENTS = join(",", var.expected_receiver_documents)
       EXPECTED_RECEIVER_PIX_KEYS  = join(",", var.expected_receiver_pix_keys)
-      # The function verifies the OIDC token of every request itself: this audience, this email.
+      # The function checks the OIDC token of every request itself: this audience, this email.
       OIDC_AUDIENCE      = local.ocr_audience
       OIDC_INVOKER_EMAIL = google_service_account.invoker.email
+      # Cloud Run verifies the token's signature (only the invoker holds run.invoker here) and
+      # forwards it with the signature removed; the function checks the claims. Never on a
+      # function that allows unauthenticated calls.
+      OIDC_BEHIND_CLOUD_RUN_IAM = "true"
       # Webhooks: delivered by this function's /notify from the notify queue.
       NOTIFY_QUEUE_NAME   = google_cloud_tasks_queue.notify.name
       NOTIFY_MAX_ATTEMPTS = tostring(var.notify_max_attempts)

@@ -84,7 +84,7 @@ NEEDED_BY = {
     "EXPECTED_RECEIVER_PIX_KEYS": ("upload", "ocr"),
     "SYNC_FALLBACK": ("upload",), "STATUS_BASE_URL": ("upload",),
     "REQUIRE_API_KEY": ("upload", "status"), "API_KEY_HASHES": ("upload", "status"),
-    "OIDC_AUDIENCE": ("ocr",), "OIDC_INVOKER_EMAIL": ("ocr",),
+    "OIDC_AUDIENCE": ("ocr",), "OIDC_INVOKER_EMAIL": ("ocr",), "OIDC_BEHIND_CLOUD_RUN_IAM": ("ocr",),
     "CORS_ALLOWED_ORIGINS": ("upload", "status"), "UPLOAD_URL": ("status",),
     "WEBHOOK_SECRETS": ("upload", "ocr"), "NOTIFY_QUEUE_NAME": ("upload", "ocr"), "NOTIFY_MAX_ATTEMPTS": ("ocr",),
 }
@@ -224,6 +224,13 @@ def ocr_invoker_violations(tf: dict) -> list[str]:
         problems.append("the OCR function's ingress must be ALLOW_INTERNAL_ONLY")
     if not refers_to(function_env(tf, "ocr").get("OIDC_INVOKER_EMAIL"), "google_service_account.invoker.email"):
         problems.append("OIDC_INVOKER_EMAIL must be the invoker service account's email")
+    # Tokens whose signature Cloud Run removed are trusted only where Cloud Run checked them.
+    if function_env(tf, "ocr").get("OIDC_BEHIND_CLOUD_RUN_IAM") != "true":
+        problems.append("the OCR function must set OIDC_BEHIND_CLOUD_RUN_IAM=true (Cloud Run removes the token's signature)")
+    if ("invoker", "roles/run.invoker", "google_cloudfunctions2_function.ocr") not in grants(tf):
+        problems.append("the invoker must hold roles/run.invoker on the OCR function (Cloud Run's IAM check)")
+    problems += [f"the public {fn} function must not set OIDC_BEHIND_CLOUD_RUN_IAM" for fn in ("upload", "status")
+                 if "OIDC_BEHIND_CLOUD_RUN_IAM" in function_env(tf, fn)]
     return problems
 
 
@@ -451,7 +458,7 @@ def test_function_environments_are_accepted_by_config(tf):
         if fn != "status":
             assert (settings.blob_store, settings.task_queue, settings.ocr_engine) == ("gcs", "cloudtasks", "vision")
         if fn == "ocr":
-            assert settings.oidc_audience and settings.oidc_invoker_email
+            assert settings.oidc_audience and settings.oidc_invoker_email and settings.oidc_behind_cloud_run_iam
         else:
             assert settings.require_api_key and settings.api_key_hashes
 
