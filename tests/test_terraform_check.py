@@ -144,3 +144,12 @@ def test_provider_schema_refuses_reading_an_attribute_a_resource_does_not_have(t
 ])
 def test_references_are_read_from_code_not_from_string_literals(text, expected):
     assert terraform_check.references(terraform_check.expression_code(text)) == expected
+
+
+def test_provider_schema_command_line_exits_1_on_problems(tmp_path, provider_schema, capsys):
+    assert terraform_check.main([TF_DIR]) == 0
+    broken = broken_copy(tmp_path, {"tasks.tf": [("  rate_limits {", "  rate_limit {")]})
+    assert terraform_check.main([broken]) == 1
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "google_cloud_tasks_queue.ocr: rate_limit: google_cloud_tasks_queue has no such argument or block in the provider's schema",
+        "1 problem(s)"]

@@ -521,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = check(args[0] if args else TF_DIR)
     for problem in problems:
         print(problem)
-    print(f"{len(problems)} problem(s)" if problems else "terraform: every reference resolves and the provider's schema accepts every argument")
+    print(f"{len(problems)} problem(s)" if problems
+          else "terraform: every reference resolves and the provider's schema accepts every argument")
     return 1 if problems else 0
 
 
