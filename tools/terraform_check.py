@@ -179,7 +179,7 @@ def load_schema() -> dict:
     schema = {**reduce_assembly(assembly), "integrity": INTEGRITY}
     del assembly
     os.makedirs(CACHE_DIR, exist_ok=True)
-    partial = SCHEMA + ".partial"
+    partial = f"{SCHEMA}.{os.getpid()}.partial"  # two sessions building at once do not mix
     with open(partial, "w", encoding="utf-8") as f:
         json.dump(schema, f, separators=(",", ":"))
     os.replace(partial, SCHEMA)
