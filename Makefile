@@ -55,6 +55,14 @@ clean:
 	-@$(PY) -m tools.stack down --state-dir $(STACK_DIR) 2>/dev/null
 	rm -rf var test-output .pytest_cache dist
 
+## smoke: check a deployment step by step (upload the sample, follow it to finished, the status
+##        JSON, the listing, the webhook): make smoke API_KEY=... [WEBHOOK_RECEIVER=https://...]
+##        [UPLOAD_URL=... STATUS_URL=...], the URLs from `terraform output` by default
+.PHONY: smoke
+smoke:
+	@python3 -m tools.smoke --upload-url "$(UPLOAD_URL)" --status-url "$(STATUS_URL)" --api-key "$(API_KEY)" \
+		--webhook-receiver "$(WEBHOOK_RECEIVER)"
+
 .PHONY: plan deploy
 TF := terraform -chdir=terraform
 

@@ -5,6 +5,12 @@ API keys are configured as SHA-256 digests (API_KEY_HASHES), so the configuratio
 usable key; a request sends the key itself in `X-API-Key`. OIDC tokens are Google-signed JWTs:
 the signature (Google's public certificates, cached), expiry, audience, issuer and the invoker's
 e-mail must all check out.
+
+Cloud Run in front of a service that requires IAM verifies the token itself, then forwards it
+with the signature replaced by SIGNATURE_REMOVED_BY_GOOGLE. Such a token is accepted only with
+OIDC_BEHIND_CLOUD_RUN_IAM=true (Terraform sets it on the OCR function, which only the invoker may
+invoke), and its claims are still checked here. Anywhere else anyone could write that text in
+place of a signature, so it is refused.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from common.errors import ApiError
 API_KEY_HEADER = "X-API-Key"
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 CERTS_TTL_SECONDS = 3600
+SIGNATURE_REMOVED = "SIGNATURE_REMOVED_BY_GOOGLE"
+CLOCK_SKEW_SECONDS = 10
 
 
 def check_api_key_settings(settings) -> None:
@@ -75,6 +83,20 @@ def verify_oidc(headers, settings) -> dict | None:
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "missing_token", "This endpoint takes only requests with a Google OIDC token.",
                        {"WWW-Authenticate": "Bearer"})
+    if token.rpartition(".")[2] == SIGNATURE_REMOVED:
+        claims = _claims_checked_by_cloud_run(token, settings)
+    else:
+        claims = _verified_claims(token, settings)
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        raise ApiError(403, "invalid_token", "The OIDC token was not issued by Google.")
+    if settings.oidc_invoker_email and (claims.get("email") != settings.oidc_invoker_email
+                                        or not claims.get("email_verified")):
+        raise ApiError(403, "invalid_token", "The OIDC token is not the task invoker's.")
+    return claims
+
+
+def _verified_claims(token: str, settings) -> dict:
+    """A token with its signature: checked against Google's certificates, with its expiry and audience."""
     try:
         certs = _certificates.get(settings.oidc_certs_url)
     except Exception as e:  # the certificates could not be fetched: retry later
@@ -82,12 +104,32 @@ def verify_oidc(headers, settings) -> dict | None:
     from google.auth import jwt
 
     try:
-        claims = jwt.decode(token, certs=certs, audience=settings.oidc_audience, clock_skew_in_seconds=10)
+        return jwt.decode(token, certs=certs, audience=settings.oidc_audience, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
     except Exception as e:  # bad signature, expired, wrong audience, malformed
         raise ApiError(403, "invalid_token", f"The OIDC token was refused: {e}") from None
-    if claims.get("iss") not in GOOGLE_ISSUERS:
-        raise ApiError(403, "invalid_token", "The OIDC token was not issued by Google.")
-    if settings.oidc_invoker_email and (claims.get("email") != settings.oidc_invoker_email
-                                        or not claims.get("email_verified")):
-        raise ApiError(403, "invalid_token", "The OIDC token is not the task invoker's.")
+
+
+def _claims_checked_by_cloud_run(token: str, settings) -> dict:
+    """A token whose signature Cloud Run verified and removed: its expiry and audience, checked here."""
+    if not settings.oidc_behind_cloud_run_iam:
+        raise ApiError(403, "invalid_token", "The OIDC token has no signature (SIGNATURE_REMOVED_BY_GOOGLE) and this "
+                       "function is not configured as behind Cloud Run's IAM check (OIDC_BEHIND_CLOUD_RUN_IAM).")
+    from google.auth import jwt
+
+    try:
+        claims = jwt.decode(token, verify=False)
+    except Exception as e:  # not a JWT
+        raise ApiError(403, "invalid_token", f"The OIDC token was refused: {e}") from None
+    if not isinstance(claims, dict):
+        raise ApiError(403, "invalid_token", "The OIDC token's payload is not a JSON object.")
+    now = time.time()
+    if not all(isinstance(claims.get(name), (int, float)) for name in ("iat", "exp")):
+        raise ApiError(403, "invalid_token", "The OIDC token has no iat or exp.")
+    if claims["exp"] < now - CLOCK_SKEW_SECONDS:
+        raise ApiError(403, "invalid_token", "The OIDC token has expired.")
+    if claims["iat"] > now + CLOCK_SKEW_SECONDS:
+        raise ApiError(403, "invalid_token", "The OIDC token was issued in the future.")
+    audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
+    if settings.oidc_audience not in audiences:
+        raise ApiError(403, "invalid_token", "The OIDC token is for another audience.")
     return claims

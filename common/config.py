@@ -98,6 +98,7 @@ class Settings:
     oidc_audience: str = ""
     oidc_invoker_email: str = ""
     oidc_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    oidc_behind_cloud_run_iam: bool = False  # Cloud Run checked the token's signature (common.auth)
     upload_url: str = ""
     cors_allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     # Webhooks (common.notify)
@@ -226,6 +227,7 @@ def _read(env: Mapping[str, str]) -> Settings:
         oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
         oidc_invoker_email=env.get("OIDC_INVOKER_EMAIL", "").strip(),
         oidc_certs_url=env.get("OIDC_CERTS_URL", "").strip() or "https://www.googleapis.com/oauth2/v1/certs",
+        oidc_behind_cloud_run_iam=_bool(env, "OIDC_BEHIND_CLOUD_RUN_IAM", False),
         upload_url=env.get("UPLOAD_URL", "").strip(),
         cors_allowed_origins=tuple(o.lower().rstrip("/") for o in _list(env, "CORS_ALLOWED_ORIGINS")),
         webhook_secrets=_webhook_secrets(env),

@@ -32,7 +32,7 @@ resource "google_cloudfunctions2_function" "ocr" {
     available_cpu                    = "1"
     max_instance_request_concurrency = var.ocr_concurrency
     min_instance_count               = 0
-    max_instance_count               = var.ocr_max_instances
+    max_instance_count               = local.ocr_instances
     # Must outlast each task's dispatch deadline (JOB_TIMEOUT_SECONDS + 60).
     timeout_seconds = local.ocr_timeout_seconds
 
@@ -58,9 +58,13 @@ resource "google_cloudfunctions2_function" "ocr" {
       EXPECTED_RECEIVER_NAME      = var.expected_receiver_name
       EXPECTED_RECEIVER_DOCUMENTS = join(",", var.expected_receiver_documents)
       EXPECTED_RECEIVER_PIX_KEYS  = join(",", var.expected_receiver_pix_keys)
-      # The function verifies the OIDC token of every request itself: this audience, this email.
+      # The function checks the OIDC token of every request itself: this audience, this email.
       OIDC_AUDIENCE      = local.ocr_audience
       OIDC_INVOKER_EMAIL = google_service_account.invoker.email
+      # Cloud Run verifies the token's signature (only the invoker holds run.invoker here) and
+      # forwards it with the signature removed; the function checks the claims. Never on a
+      # function that allows unauthenticated calls.
+      OIDC_BEHIND_CLOUD_RUN_IAM = "true"
       # Webhooks: delivered by this function's /notify from the notify queue.
       NOTIFY_QUEUE_NAME   = google_cloud_tasks_queue.notify.name
       NOTIFY_MAX_ATTEMPTS = tostring(var.notify_max_attempts)

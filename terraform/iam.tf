@@ -43,12 +43,21 @@ resource "google_service_account" "build" {
 
 # --- upload -----------------------------------------------------------------------------------
 
-# Writes receipts. objectCreator only: the code writes with if_generation_match=0 (create-only,
-# a duplicate answers 412, which it treats as "already stored") and never reads, lists or
-# deletes; with SYNC_FALLBACK=false it never runs a job, so it needs no objectViewer.
+# Writes receipts. objectCreator: the code writes with if_generation_match=0 (create-only, a
+# duplicate answers 412, which it treats as "already stored") and never lists or deletes.
 resource "google_storage_bucket_iam_member" "upload_receipts_creator" {
   bucket = google_storage_bucket.receipts.name
   role   = "roles/storage.objectCreator"
+  member = google_service_account.upload.member
+}
+
+# Reads receipts back only to run a job inline, when Cloud Tasks is unreachable and
+# sync_fallback is on (SYNC_FALLBACK=true); with the default false it never reads one.
+resource "google_storage_bucket_iam_member" "upload_receipts_viewer" {
+  count = var.sync_fallback ? 1 : 0
+
+  bucket = google_storage_bucket.receipts.name
+  role   = "roles/storage.objectViewer"
   member = google_service_account.upload.member
 }
 

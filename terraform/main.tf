@@ -5,6 +5,9 @@ locals {
     status  = "${var.name_prefix}-status"
     invoker = "${var.name_prefix}-invoker"
     build   = "${var.name_prefix}-build"
+    # Cloud Tasks queues. A deleted queue's name cannot be used again for about 7 days.
+    ocr_queue    = "${var.name_prefix}-ocr"
+    notify_queue = "${var.name_prefix}-notify"
   }
 
   receipts_bucket    = coalesce(var.receipts_bucket_name, "${var.project_id}-receipts")
@@ -34,8 +37,11 @@ locals {
   # Requests one status instance serves at once: each is a single Firestore read.
   status_concurrency = 80
 
-  # Cloud Tasks never has more tasks in flight than the OCR function can run at once.
-  ocr_slots = var.ocr_max_instances * var.ocr_concurrency
+  # Cloud Tasks never has more tasks in flight than the OCR function can run at once. The function
+  # serves two queues, each task taking one request slot: OCR jobs (at most ocr_slots at once) and
+  # webhook deliveries (at most notify_max_concurrent_dispatches), so its instances cover both.
+  ocr_slots     = var.ocr_max_instances * var.ocr_concurrency
+  ocr_instances = var.ocr_max_instances + ceil(var.notify_max_concurrent_dispatches / var.ocr_concurrency)
 
   labels = {
     app = "pix-receipts"

@@ -147,7 +147,9 @@ resource "google_logging_metric" "notification_attempts" {
     }
   }
   label_extractors = {
-    outcome = "REGEXP_EXTRACT(jsonPayload.event, \"notification_(\\\\w+)\")"
+    # No backslash: the regex would go through two languages' escapes (HCL's, then the
+    # extractor's string literal).
+    outcome = "REGEXP_EXTRACT(jsonPayload.event, \"notification_([a-z]+)\")"
   }
 
   depends_on = [google_project_service.apis]

@@ -28,5 +28,6 @@ resource "google_cloud_scheduler_job" "reconcile" {
     }
   }
 
-  depends_on = [google_cloud_run_v2_service_iam_member.ocr_invoker]
+  # Cloud Scheduler gets 403s until the invoker may invoke the OCR function.
+  depends_on = [google_cloud_run_service_iam_member.ocr_invoker]
 }

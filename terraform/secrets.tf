@@ -16,6 +16,12 @@ resource "google_secret_manager_secret" "api_key_hashes" {
 resource "google_secret_manager_secret_version" "api_key_hashes" {
   secret      = google_secret_manager_secret.api_key_hashes.id
   secret_data = join(",", var.api_key_hashes)
+
+  # A change makes a new version, and the functions a revision pinned to it: the old version goes
+  # only after that, since instances of the running revision still read it when they start.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # WEBHOOK_SECRETS for the upload function (refuses a callback_url without a secret) and the OCR
@@ -36,4 +42,10 @@ resource "google_secret_manager_secret" "webhook_secrets" {
 resource "google_secret_manager_secret_version" "webhook_secrets" {
   secret      = google_secret_manager_secret.webhook_secrets.id
   secret_data = length(var.webhook_secrets) > 0 ? join(",", [for k, v in var.webhook_secrets : "${k}=${v}"]) : " "
+
+  # A change makes a new version, and the functions a revision pinned to it: the old version goes
+  # only after that, since instances of the running revision still read it when they start.
+  lifecycle {
+    create_before_destroy = true
+  }
 }

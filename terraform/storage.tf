@@ -24,6 +24,9 @@ resource "google_storage_bucket" "receipts" {
   lifecycle_rule {
     condition {
       age = var.retention_days
+      # Live objects only: without it the rule also matches noncurrent versions (their age counts
+      # from creation), deleting them at once instead of noncurrent_retention_days later.
+      with_state = "LIVE"
     }
     action {
       type = "Delete"

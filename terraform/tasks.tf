@@ -1,7 +1,7 @@
 # The queue the upload function (and the reconciler) hand jobs to; it POSTs {"job_id"} to the OCR
 # function with an OIDC token of the invoker service account.
 resource "google_cloud_tasks_queue" "ocr" {
-  name     = "ocr"
+  name     = local.names.ocr_queue
   project  = var.project_id
   location = var.region
 
@@ -30,9 +30,10 @@ resource "google_cloud_tasks_queue" "ocr" {
 
 # The low-priority queue of webhooks: it POSTs {"job_id"} to the OCR function's /notify, which
 # delivers that job's notification. Its own queue, rate and retries, so a slow or broken
-# receiver never holds up OCR; the rate is kept low so webhooks take few of the OCR slots.
+# receiver never holds up OCR. Each delivery takes an OCR function slot while it waits; the
+# function has instances for them on top of the OCR jobs' (local.ocr_instances).
 resource "google_cloud_tasks_queue" "notify" {
-  name     = "notify"
+  name     = local.names.notify_queue
   project  = var.project_id
   location = var.region
 

@@ -149,7 +149,7 @@ variable "upload_concurrency" {
 }
 
 variable "ocr_max_instances" {
-  description = "Most instances of the OCR function. The queue dispatches at most ocr_max_instances x ocr_concurrency tasks at once."
+  description = "Instances of the OCR function for OCR jobs: the ocr queue dispatches at most ocr_max_instances x ocr_concurrency tasks at once. The function gets ceil(notify_max_concurrent_dispatches / ocr_concurrency) more instances for webhook deliveries."
   type        = number
   default     = 5
 
@@ -283,7 +283,7 @@ variable "notify_max_attempts" {
 }
 
 variable "notify_max_concurrent_dispatches" {
-  description = "Most webhook deliveries in flight at once (each holds an OCR function slot while it waits for the receiver)."
+  description = "Most webhook deliveries in flight at once. Each holds an OCR function slot while it waits for the receiver; the function has instances for them on top of ocr_max_instances."
   type        = number
   default     = 2
 

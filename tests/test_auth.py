@@ -138,3 +138,59 @@ def test_a_forged_or_garbled_token_is_403(ocr, signing):
     forged = ".".join([header, payload, signature[::-1]])
     for token in (forged, "not.a.jwt", "garbage"):
         assert post_task(ocr, token).status_code == 403
+
+
+# --- behind Cloud Run's IAM check ------------------------------------------------------------------
+# Cloud Run verifies the token of a service that requires IAM, then forwards it with the signature
+# replaced by SIGNATURE_REMOVED_BY_GOOGLE: what every Cloud Tasks and Cloud Scheduler call to the
+# deployed OCR function looks like.
+
+def signature_removed(token: str) -> str:
+    header, payload, _ = token.split(".")
+    return f"{header}.{payload}.SIGNATURE_REMOVED_BY_GOOGLE"
+
+
+@pytest.fixture
+def ocr_behind_iam(make_client, signing):
+    certs_url, _ = signing
+    return make_client("ocr", OIDC_AUDIENCE=AUDIENCE, OIDC_INVOKER_EMAIL=INVOKER, OIDC_CERTS_URL=certs_url,
+                       OIDC_BEHIND_CLOUD_RUN_IAM="true")
+
+
+def test_the_invokers_token_with_its_signature_removed_is_accepted_behind_cloud_run_iam(ocr_behind_iam, signing):
+    response = post_task(ocr_behind_iam, signature_removed(signing[1]()))
+    assert (response.status_code, response.get_json()["code"]) == (404, "job_not_found")  # past authentication
+    reconciled = ocr_behind_iam.post("/reconcile", headers={"Authorization": f"Bearer {signature_removed(signing[1]())}"})
+    assert reconciled.status_code == 200
+
+
+def test_a_token_with_its_signature_removed_is_refused_when_not_behind_cloud_run_iam(ocr, signing):
+    """Without Cloud Run's check in front, anyone could write SIGNATURE_REMOVED_BY_GOOGLE."""
+    response = post_task(ocr, signature_removed(signing[1]()))
+    assert (response.status_code, response.get_json()["code"]) == (403, "invalid_token")
+    assert "OIDC_BEHIND_CLOUD_RUN_IAM" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("claims", [
+    {"aud": "https://someone-else.run.app"},
+    {"aud": ["https://someone-else.run.app"]},
+    {"iss": "https://evil.example.com"},
+    {"email": "attacker@project.iam.gserviceaccount.com"},
+    {"email_verified": False},
+    {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
+    {"iat": int(time.time()) + 3600, "exp": int(time.time()) + 7200},
+    {"exp": None},
+])
+def test_a_token_with_its_signature_removed_that_is_not_the_invokers_is_403(ocr_behind_iam, signing, claims):
+    response = post_task(ocr_behind_iam, signature_removed(signing[1](**claims)))
+    assert (response.status_code, response.get_json()["code"]) == (403, "invalid_token")
+
+
+def test_behind_cloud_run_iam_a_signed_token_is_still_verified(ocr_behind_iam, signing):
+    good = signing[1]()
+    assert post_task(ocr_behind_iam, good).status_code == 404  # past authentication
+    header, payload, signature = good.split(".")
+    for token in (".".join([header, payload, signature[::-1]]), "garbage.SIGNATURE_REMOVED_BY_GOOGLE",
+                  "W10.W10.SIGNATURE_REMOVED_BY_GOOGLE"):  # forged; not a JWT; a payload that is not an object
+        response = post_task(ocr_behind_iam, token)
+        assert (response.status_code, response.get_json()["code"]) == (403, "invalid_token"), token

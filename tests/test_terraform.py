@@ -12,6 +12,7 @@ sure both the policy checks and checkov notice.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -50,6 +51,11 @@ IAM_ALLOWLIST = {
     ("allUsers", "roles/run.invoker", "google_cloudfunctions2_function.upload"),
     ("allUsers", "roles/run.invoker", "google_cloudfunctions2_function.status"),
 }
+# Grants that exist only with some settings: grant -> its `count`.
+CONDITIONAL_GRANTS = {
+    # The inline fallback reads the receipt back to run its job.
+    ("upload", "roles/storage.objectViewer", "google_storage_bucket.receipts"): "${var.sync_fallback ? 1 : 0}",
+}
 # The attribute naming the resource a grant is on, per IAM member resource type.
 IAM_TARGET = {
     "google_project_iam_member": "project",
@@ -78,7 +84,7 @@ NEEDED_BY = {
     "EXPECTED_RECEIVER_PIX_KEYS": ("upload", "ocr"),
     "SYNC_FALLBACK": ("upload",), "STATUS_BASE_URL": ("upload",),
     "REQUIRE_API_KEY": ("upload", "status"), "API_KEY_HASHES": ("upload", "status"),
-    "OIDC_AUDIENCE": ("ocr",), "OIDC_INVOKER_EMAIL": ("ocr",),
+    "OIDC_AUDIENCE": ("ocr",), "OIDC_INVOKER_EMAIL": ("ocr",), "OIDC_BEHIND_CLOUD_RUN_IAM": ("ocr",),
     "CORS_ALLOWED_ORIGINS": ("upload", "status"), "UPLOAD_URL": ("status",),
     "WEBHOOK_SECRETS": ("upload", "ocr"), "NOTIFY_QUEUE_NAME": ("upload", "ocr"), "NOTIFY_MAX_ATTEMPTS": ("ocr",),
 }
@@ -167,9 +173,10 @@ def function_env(tf: dict, name: str) -> dict:
     return env
 
 
-def grants(tf: dict) -> list[tuple[str, str, str]]:
+def grants(tf: dict, counted: bool = False) -> list[tuple[str, str, str]]:
     """(member, role, resource) of every *_iam_member; members are service account resource
-    names (upload, ocr, ...) or literals such as allUsers."""
+    names (upload, ocr, ...) or literals such as allUsers. `counted`: (member, role, resource,
+    count) with the grant's `count` (None when it always exists)."""
     found = []
     for rtype, attribute in IAM_TARGET.items():
         for body in tf["resource"].get(rtype, {}).values():
@@ -180,7 +187,8 @@ def grants(tf: dict) -> list[tuple[str, str, str]]:
             else:
                 ref = re.search(r"(google_\w+)\.(\w+)\.", target)
                 target = f"{ref.group(1)}.{ref.group(2)}" if ref else target
-            found.append((sa.group(1) if sa else body["member"], body["role"], target))
+            grant = (sa.group(1) if sa else body["member"], body["role"], target)
+            found.append((*grant, body.get("count")) if counted else grant)
     return found
 
 
@@ -190,9 +198,12 @@ def iam_violations(tf: dict) -> list[str]:
     problems = [f"{rtype}: use *_iam_member, never an authoritative binding/policy or an unknown type"
                 for rtype in tf["resource"] if "_iam_" in rtype and rtype not in IAM_TARGET
                 and rtype != "google_project_iam_audit_config"]
-    found = set(grants(tf))
-    problems += [f"grant not in the allowlist: {g}" for g in sorted(found - IAM_ALLOWLIST)]
-    problems += [f"grant missing: {g}" for g in sorted(IAM_ALLOWLIST - found)]
+    found = {g[:3]: g[3] for g in grants(tf, counted=True)}
+    expected = {**{g: None for g in IAM_ALLOWLIST}, **CONDITIONAL_GRANTS}
+    problems += [f"grant not in the allowlist: {g}" for g in sorted(set(found) - set(expected))]
+    problems += [f"grant missing: {g}" for g in sorted(set(expected) - set(found))]
+    problems += [f"{g} must have count = {expected[g]}, not {found[g]}" for g in sorted(set(found) & set(expected))
+                 if found[g] != expected[g]]
     return problems
 
 
@@ -213,6 +224,13 @@ def ocr_invoker_violations(tf: dict) -> list[str]:
         problems.append("the OCR function's ingress must be ALLOW_INTERNAL_ONLY")
     if not refers_to(function_env(tf, "ocr").get("OIDC_INVOKER_EMAIL"), "google_service_account.invoker.email"):
         problems.append("OIDC_INVOKER_EMAIL must be the invoker service account's email")
+    # Tokens whose signature Cloud Run removed are trusted only where Cloud Run checked them.
+    if function_env(tf, "ocr").get("OIDC_BEHIND_CLOUD_RUN_IAM") != "true":
+        problems.append("the OCR function must set OIDC_BEHIND_CLOUD_RUN_IAM=true (Cloud Run removes the token's signature)")
+    if ("invoker", "roles/run.invoker", "google_cloudfunctions2_function.ocr") not in grants(tf):
+        problems.append("the invoker must hold roles/run.invoker on the OCR function (Cloud Run's IAM check)")
+    problems += [f"the public {fn} function must not set OIDC_BEHIND_CLOUD_RUN_IAM" for fn in ("upload", "status")
+                 if "OIDC_BEHIND_CLOUD_RUN_IAM" in function_env(tf, fn)]
     return problems
 
 
@@ -227,8 +245,8 @@ def bucket_violations(tf: dict) -> list[str]:
             problems.append(f"{name}: versioning must be enabled")
     receipts = tf["resource"]["google_storage_bucket"]["receipts"]
     rules = [(r["action"][0]["type"], r["condition"][0]) for r in receipts.get("lifecycle_rule", [])]
-    if ("Delete", {"age": "${var.retention_days}"}) not in rules:
-        problems.append("receipts: no lifecycle rule deleting objects older than var.retention_days")
+    if ("Delete", {"age": "${var.retention_days}", "with_state": "LIVE"}) not in rules:
+        problems.append("receipts: no lifecycle rule deleting live objects (with_state LIVE) older than var.retention_days")
     if not any(kind == "Delete" and "days_since_noncurrent_time" in cond for kind, cond in rules):
         problems.append("receipts: no lifecycle rule deleting noncurrent versions")
     if receipts.get("force_destroy") is not False:
@@ -259,7 +277,7 @@ def index_violations(tf: dict) -> list[str]:
 
 def queue_violations(tf: dict) -> list[str]:
     queue = tf["resource"]["google_cloud_tasks_queue"]["ocr"]
-    retry, rate = queue["retry_config"][0], queue["rate_limits"][0]
+    retry = queue["retry_config"][0]
     problems = []
     if retry["max_attempts"] != "${var.task_max_attempts}":
         problems.append("the queue's max_attempts must be var.task_max_attempts")
@@ -271,11 +289,15 @@ def queue_violations(tf: dict) -> list[str]:
     if (retry["min_backoff"], retry["max_backoff"], retry["max_doublings"]) != ("10s", "300s", 4):
         problems.append("retry_config must back off 10s..300s with 4 doublings")
     ocr = function(tf, "ocr")["service_config"][0]
-    if resolve(tf, rate["max_concurrent_dispatches"]) != "${var.ocr_max_instances * var.ocr_concurrency}" or \
-            (ocr["max_instance_count"], ocr["max_instance_request_concurrency"]) != \
-            ("${var.ocr_max_instances}", "${var.ocr_concurrency}"):
-        problems.append("max_concurrent_dispatches must be the OCR function's instances x concurrency")
     notify = tf["resource"]["google_cloud_tasks_queue"].get("notify")
+    for variables in SIZES:
+        dispatches = {name: evaluate(tf, q["rate_limits"][0]["max_concurrent_dispatches"], variables)
+                      for name, q in tf["resource"]["google_cloud_tasks_queue"].items()}
+        slots = evaluate(tf, ocr["max_instance_count"], variables) * evaluate(tf, ocr["max_instance_request_concurrency"], variables)
+        if dispatches["ocr"] != variables["ocr_max_instances"] * variables["ocr_concurrency"]:
+            problems.append(f"{variables}: the ocr queue must dispatch ocr_max_instances x ocr_concurrency tasks at once")
+        if sum(dispatches.values()) > slots:
+            problems.append(f"{variables}: the queues dispatch {dispatches}, more than the OCR function's {slots} slots")
     if not notify or notify["retry_config"][0]["max_attempts"] != "${var.notify_max_attempts}":
         problems.append("a notify queue whose max_attempts is var.notify_max_attempts must exist")
     if not refers_to(function_env(tf, "ocr").get("NOTIFY_MAX_ATTEMPTS"), "var.notify_max_attempts"):
@@ -288,6 +310,23 @@ def queue_violations(tf: dict) -> list[str]:
     if resolve(tf, ocr["timeout_seconds"]) < longest_job + 60:
         problems.append("the OCR function's timeout must outlast a task's dispatch deadline (job timeout + 60 s)")
     return problems
+
+
+# Sizes to check the queues against the OCR function with (the variables' defaults, and more).
+SIZES = [{"ocr_max_instances": i, "ocr_concurrency": c, "notify_max_concurrent_dispatches": n}
+         for i in (1, 5, 100) for c in (1, 3, 4) for n in (1, 2, 7)]
+
+
+def evaluate(tf: dict, value, variables: dict):
+    """A number of terraform/ (a literal, or arithmetic and ceil() over locals and variables)
+    with the given variables, the others at their defaults."""
+    if not isinstance(value, str):
+        return value
+    expression = value[2:-1] if value.startswith("${") and value.endswith("}") else value
+    expression = re.sub(r"\blocal\.(\w+)", lambda m: f"({evaluate(tf, tf['locals'][m.group(1)], variables)})", expression)
+    expression = re.sub(r"\bvar\.(\w+)", lambda m: repr(variables.get(m.group(1), tf["variable"][m.group(1)].get("default"))),
+                        expression)
+    return eval(expression, {"__builtins__": {}, "ceil": math.ceil})  # noqa: S307 (our own files' arithmetic)
 
 
 def config_settings() -> set[str]:
@@ -419,7 +458,7 @@ def test_function_environments_are_accepted_by_config(tf):
         if fn != "status":
             assert (settings.blob_store, settings.task_queue, settings.ocr_engine) == ("gcs", "cloudtasks", "vision")
         if fn == "ocr":
-            assert settings.oidc_audience and settings.oidc_invoker_email
+            assert settings.oidc_audience and settings.oidc_invoker_email and settings.oidc_behind_cloud_run_iam
         else:
             assert settings.require_api_key and settings.api_key_hashes
 
@@ -465,3 +504,64 @@ def test_every_prometheus_metric_event_has_a_log_based_metric(tf):
     filters = " ".join(body["filter"] for body in tf["resource"]["google_logging_metric"].values())
     assert counted and all(f'jsonPayload.event=\\"{event}\\"' in filters or f'jsonPayload.event="{event}"' in filters
                            for event in counted), (counted, filters)
+
+
+def test_the_queues_never_dispatch_more_than_the_ocr_function_serves(tmp_path):
+    """Webhook deliveries take OCR function slots too: without instances of their own the
+    function is saturated before the ocr queue's limit, and tasks bounce off it."""
+    broken = tmp_path / "terraform"
+    shutil.copytree(TF_DIR, broken, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
+    functions_tf = (broken / "functions.tf").read_text()
+    (broken / "functions.tf").write_text(functions_tf.replace("max_instance_count               = local.ocr_instances",
+                                                              "max_instance_count               = var.ocr_max_instances"))
+    problems = queue_violations(load_tf(str(broken)))
+    assert len(problems) == len(SIZES) and all("more than the OCR function's" in p for p in problems), problems
+
+
+def test_secret_versions_are_created_before_the_old_ones_are_destroyed(tf):
+    """Running revisions pin a secret version: destroying it first would fail every instance
+    that starts before the new revision takes over."""
+    for name, version in tf["resource"]["google_secret_manager_secret_version"].items():
+        assert version.get("lifecycle", [{}])[0].get("create_before_destroy") is True, name
+
+
+def test_queue_names_carry_the_prefix(tf):
+    """Two stacks in one project and region must not share a queue (and a deleted queue's name
+    stays blocked for days)."""
+    for name, queue in tf["resource"]["google_cloud_tasks_queue"].items():
+        key = re.fullmatch(r"\$\{local\.names\.(\w+)\}", queue["name"])
+        assert key and tf["locals"]["names"][key.group(1)].startswith("${var.name_prefix}-"), (name, queue["name"])
+
+
+def hcl_string(raw: str) -> str:
+    """The value Terraform gives a quoted string as python-hcl2 keeps it (escapes not applied)."""
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), raw)
+
+
+def test_label_extractor_regexes_match_the_events_they_label(tf):
+    checked = 0
+    for name, metric in tf["resource"]["google_logging_metric"].items():
+        events = re.findall(r'jsonPayload\.event=\\"(\w+)\\"', metric["filter"])
+        for label, extractor in metric.get("label_extractors", {}).items():
+            regex = re.fullmatch(r'REGEXP_EXTRACT\(jsonPayload\.event, "(.*)"\)', hcl_string(extractor))
+            if not regex:
+                continue
+            # A backslash would go through HCL's escapes and then the extractor's string literal's.
+            assert "\\" not in regex.group(1), (name, regex.group(1))
+            outcomes = {re.fullmatch(regex.group(1), event).group(1) for event in events}
+            assert outcomes == {"delivered", "retry", "failed"}, (name, outcomes)
+            checked += 1
+    assert checked == 1
+
+
+CLIENT_OF = {("BLOB_STORE", "gcs"): "google-cloud-storage", ("JOB_STORE", "firestore"): "google-cloud-firestore",
+             ("TASK_QUEUE", "cloudtasks"): "google-cloud-tasks", ("OCR_ENGINE", "vision"): "google-cloud-vision"}
+
+
+def test_each_function_requires_the_clients_its_settings_use(tf):
+    for fn in FUNCTIONS:
+        with open(os.path.join(ROOT, "functions", fn, "requirements.txt"), encoding="utf-8") as f:
+            required = {re.split(r"[<>=~!\[ ]", line.strip())[0].lower() for line in f if line.strip() and not line.startswith("#")}
+        env = function_env(tf, fn)
+        needed = {package for (name, value), package in CLIENT_OF.items() if env.get(name) == value}
+        assert needed and needed <= required, (fn, needed - required)
