@@ -390,6 +390,20 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
+class BundledFace:
+    """Pillow's bundled font, as a typeface: one weight (bold is faked when drawing) and
+    `displayed` for what it can show. Layouts measure text through a face, so another
+    typeface (tools/hard_receipts.py) lays the same receipt out to its own widths."""
+
+    name = "Pillow bundled (Aileron)"
+
+    def font(self, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+        return _font(size)
+
+    def shown(self, text: str) -> str:
+        return displayed(text)
+
+
 @lru_cache(maxsize=None)
 def _has_glyph(char: str) -> bool:
     """Whether the bundled font draws `char` (missing ones come out as the
@@ -409,13 +423,17 @@ def displayed(text: str) -> str:
     return "".join(out)
 
 
-def _wrap(text: str, size: int, room: int) -> list[str]:
+BUNDLED = BundledFace()
+
+
+def _wrap(text: str, size: int, room: int, face=None, bold: bool = False) -> list[str]:
     """`text` broken into lines at most `room` px wide: between words, or
     inside a word too long for a line (as apps do with E2E ids)."""
-    font = _font(size)
+    face = face or BUNDLED
+    font = face.font(size, bold)
 
     def fits(s: str) -> bool:
-        return font.getlength(displayed(s)) <= room
+        return font.getlength(face.shown(s)) <= room
 
     lines, current = [], ""
     for word in text.split(" "):
@@ -435,9 +453,10 @@ def _wrap(text: str, size: int, room: int) -> list[str]:
 class _Page:
     """Collects display items top-down; `y` is the next free pixel row."""
 
-    def __init__(self, top: int = 60):
+    def __init__(self, top: int = 60, face=None):
         self.items: list = []
         self.y = top
+        self.face = face or BUNDLED  # measures text for wraps and pairs
 
     def space(self, px: int) -> None:
         self.y += px
@@ -455,15 +474,16 @@ class _Page:
     def wrap(self, text: str, size: int = 28, align: str = "left",
              room: int = WIDTH - 2 * MARGIN, **style) -> None:
         """`text` over as many lines as it takes to fit `room` px."""
-        for part in _wrap(text, size, room):
+        for part in _wrap(text, size, room, self.face, style.get("bold", False)):
             self.line(part, size, align, **style)
 
     def pair(self, label: str, value: str, size: int = 28, label_color=GREY, **style) -> None:
         """Label on the left, value right-aligned on the same line; if both
         don't fit, the value goes on its own line(s) below (still right-aligned)."""
-        font = _font(size)
-        room = WIDTH - 2 * MARGIN - 24
-        if font.getlength(displayed(label)) + font.getlength(displayed(value)) > room:
+        shown, room = self.face.shown, WIDTH - 2 * MARGIN - 24
+        width = (self.face.font(size).getlength(shown(label))
+                 + self.face.font(size, style.get("bold", False)).getlength(shown(value)))
+        if width > room:
             self.line(label, size, color=label_color)
             self.wrap(value, size, "right", **style)
             return
@@ -896,11 +916,12 @@ _LAYOUT_FUNCS = {
 }
 
 
-def _layout(receipt: Receipt, layout: str) -> tuple[list, int]:
-    """Display items and page height (at least phone-screen proportions)."""
+def _layout(receipt: Receipt, layout: str, face=None) -> tuple[list, int]:
+    """Display items and page height (at least phone-screen proportions), with text
+    measured in `face` (default: the bundled font)."""
     if layout not in _LAYOUT_FUNCS:
         raise ValueError(f"unknown layout {layout!r}, expected one of {LAYOUTS}")
-    page = _Page()
+    page = _Page(face=face)
     _LAYOUT_FUNCS[layout](receipt, page)
     return page.items, max(page.y + 60, 1280)
 
@@ -1010,7 +1031,11 @@ def _num(value: float) -> bytes:
 
 def render_pdf(receipt: Receipt, layout: str) -> bytes:
     """A one-page PDF written by hand, with the receipt as real text."""
-    items, height = _layout(receipt, layout)
+    return pdf_of_items(*_layout(receipt, layout))
+
+
+def pdf_of_items(items: list, height: int) -> bytes:
+    """A display list (WIDTH wide, `height` tall) as a one-page PDF with a text layer."""
     page_w, page_h = WIDTH * PDF_SCALE, height * PDF_SCALE
 
     ops = []
@@ -1079,19 +1104,23 @@ def labels(receipt: Receipt, layout: str, image: bool = True) -> dict[str, str]:
     out, the amount with 2 decimals and the time in Sao Paulo as
     "YYYY-MM-DD HH:MM:SS" ("YYYY-MM-DD HH:MM" if the layout shows no seconds)."""
     items, _ = _layout(receipt, layout)
-    shown: dict[str, list[str]] = {}
+    return labels_of_items(items, receipt, BANKS[layout].seconds, displayed if image else str)
+
+
+def labels_of_items(items: list, receipt: Receipt, seconds: bool, shown=displayed) -> dict[str, str]:
+    """`labels`, read off a display list whose text reads as `shown(text)`."""
+    fields: dict[str, list[str]] = {}
     for item in items:
         if isinstance(item, Text) and item.field:
-            shown.setdefault(item.field, []).append(displayed(item.text) if image else item.text)
-    row = {column: " ".join(shown.get(column, ())) for column in _SHOWN_COLUMNS}
+            fields.setdefault(item.field, []).append(shown(item.text))
+    row = {column: " ".join(fields.get(column, ())) for column in _SHOWN_COLUMNS}
     row["end_to_end_id"] = row["end_to_end_id"].replace(" ", "")  # a wrapped id
-    seconds = BANKS[layout].seconds
     notes = []
     if receipt.original_amount is not None:
         notes.append(f"Pix Cobranca: valor {format_brl(receipt.original_amount)} + juros "
                      f"{format_brl(receipt.interest)} + multa {format_brl(receipt.fine)}")
-    if len(shown.get("end_to_end_id", ())) > 1:
-        notes.append(f"E2E wrapped over {len(shown['end_to_end_id'])} lines")
+    if len(fields.get("end_to_end_id", ())) > 1:
+        notes.append(f"E2E wrapped over {len(fields['end_to_end_id'])} lines")
     return {
         "bank": receipt.bank,
         "amount": f"{receipt.amount:.2f}",
