@@ -26,6 +26,7 @@ the same columns as our set of real receipts.
 
     .venv/bin/python -m tools.receipts OUTDIR             # the sample files
     .venv/bin/python -m tools.receipts --dataset OUTDIR   # a labelled dataset
+    .venv/bin/python -m tools.receipts --adversarial OUTDIR   # the harder set (tools/hard_receipts.py)
 """
 
 from __future__ import annotations
@@ -369,6 +370,7 @@ class Text:
     color: tuple = BLACK
     bold: bool = False
     field: str = ""       # the labels.csv column this text shows, if any
+    glued: bool = False   # continues the line before inside a word (a wrapped key or id)
 
 
 @dataclass(frozen=True)
@@ -450,6 +452,16 @@ def _wrap(text: str, size: int, room: int, face=None, bold: bool = False) -> lis
     return lines + [current]
 
 
+def _glued(text: str, parts: list[str]) -> list[bool]:
+    """For each of `_wrap`'s parts of `text`: whether it continues the part before inside a word."""
+    out, position = [], 0
+    for part in parts:
+        start = text.find(part, position)
+        out.append(start > 0 and text[start - 1] != " ")
+        position = start + len(part)
+    return out
+
+
 class _Page:
     """Collects display items top-down; `y` is the next free pixel row."""
 
@@ -474,8 +486,9 @@ class _Page:
     def wrap(self, text: str, size: int = 28, align: str = "left",
              room: int = WIDTH - 2 * MARGIN, **style) -> None:
         """`text` over as many lines as it takes to fit `room` px."""
-        for part in _wrap(text, size, room, self.face, style.get("bold", False)):
-            self.line(part, size, align, **style)
+        parts = _wrap(text, size, room, self.face, style.get("bold", False))
+        for part, glued in zip(parts, _glued(text, parts)):
+            self.line(part, size, align, glued=glued, **style)
 
     def pair(self, label: str, value: str, size: int = 28, label_color=GREY, **style) -> None:
         """Label on the left, value right-aligned on the same line; if both
@@ -1112,8 +1125,10 @@ def labels_of_items(items: list, receipt: Receipt, seconds: bool, shown=displaye
     fields: dict[str, list[str]] = {}
     for item in items:
         if isinstance(item, Text) and item.field:
-            fields.setdefault(item.field, []).append(shown(item.text))
-    row = {column: " ".join(fields.get(column, ())) for column in _SHOWN_COLUMNS}
+            lines = fields.setdefault(item.field, [])
+            separator = "" if item.glued or not lines else " "  # a wrapped name keeps its space
+            lines.append(separator + shown(item.text))
+    row = {column: "".join(fields.get(column, ())) for column in _SHOWN_COLUMNS}
     row["end_to_end_id"] = row["end_to_end_id"].replace(" ", "")  # a wrapped id
     notes = []
     if receipt.original_amount is not None:
@@ -1180,15 +1195,21 @@ def write_dataset(outdir: str | Path, count_per_layout: int = 2, low_res: bool =
 # --------------------------------------------------------------------------
 # Command line
 
-USAGE = "usage: python -m tools.receipts OUTDIR | --dataset OUTDIR"
+USAGE = "usage: python -m tools.receipts OUTDIR | --dataset OUTDIR | --adversarial OUTDIR"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the bundled samples into OUTDIR and print what each file holds;
-    with --dataset, write a labelled dataset of every layout instead."""
+    with --dataset, write a labelled dataset of every layout instead; with
+    --adversarial, the harder set of tools/hard_receipts.py."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "--dataset":
-        path = write_dataset(args[1])
+    if len(args) == 2 and args[0] in ("--dataset", "--adversarial"):
+        if args[0] == "--dataset":
+            path = write_dataset(args[1])
+        else:
+            from tools import hard_receipts  # it builds on this module
+
+            path = hard_receipts.write_adversarial_dataset(args[1])
         with path.open(encoding="utf-8") as f:
             count = sum(1 for _ in csv.DictReader(f))
         print(f"wrote {count} receipts and their labels to {path}")
