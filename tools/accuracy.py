@@ -176,8 +176,10 @@ class Report:
             print(f"  flagged with an id: {self.flagged_with_id}; candidates given: {self.with_candidates};"
                   f" true id among them: {self.true_id_among}", file=out)
         if self.wrong_ids_by_class:
-            classes = [f"{name} {self.wrong_ids_by_class[name]}/{self.ids_by_class.get(name, 0)}"
-                       for name in (*LOOKALIKES, "other", "missing") if self.wrong_ids_by_class[name]]
+            classes = [f"{name} {self.wrong_ids_by_class[name]}/{self.ids_by_class[name]}"
+                       for name in LOOKALIKES if self.wrong_ids_by_class[name]]
+            classes += [f"{name} {self.wrong_ids_by_class[name]}" for name in ("other", "missing")
+                        if self.wrong_ids_by_class[name]]
             print(f"  ids read wrong, by look-alike class (wrong/holding it): {', '.join(classes)}", file=out)
             print("  characters read wrong: " + ", ".join(f"{k} {v}" for k, v in self.confusions.most_common()),
                   file=out)
