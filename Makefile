@@ -32,11 +32,13 @@ down:
 test: $(STAMP)
 	$(PY) -m pytest
 
-## accuracy: per-field exact-match rates and seconds per receipt, on RECEIPTS_DIR (default
-##           ../shared/receipts/real when present) and on a fresh synthetic set in var/synthetic
+## accuracy: per-field exact-match rates, honesty (silent errors, share flagged, exact over the
+##           unflagged) and seconds per receipt, on RECEIPTS_DIR (default ../shared/receipts/real
+##           when present), a fresh synthetic set in var/synthetic and the adversarial one in var/adversarial
 accuracy: $(STAMP)
-	@rm -rf var/synthetic && $(PY) -m tools.receipts --dataset var/synthetic >/dev/null
-	@$(PY) -m tools.accuracy $(RECEIPTS_DIR) var/synthetic --json var/accuracy.json
+	@rm -rf var/synthetic var/adversarial && $(PY) -m tools.receipts --dataset var/synthetic >/dev/null
+	@$(PY) -m tools.receipts --adversarial var/adversarial >/dev/null
+	@$(PY) -m tools.accuracy $(RECEIPTS_DIR) var/synthetic var/adversarial --json var/accuracy.json
 
 ## bench: upload, OCR, end-to-end and memory figures, each beside its baseline (tools/bench.py);
 ##        writes bench/results.json and prints a table (about 5 minutes on 2 cores)

@@ -7,14 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timezone
+from collections import Counter
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pypdfium2
 import pytest
 from PIL import Image
 
-from tools import receipts
+from tools import hard_receipts, receipts
 
 ROOT = Path(__file__).resolve().parent.parent
 # The header of shared/receipts/real/labels.csv, our labels of real receipts.
@@ -261,3 +262,204 @@ def test_command_line(tmp_path, monkeypatch):
         "receipt.png", "receipt.pdf", "receipt_nubank.png", "receipt_itau.png", "receipt_inter.png"}
     assert receipts.main([]) == 2
     assert receipts.main(["--dataset"]) == 2
+
+    adversarial = []
+
+    def fake_write_adversarial_dataset(outdir):
+        adversarial.append(outdir)
+        return fake_write_dataset(outdir)
+
+    monkeypatch.setattr(hard_receipts, "write_adversarial_dataset", fake_write_adversarial_dataset)
+    assert receipts.main(["--adversarial", str(tmp_path / "hard")]) == 0
+    assert adversarial == [str(tmp_path / "hard")]
+    assert receipts.main(["--adversarial"]) == 2
+
+
+# --------------------------------------------------------------------------
+# The adversarial set (tools/hard_receipts.py)
+
+ADVERSARIAL = [hard_receipts.adversarial_case(i) for i in range(hard_receipts.ADVERSARIAL_COUNT)]
+
+
+def drawn_texts(case) -> list[str]:
+    items, _ = hard_receipts.display_list(case)
+    return [item.text for item in items if isinstance(item, receipts.Text)]
+
+
+def test_the_fonts_are_installed_and_tell_i_from_l_only_by_height():
+    used = {c for case in ADVERSARIAL for text in drawn_texts(case) for c in text} - {" "}
+    for face in hard_receipts.TYPEFACES:
+        for filename in (face.regular, face.bold):
+            assert hard_receipts.font_file(filename, face.package).name == filename
+        for bold in (False, True):
+            font = face.font(40, bold)
+            missing = list(font.getmask("\ue000"))  # a private-use code point: the "no glyph" box
+            assert [c for c in sorted(used) if list(font.getmask(c)) == missing] == [], face.name
+        font = face.font(100)
+        top = {c: font.getbbox(c, anchor="ls")[1] for c in "Il"}
+        assert top["l"] < top["I"], face.name  # "l" rises above the capitals
+        assert font.getlength("O") > font.getlength("0"), face.name
+
+
+def test_a_missing_font_is_an_error_that_names_its_package(monkeypatch):
+    monkeypatch.setattr(hard_receipts, "_font_files", lambda: {})
+    with pytest.raises(hard_receipts.FontMissing, match="install the Debian package fonts-lato"):
+        hard_receipts.font_file("Lato-Regular.ttf", "fonts-lato")
+    face = hard_receipts.Typeface("Nowhere", "fonts-nowhere", "Nowhere-Regular.ttf", "Nowhere-Bold.ttf")
+    with pytest.raises(hard_receipts.FontMissing, match="fonts-nowhere"):
+        face.font(20)
+
+
+def test_setup_installs_every_font_package():
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    for face in hard_receipts.TYPEFACES:
+        assert f"{face.package}:{face.regular}" in setup, face.name
+
+
+def test_the_adversarial_set_is_written_the_same_twice(tmp_path):
+    first = hard_receipts.write_adversarial_dataset(tmp_path / "a", count=20)
+    second = hard_receipts.write_adversarial_dataset(tmp_path / "b", count=20)
+    names = sorted(p.name for p in first.parent.iterdir())
+    assert names == sorted(p.name for p in second.parent.iterdir())
+    assert len(names) == 21  # 20 receipts and labels.csv
+    for name in names:
+        assert (first.parent / name).read_bytes() == (second.parent / name).read_bytes(), name
+    kinds = {name.rsplit("_", 1)[1] for name in names if name != "labels.csv"}
+    assert kinds == {"screenshot.png", "chat1280.jpg", "chat800.jpg", "photo.jpg", "pdf.pdf"}
+    other_seed = hard_receipts.adversarial_case(3, seed=1).receipt
+    assert other_seed != hard_receipts.adversarial_case(3).receipt
+
+
+def test_the_adversarial_labels_file_has_the_real_columns_and_one_row_per_file(tmp_path):
+    path = hard_receipts.write_adversarial_dataset(tmp_path, count=8)
+    assert path.read_bytes().decode("utf-8").split("\r\n", 1)[0] == REAL_LABELS_HEADER
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(row["file"] for row in rows) == sorted(p.name for p in tmp_path.iterdir() if p != path)
+    assert [row["end_to_end_id"] for row in rows] == [c.receipt.transaction_id for c in ADVERSARIAL[:8]]
+
+
+def test_every_tail_holds_a_lookalike_and_every_class_appears_many_times():
+    assert hard_receipts.lookalike_classes("abdefghjkmn") == []
+    assert hard_receipts.lookalike_classes("aZ1bdefghjk") == ["I/l/1", "z/Z"]
+    assert len(ADVERSARIAL) >= 100
+    classes, chars, mixed = Counter(), Counter(), 0
+    for case in ADVERSARIAL:
+        tail = case.receipt.transaction_id[21:]
+        assert hard_receipts.lookalike_classes(tail), tail
+        classes.update(hard_receipts.lookalike_classes(tail))
+        chars.update(set(tail))
+        mixed += any(c.islower() for c in tail) and any(c.isupper() for c in tail)
+    assert {name: classes[name] for name in hard_receipts.LOOKALIKES if classes[name] < 20} == {}
+    assert {c: chars[c] for c in "Il1O0o" if chars[c] < 8} == {}
+    assert mixed >= 25
+
+
+def test_adversarial_ids_follow_the_pix_rules():
+    for case in ADVERSARIAL:
+        r = case.receipt
+        e2e = r.transaction_id
+        assert re.fullmatch(r"E\d{20}[A-Za-z0-9]{11}", e2e), e2e
+        assert e2e[1:9] == hard_receipts.STYLES[case.layout].ispb
+        assert r.paid_at.utcoffset() == timedelta(hours=-3)
+        brasilia = r.paid_at.replace(tzinfo=None)
+        assert e2e[9:21] == (brasilia + timedelta(hours=3)).strftime("%Y%m%d%H%M")  # UTC
+    tails = {case.layout: case.receipt.transaction_id[21:] for case in ADVERSARIAL}
+    assert tails["nubank"].startswith("s") and re.fullmatch(r"[0-9a-f]{10}", tails["nubank"][1:])
+    assert tails["bb"].isdigit() and tails["itau"] == tails["itau"].upper()
+
+
+def test_adversarial_labels_are_what_is_drawn():
+    for case in ADVERSARIAL:
+        r, row = case.receipt, hard_receipts.labels(case)
+        texts = drawn_texts(case)
+
+        def shown(value: str) -> str:  # the text PDFs lose ':' and '-'
+            return value.replace(":", "").replace("-", "") if case.delivery == "pdf" else value
+
+        assert row["bank"] == r.bank and row["amount"] == f"{r.amount:.2f}"
+        amount = hard_receipts.format_brl_whole(r.amount) if case.whole else receipts.format_brl(r.amount)
+        assert amount in texts, (case.index, amount)
+        assert row["end_to_end_id"] == r.transaction_id
+        assert r.transaction_id in squeezed("".join(texts))
+        fmt = "%Y-%m-%d %H:%M:%S" if hard_receipts.STYLES[case.layout].seconds else "%Y-%m-%d %H:%M"
+        assert row["datetime"] == r.paid_at.strftime(fmt)
+        assert row["payer_name"] == r.payer_name and row["receiver_name"] == r.receiver_name
+        assert row["payer_doc"] == shown(r.payer_document)
+        assert row["receiver_doc"] == shown(r.receiver_document)
+        assert row["receiver_pix_key"] in ("", shown(r.receiver_pix_key))
+        assert shown(r.receiver_bank) in row["receiver_bank"]
+        for column in ("payer_name", "payer_doc", "receiver_name", "receiver_doc", "receiver_pix_key"):
+            assert squeezed(row[column]) in squeezed(" ".join(texts)), (case.index, column)
+
+
+def test_whole_amounts_drop_the_cents():
+    assert hard_receipts.format_brl_whole(40) == "R$ 40"
+    assert hard_receipts.format_brl_whole(1500) == "R$ 1.500"
+    whole = [case for case in ADVERSARIAL if case.whole]
+    assert len(whole) >= 10
+    assert all(case.receipt.amount == int(case.receipt.amount) for case in whole)
+    assert any(case.receipt.amount >= 1000 for case in whole)
+
+
+def test_small_ids_have_the_cap_height_of_apps_that_print_them_small():
+    small = [case for case in ADVERSARIAL if case.id_cap]
+    assert len(small) >= 30
+    for case in small:
+        items, _ = hard_receipts.display_list(case)
+        ids = [item for item in items if isinstance(item, receipts.Text) and item.field == "end_to_end_id"]
+        assert 12 <= case.id_cap <= 16
+        if len(ids) == 1:  # a wrapped id keeps its size
+            assert abs(case.face.cap_height(round(ids[0].size * 1.5)) - case.id_cap) <= 1, case.index
+
+
+def test_the_adversarial_set_spreads_over_fonts_modes_deliveries_and_layouts():
+    faces = Counter(case.face.name for case in ADVERSARIAL)
+    assert {face.name: faces[face.name] for face in hard_receipts.TYPEFACES if faces[face.name] < 10} == {}
+    deliveries = Counter(case.delivery for case in ADVERSARIAL)
+    assert {d: n for d, n in deliveries.items() if n < 10} == {"pdf": deliveries["pdf"]}
+    assert deliveries["pdf"] >= 3 and len(deliveries) == 5
+    assert 15 <= sum(case.dark for case in ADVERSARIAL) <= len(ADVERSARIAL) - 15
+    layouts = Counter(case.layout for case in ADVERSARIAL)
+    assert set(layouts) == set(receipts.LAYOUTS) | set(hard_receipts.NEW_LAYOUTS)
+    assert min(layouts[name] for name in hard_receipts.NEW_LAYOUTS) >= 5
+    assert {"sicoob", "sicredi", "bmg", "picpay_new", "neon", "banrisul", "btg", "modal"} == set(
+        hard_receipts.NEW_LAYOUTS)
+    side_by_side = 0
+    for case in ADVERSARIAL:
+        items, _ = hard_receipts.display_list(case)
+        xs = {item.field: item.x for item in items if isinstance(item, receipts.Text) and item.field}
+        side_by_side += xs["payer_name"] > receipts.WIDTH // 2 or xs["receiver_name"] > receipts.WIDTH // 2
+    assert side_by_side >= 15
+    assert sum("E2E wrapped" in hard_receipts.labels(case)["notes"] for case in ADVERSARIAL) >= 10
+
+
+def first_case(delivery: str, dark: bool | None = None):
+    return next(case for case in ADVERSARIAL
+                if case.delivery == delivery and (dark is None or case.dark == dark))
+
+
+@pytest.mark.parametrize("delivery,fmt,width", [
+    ("screenshot", "PNG", 1080), ("chat1280", "JPEG", 1280), ("chat800", "JPEG", 800), ("photo", "JPEG", 1200),
+])
+def test_each_delivery_has_its_format_and_size(delivery, fmt, width):
+    image = Image.open(io.BytesIO(hard_receipts.render(first_case(delivery))))
+    assert (image.format, image.width) == (fmt, width)
+    assert image.height > image.width
+
+
+def test_dark_mode_is_dark_and_light_mode_light():
+    for dark in (True, False):
+        case = first_case("screenshot", dark)
+        image = Image.open(io.BytesIO(hard_receipts.render(case))).convert("L")
+        corner = image.getpixel((5, image.height - 5))  # below the last line: the background
+        assert (corner < 40) if dark else (corner > 230), case.index
+
+
+def test_the_adversarial_text_pdfs_lose_colons_and_dashes():
+    pdfs = [case for case in ADVERSARIAL if case.delivery == "pdf"]
+    for case in pdfs:
+        text = pdf_text(hard_receipts.render(case))
+        assert ":" not in text and "-" not in text
+        assert case.receipt.transaction_id in squeezed(text)
+        assert hard_receipts.labels(case)["receiver_name"] in text

@@ -26,6 +26,7 @@ the same columns as our set of real receipts.
 
     .venv/bin/python -m tools.receipts OUTDIR             # the sample files
     .venv/bin/python -m tools.receipts --dataset OUTDIR   # a labelled dataset
+    .venv/bin/python -m tools.receipts --adversarial OUTDIR   # the harder set (tools/hard_receipts.py)
 """
 
 from __future__ import annotations
@@ -369,6 +370,7 @@ class Text:
     color: tuple = BLACK
     bold: bool = False
     field: str = ""       # the labels.csv column this text shows, if any
+    glued: bool = False   # continues the line before inside a word (a wrapped key or id)
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,20 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
+class BundledFace:
+    """Pillow's bundled font, as a typeface: one weight (bold is faked when drawing) and
+    `displayed` for what it can show. Layouts measure text through a face, so another
+    typeface (tools/hard_receipts.py) lays the same receipt out to its own widths."""
+
+    name = "Pillow bundled (Aileron)"
+
+    def font(self, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
+        return _font(size)
+
+    def shown(self, text: str) -> str:
+        return displayed(text)
+
+
 @lru_cache(maxsize=None)
 def _has_glyph(char: str) -> bool:
     """Whether the bundled font draws `char` (missing ones come out as the
@@ -409,13 +425,17 @@ def displayed(text: str) -> str:
     return "".join(out)
 
 
-def _wrap(text: str, size: int, room: int) -> list[str]:
+BUNDLED = BundledFace()
+
+
+def _wrap(text: str, size: int, room: int, face=None, bold: bool = False) -> list[str]:
     """`text` broken into lines at most `room` px wide: between words, or
     inside a word too long for a line (as apps do with E2E ids)."""
-    font = _font(size)
+    face = face or BUNDLED
+    font = face.font(size, bold)
 
     def fits(s: str) -> bool:
-        return font.getlength(displayed(s)) <= room
+        return font.getlength(face.shown(s)) <= room
 
     lines, current = [], ""
     for word in text.split(" "):
@@ -432,12 +452,23 @@ def _wrap(text: str, size: int, room: int) -> list[str]:
     return lines + [current]
 
 
+def _glued(text: str, parts: list[str]) -> list[bool]:
+    """For each of `_wrap`'s parts of `text`: whether it continues the part before inside a word."""
+    out, position = [], 0
+    for part in parts:
+        start = text.find(part, position)
+        out.append(start > 0 and text[start - 1] != " ")
+        position = start + len(part)
+    return out
+
+
 class _Page:
     """Collects display items top-down; `y` is the next free pixel row."""
 
-    def __init__(self, top: int = 60):
+    def __init__(self, top: int = 60, face=None):
         self.items: list = []
         self.y = top
+        self.face = face or BUNDLED  # measures text for wraps and pairs
 
     def space(self, px: int) -> None:
         self.y += px
@@ -455,15 +486,17 @@ class _Page:
     def wrap(self, text: str, size: int = 28, align: str = "left",
              room: int = WIDTH - 2 * MARGIN, **style) -> None:
         """`text` over as many lines as it takes to fit `room` px."""
-        for part in _wrap(text, size, room):
-            self.line(part, size, align, **style)
+        parts = _wrap(text, size, room, self.face, style.get("bold", False))
+        for part, glued in zip(parts, _glued(text, parts)):
+            self.line(part, size, align, glued=glued, **style)
 
     def pair(self, label: str, value: str, size: int = 28, label_color=GREY, **style) -> None:
         """Label on the left, value right-aligned on the same line; if both
         don't fit, the value goes on its own line(s) below (still right-aligned)."""
-        font = _font(size)
-        room = WIDTH - 2 * MARGIN - 24
-        if font.getlength(displayed(label)) + font.getlength(displayed(value)) > room:
+        shown, room = self.face.shown, WIDTH - 2 * MARGIN - 24
+        width = (self.face.font(size).getlength(shown(label))
+                 + self.face.font(size, style.get("bold", False)).getlength(shown(value)))
+        if width > room:
             self.line(label, size, color=label_color)
             self.wrap(value, size, "right", **style)
             return
@@ -896,11 +929,12 @@ _LAYOUT_FUNCS = {
 }
 
 
-def _layout(receipt: Receipt, layout: str) -> tuple[list, int]:
-    """Display items and page height (at least phone-screen proportions)."""
+def _layout(receipt: Receipt, layout: str, face=None) -> tuple[list, int]:
+    """Display items and page height (at least phone-screen proportions), with text
+    measured in `face` (default: the bundled font)."""
     if layout not in _LAYOUT_FUNCS:
         raise ValueError(f"unknown layout {layout!r}, expected one of {LAYOUTS}")
-    page = _Page()
+    page = _Page(face=face)
     _LAYOUT_FUNCS[layout](receipt, page)
     return page.items, max(page.y + 60, 1280)
 
@@ -1010,7 +1044,11 @@ def _num(value: float) -> bytes:
 
 def render_pdf(receipt: Receipt, layout: str) -> bytes:
     """A one-page PDF written by hand, with the receipt as real text."""
-    items, height = _layout(receipt, layout)
+    return pdf_of_items(*_layout(receipt, layout))
+
+
+def pdf_of_items(items: list, height: int) -> bytes:
+    """A display list (WIDTH wide, `height` tall) as a one-page PDF with a text layer."""
     page_w, page_h = WIDTH * PDF_SCALE, height * PDF_SCALE
 
     ops = []
@@ -1079,19 +1117,25 @@ def labels(receipt: Receipt, layout: str, image: bool = True) -> dict[str, str]:
     out, the amount with 2 decimals and the time in Sao Paulo as
     "YYYY-MM-DD HH:MM:SS" ("YYYY-MM-DD HH:MM" if the layout shows no seconds)."""
     items, _ = _layout(receipt, layout)
-    shown: dict[str, list[str]] = {}
+    return labels_of_items(items, receipt, BANKS[layout].seconds, displayed if image else str)
+
+
+def labels_of_items(items: list, receipt: Receipt, seconds: bool, shown=displayed) -> dict[str, str]:
+    """`labels`, read off a display list whose text reads as `shown(text)`."""
+    fields: dict[str, list[str]] = {}
     for item in items:
         if isinstance(item, Text) and item.field:
-            shown.setdefault(item.field, []).append(displayed(item.text) if image else item.text)
-    row = {column: " ".join(shown.get(column, ())) for column in _SHOWN_COLUMNS}
+            lines = fields.setdefault(item.field, [])
+            separator = "" if item.glued or not lines else " "  # a wrapped name keeps its space
+            lines.append(separator + shown(item.text))
+    row = {column: "".join(fields.get(column, ())) for column in _SHOWN_COLUMNS}
     row["end_to_end_id"] = row["end_to_end_id"].replace(" ", "")  # a wrapped id
-    seconds = BANKS[layout].seconds
     notes = []
     if receipt.original_amount is not None:
         notes.append(f"Pix Cobranca: valor {format_brl(receipt.original_amount)} + juros "
                      f"{format_brl(receipt.interest)} + multa {format_brl(receipt.fine)}")
-    if len(shown.get("end_to_end_id", ())) > 1:
-        notes.append(f"E2E wrapped over {len(shown['end_to_end_id'])} lines")
+    if len(fields.get("end_to_end_id", ())) > 1:
+        notes.append(f"E2E wrapped over {len(fields['end_to_end_id'])} lines")
     return {
         "bank": receipt.bank,
         "amount": f"{receipt.amount:.2f}",
@@ -1151,15 +1195,21 @@ def write_dataset(outdir: str | Path, count_per_layout: int = 2, low_res: bool =
 # --------------------------------------------------------------------------
 # Command line
 
-USAGE = "usage: python -m tools.receipts OUTDIR | --dataset OUTDIR"
+USAGE = "usage: python -m tools.receipts OUTDIR | --dataset OUTDIR | --adversarial OUTDIR"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the bundled samples into OUTDIR and print what each file holds;
-    with --dataset, write a labelled dataset of every layout instead."""
+    with --dataset, write a labelled dataset of every layout instead; with
+    --adversarial, the harder set of tools/hard_receipts.py."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "--dataset":
-        path = write_dataset(args[1])
+    if len(args) == 2 and args[0] in ("--dataset", "--adversarial"):
+        if args[0] == "--dataset":
+            path = write_dataset(args[1])
+        else:
+            from tools import hard_receipts  # it builds on this module
+
+            path = hard_receipts.write_adversarial_dataset(args[1])
         with path.open(encoding="utf-8") as f:
             count = sum(1 for _ in csv.DictReader(f))
         print(f"wrote {count} receipts and their labels to {path}")
