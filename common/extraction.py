@@ -145,10 +145,10 @@ _HEADINGS = {
     RECEIVER: ("destino", "para", "quem recebeu", "quem vai receber", "dados do recebedor", "recebedor",
                "dados de quem recebeu", "quem recebe",
                "dados do pix", "favorecido", "dados do favorecido", "beneficiario", "dados do beneficiario",
-               "enviado para", "conta de destino", "recebido por"),
+               "enviado para", "conta de destino", "recebido por", "destinatario"),
     PAYER: ("origem", "de", "quem pagou", "quem transferiu", "quem enviou", "dados do pagador", "pagador",
             "dados de quem pagou", "quem paga",
-            "dados da conta debitada", "conta de origem", "enviado por", "pago por"),
+            "dados da conta debitada", "conta de origem", "enviado por", "pago por", "remetente"),
     OTHER: ("dados da transacao", "informacoes adicionais", "dados da transferencia original", "id da transacao",
             "autenticacao", "dados do devedor", "sobre a transacao", "dados bancarios do recebedor",
             "codigo da transacao pix", "detalhes"),
@@ -191,6 +191,13 @@ def _heading(line: str) -> tuple[str, str] | None:
             if difflib.get_close_matches(folded, _HEADINGS[kind], n=1, cutoff=0.85):
                 return kind, ""
     return None
+
+
+def is_section_heading(text: str) -> bool:
+    """Is the text a section heading alone ("De", "Para", "Dados do pagador"), not a heading
+    with its value ("De  Maria")? Line grouping uses it to find blocks set side by side."""
+    heading = _heading(text)
+    return heading is not None and not heading[1]
 
 
 def _label(line: str) -> tuple[str, str] | None:
