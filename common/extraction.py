@@ -35,9 +35,15 @@ def fold(text: str) -> str:
 
 # --- amount --------------------------------------------------------------------------------------
 _AMOUNT = re.compile(r"(R\s*[$S5]\s*)?(?<![\d.,])(\d{1,3}(?:\.\d{3})+|\d+),(\d{2})(?![\d,])")
+# Whole reais (`R$ 40`, `R$1.500`): taken after an `R$` marker, or alone after a value label
+# (`Valor  40`), never as part of a date, a time, a decimal, a count ("3x") or a longer number.
+_WHOLE_AMOUNT = re.compile(r"(?<![A-Za-z0-9])(R\s*\$\s*|RS\s*)?(?<![\d.,/:])(\d{1,3}(?:\.\d{3})+|\d{1,6})"
+                           r"(?![\d/:%]|[.,-]\d|\s*(?:[.,:/h-]\s*\d|x\b|vezes|parcela|dia|mes|hora|min))", re.I)
 _PAID_TOTAL = re.compile(r"\b(valor (do )?pagamento|valor pago|valor total|total pago|valor cobrado|total)\b")
 _NOT_THE_AMOUNT = ("tarifa", "saldo", "limite", "juros", "multa", "desconto", "desconlo", "abatimento",
                    "valor original", "valor do documento")
+# Labels of a count, not of money: "Total de parcelas  3", "Valor em 2 vezes".
+_COUNT_WORDS = ("parcela", "vezes", "itens", "quantidade", "qtd", "prazo", "dias", "meses")
 
 
 def parse_brl(text: str) -> float | None:
@@ -46,30 +52,53 @@ def parse_brl(text: str) -> float | None:
     return float(match.group(2).replace(".", "") + "." + match.group(3)) if match else None
 
 
+def _value_label(text: str) -> bool:
+    """Is the text a value label and nothing else ("Valor", "Valor pago:", "Total")?"""
+    folded = fold(text).strip(" :-")
+    return (bool(folded) and not re.search(r"\d", folded) and ("valor" in folded or _PAID_TOTAL.search(folded) is not None)
+            and not any(word in folded for word in _COUNT_WORDS))
+
+
+def _amounts(line: str, above: str) -> list[tuple[int, float, bool, bool]]:
+    """(position, value, has an `R$` marker, has cents) of each amount on the line."""
+    found = [(m.start(), float(m.group(2).replace(".", "") + "." + m.group(3)), bool(m.group(1)), True)
+             for m in _AMOUNT.finditer(line)]
+    taken = [range(m.start(), m.end()) for m in _AMOUNT.finditer(line)]
+    for match in _WHOLE_AMOUNT.finditer(line):
+        if any(match.start(2) in span for span in taken):
+            continue
+        before, after = line[: match.start()], line[match.end():]
+        alone_after_label = fold(after).strip(" .") in ("", "reais") and (_value_label(before) or (not before.strip() and _value_label(above)))
+        if match.group(1) or alone_after_label:
+            found.append((match.start(), float(match.group(2).replace(".", "")), bool(match.group(1)), False))
+    return sorted(found)
+
+
 def find_amount(lines: list[str]) -> float | None:
     """The paid amount. A label on the line or the line above ranks an amount: a paid total
-    first, then "valor", then any `R$` amount; fees, balances and original values never count."""
+    first, then "valor", then any `R$` amount; fees, balances and original values never count.
+    Between two amounts of one rank, one with cents is more certain than whole reais."""
     best = None
     for index, line in enumerate(lines):
         folded = fold(line)
         above = fold(lines[index - 1]) if index else ""
         if any(word in folded for word in _NOT_THE_AMOUNT):
             continue
-        for match in _AMOUNT.finditer(line):
-            label = folded[: match.start()] or above
+        for start, value, marked, cents in _amounts(line, lines[index - 1] if index else ""):
+            before = fold(line[:start])
+            label = before or above
             if _PAID_TOTAL.search(label):
                 score = 4
             elif "valor" in label or "val or" in label:
-                score = 3 if not any(word in above for word in _NOT_THE_AMOUNT) or folded[: match.start()] else 0
-            elif match.group(1):
+                score = 3 if not any(word in above for word in _NOT_THE_AMOUNT) or before else 0
+            elif marked:
                 score = 1
             else:
                 continue  # a bare "12,34" without a label is not evidence of an amount
             if score == 0:
                 continue
-            value = float(match.group(2).replace(".", "") + "." + match.group(3))
-            if value > 0 and (best is None or score > best[0]):
-                best = (score, value)
+            if value > 0 and (best is None or (score, cents) > best[0]):
+                best = ((score, cents), value)
     return best[1] if best else None
 
 

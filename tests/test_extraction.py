@@ -58,6 +58,29 @@ def test_amounts(lines, amount):
     assert extraction.find_amount(lines) == amount
 
 
+@pytest.mark.parametrize("lines, amount", [
+    (["R$ 40"], 40.0), (["RS 40"], 40.0), (["R$ 1.500"], 1500.0), (["R$1.500"], 1500.0), (["R$ 2.350.000"], 2350000.0),
+    (["Valor  40"], 40.0), (["Valor:", "1.500"], 1500.0), (["Valor pago  40 reais"], 40.0),
+    (["Pix enviado", "R$ 40", "Valor  R$ 39,90"], 39.9),  # a label outranks a bare marker
+    (["R$ 40", "R$ 39,90"], 39.9),  # of one rank, cents are more certain than whole reais
+    (["Valor original  R$ 100", "Valor pago  R$ 102"], 102.0),
+    (["3x de R$ 40"], 40.0),
+])
+def test_amounts_in_whole_reais(lines, amount):
+    assert extraction.find_amount(lines) == amount
+
+
+@pytest.mark.parametrize("lines", [
+    ["Data  03/06/2025", "Horário  14:30"], ["Valor", "03/06/2025"], ["Valor  10:30"], ["Valor  40 22/03/2025"],
+    ["Agência  0001", "Conta  12345-6"], ["Valor", "CPF  ***.120.983-**"], ["NSU  47382330049"],
+    ["ID  E18236120202506040125s173f4b96d4"], ["Valor  1234567"],  # no amount is seven digits of whole reais
+    ["R$ 0"], ["Parcelas  3"], ["Total de parcelas  3"], ["Valor  3x"], ["R$ 1.50"], ["R$ 19.50"],
+    ["Porto Alegre - RS 90000-000"], ["Tarifa  R$ 2", "Saldo  R$ 1.500", "Limite  R$ 500"],
+])
+def test_numbers_that_are_not_amounts_in_whole_reais(lines):
+    assert extraction.find_amount(lines) is None
+
+
 @pytest.mark.parametrize("line, iso", [
     ("03/06/2025 às 22:25:30", "2025-06-03T22:25:30-03:00"),
     ("Sexta, 30 mai 2025 - 17:29", "2025-05-30T17:29:00-03:00"),
