@@ -413,6 +413,37 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
     return parties
 
 
+# --- documents that are not PIX receipts ---------------------------------------------------------
+# A boleto's typeable line (47 digits) or a bill's (48, starting with 8), however it is spaced.
+_TYPEABLE_LINE = re.compile(r"(?<!\d)(?:\d{47}|8\d{47})(?!\d)")
+_BILL_WORDS = re.compile(r"\b(boletos?|codigo de barras|linha digitavel|pagamento de (contas?|titulos?|tributos?)|"
+                         r"conta de consumo|concessionaria|darf|guia de recolhimento)\b")
+_CARD_WORDS = re.compile(r"\b(comprovante de venda|cartao de (credito|debito)|(credito|debito) a vista|"
+                         r"via (do )?(cliente|estabelecimento|lojista))\b")
+_CARD_NUMBER = re.compile(r"(?:[*x•]{4}[ .-]?){2,3}\d{4}\b|[*x•]{6,}\d{4}\b", re.I)
+# What a PIX receipt calls itself; a boleto or bill receipt only mentions Pix in its ads.
+_PIX_TITLE = re.compile(r"\b(pix (enviado|recebido|realizado|agendado)|comprovante (de |do )?pix|"
+                        r"(transferencia|pagamento) (via )?pix|pagamento - pix|chave pix|dados do pix)\b")
+
+
+def non_pix_document(lines: list[str]) -> str | None:
+    """What the text is when it is another kind of payment document and shows no end-to-end id:
+    "a boleto or bill" (a typeable line, or "boleto", "código de barras"... without a PIX
+    receipt's title) or "a card slip" (a sale on a card, a masked card number, with no mention
+    of Pix at all); None otherwise. Such documents carry amounts, so a found amount alone does
+    not make a receipt."""
+    if pix.candidates(lines):
+        return None
+    folded = fold("\n".join(lines))
+    if any(_TYPEABLE_LINE.search(re.sub(r"[\s.-]", "", line)) for line in lines):
+        return "a boleto or bill"
+    if _BILL_WORDS.search(folded) and not _PIX_TITLE.search(folded):
+        return "a boleto or bill"
+    if (_CARD_WORDS.search(folded) or _CARD_NUMBER.search(folded)) and not re.search(r"\bpix\b", folded):
+        return "a card slip"
+    return None
+
+
 # --- everything --------------------------------------------------------------------------------
 def extract_fields(lines: list[str]) -> dict:
     """`result.data` fields, with a confidence per key field."""

@@ -81,6 +81,42 @@ def test_numbers_that_are_not_amounts_in_whole_reais(lines):
     assert extraction.find_amount(lines) is None
 
 
+# --- documents that are not PIX receipts (all invented) -------------------------------------------
+BOLETO = ["Comprovante de pagamento de boleto", "Banco Exemplo", "Código de barras",
+          "34191.79001 01043.510047 91020.150008 1 96610000015000", "Beneficiário  Empresa Exemplo Ltda",
+          "CNPJ  11.222.333/0001-81", "Pagador  Maria Teste", "Data de vencimento  10/06/2025",
+          "Data do pagamento  03/06/2025", "Valor do documento  R$ 150,00", "Valor pago  R$ 150,00",
+          "Cadastre sua chave Pix"]
+BILL = ["Comprovante de pagamento", "Pagamento de conta", "Empresa  Companhia de Energia Exemplo",
+        "Data  03/06/2025", "Valor  R$ 150"]
+BILL_BY_ITS_TYPEABLE_LINE = ["Comprovante", "83640000001-1 50000048100-5 12345678901-2 34567890123-4",
+                             "Valor pago  R$ 150,00", "Pix enviado"]
+CARD_SLIP = ["COMPROVANTE DE VENDA", "VIA CLIENTE", "LOJA EXEMPLO LTDA", "CNPJ 11.222.333/0001-81",
+             "CARTÃO DE CRÉDITO", "MASTERCARD ************1234", "CRÉDITO À VISTA", "VALOR  R$ 89,90",
+             "03/06/2025 14:30", "AUT 123456"]
+DEBIT_SLIP = ["LOJA EXEMPLO", "DEBITO A VISTA", "**** **** **** 1234", "Valor total  R$ 20,00"]
+
+
+@pytest.mark.parametrize("lines, kind", [
+    (BOLETO, "a boleto or bill"), (BILL, "a boleto or bill"), (BILL_BY_ITS_TYPEABLE_LINE, "a boleto or bill"),
+    (CARD_SLIP, "a card slip"), (DEBIT_SLIP, "a card slip"),
+])
+def test_boletos_bills_and_card_slips_are_told_apart(lines, kind):
+    assert extraction.find_amount(lines) is not None  # they carry amounts: that alone is no receipt
+    assert extraction.non_pix_document(lines) == kind
+
+
+@pytest.mark.parametrize("lines", [
+    NUBANK_LINES,
+    NUBANK_LINES[:-1] + ["Pague seus boletos pelo app"],  # no id read, but a PIX receipt's title
+    ["Comprovante de Pix", "Valor  R$ 40", "Para  Maria Teste", "Pague boletos com o código de barras"],
+    ["PIX", "VIA CLIENTE", "LOJA EXEMPLO", "Valor  R$ 20,00"],  # a card machine's PIX slip
+    ["Pix no crédito", "Cartão de crédito final 1234", "Valor  R$ 50,00", E2E],
+])
+def test_pix_receipts_are_not_taken_for_other_documents(lines):
+    assert extraction.non_pix_document(lines) is None
+
+
 @pytest.mark.parametrize("line, iso", [
     ("03/06/2025 às 22:25:30", "2025-06-03T22:25:30-03:00"),
     ("Sexta, 30 mai 2025 - 17:29", "2025-05-30T17:29:00-03:00"),
