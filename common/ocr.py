@@ -125,10 +125,14 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
     """(index of the row after the block, the boxes of each column) if rows[start] opens a
     block of columns; else (start + 1, None)."""
     headings = sorted(rows[start], key=lambda b: b.left)
-    if len(headings) < 2 or not all(extraction.is_section_heading(b.text) for b in headings):
+    if len(headings) < 2 or start + 1 == len(rows):
         return start + 1, None
     starts = [b.left for b in headings]
     height = sorted(b.height for b in headings)[len(headings) // 2]
+    # Geometry first: it is cheap, and most rows of two boxes are a label and its value.
+    if _in_columns(rows[start + 1], starts, COLUMN_ALIGN_HEIGHTS * height) is None or not all(
+            extraction.is_section_heading(b.text) for b in headings):
+        return start + 1, None
     columns: list[list[_Box]] = [[b] for b in headings]
     end, bottom, side_by_side = start + 1, max(b.bottom for b in headings), False
     while end < len(rows):
