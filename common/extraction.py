@@ -105,11 +105,41 @@ def find_amount(lines: list[str]) -> float | None:
 # --- payment time ----------------------------------------------------------------------------------
 _MONTHS = {"jan": 1, "fev": 2, "mar": 3, "abr": 4, "mai": 5, "jun": 6, "jul": 7, "ago": 8, "set": 9,
            "out": 10, "nov": 11, "dez": 12}
-_NUMERIC_DATE = re.compile(r"(\d{1,2})/(\d{2})/(\d{4})")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.-])(\d{2})\2(\d{4})")  # 03/06/2025, 03-06-2025, 03.06.2025
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _WORD_DATE = re.compile(r"(\d{1,2})\s*(?:de\s+|/)?([a-z]{3})[a-z]*\.?,?\s*(?:de\s+|/)?(\d{4})")
 _TIME = re.compile(r"(?<!\d)(\d{1,2})\s*[:h]\s*(\d{2})(?:\s*:\s*(\d{2}))?(?!\d)")
+# Text layers that drop separators ("Data 03062025 1430", "Data do pagamento 03 06 2025 14 30"):
+# such a date counts only beside a date label, and such a time only right after a date or a
+# time label, where nothing else reads like them.
+_BARE_DATE = re.compile(r"(?<![\d/.-])(\d{2}) ?(\d{2}) ?(20[2-9]\d)(?![\d/.-])")
+_BARE_TIME = re.compile(r"^[\s,-]*(?:as\s*)?(\d{2}) ?(\d{2})(?: ?(\d{2}))?(?![\d/.,:])")
+_DATE_LABEL = re.compile(r"\b(data|quando|realizad[oa]|efetuad[oa]|(pag|enviad|feit)[oa] em)\b")
+_TIME_LABEL = re.compile(r"^(horario|hora)\b\W*")
 # Dates that are not the payment's: when the receipt was generated, expiry, due dates...
 _OTHER_DATES = ("gerado em", "emitido em", "notificacao", "expiracao", "vencimento", "validade", "consultado em")
+
+
+def _day_month_year(folded: str, labelled: bool) -> list[tuple[re.Match, str, str, str]]:
+    """(match, day, month, year) of each date on a folded line, in every shape it takes."""
+    found = [(m, m.group(1), m.group(3), m.group(4)) for m in _NUMERIC_DATE.finditer(folded)]
+    found += [(m, m.group(3), m.group(2), m.group(1)) for m in _ISO_DATE.finditer(folded)]
+    found += [(m, *m.groups()) for m in _WORD_DATE.finditer(folded)]
+    if labelled and not found:
+        found += [(m, *m.groups()) for m in _BARE_DATE.finditer(folded)]
+    return found
+
+
+def _time_of_day(text: str, after_date: bool) -> tuple[int, int, int] | None:
+    """(hour, minute, second) of a time in the text; a time without separators only right after
+    the date (`after_date`) or after a time label."""
+    clock = _TIME.search(text)
+    if not clock:
+        bare = _TIME_LABEL.sub("", text) if _TIME_LABEL.match(text) else text if after_date else None
+        clock = _BARE_TIME.match(bare) if bare is not None else None
+    if not clock:
+        return None
+    return tuple(int(g or 0) for g in clock.groups())
 
 
 def _dates(lines: list[str]) -> list[tuple[datetime, bool, int]]:
@@ -119,25 +149,24 @@ def _dates(lines: list[str]) -> list[tuple[datetime, bool, int]]:
         folded = fold(line)
         if any(word in folded for word in _OTHER_DATES):
             continue
-        for pattern in (_NUMERIC_DATE, _WORD_DATE):
-            for match in pattern.finditer(folded):
-                day, month, year = match.groups()
-                month_number = int(month) if month.isdigit() else _MONTHS.get(month[:3])
-                try:
-                    date = datetime(int(year), month_number or 0, int(day), tzinfo=BRASILIA)
-                except (TypeError, ValueError):
-                    continue
-                # The time of day: after the date on its line, else alone on one of the next lines.
-                rest = [folded[match.end():]] + [fold(lines[i]) for i in range(index + 1, min(index + 3, len(lines)))]
-                moment, timed = date, False
-                for text in rest:
-                    clock = _TIME.search(text)
-                    if clock:
-                        hour, minute, second = (int(g or 0) for g in clock.groups())
-                        if hour < 24 and minute < 60 and second < 60:
-                            moment, timed = date.replace(hour=hour, minute=minute, second=second), True
-                        break
-                found.append((moment, timed, index))
+        labelled = bool(_DATE_LABEL.search(folded) or (index and _DATE_LABEL.search(fold(lines[index - 1]))))
+        for match, day, month, year in _day_month_year(folded, labelled):
+            month_number = int(month) if month.isdigit() else _MONTHS.get(month[:3])
+            try:
+                date = datetime(int(year), month_number or 0, int(day), tzinfo=BRASILIA)
+            except (TypeError, ValueError):
+                continue
+            # The time of day: after the date on its line, else alone on one of the next lines.
+            rest = [folded[match.end():]] + [fold(lines[i]) for i in range(index + 1, min(index + 3, len(lines)))]
+            moment, timed = date, False
+            for number, text in enumerate(rest):
+                clock = _time_of_day(text, after_date=number == 0)
+                if clock:
+                    hour, minute, second = clock
+                    if hour < 24 and minute < 60 and second < 60:
+                        moment, timed = date.replace(hour=hour, minute=minute, second=second), True
+                    break
+            found.append((moment, timed, index))
     return found
 
 
@@ -199,7 +228,8 @@ _BANKISH = re.compile(r"\b(s\.?\s?a\.?|ip|ltda|banco|bco|pagamentos?|instituicao
                       r"cloudwalk|stone|c6)\b")
 _CNPJ = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}[-—–]?\d{2}(?!\d)")
 _CPF = re.compile(r"(?<!\d)\d{3}\.?\d{3}\.?\d{3}-?\d{2}(?!\d)")
-_MASKED_CPF = re.compile(r"[*•…·.,\s]*(?:[*•…·]+[.,\s]*)(\d{3})\s*[.,]\s*(\d{3})[-.,\s]*[*•…·]*"
+# (A text layer that drops separators leaves "***120983**" or "*** 120 983 **".)
+_MASKED_CPF = re.compile(r"[*•…·.,\s]*(?:[*•…·]+[.,\s]*)(\d{3})\s*[.,]?\s*(\d{3})(?!\d)[-.,\s]*[*•…·]*"
                          r"|[*•…·]{2,}(\d{3})(\d{3})[*•…·]{1,}")
 _PHONE = re.compile(r"^\+?[\d\s().-]{10,18}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)

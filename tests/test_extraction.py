@@ -193,6 +193,10 @@ def test_pdf_text_layer_with_single_space_labels():
     ("19.218.108/0001-83", "19.218.108/0001-83"), ("CNPJ—18.189.547/0001-42", "18.189.547/0001-42"),
     ("***241903**", "***.241.903-**"), ("••.120.983-•", "***.120.983-**"), ("***.072,773-**", "***.072.773-**"),
     ("529.982.247-25", "529.982.247-25"), ("12.ABC.345/01DE-35", "12.ABC.345/01DE-35"), ("Agência 0001", None),
+    # separators dropped by a text layer
+    ("52998224725", "529.982.247-25"), ("11222333000181", "11.222.333/0001-81"), ("***120983**", "***.120.983-**"),
+    ("*** 120 983 **", "***.120.983-**"), ("***.120.983**", "***.120.983-**"),
+    ("***1234567", None), ("88••5533", None), ("(88) ****-5533", None),
 ])
 def test_documents_in_any_shape(text, document):
     assert extraction.parse_document(text) == document
@@ -214,6 +218,31 @@ def test_the_payment_time_is_the_date_that_agrees_with_the_id():
 ])
 def test_more_date_shapes(lines, iso):
     assert extraction.find_paid_at(lines).isoformat() == iso
+
+
+@pytest.mark.parametrize("lines, iso", [
+    (["Data 03062025 1430"], "2025-06-03T14:30:00-03:00"),  # a text layer that drops ":" and "/"
+    (["Data do pagamento 03 06 2025 14 30"], "2025-06-03T14:30:00-03:00"),
+    (["Data do pagamento", "03 06 2025 14 30 15"], "2025-06-03T14:30:15-03:00"),
+    (["Data 03/06/2025", "Horário 1951"], "2025-06-03T19:51:00-03:00"),
+    (["Realizado em 03.06.2025 às 1430"], "2025-06-03T14:30:00-03:00"),
+    (["03-06-2025 14:30"], "2025-06-03T14:30:00-03:00"), (["2025-06-03 14:30"], "2025-06-03T14:30:00-03:00"),
+])
+def test_dates_and_times_without_separators(lines, iso):
+    assert extraction.find_paid_at(lines).isoformat() == iso
+
+
+@pytest.mark.parametrize("lines", [
+    ["03062025 1430"],  # digits without a date label
+    ["Conta 03062025"], ["Data 99062025"], ["Data 03062019"],  # no PIX before 2020
+    ["NSU 47382330049"], ["Documento: 000000000060203"],
+])
+def test_digit_runs_that_are_not_dates(lines):
+    assert extraction.find_paid_at(lines) is None
+
+
+def test_a_bare_number_after_a_date_is_a_time_only_right_after_it():
+    assert extraction.find_paid_at(["Data 03/06/2025 Agência 0001"]).isoformat() == "2025-06-03T00:00:00-03:00"
 
 
 def test_a_refund_receipt_gives_the_refund_id_not_the_original():
