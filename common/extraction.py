@@ -223,9 +223,13 @@ _LABELS = {
 }
 _LABEL_OF = {label: kind for kind, labels in _LABELS.items() for label in labels}
 _VALUE_WORDS = {"banco", "de", "para", "cc", "ag"}
-_BANKISH = re.compile(r"\b(s\.?\s?a\.?|ip|ltda|banco|bco|pagamentos?|instituicao|unibanco|caixa economica|"
-                      r"nubank|picpay|mercado pago|pagbank|pagseguro|cooperativa|sicredi|sicoob|will bank|"
-                      r"cloudwalk|stone|c6)\b")
+_CUT_LABELS = [label for label in _LABEL_OF if label.isalpha() and len(label) >= 4]
+_BANK_WORDS = (r"ip|banco|bco|pagamentos?|instituicao|unibanco|caixa economica|nubank|picpay|mercado pago|pagbank|"
+               r"pagseguro|cooperativa|sicredi|sicoob|will bank|cloudwalk|stone|c6|bradesco|santander|itau|banrisul|"
+               r"btg|safra|neon|agibank|bmg|inter|infinitepay")
+_BANKISH = re.compile(rf"\b(s\.?\s?a\.?|ltda|{_BANK_WORDS})\b")
+_BANK = re.compile(rf"\b({_BANK_WORDS})\b")
+_COMPANY = re.compile(r"\b(s\.?\s?a\.?|ltda|eireli|epp)(?![a-z])")
 _CNPJ = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}[-—–]?\d{2}(?!\d)")
 _CPF = re.compile(r"(?<!\d)\d{3}\.?\d{3}\.?\d{3}-?\d{2}(?!\d)")
 # (A text layer that drops separators leaves "***120983**" or "*** 120 983 **".)
@@ -273,6 +277,13 @@ def _label(line: str) -> tuple[str, str] | None:
             gap = ("  ", ":") if label in _VALUE_WORDS else (" ", ":", "\u00a0")
             if rest.startswith(gap) and rest.strip(" :"):
                 return _LABEL_OF[label], rest.strip(" :")
+    # A label OCR cut short, then a gap: "Nom  Maria", "Instituiç  NU PAGAMENTOS".
+    first, _, rest = stripped.partition("  ")
+    cut = fold(first).rstrip(":")
+    if rest.strip(" :") and cut.isalpha():
+        for label in _CUT_LABELS:
+            if label.startswith(cut) and len(cut) >= max(3, 0.6 * len(label)):
+                return _LABEL_OF[label], rest.strip(" :")
     return None
 
 
@@ -305,8 +316,87 @@ def _looks_like_name(line: str) -> bool:
             and _heading(line) is None and _label(line) is None and not _BANKISH.search(folded))
 
 
+def _looks_like_company(line: str) -> bool:
+    """A company's name ("EMPRESA EXEMPLO LTDA"): a name with a company form, and no bank's words."""
+    folded = fold(line)
+    return (len(re.sub(r"[^a-z]", "", folded)) >= 3 and re.fullmatch(r"[a-z0-9 .'/&,-]+", folded) is not None
+            and _COMPANY.search(folded) is not None and _BANK.search(folded) is None
+            and _heading(line) is None and _label(line) is None)
+
+
 def _looks_like_bank(line: str) -> bool:
-    return _BANKISH.search(fold(line)) is not None and not any(c.isdigit() for c in line[:1])
+    """An institution, maybe after its code: "Banco Um S.A.", "260 - NU PAGAMENTOS", "18236120 NU ..."."""
+    folded = fold(line)
+    return _BANKISH.search(folded) is not None and (
+        not folded[:1].isdigit() or re.match(r"\d{3}(\d{5})?\s*[-–]?\s*[a-z]", folded) is not None)
+
+
+def _is_logo(line: str) -> bool:
+    """A bank's logo read as text ("nu", "btg", "inter"): one lowercase word, where institutions
+    are printed capitalized."""
+    return re.fullmatch(r"[a-z0-9]+", line.strip()) is not None
+
+
+def _pix_key_shape(line: str) -> bool:
+    """A PIX key no other line looks like: an e-mail, a random key, a +55 phone."""
+    text = line.strip()
+    return bool(_EMAIL.match(text) or _UUID.match(text) or (text.startswith("+55") and _PHONE.match(text)))
+
+
+# What OCR leaves of labels around a name: a cut or whole label before it ("Nom  Maria",
+# "Para: Maria"), the next field's label after it ("Maria Silva  Instituiçã", "... CPF").
+_LEADING_DEBRIS = ("nome", "favorecido", "recebedor", "pagador", "beneficiario", "destinatario", "remetente", "titular")
+_TRAILING_DEBRIS = ("instituicao", "agencia", "documento", "conta", "chave", "nome", "tipo")
+_TRAILING_DEBRIS_EXACT = ("cpf", "cnpj", "cpf/cnpj", "cnpj/cpf", "cpf/cnp")
+_STRAY = " :;,|•·*_\"'-–—"
+
+
+def _is_cut(token: str, word: str, shortest: int) -> bool:
+    """Is the token the word, or its start cut by OCR (at least `shortest` letters)?"""
+    return len(token) >= min(shortest, len(word)) and word.startswith(token)
+
+
+def clean_name(text: str | None) -> str | None:
+    """A name without the label debris OCR leaves around it, stray punctuation or doubled
+    spaces. Only what cannot be part of a name goes: a cut label ("Nom") or a heading word
+    before it, a label word or a document after it."""
+    if not text:
+        return text
+    if re.match(r"^\s*(de|para)\s*(:|\s\s)", text, re.I):  # a heading and a gap, or a colon
+        text = re.sub(r"^\s*(de|para)\s*:?", "", text, flags=re.I)
+    tokens = [t.strip(_STRAY) if t not in ("&",) else t for t in text.split()]
+    tokens = [t for t in tokens if t and (t == "&" or re.search(r"\w", t))]
+    while len(tokens) > 1 and (fold(tokens[0]) == "para" or any(
+            _is_cut(fold(tokens[0]), word, 3 if word == "nome" else 5) for word in _LEADING_DEBRIS)):
+        tokens.pop(0)
+    while len(tokens) > 1:
+        last = fold(tokens[-1])
+        if (last in _TRAILING_DEBRIS_EXACT or any(_is_cut(last, word, 4) and len(last) >= 4 for word in _TRAILING_DEBRIS)
+                or (last == "pix" and fold(tokens[-2]) == "chave") or re.fullmatch(r"[\d*•.,/-]{6,}", last)):
+            tokens.pop()
+        else:
+            break
+    if len(tokens) == 1 and (fold(tokens[0]) in _LABEL_OF or _heading(tokens[0])):
+        return None  # a label or a heading alone ("Para"): the name itself was not read
+    return " ".join(tokens) or None
+
+
+def _unglued(name: str | None, lines: list[str]) -> str | None:
+    """The name as the receipt prints it elsewhere with more spaces, when OCR glued words in
+    one place ("JOSEANTONIO DA SILVA" and, under another heading, "Jose Antonio da Silva"):
+    the same letters in the same order. No split is guessed from a dictionary."""
+    letters = re.sub(r"[^a-z]", "", fold(name or ""))
+    if len(letters) < 6:
+        return name
+    best = name
+    for line in lines:
+        labelled = _label(line)
+        for part in [line, *line.split("  "), labelled[1] if labelled else ""]:
+            candidate = clean_name(part)
+            if (candidate and len(candidate.split()) > len(best.split())
+                    and re.sub(r"[^a-z]", "", fold(candidate)) == letters):
+                best = candidate
+    return best
 
 
 def clean_pix_key(text: str) -> str:
@@ -367,14 +457,27 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
             party.name = f"{line.strip()} {value.strip()}"
             index += 1 if _label(lines[index + 1])[1] else 2
         elif not labelled_only:
-            # Banks that print no labels: tell the lines apart by what they look like.
+            # Banks that print no labels: tell the lines apart by what they look like, and by the
+            # order every bank prints them in: the name, its document, then the institution.
             document = parse_document(line)
-            if document:
-                party.document = party.document or document
+            nxt = lines[index + 1] if index + 1 < len(lines) else ""
+            if document and not party.document:
+                party.document = document
+                name = next((part for part in line.split("  ") if _looks_like_name(part)), None)
+                party.name = party.name or name  # "Maria Teste  ***.123.456-**" on one line
+                if nxt and not party.bank and not _label(nxt) and not _is_logo(nxt) and (
+                        _looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5)):
+                    party.bank, index = _continued_bank(nxt.strip(), lines, index + 1), index + 1
+            elif document:
+                pass  # another number of the same shape (an NSU, an authentication code)
             elif not party.name and _looks_like_name(line):
                 party.name = _continued_name(line.strip(), lines, index)
-            elif not party.bank and _looks_like_bank(line):
+            elif not party.name and _looks_like_company(line) and parse_document(nxt):
+                party.name = line.strip()
+            elif not party.bank and _looks_like_bank(line) and not _is_logo(line):
                 party.bank = _continued_bank(line.strip(), lines, index)
+            elif not party.pix_key and _pix_key_shape(line):
+                party.pix_key = line.strip()
         index += 1
 
 
@@ -426,6 +529,12 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
     # starts with the receiver's block, before the payer's heading.
     if not parties[RECEIVER].seen and any(_label(line) and _label(line)[0] == "name" for line in sections[0].lines):
         _read_party(sections[0], parties[RECEIVER], labelled_only=True)
+    elif not parties[RECEIVER].seen:  # or an unlabelled block: a name, its document on the next line
+        preamble = sections[0].lines
+        for index in range(len(preamble) - 1):
+            if (_looks_like_name(preamble[index]) or _looks_like_company(preamble[index])) and parse_document(preamble[index + 1]):
+                _read_party(_Section(RECEIVER, preamble[index:index + 4]), parties[RECEIVER])
+                break
     # A PIX key identifies the receiver wherever the bank prints it (Caixa: with the transaction).
     if not parties[RECEIVER].pix_key:
         for section in sections:
@@ -440,6 +549,8 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
                         break
             if parties[RECEIVER].pix_key:
                 break
+    for party in parties.values():
+        party.name = _unglued(clean_name(party.name), lines)
     return parties
 
 

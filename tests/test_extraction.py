@@ -189,6 +189,62 @@ def test_pdf_text_layer_with_single_space_labels():
     assert payer["name"] == "JOAO TESTE" and receiver["pix_key"] == "(91) 99275-5676"
 
 
+@pytest.mark.parametrize("read, name", [
+    ("Nom  Rita Teste  e  Lima", "Rita Teste e Lima"),  # a cut label, doubled spaces
+    ("Maria Teste  Instituiçã", "Maria Teste"), ("Maria Teste Instituição", "Maria Teste"),
+    ("Maria Teste  CPF", "Maria Teste"), ("Maria Teste  Agênc", "Maria Teste"), ("Maria Teste Chave Pix", "Maria Teste"),
+    ("Maria Teste  ***.123.456-**", "Maria Teste"),
+    ("Para  Maria Teste", "Maria Teste"), ("Para: Maria Teste", "Maria Teste"), ("De:  João Teste", "João Teste"),
+    ("| Maria  Teste •", "Maria Teste"), ("Para", None), ("Nome", None),
+    # what names do hold stays
+    ("Maria Chaves", "Maria Chaves"), ("Benedita Nomeia", "Benedita Nomeia"), ("Pedro Cha", "Pedro Cha"),
+    ("De Marchi Comercio Ltda", "De Marchi Comercio Ltda"), ("A & B COMERCIO LTDA", "A & B COMERCIO LTDA"),
+    ("EXEMPLO E/OU EXEMPLO BRASIL", "EXEMPLO E/OU EXEMPLO BRASIL"), ("Ana C. Sousa", "Ana C. Sousa"),
+    ("M4 PRODUTOS E SERVICOS LTDA", "M4 PRODUTOS E SERVICOS LTDA"), ("Drogaria 24", "Drogaria 24"),
+])
+def test_names_lose_label_debris(read, name):
+    assert extraction.clean_name(read) == name
+
+
+def test_label_debris_around_names_on_a_receipt():
+    payer, receiver = parties(["Destino", "Nom  Rita Teste  e  Lima", "Instituiç  NU PAGAMENTOS - IP", "ão",
+                               "Origem", "Nome  Carlos Teste  CPF", "CPF  ***.097.048-**"])
+    assert receiver["name"] == "Rita Teste e Lima" and receiver["bank"] == "NU PAGAMENTOS - IP"
+    assert payer["name"] == "Carlos Teste" and payer["document"] == "***.097.048-**"
+
+
+def test_glued_words_of_a_name_are_split_as_the_receipt_prints_them_elsewhere():
+    lines = ["Dados do pagador", "Nome", "JOSEANTONIO DA SILVA", "CPF", "***.072.773-**",
+             "Dados do devedor", "Nome", "JOSE ANTONIO DA SILVA", "Dados do recebedor", "Nome  MARIAAPARECIDA TESTE"]
+    payer, receiver = parties(lines)
+    assert payer["name"] == "JOSE ANTONIO DA SILVA"
+    assert receiver["name"] == "MARIAAPARECIDA TESTE"  # printed once: no split is guessed
+
+
+def test_unlabelled_blocks_name_document_institution():
+    payer, receiver = parties(["Para", "EMPRESA EXEMPLO LTDA", "11.222.333/0001-81", "BRADESCO", "maria@exemplo.com.br",
+                               "De", "Maria Teste  ***.123.456-**", "ITAÚ", "Pix realizado com sucesso"])
+    assert receiver == {"name": "EMPRESA EXEMPLO LTDA", "document": "11.222.333/0001-81", "bank": "BRADESCO",
+                        "pix_key": "maria@exemplo.com.br"}
+    assert payer == {"name": "Maria Teste", "document": "***.123.456-**", "bank": "ITAÚ", "pix_key": None}
+
+
+def test_an_unlabelled_receiver_block_without_a_heading():
+    payer, receiver = parties(["Pix enviado", "R$ 40", "03/06/2025 14:30", "Joana Exemplo", "***.333.444-**",
+                               "260 - NU PAGAMENTOS S.A.", "De", "Maria Teste", "***.111.222-**"])
+    assert receiver == {"name": "Joana Exemplo", "document": "***.333.444-**", "bank": "260 - NU PAGAMENTOS S.A.",
+                        "pix_key": None}
+    assert payer["name"] == "Maria Teste"
+
+
+def test_unlabelled_blocks_keep_other_numbers_and_logos_out():
+    payer, _ = parties(["De", "Maria Teste", "***.111.222-**", "btg", "Banco Exemplo S.A.", "NSU", "47382330049",
+                        "ID TRANSAÇÃO"])
+    assert payer == {"name": "Maria Teste", "document": "***.111.222-**", "bank": "Banco Exemplo S.A.", "pix_key": None}
+    _, receiver = parties(["Comprovante de Pix", "Estamos aqui para ajudar", "Valor  R$ 10,00"])
+    assert receiver["name"] is None  # no document under it: not a receiver's block
+
+
 @pytest.mark.parametrize("text, document", [
     ("19.218.108/0001-83", "19.218.108/0001-83"), ("CNPJ—18.189.547/0001-42", "18.189.547/0001-42"),
     ("***241903**", "***.241.903-**"), ("••.120.983-•", "***.120.983-**"), ("***.072,773-**", "***.072.773-**"),
