@@ -76,6 +76,7 @@ class _Box(NamedTuple):
 # no section heading, and a right-aligned value does not start under one.
 COLUMN_ALIGN_HEIGHTS = 0.75
 COLUMN_GAP_HEIGHTS = 2.5
+COLUMN_GAP_GROWTH = 1.8  # ...or, after two rows, no gap wider than this many times the widest so far
 COLUMN_MIN_ROWS = 2  # rows under the headings, one of them with text in two columns
 
 
@@ -134,11 +135,15 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
             extraction.is_section_heading(b.text) for b in headings):
         return start + 1, None
     columns: list[list[_Box]] = [[b] for b in headings]
-    end, bottom, side_by_side = start + 1, max(b.bottom for b in headings), False
+    end, bottom, side_by_side, gaps = start + 1, max(b.bottom for b in headings), False, []
     while end < len(rows):
         parts = _in_columns(rows[end], starts, COLUMN_ALIGN_HEIGHTS * height)
-        if parts is None or min(b.top for b in rows[end]) - bottom > COLUMN_GAP_HEIGHTS * height:
+        gap = min(b.top for b in rows[end]) - bottom
+        # A gap much wider than the block's own line spacing starts the next part of the receipt.
+        too_far = gap > COLUMN_GAP_HEIGHTS * height or (len(gaps) >= 2 and gap > COLUMN_GAP_GROWTH * max(gaps))
+        if parts is None or too_far:
             break
+        gaps.append(max(gap, 0.0))
         for column, part in zip(columns, parts):
             column += part
         side_by_side = side_by_side or sum(1 for part in parts if part) >= 2

@@ -45,6 +45,11 @@ def test_a_label_value_row_after_the_columns_stays_one_line():
         "Valor  R$ 10,00", "ID da transação E18236120202506040125s173f4b96d4"]
 
 
+def test_a_label_under_the_left_column_after_a_wider_gap_is_not_part_of_it():
+    words = TWO_COLUMNS + [(box(40, 280, 200), "ID da transação"), (box(40, 310, 640), "E18236120202506040125s173f4b96d4")]
+    assert ocr.group_into_lines(words) == TWO_COLUMN_LINES + ["ID da transação", "E18236120202506040125s173f4b96d4"]
+
+
 def test_label_value_pairs_inside_each_column_stay_together():
     words = [(box(40, 100, 60), "Origem"), (box(560, 100, 80), "Destino"),
              (box(40, 140, 60), "Nome"), (box(120, 140, 200), "Maria Teste"),
@@ -86,6 +91,30 @@ def test_rapidocr_reads_a_rendered_receipt(sample):
     text = "\n".join(lines)
     assert sample["receipt"].transaction_id in text.replace(" ", "")
     assert receipts.format_brl(sample["receipt"].amount).replace("R$", "").strip() in text
+
+
+def test_rapidocr_boxes_of_a_two_column_receipt_come_out_column_by_column():
+    from PIL import ImageDraw, ImageFont
+
+    from common import extraction
+
+    image = Image.new("RGB", (1080, 700), "white")
+    draw = ImageDraw.Draw(image)
+    for x, y, size, line in [(60, 60, 40, "Comprovante Pix"), (60, 130, 30, "Valor"), (860, 130, 30, "R$ 1.500"),
+                             (60, 300, 34, "De"), (560, 300, 34, "Para"),
+                             (60, 350, 28, "Maria Teste Exemplo"), (560, 350, 28, "Joana Exemplo Silva"),
+                             (60, 395, 26, "CPF ***.111.222-**"), (560, 395, 26, "CPF ***.333.444-**"),
+                             (60, 440, 26, "Banco Um S.A."), (560, 440, 26, "Nu Pagamentos S.A."),
+                             (60, 560, 28, "ID"), (60, 600, 28, "E18236120202506031730s173f4b96d4")]:
+        draw.text((x, y), line, fill=(20, 20, 20), font=ImageFont.load_default(size))
+    lines = ocr.RapidOcrEngine().lines(image)
+    assert "Valor  R$ 1.500" in lines
+    order = [lines.index(line) for line in ("De", "Maria Teste Exemplo", "Banco Um S.A.", "Para", "Joana Exemplo Silva",
+                                            "Nu Pagamentos S.A.", "ID")]
+    assert order == sorted(order)
+    parties = extraction.find_parties(lines)
+    assert parties["payer"].name == "Maria Teste Exemplo" and parties["receiver"].name == "Joana Exemplo Silva"
+    assert extraction.find_amount(lines) == 1500.0
 
 
 # -- The Cloud Vision adapter, through the real google-cloud-vision client against a local fake ----
