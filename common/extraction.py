@@ -511,9 +511,11 @@ def _continued_name(value: str, lines: list[str], index: int) -> str:
 
 
 def _continued_bank(value: str, lines: list[str], index: int) -> str:
-    """An institution wrapped over two lines: "NU PAGAMENTOS S.A. - INSTITUIÇÃO DE" / "PAGAMENTO"."""
+    """An institution wrapped over two lines: "NU PAGAMENTOS S.A. - INSTITUIÇÃO DE" / "PAGAMENTO",
+    or "BANCO (EXEMPLO" / "S.A.)" (a parenthesis the next line closes)."""
     nxt = lines[index + 1] if index + 1 < len(lines) else ""
-    if nxt and fold(value).endswith((" de", " -")) and not _label(nxt) and not _heading(nxt):
+    unclosed = value.count("(") > value.count(")") and nxt.count(")") > nxt.count("(")
+    if nxt and (fold(value).endswith((" de", " -")) or unclosed) and not _label(nxt) and not _heading(nxt):
         return f"{value.strip()} {nxt.strip()}"
     return value.strip()
 

@@ -183,6 +183,13 @@ def test_a_receipt_cropped_above_the_receiver_heading_and_a_key_among_transactio
     assert payer["name"] == "MARIA EXEMPLO" and payer["document"] == "***.072.773-**"
 
 
+def test_an_institution_wrapped_inside_a_parenthesis():
+    payer, _ = parties(["De", "Nome  Maria Teste", "Instituição  Banco Exemplo (Exemplo Instituição de Pagamento",
+                        "S.A.)", "Para", "Nome  Joana Exemplo", "Instituição  Banco Um (Um S.A.)", "(11) 99999-0000"])
+    assert payer["bank"] == "Banco Exemplo (Exemplo Instituição de Pagamento S.A.)"
+    assert parties(["Para", "Instituição  Banco Um (Um S.A.)", "(11) 99999-0000"])[1]["bank"] == "Banco Um (Um S.A.)"
+
+
 def test_pdf_text_layer_with_single_space_labels():
     payer, receiver = parties(["De", "Nome JOAO TESTE", "CPF ***.607.302-**", "Para", "Nome Maria Exemplo",
                                "CPF ***.860.624-**", "Tipo Celular", "Chave (91) 99275-5676"])
