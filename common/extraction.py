@@ -390,6 +390,8 @@ def _unglued(name: str | None, lines: list[str]) -> str | None:
         return name
     best = name
     for line in lines:
+        if letters not in re.sub(r"[^a-z]", "", fold(line)):
+            continue  # (cheap: most lines cannot hold the name)
         labelled = _label(line)
         for part in [line, *line.split("  "), labelled[1] if labelled else ""]:
             candidate = clean_name(part)
