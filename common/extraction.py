@@ -348,12 +348,23 @@ def _pix_key_shape(line: str) -> bool:
 _LEADING_DEBRIS = ("nome", "favorecido", "recebedor", "pagador", "beneficiario", "destinatario", "remetente", "titular")
 _TRAILING_DEBRIS = ("instituicao", "agencia", "documento", "conta", "chave", "nome", "tipo")
 _TRAILING_DEBRIS_EXACT = ("cpf", "cnpj", "cpf/cnpj", "cnpj/cpf", "cpf/cnp")
-_STRAY = " :;,|•·*_\"'-–—"
+_STRAY = " :;,|•·*_\"'-–—"  # stripped from a name's ends; inside, a token of these alone (but dashes) goes
 
 
 def _is_cut(token: str, word: str, shortest: int) -> bool:
     """Is the token the word, or its start cut by OCR (at least `shortest` letters)?"""
     return len(token) >= min(shortest, len(word)) and word.startswith(token)
+
+
+def _debris_before(token: str) -> bool:
+    word = fold(token).strip(_STRAY)
+    return word == "para" or any(_is_cut(word, label, 3 if label == "nome" else 5) for label in _LEADING_DEBRIS)
+
+
+def _debris_after(token: str, before: str) -> bool:
+    word = fold(token).strip(_STRAY)
+    return (word in _TRAILING_DEBRIS_EXACT or any(_is_cut(word, label, 4) for label in _TRAILING_DEBRIS)
+            or (word == "pix" and fold(before) == "chave") or re.fullmatch(r"[\d*•.,/-]{6,}", word) is not None)
 
 
 def clean_name(text: str | None) -> str | None:
@@ -364,21 +375,15 @@ def clean_name(text: str | None) -> str | None:
         return text
     if re.match(r"^\s*(de|para)\s*(:|\s\s)", text, re.I):  # a heading and a gap, or a colon
         text = re.sub(r"^\s*(de|para)\s*:?", "", text, flags=re.I)
-    tokens = [t.strip(_STRAY) if t not in ("&",) else t for t in text.split()]
-    tokens = [t for t in tokens if t and (t == "&" or re.search(r"\w", t))]
-    while len(tokens) > 1 and (fold(tokens[0]) == "para" or any(
-            _is_cut(fold(tokens[0]), word, 3 if word == "nome" else 5) for word in _LEADING_DEBRIS)):
+    tokens = [t for t in text.split() if not re.fullmatch(r"[|•·*_:;,\"']+", t)]
+    while len(tokens) > 1 and _debris_before(tokens[0]):
         tokens.pop(0)
-    while len(tokens) > 1:
-        last = fold(tokens[-1])
-        if (last in _TRAILING_DEBRIS_EXACT or any(_is_cut(last, word, 4) and len(last) >= 4 for word in _TRAILING_DEBRIS)
-                or (last == "pix" and fold(tokens[-2]) == "chave") or re.fullmatch(r"[\d*•.,/-]{6,}", last)):
-            tokens.pop()
-        else:
-            break
-    if len(tokens) == 1 and (fold(tokens[0]) in _LABEL_OF or _heading(tokens[0])):
+    while len(tokens) > 1 and _debris_after(tokens[-1], tokens[-2]):
+        tokens.pop()
+    name = " ".join(tokens).strip(_STRAY)
+    if fold(name) in _LABEL_OF or _heading(name):
         return None  # a label or a heading alone ("Para"): the name itself was not read
-    return " ".join(tokens) or None
+    return name or None
 
 
 def _unglued(name: str | None, lines: list[str]) -> str | None:

@@ -208,6 +208,7 @@ def test_pdf_text_layer_with_single_space_labels():
     ("De Marchi Comercio Ltda", "De Marchi Comercio Ltda"), ("A & B COMERCIO LTDA", "A & B COMERCIO LTDA"),
     ("EXEMPLO E/OU EXEMPLO BRASIL", "EXEMPLO E/OU EXEMPLO BRASIL"), ("Ana C. Sousa", "Ana C. Sousa"),
     ("M4 PRODUTOS E SERVICOS LTDA", "M4 PRODUTOS E SERVICOS LTDA"), ("Drogaria 24", "Drogaria 24"),
+    ("LOJA EXEMPLO - ME", "LOJA EXEMPLO - ME"), ("TESTE, MARIA", "TESTE, MARIA"),
 ])
 def test_names_lose_label_debris(read, name):
     assert extraction.clean_name(read) == name
