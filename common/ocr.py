@@ -125,19 +125,21 @@ def _joined(row: list[_Box]) -> str:
 def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_Box]] | None]:
     """(index of the row after the block, the boxes of each column) if rows[start] opens a
     block of columns; else (start + 1, None)."""
-    headings = sorted(rows[start], key=lambda b: b.left)
+    # The headings; a box with no letter or digit between them (an arrow "→") is decoration.
+    headings = sorted((b for b in rows[start] if any(c.isalnum() for c in b.text)), key=lambda b: b.left)
     if len(headings) < 2 or start + 1 == len(rows):
         return start + 1, None
     starts = [b.left for b in headings]
     height = sorted(b.height for b in headings)[len(headings) // 2]
+    tolerance = COLUMN_ALIGN_HEIGHTS * height
     # Geometry first: it is cheap, and most rows of two boxes are a label and its value.
-    if _in_columns(rows[start + 1], starts, COLUMN_ALIGN_HEIGHTS * height) is None or not all(
+    if _in_columns(rows[start + 1], starts, tolerance) is None or not all(
             extraction.is_section_heading(b.text) for b in headings):
         return start + 1, None
     columns: list[list[_Box]] = [[b] for b in headings]
     end, bottom, side_by_side, gaps = start + 1, max(b.bottom for b in headings), False, []
     while end < len(rows):
-        parts = _in_columns(rows[end], starts, COLUMN_ALIGN_HEIGHTS * height)
+        parts = _in_columns(rows[end], starts, tolerance)
         gap = min(b.top for b in rows[end]) - bottom
         # A gap much wider than the block's own line spacing starts the next part of the receipt.
         too_far = gap > COLUMN_GAP_HEIGHTS * height or (len(gaps) >= 2 and gap > COLUMN_GAP_GROWTH * max(gaps))
@@ -164,7 +166,8 @@ def _in_columns(row: list[_Box], starts: list[float], tolerance: float) -> list[
         if column is None or (column + 1 < len(starts) and box.right > starts[column + 1] - tolerance):
             return None
         parts[column].append(box)
-    if any(part and abs(part[0].left - x) > tolerance for part, x in zip(parts, starts)):
+    texts = [[b for b in part if any(c.isalnum() for c in b.text)] for part in parts]
+    if any(part and abs(part[0].left - x) > tolerance for part, x in zip(texts, starts)):
         return None
     return parts
 

@@ -38,6 +38,10 @@ def test_two_column_blocks_are_read_column_by_column():
     assert ocr.group_into_lines(TWO_COLUMNS) == TWO_COLUMN_LINES
 
 
+def test_an_arrow_between_the_headings_is_left_out():
+    assert ocr.group_into_lines(TWO_COLUMNS + [(box(300, 100, 30), "→")]) == TWO_COLUMN_LINES
+
+
 def test_a_label_value_row_after_the_columns_stays_one_line():
     words = TWO_COLUMNS + [(box(40, 300, 80), "Valor"), (box(880, 300, 120), "R$ 10,00"),
                            (box(40, 340, 900), "ID da transação E18236120202506040125s173f4b96d4")]
