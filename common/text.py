@@ -105,6 +105,7 @@ def _pdf_text_layer(data: bytes, max_pages: int) -> tuple[int, list[str]]:
 WORD_GAP = 0.2
 COLUMN_GAP = 1.0
 BASELINE_SLACK = 0.3
+MIN_GLYPH_HEIGHT = 1.0  # points
 
 
 def _page_lines(textpage, page_height: float) -> list[str]:
@@ -137,6 +138,9 @@ def _page_lines(textpage, page_height: float) -> list[str]:
             spaces.append((page_height - box.bottom, box.left))
         elif char.isprintable():
             glyphs.append((page_height - box.bottom, box.left, box.right, page_height - box.top, char))
+    if sum(g[0] - g[3] < MIN_GLYPH_HEIGHT for g in glyphs) * 2 >= len(glyphs):
+        # No glyphs, or glyphs with no height (Type3 or zero-size fonts): positions say nothing.
+        return [line.strip() for line in textpage.get_text_range().splitlines() if line.strip()]
     lines = _baseline_groups(glyphs)
     space_xs = _spaces_by_line(lines, spaces)
     runs = []  # (four corners, text) of each run of characters between wide gaps

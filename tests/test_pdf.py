@@ -112,3 +112,9 @@ def test_rotated_text_keeps_stream_order_and_stays_out_of_the_lines():
     note = b"0 1 -1 0 580 100 Tm"  # a note up the right margin, beside both lines
     lines = pdf_lines([(40, 300, "Valor R$ 10,00"), (0, 0, "Autenticacao 123", note), (40, 330, "Data 03/06/2025")])
     assert lines == ["Valor R$ 10,00", "Data 03/06/2025", "Autenticacao 123"]
+
+
+def test_glyphs_without_height_are_read_in_stream_order():
+    tiny = b"/F1 0.01 Tf"  # (a zero-size font, as Type3 fonts without metrics come out)
+    assert pdf_lines([(40, 30, "Valor R$ 10,00 Pix", tiny), (40, 60, "Data 03/06/2025", tiny)]) == [
+        "Valor R$ 10,00 Pix", "Data 03/06/2025"]
