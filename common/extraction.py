@@ -35,9 +35,15 @@ def fold(text: str) -> str:
 
 # --- amount --------------------------------------------------------------------------------------
 _AMOUNT = re.compile(r"(R\s*[$S5]\s*)?(?<![\d.,])(\d{1,3}(?:\.\d{3})+|\d+),(\d{2})(?![\d,])")
+# Whole reais (`R$ 40`, `R$1.500`): taken after an `R$` marker, or alone after a value label
+# (`Valor  40`), never as part of a date, a time, a decimal, a count ("3x") or a longer number.
+_WHOLE_AMOUNT = re.compile(r"(?<![A-Za-z0-9])(R\s*\$\s*|RS\s*)?(?<![\d.,/:])(\d{1,3}(?:\.\d{3})+|\d{1,6})"
+                           r"(?![\d/:%]|[.,-]\d|\s*(?:[.,:/h-]\s*\d|x\b|vezes|parcela|dia|mes|hora|min))", re.I)
 _PAID_TOTAL = re.compile(r"\b(valor (do )?pagamento|valor pago|valor total|total pago|valor cobrado|total)\b")
 _NOT_THE_AMOUNT = ("tarifa", "saldo", "limite", "juros", "multa", "desconto", "desconlo", "abatimento",
                    "valor original", "valor do documento")
+# Labels of a count, not of money: "Total de parcelas  3", "Valor em 2 vezes".
+_COUNT_WORDS = ("parcela", "vezes", "itens", "quantidade", "qtd", "prazo", "dias", "meses")
 
 
 def parse_brl(text: str) -> float | None:
@@ -46,41 +52,94 @@ def parse_brl(text: str) -> float | None:
     return float(match.group(2).replace(".", "") + "." + match.group(3)) if match else None
 
 
+def _value_label(text: str) -> bool:
+    """Is the text a value label and nothing else ("Valor", "Valor pago:", "Total")?"""
+    folded = fold(text).strip(" :-")
+    return (bool(folded) and not re.search(r"\d", folded) and ("valor" in folded or _PAID_TOTAL.search(folded) is not None)
+            and not any(word in folded for word in _COUNT_WORDS))
+
+
+def _amounts(line: str, above: str) -> list[tuple[int, float, bool, bool]]:
+    """(position, value, has an `R$` marker, has cents) of each amount on the line."""
+    found = [(m.start(), float(m.group(2).replace(".", "") + "." + m.group(3)), bool(m.group(1)), True)
+             for m in _AMOUNT.finditer(line)]
+    taken = [range(m.start(), m.end()) for m in _AMOUNT.finditer(line)]
+    for match in _WHOLE_AMOUNT.finditer(line):
+        if any(match.start(2) in span for span in taken):
+            continue
+        before, after = line[: match.start()], line[match.end():]
+        alone_after_label = fold(after).strip(" .") in ("", "reais") and (_value_label(before) or (not before.strip() and _value_label(above)))
+        if match.group(1) or alone_after_label:
+            found.append((match.start(), float(match.group(2).replace(".", "")), bool(match.group(1)), False))
+    return sorted(found)
+
+
 def find_amount(lines: list[str]) -> float | None:
     """The paid amount. A label on the line or the line above ranks an amount: a paid total
-    first, then "valor", then any `R$` amount; fees, balances and original values never count."""
+    first, then "valor", then any `R$` amount; fees, balances and original values never count.
+    Between two amounts of one rank, one with cents is more certain than whole reais."""
     best = None
     for index, line in enumerate(lines):
         folded = fold(line)
         above = fold(lines[index - 1]) if index else ""
         if any(word in folded for word in _NOT_THE_AMOUNT):
             continue
-        for match in _AMOUNT.finditer(line):
-            label = folded[: match.start()] or above
+        for start, value, marked, cents in _amounts(line, lines[index - 1] if index else ""):
+            before = fold(line[:start])
+            label = before or above
             if _PAID_TOTAL.search(label):
                 score = 4
             elif "valor" in label or "val or" in label:
-                score = 3 if not any(word in above for word in _NOT_THE_AMOUNT) or folded[: match.start()] else 0
-            elif match.group(1):
+                score = 3 if not any(word in above for word in _NOT_THE_AMOUNT) or before else 0
+            elif marked:
                 score = 1
             else:
                 continue  # a bare "12,34" without a label is not evidence of an amount
             if score == 0:
                 continue
-            value = float(match.group(2).replace(".", "") + "." + match.group(3))
-            if value > 0 and (best is None or score > best[0]):
-                best = (score, value)
+            if value > 0 and (best is None or (score, cents) > best[0]):
+                best = ((score, cents), value)
     return best[1] if best else None
 
 
 # --- payment time ----------------------------------------------------------------------------------
 _MONTHS = {"jan": 1, "fev": 2, "mar": 3, "abr": 4, "mai": 5, "jun": 6, "jul": 7, "ago": 8, "set": 9,
            "out": 10, "nov": 11, "dez": 12}
-_NUMERIC_DATE = re.compile(r"(\d{1,2})/(\d{2})/(\d{4})")
+_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.-])(\d{2})\2(\d{4})")  # 03/06/2025, 03-06-2025, 03.06.2025
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _WORD_DATE = re.compile(r"(\d{1,2})\s*(?:de\s+|/)?([a-z]{3})[a-z]*\.?,?\s*(?:de\s+|/)?(\d{4})")
 _TIME = re.compile(r"(?<!\d)(\d{1,2})\s*[:h]\s*(\d{2})(?:\s*:\s*(\d{2}))?(?!\d)")
+# Text layers that drop separators ("Data 03062025 1430", "Data do pagamento 03 06 2025 14 30"):
+# such a date counts only beside a date label, and such a time only right after a date or a
+# time label, where nothing else reads like them.
+_BARE_DATE = re.compile(r"(?<![\d/.-])(\d{2}) ?(\d{2}) ?(20[2-9]\d)(?![\d/.-])")
+_BARE_TIME = re.compile(r"^[\s,-]*(?:as\s*)?(\d{2}) ?(\d{2})(?: ?(\d{2}))?(?![\d/.,:])")
+_DATE_LABEL = re.compile(r"\b(data|quando|realizad[oa]|efetuad[oa]|(pag|enviad|feit)[oa] em)\b")
+_TIME_LABEL = re.compile(r"^(horario|hora)\b\W*")
 # Dates that are not the payment's: when the receipt was generated, expiry, due dates...
 _OTHER_DATES = ("gerado em", "emitido em", "notificacao", "expiracao", "vencimento", "validade", "consultado em")
+
+
+def _day_month_year(folded: str, labelled: bool) -> list[tuple[re.Match, str, str, str]]:
+    """(match, day, month, year) of each date on a folded line, in every shape it takes."""
+    found = [(m, m.group(1), m.group(3), m.group(4)) for m in _NUMERIC_DATE.finditer(folded)]
+    found += [(m, m.group(3), m.group(2), m.group(1)) for m in _ISO_DATE.finditer(folded)]
+    found += [(m, *m.groups()) for m in _WORD_DATE.finditer(folded)]
+    if labelled and not found:
+        found += [(m, *m.groups()) for m in _BARE_DATE.finditer(folded)]
+    return found
+
+
+def _time_of_day(text: str, after_date: bool) -> tuple[int, int, int] | None:
+    """(hour, minute, second) of a time in the text; a time without separators only right after
+    the date (`after_date`) or after a time label."""
+    clock = _TIME.search(text)
+    if not clock:
+        bare = _TIME_LABEL.sub("", text) if _TIME_LABEL.match(text) else text if after_date else None
+        clock = _BARE_TIME.match(bare) if bare is not None else None
+    if not clock:
+        return None
+    return tuple(int(g or 0) for g in clock.groups())
 
 
 def _dates(lines: list[str]) -> list[tuple[datetime, bool, int]]:
@@ -90,25 +149,24 @@ def _dates(lines: list[str]) -> list[tuple[datetime, bool, int]]:
         folded = fold(line)
         if any(word in folded for word in _OTHER_DATES):
             continue
-        for pattern in (_NUMERIC_DATE, _WORD_DATE):
-            for match in pattern.finditer(folded):
-                day, month, year = match.groups()
-                month_number = int(month) if month.isdigit() else _MONTHS.get(month[:3])
-                try:
-                    date = datetime(int(year), month_number or 0, int(day), tzinfo=BRASILIA)
-                except (TypeError, ValueError):
-                    continue
-                # The time of day: after the date on its line, else alone on one of the next lines.
-                rest = [folded[match.end():]] + [fold(lines[i]) for i in range(index + 1, min(index + 3, len(lines)))]
-                moment, timed = date, False
-                for text in rest:
-                    clock = _TIME.search(text)
-                    if clock:
-                        hour, minute, second = (int(g or 0) for g in clock.groups())
-                        if hour < 24 and minute < 60 and second < 60:
-                            moment, timed = date.replace(hour=hour, minute=minute, second=second), True
-                        break
-                found.append((moment, timed, index))
+        labelled = bool(_DATE_LABEL.search(folded) or (index and _DATE_LABEL.search(fold(lines[index - 1]))))
+        for match, day, month, year in _day_month_year(folded, labelled):
+            month_number = int(month) if month.isdigit() else _MONTHS.get(month[:3])
+            try:
+                date = datetime(int(year), month_number or 0, int(day), tzinfo=BRASILIA)
+            except (TypeError, ValueError):
+                continue
+            # The time of day: after the date on its line, else alone on one of the next lines.
+            rest = [folded[match.end():]] + [fold(lines[i]) for i in range(index + 1, min(index + 3, len(lines)))]
+            moment, timed = date, False
+            for number, text in enumerate(rest):
+                clock = _time_of_day(text, after_date=number == 0)
+                if clock:
+                    hour, minute, second = clock
+                    if hour < 24 and minute < 60 and second < 60:
+                        moment, timed = date.replace(hour=hour, minute=minute, second=second), True
+                    break
+            found.append((moment, timed, index))
     return found
 
 
@@ -145,10 +203,10 @@ _HEADINGS = {
     RECEIVER: ("destino", "para", "quem recebeu", "quem vai receber", "dados do recebedor", "recebedor",
                "dados de quem recebeu", "quem recebe",
                "dados do pix", "favorecido", "dados do favorecido", "beneficiario", "dados do beneficiario",
-               "enviado para", "conta de destino", "recebido por"),
+               "enviado para", "conta de destino", "recebido por", "destinatario"),
     PAYER: ("origem", "de", "quem pagou", "quem transferiu", "quem enviou", "dados do pagador", "pagador",
             "dados de quem pagou", "quem paga",
-            "dados da conta debitada", "conta de origem", "enviado por", "pago por"),
+            "dados da conta debitada", "conta de origem", "enviado por", "pago por", "remetente"),
     OTHER: ("dados da transacao", "informacoes adicionais", "dados da transferencia original", "id da transacao",
             "autenticacao", "dados do devedor", "sobre a transacao", "dados bancarios do recebedor",
             "codigo da transacao pix", "detalhes"),
@@ -165,12 +223,17 @@ _LABELS = {
 }
 _LABEL_OF = {label: kind for kind, labels in _LABELS.items() for label in labels}
 _VALUE_WORDS = {"banco", "de", "para", "cc", "ag"}
-_BANKISH = re.compile(r"\b(s\.?\s?a\.?|ip|ltda|banco|bco|pagamentos?|instituicao|unibanco|caixa economica|"
-                      r"nubank|picpay|mercado pago|pagbank|pagseguro|cooperativa|sicredi|sicoob|will bank|"
-                      r"cloudwalk|stone|c6)\b")
+_CUT_LABELS = [label for label in _LABEL_OF if label.isalpha() and len(label) >= 4]
+_BANK_WORDS = (r"ip|banco|bco|pagamentos?|instituicao|unibanco|caixa economica|nubank|picpay|mercado pago|pagbank|"
+               r"pagseguro|cooperativa|sicredi|sicoob|will bank|cloudwalk|stone|c6|bradesco|santander|itau|banrisul|"
+               r"btg|safra|neon|agibank|bmg|inter|infinitepay")
+_BANKISH = re.compile(rf"\b(s\.?\s?a\.?|ltda|{_BANK_WORDS})\b")
+_BANK = re.compile(rf"\b({_BANK_WORDS})\b")
+_COMPANY = re.compile(r"\b(s\.?\s?a\.?|ltda|eireli|epp)(?![a-z])")
 _CNPJ = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}[-—–]?\d{2}(?!\d)")
 _CPF = re.compile(r"(?<!\d)\d{3}\.?\d{3}\.?\d{3}-?\d{2}(?!\d)")
-_MASKED_CPF = re.compile(r"[*•…·.,\s]*(?:[*•…·]+[.,\s]*)(\d{3})\s*[.,]\s*(\d{3})[-.,\s]*[*•…·]*"
+# (A text layer that drops separators leaves "***120983**" or "*** 120 983 **".)
+_MASKED_CPF = re.compile(r"[*•…·.,\s]*(?:[*•…·]+[.,\s]*)(\d{3})\s*[.,]?\s*(\d{3})(?!\d)[-.,\s]*[*•…·]*"
                          r"|[*•…·]{2,}(\d{3})(\d{3})[*•…·]{1,}")
 _PHONE = re.compile(r"^\+?[\d\s().-]{10,18}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -193,6 +256,13 @@ def _heading(line: str) -> tuple[str, str] | None:
     return None
 
 
+def is_section_heading(text: str) -> bool:
+    """Is the text a section heading alone ("De", "Para", "Dados do pagador"), not a heading
+    with its value ("De  Maria")? Line grouping uses it to find blocks set side by side."""
+    heading = _heading(text)
+    return heading is not None and not heading[1]
+
+
 def _label(line: str) -> tuple[str, str] | None:
     """(field kind, value on the same line) if the line starts with a field label."""
     stripped = line.strip()
@@ -206,6 +276,13 @@ def _label(line: str) -> tuple[str, str] | None:
             # "Banco" also starts bank names ("Banco Inter S.A."): as a label it needs a clear gap.
             gap = ("  ", ":") if label in _VALUE_WORDS else (" ", ":", "\u00a0")
             if rest.startswith(gap) and rest.strip(" :"):
+                return _LABEL_OF[label], rest.strip(" :")
+    # A label OCR cut short, then a gap: "Nom  Maria", "Instituiç  NU PAGAMENTOS".
+    first, _, rest = stripped.partition("  ")
+    cut = fold(first).rstrip(":")
+    if rest.strip(" :") and cut.isalpha():
+        for label in _CUT_LABELS:
+            if label.startswith(cut) and len(cut) >= max(3, 0.6 * len(label)):
                 return _LABEL_OF[label], rest.strip(" :")
     return None
 
@@ -239,8 +316,94 @@ def _looks_like_name(line: str) -> bool:
             and _heading(line) is None and _label(line) is None and not _BANKISH.search(folded))
 
 
+def _looks_like_company(line: str) -> bool:
+    """A company's name ("EMPRESA EXEMPLO LTDA"): a name with a company form, and no bank's words."""
+    folded = fold(line)
+    return (len(re.sub(r"[^a-z]", "", folded)) >= 3 and re.fullmatch(r"[a-z0-9 .'/&,-]+", folded) is not None
+            and _COMPANY.search(folded) is not None and _BANK.search(folded) is None
+            and _heading(line) is None and _label(line) is None)
+
+
 def _looks_like_bank(line: str) -> bool:
-    return _BANKISH.search(fold(line)) is not None and not any(c.isdigit() for c in line[:1])
+    """An institution, maybe after its code: "Banco Um S.A.", "260 - NU PAGAMENTOS", "18236120 NU ..."."""
+    folded = fold(line)
+    return _BANKISH.search(folded) is not None and (
+        not folded[:1].isdigit() or re.match(r"\d{3}(\d{5})?\s*[-–]?\s*[a-z]", folded) is not None)
+
+
+def _is_logo(line: str) -> bool:
+    """A bank's logo read as text ("nu", "btg", "inter"): one lowercase word, where institutions
+    are printed capitalized."""
+    return re.fullmatch(r"[a-z0-9]+", line.strip()) is not None
+
+
+def _pix_key_shape(line: str) -> bool:
+    """A PIX key no other line looks like: an e-mail, a random key, a +55 phone."""
+    text = line.strip()
+    return bool(_EMAIL.match(text) or _UUID.match(text) or (text.startswith("+55") and _PHONE.match(text)))
+
+
+# What OCR leaves of labels around a name: a cut or whole label before it ("Nom  Maria",
+# "Para: Maria"), the next field's label after it ("Maria Silva  Instituiçã", "... CPF").
+_LEADING_DEBRIS = ("nome", "favorecido", "recebedor", "pagador", "beneficiario", "destinatario", "remetente", "titular")
+_TRAILING_DEBRIS = ("instituicao", "agencia", "documento", "conta", "chave", "nome", "tipo")
+_TRAILING_DEBRIS_EXACT = ("cpf", "cnpj", "cpf/cnpj", "cnpj/cpf", "cpf/cnp")
+_STRAY = " :;,|•·*_\"'-–—"  # stripped from a name's ends; inside, a token of these alone (but dashes) goes
+
+
+def _is_cut(token: str, word: str, shortest: int) -> bool:
+    """Is the token the word, or its start cut by OCR (at least `shortest` letters)?"""
+    return len(token) >= min(shortest, len(word)) and word.startswith(token)
+
+
+def _debris_before(token: str) -> bool:
+    word = fold(token).strip(_STRAY)
+    return word == "para" or any(_is_cut(word, label, 3 if label == "nome" else 5) for label in _LEADING_DEBRIS)
+
+
+def _debris_after(token: str, before: str) -> bool:
+    word = fold(token).strip(_STRAY)
+    return (word in _TRAILING_DEBRIS_EXACT or any(_is_cut(word, label, 4) for label in _TRAILING_DEBRIS)
+            or (word == "pix" and fold(before) == "chave") or re.fullmatch(r"[\d*•.,/-]{6,}", word) is not None)
+
+
+def clean_name(text: str | None) -> str | None:
+    """A name without the label debris OCR leaves around it, stray punctuation or doubled
+    spaces. Only what cannot be part of a name goes: a cut label ("Nom") or a heading word
+    before it, a label word or a document after it."""
+    if not text:
+        return text
+    if re.match(r"^\s*(de|para)\s*(:|\s\s)", text, re.I):  # a heading and a gap, or a colon
+        text = re.sub(r"^\s*(de|para)\s*:?", "", text, flags=re.I)
+    tokens = [t for t in text.split() if not re.fullmatch(r"[|•·*_:;,\"']+", t)]
+    while len(tokens) > 1 and _debris_before(tokens[0]):
+        tokens.pop(0)
+    while len(tokens) > 1 and _debris_after(tokens[-1], tokens[-2]):
+        tokens.pop()
+    name = " ".join(tokens).strip(_STRAY)
+    if fold(name) in _LABEL_OF or _heading(name):
+        return None  # a label or a heading alone ("Para"): the name itself was not read
+    return name or None
+
+
+def _unglued(name: str | None, lines: list[str]) -> str | None:
+    """The name as the receipt prints it elsewhere with more spaces, when OCR glued words in
+    one place ("JOSEANTONIO DA SILVA" and, under another heading, "Jose Antonio da Silva"):
+    the same letters in the same order. No split is guessed from a dictionary."""
+    letters = re.sub(r"[^a-z]", "", fold(name or ""))
+    if len(letters) < 6:
+        return name
+    best = name
+    for line in lines:
+        if letters not in re.sub(r"[^a-z]", "", fold(line)):
+            continue  # (cheap: most lines cannot hold the name)
+        labelled = _label(line)
+        for part in [line, *line.split("  "), labelled[1] if labelled else ""]:
+            candidate = clean_name(part)
+            if (candidate and len(candidate.split()) > len(best.split())
+                    and re.sub(r"[^a-z]", "", fold(candidate)) == letters):
+                best = candidate
+    return best
 
 
 def clean_pix_key(text: str) -> str:
@@ -301,14 +464,27 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
             party.name = f"{line.strip()} {value.strip()}"
             index += 1 if _label(lines[index + 1])[1] else 2
         elif not labelled_only:
-            # Banks that print no labels: tell the lines apart by what they look like.
+            # Banks that print no labels: tell the lines apart by what they look like, and by the
+            # order every bank prints them in: the name, its document, then the institution.
             document = parse_document(line)
-            if document:
-                party.document = party.document or document
+            nxt = lines[index + 1] if index + 1 < len(lines) else ""
+            if document and not party.document:
+                party.document = document
+                name = next((part for part in line.split("  ") if _looks_like_name(part)), None)
+                party.name = party.name or name  # "Maria Teste  ***.123.456-**" on one line
+                if nxt and not party.bank and not _label(nxt) and not _is_logo(nxt) and (
+                        _looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5)):
+                    party.bank, index = _continued_bank(nxt.strip(), lines, index + 1), index + 1
+            elif document:
+                pass  # another number of the same shape (an NSU, an authentication code)
             elif not party.name and _looks_like_name(line):
                 party.name = _continued_name(line.strip(), lines, index)
-            elif not party.bank and _looks_like_bank(line):
+            elif not party.name and _looks_like_company(line) and parse_document(nxt):
+                party.name = line.strip()
+            elif not party.bank and _looks_like_bank(line) and not _is_logo(line):
                 party.bank = _continued_bank(line.strip(), lines, index)
+            elif not party.pix_key and _pix_key_shape(line):
+                party.pix_key = line.strip()
         index += 1
 
 
@@ -342,9 +518,11 @@ def _continued_name(value: str, lines: list[str], index: int) -> str:
 
 
 def _continued_bank(value: str, lines: list[str], index: int) -> str:
-    """An institution wrapped over two lines: "NU PAGAMENTOS S.A. - INSTITUIÇÃO DE" / "PAGAMENTO"."""
+    """An institution wrapped over two lines: "NU PAGAMENTOS S.A. - INSTITUIÇÃO DE" / "PAGAMENTO",
+    or "BANCO (EXEMPLO" / "S.A.)" (a parenthesis the next line closes)."""
     nxt = lines[index + 1] if index + 1 < len(lines) else ""
-    if nxt and fold(value).endswith((" de", " -")) and not _label(nxt) and not _heading(nxt):
+    unclosed = value.count("(") > value.count(")") and nxt.count(")") > nxt.count("(")
+    if nxt and (fold(value).endswith((" de", " -")) or unclosed) and not _label(nxt) and not _heading(nxt):
         return f"{value.strip()} {nxt.strip()}"
     return value.strip()
 
@@ -360,6 +538,12 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
     # starts with the receiver's block, before the payer's heading.
     if not parties[RECEIVER].seen and any(_label(line) and _label(line)[0] == "name" for line in sections[0].lines):
         _read_party(sections[0], parties[RECEIVER], labelled_only=True)
+    elif not parties[RECEIVER].seen:  # or an unlabelled block: a name, its document on the next line
+        preamble = sections[0].lines
+        for index in range(len(preamble) - 1):
+            if (_looks_like_name(preamble[index]) or _looks_like_company(preamble[index])) and parse_document(preamble[index + 1]):
+                _read_party(_Section(RECEIVER, preamble[index:index + 4]), parties[RECEIVER])
+                break
     # A PIX key identifies the receiver wherever the bank prints it (Caixa: with the transaction).
     if not parties[RECEIVER].pix_key:
         for section in sections:
@@ -374,7 +558,40 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
                         break
             if parties[RECEIVER].pix_key:
                 break
+    for party in parties.values():
+        party.name = _unglued(clean_name(party.name), lines)
     return parties
+
+
+# --- documents that are not PIX receipts ---------------------------------------------------------
+# A boleto's typeable line (47 digits) or a bill's (48, starting with 8), however it is spaced.
+_TYPEABLE_LINE = re.compile(r"(?<!\d)(?:\d{47}|8\d{47})(?!\d)")
+_BILL_WORDS = re.compile(r"\b(boletos?|codigo de barras|linha digitavel|pagamento de (contas?|titulos?|tributos?)|"
+                         r"conta de consumo|concessionaria|darf|guia de recolhimento)\b")
+_CARD_WORDS = re.compile(r"\b(comprovante de venda|cartao de (credito|debito)|(credito|debito) a vista|"
+                         r"via (do )?(cliente|estabelecimento|lojista))\b")
+_CARD_NUMBER = re.compile(r"(?:[*x•]{4}[ .-]?){2,3}\d{4}\b|[*x•]{6,}\d{4}\b", re.I)
+# What a PIX receipt calls itself; a boleto or bill receipt only mentions Pix in its ads.
+_PIX_TITLE = re.compile(r"\b(pix (enviado|recebido|realizado|agendado)|comprovante (de |do )?pix|"
+                        r"(transferencia|pagamento) (via )?pix|pagamento - pix|chave pix|dados do pix)\b")
+
+
+def non_pix_document(lines: list[str]) -> str | None:
+    """What the text is when it is another kind of payment document and shows no end-to-end id:
+    "a boleto or bill" (a typeable line, or "boleto", "código de barras"... without a PIX
+    receipt's title) or "a card slip" (a sale on a card, a masked card number, with no mention
+    of Pix at all); None otherwise. Such documents carry amounts, so a found amount alone does
+    not make a receipt."""
+    if pix.candidates(lines):
+        return None
+    folded = fold("\n".join(lines))
+    if any(_TYPEABLE_LINE.search(re.sub(r"[\s.-]", "", line)) for line in lines):
+        return "a boleto or bill"
+    if _BILL_WORDS.search(folded) and not _PIX_TITLE.search(folded):
+        return "a boleto or bill"
+    if (_CARD_WORDS.search(folded) or _CARD_NUMBER.search(folded)) and not re.search(r"\bpix\b", folded):
+        return "a card slip"
+    return None
 
 
 # --- everything --------------------------------------------------------------------------------

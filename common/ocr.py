@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from common import extraction
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
 
@@ -155,8 +156,31 @@ def _ctc_readings(recognizer, crop) -> list[CharReading]:
     return [r for r in readings if r.char != " "]
 
 
+class _Box(NamedTuple):
+    centre: float
+    height: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+    text: str
+
+
+# Column blocks: a row of section headings side by side ("De" | "Para") opens one; it goes on
+# while every row's boxes sit in those columns, each column's text starting under its heading
+# (within COLUMN_ALIGN_HEIGHTS box heights), with no gap above a row wider than
+# COLUMN_GAP_HEIGHTS heights. A label and a value far apart on one row stay one line: a label is
+# no section heading, and a right-aligned value does not start under one.
+COLUMN_ALIGN_HEIGHTS = 0.75
+COLUMN_GAP_HEIGHTS = 2.5
+COLUMN_GAP_GROWTH = 1.8  # ...or, after two rows, no gap wider than this many times the widest so far
+COLUMN_MIN_ROWS = 2  # rows under the headings, one of them with text in two columns
+
+
 def group_into_lines(words: list[tuple[list, str]]) -> list[str]:
-    """Join word boxes that share a baseline, so a label and its value end up on one line.
+    """Join word boxes that share a baseline, so a label and its value end up on one line; but
+    where the receipt sets blocks side by side (payer | receiver, each with its heading), emit
+    each column's lines as a block, left column first, instead of mixing the two in each line.
 
     `words` holds (four corner points, text). Two boxes are on one line when their vertical
     centres are closer than half the smaller box's height.
@@ -165,16 +189,84 @@ def group_into_lines(words: list[tuple[list, str]]) -> list[str]:
     for corners, text in words:
         ys = [p[1] for p in corners]
         xs = [p[0] for p in corners]
-        boxes.append(((min(ys) + max(ys)) / 2, max(ys) - min(ys), min(xs), text.strip()))
-    boxes.sort()
-    rows: list[list[tuple]] = []
-    for box in boxes:
+        boxes.append(_Box((min(ys) + max(ys)) / 2, max(ys) - min(ys), min(xs), max(xs), min(ys), max(ys), text.strip()))
+    rows = _rows(boxes)
+    lines: list[str] = []
+    index = 0
+    while index < len(rows):
+        end, columns = _column_block(rows, index)
+        if columns:
+            for column in columns:
+                lines += [_joined(row) for row in _rows(column)]
+        else:
+            lines.append(_joined(rows[index]))
+        index = end
+    return lines
+
+
+def _rows(boxes: list[_Box]) -> list[list[_Box]]:
+    rows: list[list[_Box]] = []
+    for box in sorted(boxes):
         last = rows[-1][-1] if rows else None
-        if last and abs(box[0] - last[0]) < min(box[1], last[1]) / 2:
+        if last and abs(box.centre - last.centre) < min(box.height, last.height) / 2:
             rows[-1].append(box)
         else:
             rows.append([box])
-    return ["  ".join(b[3] for b in sorted(row, key=lambda b: b[2])) for row in rows]
+    return rows
+
+
+def _joined(row: list[_Box]) -> str:
+    return "  ".join(b.text for b in sorted(row, key=lambda b: b.left))
+
+
+def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_Box]] | None]:
+    """(index of the row after the block, the boxes of each column) if rows[start] opens a
+    block of columns; else (start + 1, None)."""
+    # The headings; a box with no letter or digit between them (an arrow "→") is decoration.
+    headings = sorted((b for b in rows[start] if any(c.isalnum() for c in b.text)), key=lambda b: b.left)
+    if len(headings) < 2 or start + 1 == len(rows):
+        return start + 1, None
+    starts = [b.left for b in headings]
+    height = sorted(b.height for b in headings)[len(headings) // 2]
+    tolerance = COLUMN_ALIGN_HEIGHTS * height
+    # Geometry first: it is cheap, and most rows of two boxes are a label and its value.
+    if _in_columns(rows[start + 1], starts, tolerance) is None or not all(
+            extraction.is_section_heading(b.text) for b in headings):
+        return start + 1, None
+    columns: list[list[_Box]] = [[b] for b in headings]
+    end, bottom, side_by_side, gaps = start + 1, max(b.bottom for b in headings), False, []
+    while end < len(rows):
+        parts = _in_columns(rows[end], starts, tolerance)
+        gap = min(b.top for b in rows[end]) - bottom
+        # A gap much wider than the block's own line spacing starts the next part of the receipt.
+        too_far = gap > COLUMN_GAP_HEIGHTS * height or (len(gaps) >= 2 and gap > COLUMN_GAP_GROWTH * max(gaps))
+        if parts is None or too_far:
+            break
+        gaps.append(max(gap, 0.0))
+        for column, part in zip(columns, parts):
+            column += part
+        side_by_side = side_by_side or sum(1 for part in parts if part) >= 2
+        bottom = max(b.bottom for b in rows[end])
+        end += 1
+    if end - start - 1 < COLUMN_MIN_ROWS or not side_by_side:
+        return start + 1, None
+    return end, columns
+
+
+def _in_columns(row: list[_Box], starts: list[float], tolerance: float) -> list[list[_Box]] | None:
+    """The row's boxes split by column, or None if the row does not fit the columns: a box left
+    of the first column or running into the next one, or a column whose text does not start
+    under its heading."""
+    parts: list[list[_Box]] = [[] for _ in starts]
+    for box in sorted(row, key=lambda b: b.left):
+        column = max((i for i, x in enumerate(starts) if box.left >= x - tolerance), default=None)
+        if column is None or (column + 1 < len(starts) and box.right > starts[column + 1] - tolerance):
+            return None
+        parts[column].append(box)
+    texts = [[b for b in part if any(c.isalnum() for c in b.text)] for part in parts]
+    if any(part and abs(part[0].left - x) > tolerance for part, x in zip(texts, starts)):
+        return None
+    return parts
 
 
 _engines: dict[tuple[str, str], OcrEngine] = {}

@@ -142,6 +142,9 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
         receipt_text.lines,
         id_check=(lambda e2e_id: evidence.check_id(e2e_id, pages)) if ocr_read else None,
         amount_check=(lambda amount: evidence.amount_settled(amount, pages)) if ocr_read else None)
+    other_document = extraction.non_pix_document(receipt_text.lines) if fields["transaction_id"] is None else None
+    if other_document:  # boletos, bills and card slips show amounts too
+        raise ReceiptUnreadable("no_receipt_found", f"No PIX receipt found in the file: it looks like {other_document}.")
     if fields["amount"] is None and fields["transaction_id"] is None:
         raise ReceiptUnreadable("no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id.")
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import io
 from dataclasses import dataclass
 
@@ -101,12 +102,113 @@ def _pdf_text_layer(data: bytes, max_pages: int) -> tuple[int, list[str]]:
         for number in range(pages):
             page = pdf[number]
             textpage = page.get_textpage()
-            lines += [line.strip() for line in textpage.get_text_range().splitlines() if line.strip()]
+            lines += _page_lines(textpage, page.get_height())
             textpage.close()
             page.close()
         return pages, lines
     finally:
         pdf.close()
+
+
+# A gap between two characters of a line, in heights of the line's characters: wider than the
+# line's usual gap between letters (letter-spaced or justified text has some) by WORD_GAP is a
+# space, wider than COLUMN_GAP (a label and its value far apart) two spaces, as in OCR lines.
+# Characters share a line when their baselines are closer than BASELINE_SLACK heights.
+WORD_GAP = 0.2
+COLUMN_GAP = 1.0
+BASELINE_SLACK = 0.3
+MIN_GLYPH_HEIGHT = 1.0  # points
+
+
+def _page_lines(textpage, page_height: float) -> list[str]:
+    """The page's lines rebuilt from where its characters are drawn, not from the order the
+    content stream draws them in (which can put a wrapped value's tail above its start, or a
+    value before its label): characters are grouped by baseline and ordered by x, gaps become
+    spaces, and the runs between wide gaps go through the same line grouping as OCR's word
+    boxes (so blocks set side by side come out column by column). Rotated characters (a margin
+    note) keep the stream's order. Call with the PDFium lock held."""
+    import pypdfium2.raw as pdfium
+
+    from common.ocr import group_into_lines
+
+    handle, box = textpage.raw, pdfium.FS_RECTF()
+    get_char, get_angle = pdfium.FPDFText_GetUnicode, pdfium.FPDFText_GetCharAngle
+    get_box = pdfium.FPDFText_GetLooseCharBox  # the font's box: one height for a line's characters
+    glyphs, spaces, rotated = [], [], []  # glyphs: (bottom, left, right, top, char), y downwards
+    for index in range(pdfium.FPDFText_CountChars(handle)):
+        code = get_char(handle, index)
+        if code == 10:
+            rotated.append("\n")
+        if code < 32 or 0xD800 <= code <= 0xDFFF:  # control characters; half of an emoji
+            continue
+        char = chr(code)
+        if 0.01 < get_angle(handle, index) < 6.27:
+            rotated.append(char)
+            continue
+        get_box(handle, index, box)
+        if char.isspace():
+            spaces.append((page_height - box.bottom, box.left))
+        elif char.isprintable():
+            glyphs.append((page_height - box.bottom, box.left, box.right, page_height - box.top, char))
+    if sum(g[0] - g[3] < MIN_GLYPH_HEIGHT for g in glyphs) * 2 >= len(glyphs):
+        # No glyphs, or glyphs with no height (Type3 or zero-size fonts): positions say nothing.
+        return [line.strip() for line in textpage.get_text_range().splitlines() if line.strip()]
+    lines = _baseline_groups(glyphs)
+    space_xs = _spaces_by_line(lines, spaces)
+    runs = []  # (four corners, text) of each run of characters between wide gaps
+    for line, line_spaces in zip(lines, space_xs):
+        top, bottom = min(g[3] for g in line), max(g[0] for g in line)
+        height = max(bottom - top, 1e-3)
+        gaps = [b[1] - a[2] for a, b in zip(line, line[1:])]
+        letter_gap = max(sorted(gaps)[len(gaps) // 4], 0.0) if gaps else 0.0
+        text, left = line[0][4], line[0][1]
+        for previous, glyph, gap in zip(line, line[1:], gaps):
+            if gap > COLUMN_GAP * height:
+                runs.append((_corners(left, previous[2], top, bottom), text))
+                text, left = "", glyph[1]
+            elif gap > letter_gap + WORD_GAP * height or (
+                    line_spaces and _space_between(line_spaces, previous[2], glyph[1])):
+                text += " "
+            text += glyph[4]
+        runs.append((_corners(left, line[-1][2], top, bottom), text))
+    return group_into_lines(runs) + [line.strip() for line in "".join(rotated).splitlines() if line.strip()]
+
+
+def _baseline_groups(glyphs: list[tuple]) -> list[list[tuple]]:
+    """Glyphs grouped by the bottom of their (font-wide) boxes, top to bottom, each group
+    ordered by x."""
+    groups: list[list[tuple]] = []
+    for glyph in sorted(glyphs):
+        if groups:
+            first = groups[-1][0]
+            if glyph[0] - first[0] <= BASELINE_SLACK * min(glyph[0] - glyph[3], first[0] - first[3]):
+                groups[-1].append(glyph)
+                continue
+        groups.append([glyph])
+    return [sorted(group, key=lambda g: g[1]) for group in groups]
+
+
+def _spaces_by_line(lines: list[list[tuple]], spaces: list[tuple[float, float]]) -> list[list[float]]:
+    """The x of each space character the PDF draws, by line (the line whose bottom is nearest)."""
+    bottoms = [line[0][0] for line in lines]
+    by_line: list[list[float]] = [[] for _ in lines]
+    for y, x in spaces:
+        index = bisect.bisect_left(bottoms, y)
+        near = min((i for i in (index - 1, index) if 0 <= i < len(lines)),
+                   key=lambda i: abs(bottoms[i] - y), default=None)
+        if near is not None and abs(bottoms[near] - y) <= BASELINE_SLACK * (lines[near][0][0] - lines[near][0][3]):
+            by_line[near].append(x)
+    return [sorted(xs) for xs in by_line]
+
+
+def _space_between(space_xs: list[float], left: float, right: float) -> bool:
+    """Does the PDF draw a space character between these two x positions?"""
+    index = bisect.bisect_left(space_xs, left - 0.5)
+    return index < len(space_xs) and space_xs[index] <= right + 0.5
+
+
+def _corners(left: float, right: float, top: float, bottom: float) -> list[list[float]]:
+    return [[left, top], [right, top], [right, bottom], [left, bottom]]
 
 
 def _render_page(data: bytes, number: int, max_pixels: int):

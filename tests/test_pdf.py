@@ -1,4 +1,6 @@
-"""PDFium is not thread-safe: common.pdf serializes every use of it. Without that, PDFs validated
+"""PDF text layers: PDFium is not thread-safe, and lines come from where characters are drawn.
+
+PDFium is not thread-safe: common.pdf serializes every use of it. Without that, PDFs validated
 and read on several threads at once (gunicorn's threads under a load) crash the process with a
 segmentation fault, so the check runs in a child process and looks at how it ended."""
 
@@ -47,3 +49,72 @@ def test_pdfs_validated_and_read_on_many_threads_at_once_do_not_crash_the_proces
     child = subprocess.run([sys.executable, "-c", HAMMER], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, f"exit {child.returncode} (-11: segmentation fault)\n{child.stderr[-2000:]}"
     assert child.stdout.strip() == "done"
+
+
+# -- The text layer, rebuilt into lines from where the characters are drawn -----------------------
+
+def text_pdf(items: list[tuple], height: float = 400) -> bytes:
+    """A one-page PDF drawing `items` in the order given: (x, y from the top, text) or
+    (x, y, text, text operators: b"2 Tc" spaces letters, a `Tm` of its own places the text)."""
+    from tools.receipts import _pdf_string
+
+    ops = []
+    for x, y, text, *extra in items:
+        operators = extra[0] if extra else b""
+        position = b"" if b"Tm" in operators else b"1 0 0 1 %.2f %.2f Tm" % (x, height - y)
+        ops.append(b"BT /F1 12 Tf %s %s %s Tj ET" % (operators, position, _pdf_string(text)))
+    content = b"\n".join(ops) + b"\n"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 %d] /Resources << /Font << /F1 4 0 R >> >> "
+        b"/Contents 5 0 R >>" % height,
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Length %d >>\nstream\n%sendstream" % (len(content), content),
+    ]
+    pdf, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(pdf)
+
+
+def pdf_lines(items: list[tuple]) -> list[str]:
+    from common import config, text
+
+    class NoOcr:
+        def lines(self, image):
+            raise AssertionError("a PDF with a text layer must not be OCR'd")
+
+    result = text.extract_text(text_pdf(items), "application/pdf", NoOcr(), config.from_env({}))
+    assert result.source == "pdf_text"
+    return result.lines
+
+
+def test_lines_come_from_character_positions_not_stream_order():
+    # Drawn value first, the wrapped tail of a value above its start, the label last.
+    lines = pdf_lines([(220, 122, "S.A.)"), (220, 60, "Maria Teste"), (220, 106, "Banco Exemplo (Instituição de"),
+                       (40, 106, "Instituição"), (40, 60, "Nome"), (40, 30, "Comprovante de Pix")])
+    assert lines == ["Comprovante de Pix", "Nome  Maria Teste", "Instituição  Banco Exemplo (Instituição de",
+                     "S.A.)"]
+
+
+def test_words_drawn_apart_get_one_space_and_letter_spacing_none():
+    lines = pdf_lines([(40, 30, "Valor"), (74, 30, "pago"), (40, 60, "NU PAGAMENTOS", b"2 Tc")])
+    assert lines == ["Valor pago", "NU PAGAMENTOS"]
+
+
+def test_rotated_text_keeps_stream_order_and_stays_out_of_the_lines():
+    note = b"0 1 -1 0 580 100 Tm"  # a note up the right margin, beside both lines
+    lines = pdf_lines([(40, 300, "Valor R$ 10,00"), (0, 0, "Autenticacao 123", note), (40, 330, "Data 03/06/2025")])
+    assert lines == ["Valor R$ 10,00", "Data 03/06/2025", "Autenticacao 123"]
+
+
+def test_glyphs_without_height_are_read_in_stream_order():
+    tiny = b"/F1 0.01 Tf"  # (a zero-size font, as Type3 fonts without metrics come out)
+    assert pdf_lines([(40, 30, "Valor R$ 10,00 Pix", tiny), (40, 60, "Data 03/06/2025", tiny)]) == [
+        "Valor R$ 10,00 Pix", "Data 03/06/2025"]

@@ -6,6 +6,7 @@ import io
 import pytest
 
 from common import job, processing, services, validation
+from common.errors import ReceiptUnreadable
 from tools.faultproxy import FaultProxy
 
 
@@ -80,6 +81,34 @@ def test_a_pdf_without_receipt_text_fails_as_no_receipt_found():
     done = processing.run_job(services.get(), doc["job_id"]).doc
     assert done["status"] == "failed" and done["error_code"] == "no_receipt_found"
     assert "PIX" in done["error"]
+
+
+class LinesOcr:
+    """An OCR engine that reads the given lines from any image."""
+
+    def __init__(self, lines):
+        self._lines = lines
+
+    def lines(self, image):
+        return self._lines
+
+
+def blank_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (60, 40), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_boleto_with_an_amount_is_no_pix_receipt(settings):
+    boleto = ["Comprovante de pagamento de boleto", "34191.79001 01043.510047 91020.150008 1 96610000015000",
+              "Beneficiário  Empresa Exemplo Ltda", "Valor pago  R$ 150,00"]
+    with pytest.raises(ReceiptUnreadable, match="boleto") as refused:
+        processing.read_receipt(blank_png(), "image/png", LinesOcr(boleto), settings)
+    assert refused.value.code == "no_receipt_found"
+    pix = ["Pix enviado", "Valor  R$ 150", "Pague boletos pelo app"]
+    assert processing.read_receipt(blank_png(), "image/png", LinesOcr(pix), settings)["amount"] == 150.0
 
 
 @pytest.mark.parametrize("body", [None, {}, {"job_id": 5}, {"job_id": "nope"}, ["x"]])
