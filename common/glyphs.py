@@ -53,14 +53,36 @@ _ASCENDER_LETTERS = set("bdhk")
 EDGE = 0.5            # the ink level taken as a glyph's edge
 COMPONENT = 0.5       # the ink level that makes a pixel part of a component
 NEAR_BEST = 2.0       # alignments within this cost (squared pitches) of the best are also plausible
-# The widest a character's glyph can be, in cap heights (measured over common UI fonts, bold too).
-_WIDEST = {**{c: 1.5 for c in "W"}, **{c: 1.3 for c in "wmM"}, **{c: 0.8 for c in "Il1ijrftJ"}}
-# Two glyphs are the same character when their ink differs by at most this share overall, and
-# by at most this much ink in any 2x2 pixels (measured: a 1 against the 1s of its own line stays
-# under 0.09 and 0.85 even at cap height 10 with JPEG; Noto Sans' serifed I against them, over
-# 0.11 and 0.87).
+# The widest and narrowest a character's ink can be, in cap heights (measured over Roboto, Open
+# Sans, Lato, Noto Sans, DejaVu Sans, Liberation Sans and Nimbus Sans, regular and bold, plus a
+# little). A glyph outside them for its character holds more (touching glyphs) or less (a broken
+# one) than that character.
+_WIDEST = {**dict.fromkeys("W", 1.5), **dict.fromkeys("wmM", 1.3), **dict.fromkeys("Il1ijrftJ", 0.8),
+           **dict.fromkeys("cC", 1.02), **dict.fromkeys("sSzZuU", 0.95), **dict.fromkeys("vVxXkK", 1.1),
+           **dict.fromkeys("oO0", 1.1), **dict.fromkeys("pP", 0.9)}
+_NARROWEST = {**dict.fromkeys("W", 1.1), **dict.fromkeys("wmM", 0.88), **dict.fromkeys("Ilij", 0.1),
+              **dict.fromkeys("J1rtf", 0.33)}
+# Two glyphs are the same character when their ink differs by at most SAME_DIFFERENCE overall
+# and SAME_LOCAL in any 2x2 pixels; clearly different ones differ by at least the OTHER_ values.
+# Measured on the grid of tools/glyph_grid.py: a 1 or a 0 against those of its own line stays
+# under 0.09 and 1.0 even at cap height 10 with JPEG; Noto Sans' serifed I against its 1s, and O
+# against 0 in every font, over 0.11 and 0.87.
 SAME_DIFFERENCE = 0.05
 SAME_LOCAL = 0.6
+OTHER_DIFFERENCE = 0.1
+OTHER_LOCAL = 1.1
+# O against 0: the distance between the centres of their side strokes, O's over 0's (over 1.22
+# in every font measured; a 0 against its own line's 0s, under 1.18).
+O_WIDER = 1.2
+ZERO_WIDER = 1.08
+# px: how much the end of a thin stem can move against the line's other ascenders under JPEG or
+# blur (measured: up to 0.62 at cap height 10, 0.24 at 13, 0.14 at 22). An I must be this much
+# below them (besides the noise), and sit on the baseline this closely (an eroded stem does not).
+STEM_END = 0.65
+# Heights from the baseline, in cap heights: x-height glyphs measure up to 0.84, cap-height ones
+# from 0.943 (even at cap height 10, blurred; x-heights of common UI fonts stay under 0.8).
+LOWER_MOST = 0.865
+UPPER_LEAST = 0.915
 IRREGULAR = 3.0       # the cost of a touching or split glyph, or a glyph left over: they are rare
 
 
@@ -85,6 +107,8 @@ class _Glyph:
     left: float = 0.0
     right: float = 0.0
     patch: np.ndarray | None = None  # the glyph's own ink, with a 1 px frame
+    own: np.ndarray | None = None    # which pixels of the patch are the glyph's components
+    clipped: bool = False            # its ink reaches the crop's top or bottom: no true height
     origin: tuple[int, int] = (0, 0)  # crop coordinates of patch[0, 0]
 
     @property
@@ -172,6 +196,8 @@ def resolve(crop: np.ndarray, chars: list[tuple[str, float]]) -> list[Verdict]:
 def _decide(read: str, glyph, line: _Line) -> Verdict:
     if isinstance(glyph, str):
         return _undecided(read, glyph)
+    if glyph.clipped:
+        return _undecided(read, "clipped")
     members = AMBIGUOUS[read]
     if "I" in members:
         choice, options, why = _stem_or_one(glyph, line)
@@ -256,10 +282,11 @@ def _measure(glyph: _Glyph, ink: np.ndarray, labels: np.ndarray) -> None:
     near = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     near &= (window == 0) | own
     patch = np.where(near, ink[y0:y1, x0:x1], 0.0).astype(np.float32)
-    glyph.patch, glyph.origin = patch, (y0, x0)
+    glyph.patch, glyph.own, glyph.origin = patch, own, (y0, x0)
     top, bottom = _edges(patch.max(axis=1))
     left, right = _edges(patch.max(axis=0))
     glyph.top, glyph.bottom, glyph.left, glyph.right = y0 + top, y0 + bottom, x0 + left, x0 + right
+    glyph.clipped = glyph.top < 0 or glyph.bottom > ink.shape[0] - 1
 
 
 def _edges(profile: np.ndarray) -> tuple[float, float]:
@@ -349,12 +376,13 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
     n, count = len(xs), len(glyphs)
     cap = float(np.median([g.y1 - g.y0 for g in glyphs]))
     widest = np.array([max(_WIDEST.get(m, 1.15) for m in AMBIGUOUS.get(c, c)) * cap + 1.5 for c in read])
+    narrowest = np.array([min(_NARROWEST.get(m, 0.5) for m in AMBIGUOUS.get(c, c)) * cap - 1.5 for c in read])
     x0 = np.array([g.x0 for g in glyphs], dtype=float) - 0.5
     x1 = np.array([g.x1 for g in glyphs], dtype=float) - 0.5
     width = x1 - x0
     x = xs[:, None]
     one = ((x - (x0 + x1) / 2) / pitch) ** 2
-    one[width[None, :] > widest[:, None]] = np.inf  # too wide for one character: touching glyphs
+    one[(width[None, :] > widest[:, None]) | (width[None, :] < narrowest[:, None])] = np.inf
     steps = {(1, 1): one}
     for takes in (2, 3):
         cost = np.full((n, count), np.inf)
@@ -366,7 +394,7 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
     if count > 1:
         union = x1[1:] - x0[:-1]
         split[:, :-1] = ((x - (x0[:-1] + x1[1:]) / 2) / pitch) ** 2 + IRREGULAR
-        split[:, :-1][union[None, :] > widest[:, None]] = np.inf
+        split[:, :-1][(union[None, :] > widest[:, None]) | (union[None, :] < narrowest[:, None])] = np.inf
     steps[(1, 2)] = split
     skip = np.full((n + 1, count), IRREGULAR)
     skip[0, x1 < xs[0] - 0.5 * pitch] = 0.0     # before the id: a label
@@ -380,8 +408,8 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
 def _references(known: str, mapping: list) -> _Line | None:
     """Lines and reference glyphs from the known characters that have a glyph of their own;
     None without the leading E/D (the stroke width) or with too few of them."""
-    pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph)]
-    if len(pairs) < 12 or not isinstance(mapping[0], _Glyph) or known[0] not in "ED":
+    pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph) and not glyph.clipped]
+    if len(pairs) < 12 or pairs[0][1] is not mapping[0] or known[0] not in "ED":
         return None
     known = "".join(char for char, _ in pairs)
     glyphs = [glyph for _, glyph in pairs]
@@ -397,7 +425,7 @@ def _references(known: str, mapping: list) -> _Line | None:
     slope = _common_slope(x, tops, bottoms)
     flat_top = np.array([c in _FLAT_TOPS for c in known])
     flat_bottom = np.array([c in _FLAT_BOTTOMS for c in known])
-    if not flat_bottom.any():
+    if not flat_top.any() or not flat_bottom.any():
         return None
     top_rest = tops - slope * x
     bottom_rest = bottoms - slope * x
@@ -461,7 +489,7 @@ def _tail_references(line: _Line, read: list[str], mapping: list, tall: list[flo
     taller than its I (Helvetica)."""
     heights, rises = [], list(tall)
     for char, glyph in zip(read[KNOWN:], mapping[KNOWN:]):
-        if not isinstance(glyph, _Glyph) or not _on_baseline(glyph, line):
+        if not isinstance(glyph, _Glyph) or glyph.clipped or not _on_baseline(glyph, line):
             continue
         height = _relative_height(glyph, line)
         if char in _X_HEIGHT_LETTERS and 0.6 <= height <= 0.86:
@@ -507,7 +535,8 @@ def _stem_or_one(glyph: _Glyph, line: _Line):
     if rise > highest_i:
         return "l", ("l",), "taller_than_cap"
     ascender = line.ascender
-    if ascender is not None and rise < ascender - 1.5 * line.margin:
+    drop = glyph.bottom - line.baseline(glyph.cx)
+    if ascender is not None and rise < ascender - line.margin - STEM_END and abs(drop) <= STEM_END:
         return "I", ("I",), "at_cap_height"
     why = "close_to_cap" if ascender is not None else "no_ascender_reference"
     return None, ("l", "I") if rise > highest_i / 2 else ("I", "l"), why
@@ -534,28 +563,56 @@ def _round(glyph: _Glyph, line: _Line):
     if not _on_baseline(glyph, line):
         return None, ("O", "0", "o"), "off_baseline"
     height = _relative_height(glyph, line)
-    x_upper = _x_height_limit(line)
-    if 0.55 <= height <= x_upper:
+    if _lowercase_height(height, line):
         return "o", ("o",), "x_height"
-    if height < 0.94:
-        return None, ("o", "O", "0") if height < 0.9 else ("O", "0", "o"), "height_between"
-    if not line.zeros:
+    if not _cap_height(height, line):
+        return None, ("o", "O", "0") if height < (LOWER_MOST + UPPER_LEAST) / 2 else ("O", "0", "o"), "height_between"
+    spans = [_stroke_span(g, line) for g in line.zeros]
+    spans = [span for span in spans if span]
+    span = _stroke_span(glyph, line)
+    if not spans or not span:
         return None, ("O", "0"), "no_reference_0"
-    ratio = glyph.width / float(np.median([g.width for g in line.zeros]))
-    if ratio >= 1.16:
+    ratio = span / float(np.median(spans))
+    outer = glyph.width / float(np.median([g.width for g in line.zeros]))
+    if ratio > 1.8 or outer > ratio + 0.1:  # wider than any O, or not one round glyph
+        return None, ("O", "0"), "not_one_round_glyph"
+    differences = [_difference(glyph, ref) for ref in line.zeros]
+    if ratio >= O_WIDER and all(d >= OTHER_DIFFERENCE and local >= OTHER_LOCAL for d, local in differences):
         return "O", ("O",), "wider_than_0"
-    if ratio <= 1.07 and any(_same_shape(glyph, ref) for ref in line.zeros):
+    if ratio <= ZERO_WIDER and any(d <= SAME_DIFFERENCE and local <= SAME_LOCAL for d, local in differences):
         return "0", ("0",), "like_reference_0"
-    return None, ("O", "0") if ratio > 1.1 else ("0", "O"), "width_between_0_and_O"
+    return None, ("O", "0") if ratio > (O_WIDER + ZERO_WIDER) / 2 else ("0", "O"), "width_between_0_and_O"
 
 
-def _x_height_limit(line: _Line) -> float:
-    """Heights (fraction of cap) up to which a glyph is lowercase: below the midpoint of the
-    x-height and the cap height, with a margin for noise."""
-    margin = max(0.04, 3 * line.noise / line.cap_height)
-    if line.x_height is not None:
-        return (line.x_height + 1) / 2 - margin
-    return 0.9 - margin  # these fonts' x-heights stay under 0.8 of the cap height
+def _stroke_span(glyph: _Glyph, line: _Line) -> float | None:
+    """px between the centres of a round glyph's left and right strokes at mid-height, from its
+    own pixels: blur widens strokes symmetrically, and a close neighbour's fringe is not its own."""
+    top, bottom = glyph.top - glyph.origin[0], glyph.bottom - glyph.origin[0]
+    rows = slice(int(round(top + 0.35 * (bottom - top))), int(round(top + 0.65 * (bottom - top))) + 1)
+    ink = np.where(glyph.own[rows], glyph.patch[rows], 0.0).sum(axis=0)
+    columns = np.arange(ink.size)
+    middle = (glyph.left + glyph.right) / 2 - glyph.origin[1]
+    left, right = ink * (columns < middle), ink * (columns > middle)
+    if left.sum() <= 0 or right.sum() <= 0:
+        return None
+    return float((right @ columns) / right.sum() - (left @ columns) / left.sum())
+
+
+def _lowercase_height(height: float, line: _Line) -> bool:
+    """Is a glyph this tall (a fraction of the cap height, from the baseline) an x-height one?"""
+    limit = LOWER_MOST - _extra_margin(line)
+    if line.x_height is not None:  # a font with a low x-height leaves more room
+        limit = min(limit, (line.x_height + 1) / 2 - 0.03)
+    return 0.55 <= height <= limit
+
+
+def _cap_height(height: float, line: _Line) -> bool:
+    return UPPER_LEAST + _extra_margin(line) <= height <= 1.12
+
+
+def _extra_margin(line: _Line) -> float:
+    """Wider limits for a line whose known glyphs scatter more than usual."""
+    return max(0.0, 3 * line.noise / line.cap_height - 0.03)
 
 
 def _case(glyph: _Glyph, line: _Line, lower: str):
@@ -563,12 +620,11 @@ def _case(glyph: _Glyph, line: _Line, lower: str):
     if not _on_baseline(glyph, line):
         return None, (lower, upper), "off_baseline"
     height = _relative_height(glyph, line)
-    margin = max(0.04, 3 * line.noise / line.cap_height)
-    if 0.55 <= height <= _x_height_limit(line):
+    if _lowercase_height(height, line):
         return lower, (lower,), "x_height"
-    if height >= 0.94 and height <= 1.06 + margin:
+    if _cap_height(height, line):
         return upper, (upper,), "cap_height"
-    return None, (lower, upper) if height < 0.88 else (upper, lower), "height_between"
+    return None, (lower, upper) if height < (LOWER_MOST + UPPER_LEAST) / 2 else (upper, lower), "height_between"
 
 
 def _k(glyph: _Glyph, line: _Line):
@@ -596,32 +652,36 @@ def _p(glyph: _Glyph, line: _Line):
     drop = glyph.bottom - line.baseline(glyph.cx)
     height = _relative_height(glyph, line)
     margin = 0.04 * line.cap_height + 3 * line.noise
-    if drop >= 0.15 * line.cap_height and 0.55 <= height <= _x_height_limit(line):
+    if drop >= 0.15 * line.cap_height and _lowercase_height(height, line):
         return "p", ("p",), "descender"
-    if abs(drop) <= margin and height >= 0.94:
+    if abs(drop) <= margin and _cap_height(height, line):
         return "P", ("P",), "on_baseline_cap_height"
     return None, ("p", "P") if drop > 0.07 * line.cap_height else ("P", "p"), "height_between"
 
 
 def _same_shape(a: _Glyph, b: _Glyph) -> bool:
-    """Are two glyphs of the same font and size the same character? Their ink, aligned on the
-    centroids and then on the best sub-pixel shift, must differ little overall and nowhere much
-    (a serif, a flag or a bar is a small area of strong difference)."""
+    difference, local = _difference(a, b)
+    return difference <= SAME_DIFFERENCE and local <= SAME_LOCAL
+
+
+def _difference(a: _Glyph, b: _Glyph) -> tuple[float, float]:
+    """How two glyphs of the same font and size differ, aligned on their ink centroids and then
+    on the best sub-pixel shift: the share of ink that differs, and the most ink that differs
+    within any 2x2 pixels (a serif, a flag or a bar is a small area of strong difference)."""
     h, w = max(a.patch.shape[0], b.patch.shape[0]) + 4, max(a.patch.shape[1], b.patch.shape[1]) + 4
     first = _centred(a.patch, h, w, 0.0, 0.0)
     if first is None:
-        return False
+        return np.inf, np.inf
     best, residual = np.inf, None
     for dx in np.arange(-0.75, 0.76, 0.25):
         for dy in np.arange(-0.5, 0.51, 0.25):
             second = _centred(b.patch, h, w, dx, dy)
             if second is None:
-                return False
+                return np.inf, np.inf
             difference = float(np.sum((first - second) ** 2) / (0.5 * np.sum(first ** 2 + second ** 2)))
             if difference < best:
                 best, residual = difference, np.abs(first - second)
-    local = float(cv2.boxFilter(residual, -1, (2, 2), normalize=False).max())
-    return best <= SAME_DIFFERENCE and local <= SAME_LOCAL
+    return best, float(cv2.boxFilter(residual, -1, (2, 2), normalize=False).max())
 
 
 def _centred(patch: np.ndarray, h: int, w: int, dx: float, dy: float) -> np.ndarray | None:

@@ -38,6 +38,7 @@ FONTS = {
     "Noto Sans": "fonts-noto-core",
     "DejaVu Sans": "fonts-dejavu-core",
     "Liberation Sans": "fonts-liberation",
+    "Nimbus Sans": "fonts-urw-base35",  # Helvetica: l no taller than I, so I/l must stay undecided
 }
 DEGRADATIONS = ("plain", "jpeg", "rescale", "blur")
 CAP_HEIGHTS = (10, 13, 17, 22)
