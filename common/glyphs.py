@@ -1,17 +1,692 @@
-"""Placeholder: the glyph geometry (replaced by the real module)."""
+"""Look-alike characters of a PIX end-to-end id, decided from the glyphs' geometry.
+
+OCR confuses characters of the id's 11-character tail that look alike (`I/l/1`, `O/0/o`, and
+letters whose two cases differ only in size) and scores them ~0.9999 all the same. This module
+looks at the pixels instead. Its one entry point, `resolve(crop, chars)`, takes the crop of the
+text line holding the id and the 32 characters the OCR read there (each with its approximate x
+centre), and says for each tail look-alike which member of its class the glyph supports, or
+None when the evidence is not clear. A wrong answer is far worse than None, so every decision
+needs a margin over the measurement noise of that very line.
+
+How:
+1. Ink: Otsu splits paper from ink (the crop's border tells the polarity); the crop is rescaled
+   to an ink image in [0, 1] so that 0.5 is the edge of a stroke at any contrast.
+2. Glyphs: connected components, merged when one lies over another (dots of i/j, broken
+   strokes). Edges are measured to a fraction of a pixel where the ink crosses 0.5.
+3. Alignment: the first 21 characters (E + 20 digits) are matched to 21 consecutive glyphs by
+   their x centres; the tail is matched allowing up to two merged (touching) or split glyphs,
+   and a character is used only if every near-best match gives it the same glyph of its own.
+4. References from the known part: a baseline and a cap line fitted over the 21 glyphs (with a
+   common slope, for a slightly tilted crop), their scatter as the noise, the stroke width
+   (the stem of E/D), and real `0` and `1` glyphs of the same font and size (the year 202x
+   always holds a 0). The tail's plain lowercase letters (a e m n r) give the x-height; its
+   ascender letters (b d h k) show how far ascenders rise above the cap height in this font.
+5. Decisions per class:
+   - `I/l/1`: a bare stem is I or l; l rises above the cap line, I does not. Since some fonts
+     (Helvetica) draw l at cap height, "I" needs proof from the same line that ascenders rise
+     (a b/d/h/k or a clearly tall l). A glyph as wide as the reference `1` and like it is 1.
+   - `O/0/o`: x-height is o; at cap height, the width against the reference 0 tells O from 0.
+   - `c/C s/S u/U v/V w/W x/X z/Z`: height against the x-height and the cap height.
+   - `k/K`: between x-height and cap height, k shows only its stem, K its arm as well.
+   - `p/P`: p descends below the baseline, P sits on it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
+
+_CLASSES = ("Il1", "O0o", "cC", "sS", "uU", "vV", "wW", "xX", "zZ", "kK", "pP")
+AMBIGUOUS: dict[str, frozenset[str]] = {char: frozenset(members) for members in _CLASSES for char in members}
+
+ID_LENGTH = 32
+KNOWN = 21  # E/D + ISPB + UTC minute: not look-alikes once digit-corrected
+_DIGITS = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "i": "1",
+                         "|": "1", "L": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})
+_FLAT_TOPS = set("ED57")        # known glyphs whose top is a flat cut at cap height (no overshoot)
+_FLAT_BOTTOMS = set("ED12")
+_X_HEIGHT_LETTERS = set("aemnr")  # lowercase, not look-alikes, no ascender or descender
+_ASCENDER_LETTERS = set("bdhk")
+
+EDGE = 0.5            # the ink level taken as a glyph's edge
+COMPONENT = 0.5       # the ink level that makes a pixel part of a component
+NEAR_BEST = 2.0       # alignments within this cost (squared pitches) of the best are also plausible
+# The widest and narrowest a character's ink can be, in cap heights (measured over Roboto, Open
+# Sans, Lato, Noto Sans, DejaVu Sans, Liberation Sans and Nimbus Sans, regular and bold, plus a
+# little). A glyph outside them for its character holds more (touching glyphs) or less (a broken
+# one) than that character.
+_WIDEST = {**dict.fromkeys("W", 1.5), **dict.fromkeys("wmM", 1.3), **dict.fromkeys("Il1ijrftJ", 0.8),
+           **dict.fromkeys("cC", 1.02), **dict.fromkeys("sSzZuU", 0.95), **dict.fromkeys("vVxXkK", 1.1),
+           **dict.fromkeys("oO0", 1.1), **dict.fromkeys("pP", 0.9)}
+_NARROWEST = {**dict.fromkeys("W", 1.1), **dict.fromkeys("wmM", 0.88), **dict.fromkeys("Ilij", 0.1),
+              **dict.fromkeys("J1rtf", 0.33)}
+# Two glyphs are the same character when their ink differs by at most SAME_DIFFERENCE overall
+# and SAME_LOCAL in any 2x2 pixels; clearly different ones differ by at least the OTHER_ values.
+# Measured on the grid of tools/glyph_grid.py: a 1 or a 0 against those of its own line stays
+# under 0.09 and 1.0 even at cap height 10 with JPEG; Noto Sans' serifed I against its 1s, and O
+# against 0 in every font, over 0.11 and 0.87.
+SAME_DIFFERENCE = 0.05
+SAME_LOCAL = 0.6
+OTHER_DIFFERENCE = 0.1
+OTHER_LOCAL = 1.1
+# O against 0: the distance between the centres of their side strokes, O's over 0's (over 1.22
+# in every font measured; a 0 against its own line's 0s, under 1.18).
+O_WIDER = 1.2
+ZERO_WIDER = 1.08
+# px: how much the end of a thin stem can move against the line's other ascenders under JPEG or
+# blur (measured: up to 0.62 at cap height 10, 0.24 at 13, 0.14 at 22). An I must be this much
+# below them (besides the noise), and sit on the baseline this closely (an eroded stem does not).
+STEM_END = 0.65
+# Heights from the baseline, in cap heights: x-height glyphs measure up to 0.84, cap-height ones
+# from 0.943 (even at cap height 10, blurred; x-heights of common UI fonts stay under 0.8).
+LOWER_MOST = 0.865
+UPPER_LEAST = 0.915
+IRREGULAR = 3.0       # the cost of a touching or split glyph, or a glyph left over: they are rare
+
 
 @dataclass(frozen=True)
 class Verdict:
-    read: str
-    decided: str | None
-    options: tuple
-    why: str
+    read: str                 # what the OCR read at this position
+    decided: str | None       # the member the geometry supports, None when it cannot tell
+    options: tuple[str, ...]  # the members still possible, most likely first
+    why: str                  # short machine reason
 
 
-def resolve(crop, chars):
-    return [Verdict(c, None, (c,), "not_measured") for c, _ in chars]
+@dataclass
+class _Glyph:
+    x0: int
+    x1: int            # exclusive
+    y0: int
+    y1: int            # exclusive
+    labels: tuple[int, ...]
+    area: int
+    top: float = 0.0   # sub-pixel edges (pixel centres at integer coordinates)
+    bottom: float = 0.0
+    left: float = 0.0
+    right: float = 0.0
+    patch: np.ndarray | None = None  # the glyph's own ink, with a 1 px frame
+    own: np.ndarray | None = None    # which pixels of the patch are the glyph's components
+    clipped: bool = False            # its ink reaches the crop's top or bottom: no true height
+    origin: tuple[int, int] = (0, 0)  # crop coordinates of patch[0, 0]
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1 - 1) / 2
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+
+@dataclass
+class _Line:
+    slope: float
+    base0: float       # baseline at x = 0
+    cap0: float        # cap line (flat tops) at x = 0
+    noise: float       # px: scatter of the known glyphs' edges around the lines
+    stroke: float      # px
+    zeros: list        # reference glyphs of 0 and 1 from the known part
+    ones: list
+    x_height: float | None = None   # fraction of the cap height, measured in the tail
+    ascender: float | None = None   # px above the cap line, measured in the tail
+
+    @property
+    def cap_height(self) -> float:
+        return self.base0 - self.cap0
+
+    @property
+    def margin(self) -> float:
+        """px: three standard deviations of an edge measured against the lines."""
+        return 3 * self.noise
+
+    @property
+    def highest_i(self) -> float:
+        """px above the cap line: the most an I's top can measure (a stem's end measures up to
+        2.5% of the cap height above E's flat top), plus the noise."""
+        return 0.025 * self.cap_height + self.margin
+
+    def baseline(self, x: float) -> float:
+        return self.base0 + self.slope * x
+
+    def capline(self, x: float) -> float:
+        return self.cap0 + self.slope * x
+
+
+def resolve(crop: np.ndarray, chars: list[tuple[str, float]]) -> list[Verdict]:
+    """crop: uint8 grayscale (H x W) of one text line holding the id, dark on light or light on
+    dark; chars: the id's 32 characters as read, each with its approximate x centre in crop
+    pixels. One Verdict per id position."""
+    if len(chars) != ID_LENGTH:
+        raise ValueError(f"an end-to-end id has {ID_LENGTH} characters, got {len(chars)}")
+    read = [char for char, _ in chars]
+    verdicts = [Verdict(char, char, (char,), "known" if i < KNOWN else "unambiguous")
+                for i, char in enumerate(read)]
+    wanted = [i for i in range(KNOWN, ID_LENGTH) if read[i] in AMBIGUOUS]
+    if not wanted:
+        return verdicts
+    ink = _ink(crop)
+    if ink is None:
+        return _replaced(verdicts, {i: _undecided(read[i], "no_contrast") for i in wanted})
+    glyphs, labels = _segment(ink)
+    mapping = _align(glyphs, read, np.array([x for _, x in chars], dtype=float))
+    for glyph in {id(g): g for g in mapping if isinstance(g, _Glyph)}.values():
+        _measure(glyph, ink, labels)
+    known = read[0] + "".join(read[1:KNOWN]).translate(_DIGITS)
+    line = _references(known, mapping[:KNOWN])
+    if line is None:
+        return _replaced(verdicts, {i: _undecided(read[i], "no_references") for i in wanted})
+    _tail_references(line, read, mapping, [])
+    decided = {i: _decide(read[i], mapping[i], line) for i in wanted}
+    # A clear l shows that this font's ascenders rise: stems left undecided get a second look.
+    tall = [line.capline(mapping[i].cx) - mapping[i].top for i in wanted if decided[i].decided == "l"]
+    if tall and line.ascender is None:
+        _tail_references(line, read, mapping, tall)
+        for i in wanted:
+            if decided[i].why == "no_ascender_reference":
+                decided[i] = _decide(read[i], mapping[i], line)
+    return _replaced(verdicts, decided)
+
+
+def _decide(read: str, glyph, line: _Line) -> Verdict:
+    if isinstance(glyph, str):
+        return _undecided(read, glyph)
+    if glyph.clipped:
+        return _undecided(read, "clipped")
+    members = AMBIGUOUS[read]
+    if "I" in members:
+        choice, options, why = _stem_or_one(glyph, line)
+    elif "0" in members:
+        choice, options, why = _round(glyph, line)
+    elif "k" in members:
+        choice, options, why = _k(glyph, line)
+    elif "p" in members:
+        choice, options, why = _p(glyph, line)
+    else:
+        choice, options, why = _case(glyph, line, read.lower())
+    if choice is None:
+        return Verdict(read, None, options, why)
+    return Verdict(read, choice, (choice,), why)
+
+
+def _undecided(read: str, why: str) -> Verdict:
+    return Verdict(read, None, (read, *sorted(AMBIGUOUS[read] - {read})), why)
+
+
+def _replaced(verdicts: list[Verdict], new: dict[int, Verdict]) -> list[Verdict]:
+    return [new.get(i, v) for i, v in enumerate(verdicts)]
+
+
+# --- ink and glyphs ---------------------------------------------------------------------------
+
+def _ink(crop: np.ndarray) -> np.ndarray | None:
+    """Ink in [0, 1] (1 = full ink) whatever the polarity; None when there is no contrast."""
+    gray = np.asarray(crop, dtype=np.uint8)
+    if gray.ndim != 2 or min(gray.shape) < 6:
+        return None
+    threshold, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    values = gray.astype(np.float32)
+    dark_text = np.median(border) > threshold
+    paper_side = values[values > threshold] if dark_text else values[values <= threshold]
+    ink_side = values[values <= threshold] if dark_text else values[values > threshold]
+    if paper_side.size == 0 or ink_side.size == 0:
+        return None
+    paper = float(np.median(paper_side))
+    # Small text rarely reaches full ink: the strongest tenth of the ink side stands for it.
+    full = float(np.percentile(ink_side, 10 if dark_text else 90))
+    if abs(paper - full) < 40:
+        return None
+    return np.clip((values - paper) / (full - paper), 0.0, 1.0)
+
+
+def _segment(ink: np.ndarray) -> tuple[list[_Glyph], np.ndarray]:
+    mask = (ink >= COMPONENT).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    parts = [_Glyph(x, x + w, y, y + h, (k,), area) for k, (x, y, w, h, area) in enumerate(stats) if k > 0]
+    parts.sort(key=lambda g: g.x0)
+    glyphs: list[_Glyph] = []
+    for part in parts:
+        # One over another (the dot of an i, a stroke broken by JPEG) is one glyph.
+        host = next((g for g in reversed(glyphs[-3:]) if _stacked(g, part)), None)
+        if host is None:
+            glyphs.append(part)
+        else:
+            host.x0, host.x1 = min(host.x0, part.x0), max(host.x1, part.x1)
+            host.y0, host.y1 = min(host.y0, part.y0), max(host.y1, part.y1)
+            host.labels += part.labels
+            host.area += part.area
+    if not glyphs:
+        return [], labels
+    # Specks (JPEG noise, a label's period) are far smaller than any glyph of the id.
+    tall = np.median([g.y1 - g.y0 for g in glyphs])
+    return [g for g in glyphs if g.y1 - g.y0 >= 0.3 * tall or g.x1 - g.x0 >= 0.3 * tall], labels
+
+
+def _stacked(a: _Glyph, b: _Glyph) -> bool:
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    return overlap >= 0.6 * min(a.x1 - a.x0, b.x1 - b.x0)
+
+
+def _measure(glyph: _Glyph, ink: np.ndarray, labels: np.ndarray) -> None:
+    """Sub-pixel edges from the glyph's own ink (neighbours' pixels masked out)."""
+    y0, y1 = max(glyph.y0 - 2, 0), min(glyph.y1 + 2, ink.shape[0])
+    x0, x1 = max(glyph.x0 - 2, 0), min(glyph.x1 + 2, ink.shape[1])
+    window = labels[y0:y1, x0:x1]
+    own = np.isin(window, glyph.labels)
+    near = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    near &= (window == 0) | own
+    patch = np.where(near, ink[y0:y1, x0:x1], 0.0).astype(np.float32)
+    glyph.patch, glyph.own, glyph.origin = patch, own, (y0, x0)
+    top, bottom = _edges(patch.max(axis=1))
+    left, right = _edges(patch.max(axis=0))
+    glyph.top, glyph.bottom, glyph.left, glyph.right = y0 + top, y0 + bottom, x0 + left, x0 + right
+    glyph.clipped = glyph.top < 0 or glyph.bottom > ink.shape[0] - 1
+
+
+def _edges(profile: np.ndarray) -> tuple[float, float]:
+    """Where the profile first rises through EDGE and last falls through it (sub-pixel)."""
+    above = np.flatnonzero(profile >= EDGE)
+    if above.size == 0:
+        return 0.0, 0.0
+    return _rise(profile, int(above[0])), _fall(profile, int(above[-1]))
+
+
+def _rise(profile: np.ndarray, first: int) -> float:
+    if first == 0:
+        return -0.5
+    return first - 1 + (EDGE - profile[first - 1]) / (profile[first] - profile[first - 1])
+
+
+def _fall(profile: np.ndarray, last: int) -> float:
+    if last == profile.size - 1:
+        return last + 0.5
+    return last + (profile[last] - EDGE) / (profile[last] - profile[last + 1])
+
+
+# --- alignment --------------------------------------------------------------------------------
+
+def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
+    """Each id position's glyph, or why it has none ("merged", "split", "unaligned").
+
+    Dynamic programming over (characters matched, glyphs used): a character takes a glyph of
+    its own, shares one with its neighbours (touching glyphs), or takes two (a split glyph);
+    glyphs before and after the id (a label) are skipped for free, inside it at a price. The
+    cost is how far each character's x centre is from where its glyph puts it. A character
+    keeps its glyph only if every matching that gives it anything else costs at least
+    NEAR_BEST more (min-marginals: the forward plus the backward cost around each step)."""
+    n, count = len(xs), len(glyphs)
+    pitch = (xs[-1] - xs[0]) / (n - 1)
+    if pitch <= 0 or count < KNOWN:
+        return ["unaligned"] * n
+    steps = _step_costs(glyphs, read, xs, pitch)
+    skip = steps.pop("skip")
+    forward = np.full((n + 4, count + 3), np.inf)
+    forward[0, 0] = 0.0
+    for i in range(n + 1):
+        row = forward[i]
+        for g in range(count):  # skips stay on the row: a running scan
+            row[g + 1] = min(row[g + 1], row[g] + skip[i, g])
+        for (takes, uses), cost in steps.items():
+            if i < n:
+                target = forward[i + takes, uses:uses + count]
+                np.minimum(target, row[:count] + cost[i], out=target)
+    backward = np.full((n + 4, count + 3), np.inf)
+    backward[n, count] = 0.0
+    for i in range(n, -1, -1):
+        row = backward[i]
+        if i < n:
+            for (takes, uses), cost in steps.items():
+                np.minimum(row[:count], cost[i] + backward[i + takes, uses:uses + count], out=row[:count])
+        for g in range(count - 1, -1, -1):
+            row[g] = min(row[g], skip[i, g] + row[g + 1])
+    best = forward[n, count]
+    if not np.isfinite(best) or best > 0.5 * n + 2 * IRREGULAR:
+        return ["unaligned"] * n
+    # Each character's cheapest complete matching through each way of covering it.
+    options: list[list[tuple[float, str, int]]] = [[] for _ in range(n)]
+    for (takes, uses), cost in steps.items():
+        kind = "one" if (takes, uses) == (1, 1) else "split" if uses == 2 else "merged"
+        totals = forward[:n, :count] + cost + backward[takes:n + takes, uses:uses + count]
+        for i, g in zip(*np.nonzero(totals < best + NEAR_BEST)):
+            for t in range(takes):
+                if i + t < n:
+                    options[i + t].append((float(totals[i, g]), kind, int(g)))
+    out = []
+    for i in range(n):
+        ranked = sorted(options[i])
+        total, kind, g = ranked[0]
+        if kind != "one":
+            out.append(kind)
+        elif len(ranked) > 1 or abs(xs[i] - glyphs[g].cx) > 0.9 * pitch:
+            out.append("unaligned")
+        else:
+            out.append(glyphs[g])
+    return out
+
+
+def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: float) -> dict:
+    """Cost tables [character, glyph] for each step (characters taken, glyphs used), and for
+    skipping a glyph ("skip", [characters matched so far, glyph])."""
+    n, count = len(xs), len(glyphs)
+    cap = float(np.median([g.y1 - g.y0 for g in glyphs]))
+    widest = np.array([max(_WIDEST.get(m, 1.15) for m in AMBIGUOUS.get(c, c)) * cap + 1.5 for c in read])
+    narrowest = np.array([min(_NARROWEST.get(m, 0.5) for m in AMBIGUOUS.get(c, c)) * cap - 1.5 for c in read])
+    x0 = np.array([g.x0 for g in glyphs], dtype=float) - 0.5
+    x1 = np.array([g.x1 for g in glyphs], dtype=float) - 0.5
+    width = x1 - x0
+    x = xs[:, None]
+    one = ((x - (x0 + x1) / 2) / pitch) ** 2
+    one[(width[None, :] > widest[:, None]) | (width[None, :] < narrowest[:, None])] = np.inf
+    steps = {(1, 1): one}
+    for takes in (2, 3):
+        cost = np.full((n, count), np.inf)
+        for i in range(n - takes + 1):
+            slots = x0 + (np.arange(takes)[:, None] + 0.5) * width / takes
+            cost[i] = np.sum(((xs[i:i + takes, None] - slots) / pitch) ** 2, axis=0) + (takes - 1) * IRREGULAR
+        steps[(takes, 1)] = cost
+    split = np.full((n, count), np.inf)
+    if count > 1:
+        union = x1[1:] - x0[:-1]
+        split[:, :-1] = ((x - (x0[:-1] + x1[1:]) / 2) / pitch) ** 2 + IRREGULAR
+        split[:, :-1][(union[None, :] > widest[:, None]) | (union[None, :] < narrowest[:, None])] = np.inf
+    steps[(1, 2)] = split
+    skip = np.full((n + 1, count), IRREGULAR)
+    skip[0, x1 < xs[0] - 0.5 * pitch] = 0.0     # before the id: a label
+    skip[n, x0 > xs[-1] + 0.5 * pitch] = 0.0    # after it
+    steps["skip"] = skip
+    return steps
+
+
+# --- references -------------------------------------------------------------------------------
+
+def _references(known: str, mapping: list) -> _Line | None:
+    """Lines and reference glyphs from the known characters that have a glyph of their own;
+    None without the leading E/D (the stroke width) or with too few of them."""
+    pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph) and not glyph.clipped]
+    if len(pairs) < 12 or pairs[0][1] is not mapping[0] or known[0] not in "ED":
+        return None
+    known = "".join(char for char, _ in pairs)
+    glyphs = [glyph for _, glyph in pairs]
+    x = np.array([g.cx for g in glyphs])
+    tops = np.array([g.top for g in glyphs])
+    bottoms = np.array([g.bottom for g in glyphs])
+    heights = bottoms - tops
+    if np.median(heights) < 5:
+        return None
+    # The 21 glyphs must be alike in height: otherwise the match is wrong or glyphs touch.
+    if np.any(np.abs(heights - np.median(heights)) > 0.12 * np.median(heights)):
+        return None
+    slope = _common_slope(x, tops, bottoms)
+    flat_top = np.array([c in _FLAT_TOPS for c in known])
+    flat_bottom = np.array([c in _FLAT_BOTTOMS for c in known])
+    if not flat_top.any() or not flat_bottom.any():
+        return None
+    top_rest = tops - slope * x
+    bottom_rest = bottoms - slope * x
+    cap0 = float(np.median(top_rest[flat_top]))
+    base0 = float(np.median(bottom_rest[flat_bottom]))
+    residuals = np.concatenate([top_rest[flat_top] - cap0, bottom_rest[flat_bottom] - base0])
+    noise = max(0.08, 1.4826 * float(np.median(np.abs(residuals))))
+    if residuals.size < 4:
+        noise = max(noise, 0.25)
+    stroke = _stem_width(glyphs[0])
+    if stroke is None:
+        return None
+    zeros = [g for c, g in zip(known, glyphs) if c == "0"]
+    ones = [g for c, g in zip(known, glyphs) if c == "1"]
+    return _Line(slope, base0, cap0, noise, stroke, zeros, ones)
+
+
+def _common_slope(x: np.ndarray, tops: np.ndarray, bottoms: np.ndarray) -> float:
+    """One slope for the tops and the bottoms (each with its own offset), least squares after
+    dropping the worst outliers (round digits overshoot a little)."""
+    keep = np.ones(x.size * 2, dtype=bool)
+    xx = np.concatenate([x, x]) - x.mean()
+    yy = np.concatenate([tops - tops.mean(), bottoms - bottoms.mean()])
+    slope = 0.0
+    for _ in range(2):
+        slope = float(np.sum(xx[keep] * yy[keep]) / max(np.sum(xx[keep] ** 2), 1e-9))
+        residual = yy - slope * xx
+        residual[:x.size] -= np.median(residual[:x.size])
+        residual[x.size:] -= np.median(residual[x.size:])
+        keep = np.abs(residual) <= max(3 * 1.4826 * np.median(np.abs(residual)), 0.3)
+    return slope
+
+
+def _stem_width(glyph: _Glyph) -> float | None:
+    """The stroke: the width of E's (or D's) left stem between its bars."""
+    patch = glyph.patch
+    top, height = glyph.top - glyph.origin[0], glyph.height
+    widths = []
+    for fraction in (0.22, 0.3, 0.38, 0.62, 0.7, 0.78):
+        row = patch[int(round(top + fraction * height))]
+        run = _first_run(row)
+        if run:
+            widths.append(run)
+    return float(np.median(widths)) if widths else None
+
+
+def _first_run(row: np.ndarray) -> float | None:
+    """The width of the leftmost run of ink in a row (sub-pixel)."""
+    above = np.flatnonzero(row >= EDGE)
+    if above.size == 0:
+        return None
+    gaps = np.flatnonzero(np.diff(above) > 1)
+    last = int(above[gaps[0]]) if gaps.size else int(above[-1])
+    return _fall(row, last) - _rise(row, int(above[0]))
+
+
+def _tail_references(line: _Line, read: list[str], mapping: list, tall: list[float]) -> None:
+    """The x-height from plain lowercase letters of the tail; the ascenders' rise above the cap
+    line from its b/d/h/k and from the `tall` rises (px) of glyphs already decided l. The rise
+    counts only when it clears the highest an I can measure: else this font's l may be no
+    taller than its I (Helvetica)."""
+    heights, rises = [], list(tall)
+    for char, glyph in zip(read[KNOWN:], mapping[KNOWN:]):
+        if not isinstance(glyph, _Glyph) or glyph.clipped or not _on_baseline(glyph, line):
+            continue
+        height = _relative_height(glyph, line)
+        if char in _X_HEIGHT_LETTERS and 0.6 <= height <= 0.86:
+            heights.append(height)
+        if char in _ASCENDER_LETTERS:
+            rises.append(line.capline(glyph.cx) - glyph.top)
+    if heights:
+        line.x_height = float(np.median(heights))
+    if rises and np.median(rises) > line.highest_i:
+        line.ascender = float(np.median(rises))
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+def _on_baseline(glyph: _Glyph, line: _Line) -> bool:
+    return abs(glyph.bottom - line.baseline(glyph.cx)) <= 0.08 * line.cap_height + 3 * line.noise
+
+
+def _relative_height(glyph: _Glyph, line: _Line) -> float:
+    return (line.baseline(glyph.cx) - glyph.top) / line.cap_height
+
+
+def _stem_or_one(glyph: _Glyph, line: _Line):
+    if len(glyph.labels) > 1:
+        return None, ("I", "l", "1"), "not_one_stroke"
+    if not _on_baseline(glyph, line):
+        return None, ("I", "l", "1"), "off_baseline"
+    if line.ones:
+        # Same font, same size: the 1 of the known part is 2-4 stems wide (its flag).
+        ratio = glyph.width / float(np.median([g.width for g in line.ones]))
+        if 0.85 <= ratio <= 1.15:
+            return _one(glyph, line)
+        if ratio > 0.6:
+            return None, ("1", "I", "l"), "width_unlike_stem_and_1"
+    elif glyph.width > 1.3 * line.stroke:
+        return None, ("1", "I", "l"), "no_reference_1"
+    if _has_gap(glyph):
+        return None, ("l", "I"), "dotted"
+    if _relative_height(glyph, line) < 0.9:
+        return None, ("I", "l"), "shorter_than_cap"
+    rise = line.capline(glyph.cx) - glyph.top
+    highest_i = line.highest_i
+    if rise > highest_i:
+        return "l", ("l",), "taller_than_cap"
+    ascender = line.ascender
+    drop = glyph.bottom - line.baseline(glyph.cx)
+    if ascender is not None and rise < ascender - line.margin - STEM_END and abs(drop) <= STEM_END:
+        return "I", ("I",), "at_cap_height"
+    why = "close_to_cap" if ascender is not None else "no_ascender_reference"
+    return None, ("l", "I") if rise > highest_i / 2 else ("I", "l"), why
+
+
+def _has_gap(glyph: _Glyph) -> bool:
+    """A merged i (or j) dot shows as weaker ink between the dot and the stem."""
+    profile = glyph.patch.max(axis=1)
+    top, bottom = glyph.top - glyph.origin[0], glyph.bottom - glyph.origin[0]
+    inner = profile[int(np.ceil(top + 1.0)): int(np.floor(bottom - 1.0)) + 1]
+    return inner.size > 2 and float(inner.min()) < 0.7 * float(np.median(inner))
+
+
+def _one(glyph: _Glyph, line: _Line):
+    top = float(np.median([g.top - line.capline(g.cx) for g in line.ones]))
+    if abs(glyph.top - line.capline(glyph.cx) - top) > max(0.06 * line.cap_height, line.margin):
+        return None, ("1", "I", "l"), "unlike_reference_1"
+    if any(_same_shape(glyph, ref) for ref in line.ones):
+        return "1", ("1",), "like_reference_1"
+    return None, ("1", "I", "l"), "unlike_reference_1"
+
+
+def _round(glyph: _Glyph, line: _Line):
+    if not _on_baseline(glyph, line):
+        return None, ("O", "0", "o"), "off_baseline"
+    height = _relative_height(glyph, line)
+    if _lowercase_height(height, line):
+        return "o", ("o",), "x_height"
+    if not _cap_height(height, line):
+        return None, ("o", "O", "0") if height < (LOWER_MOST + UPPER_LEAST) / 2 else ("O", "0", "o"), "height_between"
+    spans = [_stroke_span(g, line) for g in line.zeros]
+    spans = [span for span in spans if span]
+    span = _stroke_span(glyph, line)
+    if not spans or not span:
+        return None, ("O", "0"), "no_reference_0"
+    ratio = span / float(np.median(spans))
+    outer = glyph.width / float(np.median([g.width for g in line.zeros]))
+    if ratio > 1.8 or outer > ratio + 0.1:  # wider than any O, or not one round glyph
+        return None, ("O", "0"), "not_one_round_glyph"
+    differences = [_difference(glyph, ref) for ref in line.zeros]
+    if ratio >= O_WIDER and all(d >= OTHER_DIFFERENCE and local >= OTHER_LOCAL for d, local in differences):
+        return "O", ("O",), "wider_than_0"
+    if ratio <= ZERO_WIDER and any(d <= SAME_DIFFERENCE and local <= SAME_LOCAL for d, local in differences):
+        return "0", ("0",), "like_reference_0"
+    return None, ("O", "0") if ratio > (O_WIDER + ZERO_WIDER) / 2 else ("0", "O"), "width_between_0_and_O"
+
+
+def _stroke_span(glyph: _Glyph, line: _Line) -> float | None:
+    """px between the centres of a round glyph's left and right strokes at mid-height, from its
+    own pixels: blur widens strokes symmetrically, and a close neighbour's fringe is not its own."""
+    top, bottom = glyph.top - glyph.origin[0], glyph.bottom - glyph.origin[0]
+    rows = slice(int(round(top + 0.35 * (bottom - top))), int(round(top + 0.65 * (bottom - top))) + 1)
+    ink = np.where(glyph.own[rows], glyph.patch[rows], 0.0).sum(axis=0)
+    columns = np.arange(ink.size)
+    middle = (glyph.left + glyph.right) / 2 - glyph.origin[1]
+    left, right = ink * (columns < middle), ink * (columns > middle)
+    if left.sum() <= 0 or right.sum() <= 0:
+        return None
+    return float((right @ columns) / right.sum() - (left @ columns) / left.sum())
+
+
+def _lowercase_height(height: float, line: _Line) -> bool:
+    """Is a glyph this tall (a fraction of the cap height, from the baseline) an x-height one?"""
+    limit = LOWER_MOST - _extra_margin(line)
+    if line.x_height is not None:  # a font with a low x-height leaves more room
+        limit = min(limit, (line.x_height + 1) / 2 - 0.03)
+    return 0.55 <= height <= limit
+
+
+def _cap_height(height: float, line: _Line) -> bool:
+    return UPPER_LEAST + _extra_margin(line) <= height <= 1.12
+
+
+def _extra_margin(line: _Line) -> float:
+    """Wider limits for a line whose known glyphs scatter more than usual."""
+    return max(0.0, 3 * line.noise / line.cap_height - 0.03)
+
+
+def _case(glyph: _Glyph, line: _Line, lower: str):
+    upper = lower.upper()
+    if not _on_baseline(glyph, line):
+        return None, (lower, upper), "off_baseline"
+    height = _relative_height(glyph, line)
+    if _lowercase_height(height, line):
+        return lower, (lower,), "x_height"
+    if _cap_height(height, line):
+        return upper, (upper,), "cap_height"
+    return None, (lower, upper) if height < (LOWER_MOST + UPPER_LEAST) / 2 else (upper, lower), "height_between"
+
+
+def _k(glyph: _Glyph, line: _Line):
+    if not _on_baseline(glyph, line) or len(glyph.labels) > 1:
+        return None, ("k", "K"), "off_baseline"
+    # Rows between the x-height and the cap height: k has only its stem there.
+    base = line.baseline(glyph.cx) - glyph.origin[0]
+    rows = [int(round(base - f * line.cap_height)) for f in (0.86, 0.92)]
+    widths = []
+    for row in rows:
+        if 0 <= row < glyph.patch.shape[0]:
+            left, right = _edges(glyph.patch[row])
+            widths.append(right - left)
+    if len(widths) < 2:
+        return None, ("k", "K"), "no_glyph"
+    band = max(widths)
+    if band <= 1.6 * line.stroke and glyph.width >= 3 * line.stroke:
+        return "k", ("k",), "stem_only_above_x_height"
+    if min(widths) >= 2.5 * line.stroke:
+        return "K", ("K",), "arm_above_x_height"
+    return None, ("k", "K"), "band_between"
+
+
+def _p(glyph: _Glyph, line: _Line):
+    drop = glyph.bottom - line.baseline(glyph.cx)
+    height = _relative_height(glyph, line)
+    margin = 0.04 * line.cap_height + 3 * line.noise
+    if drop >= 0.15 * line.cap_height and _lowercase_height(height, line):
+        return "p", ("p",), "descender"
+    if abs(drop) <= margin and _cap_height(height, line):
+        return "P", ("P",), "on_baseline_cap_height"
+    return None, ("p", "P") if drop > 0.07 * line.cap_height else ("P", "p"), "height_between"
+
+
+def _same_shape(a: _Glyph, b: _Glyph) -> bool:
+    difference, local = _difference(a, b)
+    return difference <= SAME_DIFFERENCE and local <= SAME_LOCAL
+
+
+def _difference(a: _Glyph, b: _Glyph) -> tuple[float, float]:
+    """How two glyphs of the same font and size differ, aligned on their ink centroids and then
+    on the best sub-pixel shift: the share of ink that differs, and the most ink that differs
+    within any 2x2 pixels (a serif, a flag or a bar is a small area of strong difference)."""
+    h, w = max(a.patch.shape[0], b.patch.shape[0]) + 4, max(a.patch.shape[1], b.patch.shape[1]) + 4
+    first = _centred(a.patch, h, w, 0.0, 0.0)
+    if first is None:
+        return np.inf, np.inf
+    best, residual = np.inf, None
+    for dx in np.arange(-0.75, 0.76, 0.25):
+        for dy in np.arange(-0.5, 0.51, 0.25):
+            second = _centred(b.patch, h, w, dx, dy)
+            if second is None:
+                return np.inf, np.inf
+            difference = float(np.sum((first - second) ** 2) / (0.5 * np.sum(first ** 2 + second ** 2)))
+            if difference < best:
+                best, residual = difference, np.abs(first - second)
+    return best, float(cv2.boxFilter(residual, -1, (2, 2), normalize=False).max())
+
+
+def _centred(patch: np.ndarray, h: int, w: int, dx: float, dy: float) -> np.ndarray | None:
+    m = cv2.moments(patch)
+    if m["m00"] <= 0:
+        return None
+    shift = np.float32([[1, 0, w / 2 - m["m10"] / m["m00"] + dx], [0, 1, h / 2 - m["m01"] / m["m00"] + dy]])
+    return cv2.warpAffine(patch, shift, (w, h), flags=cv2.INTER_LINEAR)

@@ -1,0 +1,286 @@
+"""Rendered PIX id lines for `common.glyphs`: the test fixtures, and a grid that measures it.
+
+`render_line` draws an end-to-end id (optionally after a label) with PIL in a real font, degrades
+the whole picture like a screenshot can be (JPEG, a resampling round trip, blur), then cuts the
+line out the way RapidOCR does: a quad around the text with a few pixels of margin and a slight
+tilt, rectified with a perspective warp (cubic, replicated border). It returns the crop and the
+characters with their x centres in crop pixels plus jitter (like the recognizer's CTC frames).
+
+    .venv/bin/python -m tools.glyph_grid            # decided share and wrong count per font,
+    .venv/bin/python -m tools.glyph_grid --seeds 6  # class and degradation (more seeds: slower)
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import string
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from common import glyphs
+
+# Fontconfig name -> the Debian package that ships it (what a missing font's message names).
+FONTS = {
+    "Roboto": "fonts-roboto",
+    "Roboto:style=Medium": "fonts-roboto",
+    "Open Sans": "fonts-open-sans",
+    "Lato": "fonts-lato",
+    "Noto Sans": "fonts-noto-core",
+    "DejaVu Sans": "fonts-dejavu-core",
+    "Liberation Sans": "fonts-liberation",
+    "Nimbus Sans": "fonts-urw-base35",  # Helvetica: l no taller than I, so I/l must stay undecided
+}
+DEGRADATIONS = ("plain", "jpeg", "rescale", "blur")
+CAP_HEIGHTS = (10, 13, 17, 22)
+ISPBS = ("00000000", "00360305", "60701190", "60746948", "90400888", "18236120", "00416968",
+         "22896431", "08561701", "31872495", "10573521", "02038232")
+LABELS = ("ID da transação:", "ID/Transação", "Autenticação:")
+TAIL_ALPHABET = string.ascii_letters + string.digits
+
+
+class FontMissing(LookupError):
+    pass
+
+
+def font_file(name: str) -> str:
+    """The font file fontconfig has for `name`; FontMissing (naming the Debian package) when
+    fontconfig only has a fallback for it."""
+    family = name.split(":")[0]
+    try:
+        found = subprocess.run(["fc-match", "-f", "%{family}\n%{file}", name], capture_output=True,
+                               text=True, timeout=10).stdout.split("\n")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise FontMissing(f"fc-match failed ({e}); install fontconfig and {FONTS.get(name, 'the font')}")
+    if len(found) < 2 or family.lower() not in found[0].lower():
+        raise FontMissing(f"font {name!r} is not installed: apt-get install {FONTS.get(name, '?')}")
+    return found[1]
+
+
+def random_id(rng: random.Random, tail: str | None = None) -> str:
+    """E + an ISPB + a UTC minute in 2024-2026 + an 11-char tail (random unless given)."""
+    stamp = datetime(2024, 1, 1) + timedelta(minutes=rng.randrange(3 * 365 * 24 * 60))
+    tail = tail or "".join(rng.choice(TAIL_ALPHABET) for _ in range(11))
+    return "E" + rng.choice(ISPBS) + stamp.strftime("%Y%m%d%H%M") + tail
+
+
+def lookalike_tail(rng: random.Random, members: str, count: int = 4) -> str:
+    """A random tail holding `count` characters drawn from `members` at random positions."""
+    tail = [rng.choice(TAIL_ALPHABET) for _ in range(11)]
+    for position in rng.sample(range(11), count):
+        tail[position] = rng.choice(members)
+    return "".join(tail)
+
+
+def misread(rng: random.Random, text: str, share: float = 0.5) -> str:
+    """What a confused OCR could read: tail look-alikes swapped for another member of their
+    class with probability `share`."""
+    read = list(text)
+    for i in range(21, 32):
+        members = sorted(glyphs.AMBIGUOUS.get(text[i], ()))
+        if members and rng.random() < share:
+            read[i] = rng.choice([m for m in members if m != text[i]])
+    return "".join(read)
+
+
+@dataclass
+class Line:
+    crop: np.ndarray             # uint8 grayscale, the rectified line crop
+    chars: list[tuple[str, float]]
+    truth: str                   # the id actually drawn
+    centres: list[float]         # each character's true x centre in the crop (no jitter)
+
+
+def render_line(font_path: str, cap_height: int, e2e_id: str, rng: random.Random, *, dark: bool = True,
+                degradation: str = "plain", label: str = "", read: str | None = None, hinted: bool = False,
+                squeeze: float = 0.0, jitter: float = 0.45) -> Line:
+    """One id line. `hinted` uses FreeType's grid-fitting at the final size (snaps heights to
+    whole pixels: at small sizes l and I come out equally tall), otherwise the line is drawn 4x
+    larger and reduced (unhinted, like phones render). `squeeze` (px) pulls the tail's glyphs
+    closer so neighbours touch; `read` is what the OCR says (default: the truth); x centres get
+    +-`jitter` pitch of noise."""
+    scale = 1 if hinted else 4
+    probe = ImageFont.truetype(font_path, 200)
+    size = max(6, round(200 * cap_height * scale / _cap_of(probe)))
+    font = ImageFont.truetype(font_path, size)
+    ink, paper = (rng.randint(0, 70), rng.randint(215, 255)) if dark else (rng.randint(200, 255), rng.randint(0, 50))
+    prefix = label + " " if label else ""
+    margin = 3 * size
+    width = int(font.getlength(prefix + e2e_id)) + 2 * margin
+    width += -width % scale
+    image = Image.new("L", (width, 3 * size + (-3 * size) % scale), paper)
+    draw = ImageDraw.Draw(image)
+    baseline = 2 * size
+    x = margin + rng.random() * scale
+    if prefix:
+        draw.text((x, baseline), prefix, font=font, fill=ink, anchor="ls")
+        x += font.getlength(prefix)
+    centres = []
+    if squeeze:  # one character at a time, so the tail's glyphs can be pulled together
+        for i, char in enumerate(e2e_id):
+            draw.text((x, baseline), char, font=font, fill=ink, anchor="ls")
+            advance = font.getlength(char) - (squeeze * scale if i >= 21 else 0)
+            centres.append(x + font.getlength(char) / 2)
+            x += advance
+    else:
+        draw.text((x, baseline), e2e_id, font=font, fill=ink, anchor="ls")
+        for i in range(len(e2e_id)):
+            centres.append(x + (font.getlength(e2e_id[:i]) + font.getlength(e2e_id[:i + 1])) / 2)
+    if scale > 1:
+        image = image.resize((image.width // scale, image.height // scale), Image.BOX)
+        centres = [(c + 0.5) / scale - 0.5 for c in centres]
+        baseline = (baseline + 0.5) / scale - 0.5
+    image = _degraded(image, degradation, rng)
+    crop, to_crop = _detector_crop(np.array(image), paper, rng)
+    pitch = (centres[-1] - centres[0]) / (len(centres) - 1)
+    offset = rng.uniform(-0.1, 0.1) * pitch
+    read = read or e2e_id
+    true_centres = [to_crop(cx, baseline - cap_height / 2) for cx in centres]
+    chars = [(char, cx + offset + rng.uniform(-jitter, jitter) * pitch) for char, cx in zip(read, true_centres)]
+    return Line(crop, chars, e2e_id, true_centres)
+
+
+def _cap_of(font) -> float:
+    left, top, right, bottom = font.getbbox("E", anchor="ls")
+    return -top
+
+
+def _degraded(image: Image.Image, degradation: str, rng: random.Random) -> Image.Image:
+    if degradation == "jpeg":
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=rng.randint(50, 70))
+        return Image.open(io.BytesIO(buffer.getvalue())).convert("L")
+    if degradation == "rescale":
+        factor = rng.uniform(0.6, 0.8)
+        small = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))),
+                             Image.BILINEAR)
+        return small.resize(image.size, Image.BICUBIC)
+    if degradation == "blur":
+        return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 0.7)))
+    return image
+
+
+def _detector_crop(page: np.ndarray, paper: int, rng: random.Random):
+    """Cut the text out like RapidOCR: a quad around the ink with 1-3 px of margin above and
+    below, a few px left and right, a slight tilt, rectified with a perspective warp."""
+    ink_rows, ink_cols = np.nonzero(np.abs(page.astype(int) - paper) > 40)
+    top, bottom = ink_rows.min() - rng.uniform(1, 3), ink_rows.max() + 1 + rng.uniform(1, 3)
+    left, right = ink_cols.min() - rng.uniform(2, 6), ink_cols.max() + 1 + rng.uniform(2, 6)
+    tilt = np.tan(np.radians(rng.uniform(-0.4, 0.4)))
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    quad = np.float32([[left, top], [right, top], [right, bottom], [left, bottom]])
+    quad[:, 1] += (quad[:, 0] - cx) * tilt  # the box leans a little against the text
+    width, height = int(right - left), int(bottom - top)
+    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    warp = cv2.getPerspectiveTransform(quad, target)
+    crop = cv2.warpPerspective(page, warp, (width, height), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REPLICATE)
+
+    def to_crop(x: float, y: float) -> float:
+        point = cv2.perspectiveTransform(np.float32([[[x, y]]]), warp)
+        return float(point[0, 0, 0])
+
+    return crop, to_crop
+
+
+# Tails that hold each class's members (the grid's cases).
+CLASS_MEMBERS = {name: "".join(sorted(members)) for name, members in
+                 {"Il1": "Il1", "O0o": "O0o", "case": "cCsSuUvVwWxXzZ", "kKpP": "kKpP"}.items()}
+
+
+def class_of(char: str) -> str:
+    for name, members in CLASS_MEMBERS.items():
+        if char in members:
+            return name
+    return ""
+
+
+@dataclass
+class Tally:
+    positions: int = 0
+    decided: int = 0
+    wrong: int = 0
+
+
+def run_grid(fonts=tuple(FONTS), cap_heights=CAP_HEIGHTS, degradations=DEGRADATIONS, seeds=2,
+             label_every=3):
+    """Render every font x size x polarity x degradation x seed x class, resolve each line and
+    tally per (font, class, degradation): positions, decided, wrong. Returns (tallies, lines,
+    seconds spent in resolve, wrong cases)."""
+    tallies: dict[tuple[str, str, str], Tally] = defaultdict(Tally)
+    wrong_cases = []
+    spent, lines = 0.0, 0
+    for font in fonts:
+        path = font_file(font)
+        for cap in cap_heights:
+            for dark in (True, False):
+                for degradation in degradations:
+                    for seed in range(seeds):
+                        for members in CLASS_MEMBERS.values():
+                            rng = random.Random(f"{font}|{cap}|{dark}|{degradation}|{seed}|{members}")
+                            truth = random_id(rng, lookalike_tail(rng, members))
+                            label = LABELS[seed % len(LABELS)] if lines % label_every == 0 else ""
+                            line = render_line(path, cap, truth, rng, dark=dark, degradation=degradation,
+                                               label=label, read=misread(rng, truth), hinted=seed % 2 == 1)
+                            started = time.perf_counter()
+                            verdicts = glyphs.resolve(line.crop, line.chars)
+                            spent += time.perf_counter() - started
+                            lines += 1
+                            for i in range(21, 32):
+                                klass = class_of(truth[i])
+                                if not klass or truth[i] not in glyphs.AMBIGUOUS:
+                                    continue
+                                tally = tallies[(font, klass, degradation)]
+                                tally.positions += 1
+                                if verdicts[i].decided is not None:
+                                    tally.decided += 1
+                                    if verdicts[i].decided != truth[i]:
+                                        tally.wrong += 1
+                                        wrong_cases.append((font, cap, dark, degradation, truth, i, verdicts[i]))
+    return tallies, lines, spent, wrong_cases
+
+
+def _table(tallies) -> str:
+    rows = [f"{'font':22} {'class':6} " + " ".join(f"{d:>14}" for d in DEGRADATIONS) + f" {'all':>14}"]
+    fonts = sorted({k[0] for k in tallies}, key=list(FONTS).index)
+    classes = sorted({k[1] for k in tallies}, key=list(CLASS_MEMBERS).index)
+
+    def cell(items):
+        positions = sum(t.positions for t in items)
+        decided = sum(t.decided for t in items)
+        wrong = sum(t.wrong for t in items)
+        return f"{decided / positions:6.0%} w{wrong:<2} n{positions:<3}" if positions else f"{'-':>14}"
+
+    for font in fonts + ["ALL"]:
+        for klass in classes:
+            picked = [t for k, t in tallies.items() if k[1] == klass and font in (k[0], "ALL")]
+            cells = [cell([t for k, t in tallies.items() if k[1] == klass and k[2] == d and font in (k[0], "ALL")])
+                     for d in DEGRADATIONS]
+            rows.append(f"{font:22} {klass:6} " + " ".join(cells) + f" {cell(picked)}")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args(argv)
+    tallies, lines, spent, wrong_cases = run_grid(seeds=args.seeds)
+    print("decided share, wrong decisions (w) and look-alike positions (n) per font, class and degradation")
+    print(_table(tallies))
+    print(f"{lines} lines, {1000 * spent / lines:.1f} ms per crop in glyphs.resolve")
+    for case in wrong_cases:
+        print("WRONG", case)
+    return 1 if wrong_cases else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
