@@ -57,6 +57,7 @@ class Position:
     agree: bool = True  # the readings' best characters are the same
     geometry: str | None = None  # what the glyph geometry decided, if anything
     geometry_options: tuple = ()
+    confirmed: bool = False  # settled by other evidence on the receipt (its printed time, the ISPB table)
 
     def ranked(self) -> list[tuple[str, float]]:
         return sorted(self.probs.items(), key=lambda item: -item[1])
@@ -75,10 +76,14 @@ class IdCheck:
         return not self.ambiguous
 
 
-def check_id(e2e_id: str, pages: list) -> IdCheck:
+def check_id(e2e_id: str, pages: list, shown_at=None) -> IdCheck:
     """Evidence for `e2e_id` as read on `pages` (common.ocr.OcrPage, with an engine that can
-    re-read a box). Without per-character evidence, look-alikes in the tail are unsettled."""
+    re-read a box). Without per-character evidence, look-alikes in the tail are unsettled.
+    `shown_at`: the payment time the receipt prints (read apart from the id): the stamp's
+    digits it agrees with are settled by it, and so is an ISPB of a known institution."""
     positions = [Position(char) for char in e2e_id]
+    for index in _confirmed_by_structure(e2e_id, shown_at):
+        positions[index].confirmed = True
     found = False
     for page in pages:
         engine = getattr(page, "engine", None)
@@ -132,8 +137,7 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
             best_chars = aligned
         for offset, reading in enumerate(aligned):
             position = positions[first + offset]
-            if reading is None:  # this reading saw another character there: no agreement
-                position.agree = False
+            if reading is None:  # lost in this reading: no evidence either way
                 continue
             allowed = _alphabet(first + offset)
             raw = {reading.char: reading.prob, **reading.alternatives}
@@ -158,24 +162,20 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
 
 
 def _align(readings: list, expected: str) -> list:
-    """The reading of each character of `expected` (None where the re-read lost it)."""
+    """The reading of each character of `expected`: the same character, or another one read in
+    its place (a disagreement); None where the re-read lost it or read more."""
     import difflib
 
-    got = _fold("".join(r.char for r in readings))
-    want = _fold(expected)
-    out = [None] * len(expected)
-    start = _fold_index(got, want)
-    if start is not None:
+    got, want = _fold("".join(r.char for r in readings)), _fold(expected)
+    start = got.find(want)
+    if start >= 0:
         return [readings[start + i] for i in range(len(expected))]
-    for block in difflib.SequenceMatcher(None, got, want, autojunk=False).get_matching_blocks():
-        for k in range(block.size):
-            out[block.b + k] = readings[block.a + k]
+    out = [None] * len(expected)
+    for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(None, got, want, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and a1 - a0 == b1 - b0):
+            for k in range(b1 - b0):
+                out[b0 + k] = readings[a0 + k]
     return out
-
-
-def _fold_index(got: str, want: str) -> int | None:
-    index = got.find(want)
-    return index if index >= 0 else None
 
 
 def _decide(e2e_id: str, positions: list[Position]) -> IdCheck:
@@ -196,9 +196,23 @@ def _decide(e2e_id: str, positions: list[Position]) -> IdCheck:
     return IdCheck(chosen, candidates, ambiguous, round(min(confidence, 0.99), 3), "ocr_evidence")
 
 
+def _confirmed_by_structure(e2e_id: str, shown_at) -> list[int]:
+    """Positions of the id that other evidence on the receipt vouches for: the ISPB when it is a
+    known institution's, and each digit of the UTC stamp that the printed time (+3 h) shows."""
+    from datetime import timezone
+
+    confirmed = list(range(1, 9)) if pix.institution(e2e_id) else []
+    if shown_at is not None:
+        stamp = shown_at.astimezone(timezone.utc).strftime("%Y%m%d%H%M")
+        confirmed += [9 + i for i, (a, b) in enumerate(zip(stamp, e2e_id[9:21])) if a == b]
+    return confirmed
+
+
 def _settle(index: int, position: Position) -> tuple[str, float, list[str]]:
     """(the character to keep, how sure, the options when it is not settled)."""
     ranked = position.ranked()
+    if position.confirmed:
+        return position.read, max(dict(ranked).get(position.read, 0.0), 0.999), []
     if not ranked:  # no reading saw this character: only the id's structure speaks for it
         lookalike = index >= TAIL and position.read in LOOKALIKES
         return position.read, 0.5 if lookalike else 0.9, sorted(LOOKALIKES[position.read]) if lookalike else []

@@ -610,12 +610,12 @@ REVIEW_REASONS = {
 
 def extract_fields(lines: list[str], id_check=None, amount_check=None) -> dict:
     """`result.data` fields, with a confidence per key field and the reasons to review them.
-    `id_check(e2e_id)` -> common.evidence.IdCheck and `amount_check(amount)` -> bool | None give
+    `id_check(e2e_id, shown_at)` -> common.evidence.IdCheck and `amount_check(amount)` -> bool | None give
     per-character evidence (OCR); without them the text is taken as exact (a PDF's text layer)."""
     first_id = find_end_to_end_id(lines)
     paid_at = find_paid_at(lines, first_id)
     e2e_id = find_end_to_end_id(lines, paid_at)
-    check = id_check(e2e_id) if id_check and e2e_id else None
+    check = id_check(e2e_id, paid_at) if id_check and e2e_id else None
     if check and check.transaction_id != e2e_id:
         e2e_id = check.transaction_id  # the glyphs settled a look-alike the reading got wrong
     if e2e_id != first_id:

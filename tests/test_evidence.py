@@ -128,7 +128,7 @@ def test_a_clean_receipt_has_no_review_reason():
     ("amount_missing", [line for line in ROW if "Valor" not in line], {}),
     ("amount_uncertain", ROW, {"amount_check": lambda amount: False}),
     ("id_missing", [line for line in ROW if "ID" not in line], {}),
-    ("id_ambiguous", ROW, {"id_check": lambda e2e_id: evidence.IdCheck(e2e_id, [e2e_id, e2e_id[:-1] + "E"],
+    ("id_ambiguous", ROW, {"id_check": lambda e2e_id, shown_at: evidence.IdCheck(e2e_id, [e2e_id, e2e_id[:-1] + "E"],
                                                                         [31], 0.4, "ocr_evidence")}),
     ("id_minute_mismatch", [line.replace("22:25", "19:02") for line in ROW], {}),
     ("paid_at_missing", [line for line in ROW if "Data" not in line], {}),
@@ -143,13 +143,13 @@ def test_each_review_reason_flags_the_receipt(reason, lines, checks):
 
 def test_an_ambiguous_id_comes_with_its_candidates_and_a_low_confidence():
     candidates = [E2E, E2E[:-1] + "E"]
-    data = fields(ROW, id_check=lambda e2e_id: evidence.IdCheck(e2e_id, candidates, [31], 0.4, "ocr_evidence"))
+    data = fields(ROW, id_check=lambda e2e_id, shown_at: evidence.IdCheck(e2e_id, candidates, [31], 0.4, "ocr_evidence"))
     assert data["transaction_id_candidates"] == candidates and data["confidence"]["transaction_id"] <= 0.4
 
 
 def test_the_evidence_may_correct_a_look_alike_and_the_payment_time_follows():
     corrected = E2E[:21] + "S" + E2E[22:]
-    data = fields(ROW, id_check=lambda e2e_id: evidence.IdCheck(corrected, [corrected], [], 0.97, "ocr_evidence"))
+    data = fields(ROW, id_check=lambda e2e_id, shown_at: evidence.IdCheck(corrected, [corrected], [], 0.97, "ocr_evidence"))
     assert data["transaction_id"] == corrected and data["review_reasons"] == []
 
 
@@ -159,5 +159,5 @@ def test_a_rendered_look_alike_is_settled_right_or_flagged_with_the_truth_among_
     engine = ocr.RapidOcrEngine()
     page = engine.read(Image.open(io.BytesIO(sample["png"])).convert("RGB"))
     truth = sample["receipt"].transaction_id
-    data = extraction.extract_fields(page.lines, id_check=lambda e2e_id: evidence.check_id(e2e_id, [page]))
+    data = extraction.extract_fields(page.lines, id_check=lambda e2e_id, shown_at: evidence.check_id(e2e_id, [page], shown_at))
     assert data["transaction_id"] == truth or (data["needs_review"] and truth in data["transaction_id_candidates"])
