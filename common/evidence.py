@@ -18,7 +18,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
-from common import glyphs, pix
+from common import pix
 
 TAIL = 21  # the first position of the 11-character random tail
 # Characters OCR swaps for one another in an id's tail: upper/lower case pairs that differ only in
@@ -154,6 +154,8 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
         if position.readings:
             position.probs = {c: p / position.readings for c, p in position.probs.items()}
     if crop is not None and span == (0, len(e2e_id)) and all(r is not None for r in best_chars):
+        from common import glyphs  # OpenCV: only where a box was re-read, so RapidOCR is there too
+
         verdicts = glyphs.resolve(crop, [(e2e_id[i], best_chars[i].x) for i in range(len(e2e_id))])
         for position, verdict in zip(positions, verdicts):
             if verdict.decided is not None and verdict.decided != verdict.read or verdict.read in LOOKALIKES:
