@@ -129,7 +129,7 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
     first, last = span
     crop, best_chars = None, []
     for pad in (0.0, 0.3) if given is None else (None,):
-        gray, readings = engine.reread(page, word, pad) if given is None else (None, given[0])
+        gray, readings = engine.reread(page, word, pad) if given is None else _given(page, word, given[0])
         if crop is None:
             crop = gray
         aligned = _align(readings, e2e_id[first:last])
@@ -161,6 +161,17 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
             if verdict.decided is not None and verdict.decided != verdict.read or verdict.read in LOOKALIKES:
                 position.geometry = verdict.decided
                 position.geometry_options = tuple(verdict.options)
+
+
+def _given(page, word, readings: list) -> tuple:
+    """The box's crop and the engine's own readings, their x moved into the crop's frame."""
+    from common.ocr import CharReading, crop_box
+
+    if page.image is None:
+        return None, readings
+    crop, x0 = crop_box(page.image, word.quad)
+    left = min(p[0] for p in word.quad)
+    return crop, [CharReading(r.char, r.prob, r.alternatives, r.x + left - x0) for r in readings]
 
 
 def _align(readings: list, expected: str) -> list:

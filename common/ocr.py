@@ -334,7 +334,9 @@ class VisionOcrEngine:
         response = self._call(lambda client, options: client.document_text_detection(
             {"content": content}, image_context={"language_hints": VISION_LANGUAGE_HINTS}, **options))
         _raise_for(response.error)
-        return _vision_page(response)
+        page = _vision_page(response)
+        page.image = _gray(image)  # the symbols' boxes are in its pixels: the id's glyph geometry
+        return page
 
     def lines_from_pdf(self, data: bytes, max_pages: int) -> list[str] | None:
         pages = self.pages_from_pdf(data, max_pages)
@@ -384,6 +386,20 @@ class VisionOcrEngine:
             raise BackendUnavailable(f"Cloud Vision unavailable: {cause}") from e
         except exceptions.BadRequest as e:
             raise ReceiptUnreadable("unreadable_file", f"Cloud Vision refused the file: {e.message}") from None
+
+
+def _gray(image):
+    import numpy
+
+    return numpy.asarray(image.convert("L"))
+
+
+def crop_box(gray, quad, pad: int = 2):
+    """The axis-aligned crop of a box (four corner points) from a grayscale image, `pad` pixels
+    more on each side; its x origin is the box's left edge minus `pad`."""
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    x0, y0 = max(int(min(xs)) - pad, 0), max(int(min(ys)) - pad, 0)
+    return gray[y0:int(max(ys)) + pad + 1, x0:int(max(xs)) + pad + 1], x0
 
 
 def _encoded(image) -> bytes:

@@ -6,6 +6,8 @@ pinned down; `test_a_rendered_look_alike_*` runs the real RapidOCR engine on a r
 
 import io
 
+import numpy
+
 import pytest
 from PIL import Image
 
@@ -161,3 +163,29 @@ def test_a_rendered_look_alike_is_settled_right_or_flagged_with_the_truth_among_
     truth = sample["receipt"].transaction_id
     data = extraction.extract_fields(page.lines, id_check=lambda e2e_id, shown_at: evidence.check_id(e2e_id, [page], shown_at))
     assert data["transaction_id"] == truth or (data["needs_review"] and truth in data["transaction_id_candidates"])
+
+
+def test_visions_look_alikes_are_settled_by_the_glyphs_on_the_image():
+    """Cloud Vision gives symbols with boxes and confidences: a look-alike it is unsure of
+    (0.9) is settled by the glyph geometry on the image itself, in the right case."""
+    from PIL import ImageDraw, ImageFont
+
+    from tools import hard_receipts
+
+    e2e = "E18236120202506040125xKvwazsucpa"  # case pairs only, and an ascender (K)
+    font = ImageFont.truetype(str(hard_receipts.font_file("Roboto-Regular.ttf", "fonts-roboto-unhinted")), 30)
+    image = Image.new("RGB", (900, 60), "white")
+    ImageDraw.Draw(image).text((20, 12), e2e, font=font, fill="black")
+    xs, left = [], 20
+    for i, char in enumerate(e2e):
+        before = font.getlength(e2e[:i])
+        xs.append(left + before + font.getlength(char) / 2)
+    unsure = {i for i in range(21, 32)}
+    chars = tuple(CharReading(c, 0.9 if i in unsure else 0.999, {}, x - 20) for i, (c, x) in enumerate(zip(e2e, xs)))
+    bbox = ImageDraw.Draw(image).textbbox((20, 12), e2e, font=font)
+    word = Word(e2e, ((bbox[0], bbox[1]), (bbox[2], bbox[1]), (bbox[2], bbox[3]), (bbox[0], bbox[3])), chars=chars)
+    page = OcrPage([word], numpy.asarray(image.convert("L")))
+    check = evidence.check_id(e2e, [page])
+    assert check.settled and check.transaction_id == e2e
+    without_image = evidence.check_id(e2e, [OcrPage([word])])
+    assert not without_image.settled  # the same confidences, no pixels: unsettled
