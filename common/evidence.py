@@ -124,43 +124,59 @@ def _boxes_holding(e2e_id: str, words: list) -> list[tuple]:
 
 def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, span: tuple,
                   given: list | None) -> None:
-    """Add each reading's probabilities to the id's positions: the engine's own (`given`), or
-    two re-readings of the box (as detected, and padded: another scale for the model)."""
+    """Add the box's readings to the id's positions: the engine's own (`given`), or a re-reading
+    of the box as detected; then the glyph geometry; then, only where a look-alike is still open
+    or a character unsure, a second re-reading of the box padded (another scale for the model)."""
     first, last = span
-    crop, best_chars = None, []
-    for pad in (0.0, 0.3) if given is None else (None,):
-        gray, readings = engine.reread(page, word, pad) if given is None else _given(page, word, given[0])
-        if crop is None:
-            crop = gray
-        aligned = _align(readings, e2e_id[first:last])
-        if not best_chars:
-            best_chars = aligned
-        for offset, reading in enumerate(aligned):
-            position = positions[first + offset]
-            if reading is None:  # lost in this reading: no evidence either way
-                continue
-            allowed = _alphabet(first + offset)
-            raw = {reading.char: reading.prob, **reading.alternatives}
-            probs = {c: p for c, p in raw.items() if c in allowed}
-            # Rivals the id's structure rules out give their share back; unknown mass stays unknown.
-            total = max(1.0 - sum(p for c, p in raw.items() if c not in allowed), 1e-6)
-            best = max(probs, key=probs.get) if probs else None
-            if position.readings and position.ranked() and best != position.ranked()[0][0]:
-                position.agree = False
-            for char, p in probs.items():
-                position.probs[char] = position.probs.get(char, 0.0) + p / total
-            position.readings += 1
-    for position in positions[first:last]:
-        if position.readings:
-            position.probs = {c: p / position.readings for c, p in position.probs.items()}
-    if crop is not None and span == (0, len(e2e_id)) and all(r is not None for r in best_chars):
+    expected = e2e_id[first:last]
+    crop, readings = _given(page, word, given[0]) if given is not None else engine.reread(page, word, 0.0)
+    aligned = _add(positions, first, expected, readings)
+    if crop is not None and span == (0, len(e2e_id)) and all(r is not None for r in aligned):
         from common import glyphs  # OpenCV: only where a box was re-read, so RapidOCR is there too
 
-        verdicts = glyphs.resolve(crop, [(e2e_id[i], best_chars[i].x) for i in range(len(e2e_id))])
+        verdicts = glyphs.resolve(crop, [(e2e_id[i], aligned[i].x) for i in range(len(e2e_id))])
         for position, verdict in zip(positions, verdicts):
             if verdict.decided is not None and verdict.decided != verdict.read or verdict.read in LOOKALIKES:
                 position.geometry = verdict.decided
                 position.geometry_options = tuple(verdict.options)
+    if given is None and any(_open(first + i, p) for i, p in enumerate(positions[first:last])):
+        _add(positions, first, expected, engine.reread(page, word, 0.3)[1])
+    for position in positions[first:last]:
+        if position.readings:
+            position.probs = {c: p / position.readings for c, p in position.probs.items()}
+
+
+def _open(index: int, position: Position) -> bool:
+    """Would a second reading matter here: a look-alike the geometry left open, or a character
+    read below the floor?"""
+    if position.confirmed:
+        return False
+    ranked = position.ranked()
+    if not ranked or ranked[0][1] / max(position.readings, 1) < SETTLED_PROB:
+        return True
+    lookalike = index >= TAIL and (position.read in LOOKALIKES or ranked[0][0] in LOOKALIKES)
+    return lookalike and position.geometry is None
+
+
+def _add(positions: list[Position], first: int, expected: str, readings: list) -> list:
+    """Add one reading's probabilities (summed; averaged once all readings are in)."""
+    aligned = _align(readings, expected)
+    for offset, reading in enumerate(aligned):
+        position = positions[first + offset]
+        if reading is None:  # lost in this reading: no evidence either way
+            continue
+        allowed = _alphabet(first + offset)
+        raw = {reading.char: reading.prob, **reading.alternatives}
+        probs = {c: p for c, p in raw.items() if c in allowed}
+        # Rivals the id's structure rules out give their share back; unknown mass stays unknown.
+        total = max(1.0 - sum(p for c, p in raw.items() if c not in allowed), 1e-6)
+        best = max(probs, key=probs.get) if probs else None
+        if position.readings and position.ranked() and best != position.ranked()[0][0]:
+            position.agree = False
+        for char, p in probs.items():
+            position.probs[char] = position.probs.get(char, 0.0) + p / total
+        position.readings += 1
+    return aligned
 
 
 def _given(page, word, readings: list) -> tuple:
@@ -288,6 +304,8 @@ def amount_settled(amount: float, pages: list) -> bool | None:
                 continue
             if word.chars:
                 readings = list(word.chars)
+            elif _every_character_clear(word):
+                return True
             elif engine is not None and hasattr(engine, "reread"):
                 readings = engine.reread(page, word)[1]
             else:
@@ -297,6 +315,13 @@ def amount_settled(amount: float, pages: list) -> bool | None:
                 return True  # one clear showing is enough (banks print the amount two or three times)
             verdicts.append(False)
     return False if verdicts else None
+
+
+def _every_character_clear(word) -> bool:
+    """The engine's score for a box is the mean of its characters' probabilities, so each one is
+    at least 1 - n * (1 - mean): when that clears the floor, no character can be unsure."""
+    length = len(re.sub(r"\s", "", word.text))
+    return word.score < 1.0 and 1.0 - length * (1.0 - word.score) >= SETTLED_PROB
 
 
 def _digit_prob(reading) -> float:

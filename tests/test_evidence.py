@@ -49,7 +49,8 @@ def page_with(text, engine):
 
 
 def test_a_clear_reading_settles_the_id():
-    check = evidence.check_id(E2E, [page_with(E2E, Recognizer(readings(E2E)))])
+    engine = Recognizer(readings(E2E))
+    check = evidence.check_id(E2E, [page_with(E2E, engine)])
     assert check.settled and check.transaction_id == E2E and check.candidates == [E2E]
     assert check.confidence >= 0.95
 
@@ -83,11 +84,12 @@ def test_digits_where_the_id_must_have_digits_ignore_letter_rivals():
 
 def test_an_id_wrapped_over_two_boxes_is_checked_in_both():
     head, tail = E2E[:20], E2E[20:]
-    engine = Recognizer(readings(head), readings(head), readings(tail, {3: (0.7, {"A": 0.3})}))
+    # The head is clear at once; the tail's unsure character asks for its second reading.
+    engine = Recognizer(readings(head), readings(tail, {3: (0.7, {"A": 0.3})}))
     page = OcrPage([Word(head, ((0, 0), (200, 0), (200, 20), (0, 20))),
                     Word(tail, ((0, 30), (200, 30), (200, 50), (0, 50)))], None, engine)
     check = evidence.check_id(E2E, [page])
-    assert check.ambiguous == [23]
+    assert check.ambiguous == [23] and engine.calls == 3
 
 
 def test_without_per_character_evidence_look_alikes_in_the_tail_are_open():
