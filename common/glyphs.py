@@ -45,7 +45,7 @@ ID_LENGTH = 32
 KNOWN = 21  # E/D + ISPB + UTC minute: not look-alikes once digit-corrected
 _DIGITS = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "i": "1",
                          "|": "1", "L": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})
-_FLAT_TOPS = set("ED57")        # known glyphs whose top is a flat cut at cap height (no overshoot)
+_FLAT_DIGIT_TOPS = set("57")   # digits whose top is a flat cut (no overshoot, no point)
 _FLAT_BOTTOMS = set("ED12")
 _X_HEIGHT_LETTERS = set("aemnr")  # lowercase, not look-alikes, no ascender or descender
 _ASCENDER_LETTERS = set("bdhk")
@@ -142,8 +142,8 @@ class _Line:
 
     @property
     def margin(self) -> float:
-        """px: three standard deviations of an edge measured against the lines."""
-        return 3 * self.noise
+        """px: three standard deviations of the difference of two edges (a glyph's and E's)."""
+        return 3 * np.sqrt(2) * self.noise
 
     @property
     def highest_i(self) -> float:
@@ -278,7 +278,9 @@ def _measure(glyph: _Glyph, ink: np.ndarray, labels: np.ndarray) -> None:
     y0, y1 = max(glyph.y0 - 2, 0), min(glyph.y1 + 2, ink.shape[0])
     x0, x1 = max(glyph.x0 - 2, 0), min(glyph.x1 + 2, ink.shape[1])
     window = labels[y0:y1, x0:x1]
-    own = np.isin(window, glyph.labels)
+    own = window == glyph.labels[0]
+    for label in glyph.labels[1:]:
+        own |= window == label
     near = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     near &= (window == 0) | own
     patch = np.where(near, ink[y0:y1, x0:x1], 0.0).astype(np.float32)
@@ -330,8 +332,9 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
     forward[0, 0] = 0.0
     for i in range(n + 1):
         row = forward[i]
-        for g in range(count):  # skips stay on the row: a running scan
-            row[g + 1] = min(row[g + 1], row[g] + skip[i, g])
+        # Skips stay on the row: row[g] = min over j <= g of row[j] + the skip costs from j to g.
+        run = np.concatenate([[0.0], np.cumsum(skip[i])])
+        row[:count + 1] = run + np.minimum.accumulate(row[:count + 1] - run)
         for (takes, uses), cost in steps.items():
             if i < n:
                 target = forward[i + takes, uses:uses + count]
@@ -343,8 +346,8 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
         if i < n:
             for (takes, uses), cost in steps.items():
                 np.minimum(row[:count], cost[i] + backward[i + takes, uses:uses + count], out=row[:count])
-        for g in range(count - 1, -1, -1):
-            row[g] = min(row[g], skip[i, g] + row[g + 1])
+        run = np.concatenate([[0.0], np.cumsum(skip[i])])
+        row[:count + 1] = np.minimum.accumulate((row[:count + 1] + run)[::-1])[::-1] - run
     best = forward[n, count]
     if not np.isfinite(best) or best > 0.5 * n + 2 * IRREGULAR:
         return ["unaligned"] * n
@@ -423,15 +426,17 @@ def _references(known: str, mapping: list) -> _Line | None:
     if np.any(np.abs(heights - np.median(heights)) > 0.12 * np.median(heights)):
         return None
     slope = _common_slope(x, tops, bottoms)
-    flat_top = np.array([c in _FLAT_TOPS for c in known])
+    flat_top = np.array([c in _FLAT_DIGIT_TOPS for c in known])
     flat_bottom = np.array([c in _FLAT_BOTTOMS for c in known])
-    if not flat_top.any() or not flat_bottom.any():
+    if not flat_bottom.any():
         return None
     top_rest = tops - slope * x
     bottom_rest = bottoms - slope * x
-    cap0 = float(np.median(top_rest[flat_top]))
+    # The cap line goes through E/D alone: some fonts' digits are shorter than their capitals.
+    cap0 = float(top_rest[0])
     base0 = float(np.median(bottom_rest[flat_bottom]))
-    residuals = np.concatenate([top_rest[flat_top] - cap0, bottom_rest[flat_bottom] - base0])
+    residuals = np.concatenate([top_rest[flat_top] - np.median(top_rest[flat_top]) if flat_top.any() else [],
+                                bottom_rest[flat_bottom] - base0])
     noise = max(0.08, 1.4826 * float(np.median(np.abs(residuals))))
     if residuals.size < 4:
         noise = max(noise, 0.25)
