@@ -108,7 +108,12 @@ class _Glyph:
     right: float = 0.0
     patch: np.ndarray | None = None  # the glyph's own ink, with a 1 px frame
     own: np.ndarray | None = None    # which pixels of the patch are the glyph's components
-    clipped: bool = False            # its ink reaches the crop's top or bottom: no true height
+    clipped_top: bool = False        # its ink reaches the crop's top (bottom): that edge is lost
+    clipped_bottom: bool = False
+
+    @property
+    def clipped(self) -> bool:
+        return self.clipped_top or self.clipped_bottom
     origin: tuple[int, int] = (0, 0)  # crop coordinates of patch[0, 0]
 
     @property
@@ -288,7 +293,7 @@ def _measure(glyph: _Glyph, ink: np.ndarray, labels: np.ndarray) -> None:
     top, bottom = _edges(patch.max(axis=1))
     left, right = _edges(patch.max(axis=0))
     glyph.top, glyph.bottom, glyph.left, glyph.right = y0 + top, y0 + bottom, x0 + left, x0 + right
-    glyph.clipped = glyph.top < 0 or glyph.bottom > ink.shape[0] - 1
+    glyph.clipped_top, glyph.clipped_bottom = glyph.top < 0, glyph.bottom > ink.shape[0] - 1
 
 
 def _edges(profile: np.ndarray) -> tuple[float, float]:
@@ -328,34 +333,33 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
         return ["unaligned"] * n
     steps = _step_costs(glyphs, read, xs, pitch)
     skip = steps.pop("skip")
+    width = count + 1  # glyph positions 0..count (all used)
     forward = np.full((n + 4, count + 3), np.inf)
     forward[0, 0] = 0.0
     for i in range(n + 1):
         row = forward[i]
         # Skips stay on the row: row[g] = min over j <= g of row[j] + the skip costs from j to g.
         run = np.concatenate([[0.0], np.cumsum(skip[i])])
-        row[:count + 1] = run + np.minimum.accumulate(row[:count + 1] - run)
-        for (takes, uses), cost in steps.items():
-            if i < n:
-                target = forward[i + takes, uses:uses + count]
-                np.minimum(target, row[:count] + cost[i], out=target)
+        row[:width] = run + np.minimum.accumulate(row[:width] - run)
+        if i < n:
+            for (takes, uses), cost in steps.items():
+                target = forward[i + takes, uses:uses + width]
+                np.minimum(target, row[:width] + cost[i], out=target)
     backward = np.full((n + 4, count + 3), np.inf)
     backward[n, count] = 0.0
     for i in range(n, -1, -1):
         row = backward[i]
         if i < n:
             for (takes, uses), cost in steps.items():
-                np.minimum(row[:count], cost[i] + backward[i + takes, uses:uses + count], out=row[:count])
+                np.minimum(row[:width], cost[i] + backward[i + takes, uses:uses + width], out=row[:width])
         run = np.concatenate([[0.0], np.cumsum(skip[i])])
-        row[:count + 1] = np.minimum.accumulate((row[:count + 1] + run)[::-1])[::-1] - run
+        row[:width] = np.minimum.accumulate((row[:width] + run)[::-1])[::-1] - run
     best = forward[n, count]
-    if not np.isfinite(best) or best > 0.5 * n + 2 * IRREGULAR:
-        return ["unaligned"] * n
     # Each character's cheapest complete matching through each way of covering it.
     options: list[list[tuple[float, str, int]]] = [[] for _ in range(n)]
     for (takes, uses), cost in steps.items():
-        kind = "one" if (takes, uses) == (1, 1) else "split" if uses == 2 else "merged"
-        totals = forward[:n, :count] + cost + backward[takes:n + takes, uses:uses + count]
+        kind = {(1, 1): "one", (1, 2): "split", (1, 0): "no_glyph"}.get((takes, uses), "merged")
+        totals = forward[:n, :width] + cost + backward[takes:n + takes, uses:uses + width]
         for i, g in zip(*np.nonzero(totals < best + NEAR_BEST)):
             for t in range(takes):
                 if i + t < n:
@@ -370,6 +374,11 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
             out.append("unaligned")
         else:
             out.append(glyphs[g])
+    # The known part anchors everything: x centres far from its glyphs mean the x centres do
+    # not belong to this crop (another scale, another line).
+    offsets = [abs(xs[i] - g.cx) / pitch for i, g in enumerate(out[:KNOWN]) if isinstance(g, _Glyph)]
+    if not offsets or np.median(offsets) > 0.45:
+        return ["unaligned"] * n
     return out
 
 
@@ -384,9 +393,10 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
     x1 = np.array([g.x1 for g in glyphs], dtype=float) - 0.5
     width = x1 - x0
     x = xs[:, None]
+    steps = {}
     one = ((x - (x0 + x1) / 2) / pitch) ** 2
     one[(width[None, :] > widest[:, None]) | (width[None, :] < narrowest[:, None])] = np.inf
-    steps = {(1, 1): one}
+    steps[(1, 1)] = one
     for takes in (2, 3):
         cost = np.full((n, count), np.inf)
         for i in range(n - takes + 1):
@@ -399,6 +409,10 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
         split[:, :-1] = ((x - (x0[:-1] + x1[1:]) / 2) / pitch) ** 2 + IRREGULAR
         split[:, :-1][(union[None, :] > widest[:, None]) | (union[None, :] < narrowest[:, None])] = np.inf
     steps[(1, 2)] = split
+    # Every table gets a column for "all glyphs used"; a lost character (one with no glyph at
+    # all, as in a long chain of touching ones) can be anywhere, at a price.
+    steps = {key: np.concatenate([cost, np.full((n, 1), np.inf)], axis=1) for key, cost in steps.items()}
+    steps[(1, 0)] = np.full((n, count + 1), 2 * IRREGULAR)
     skip = np.full((n + 1, count), IRREGULAR)
     skip[0, x1 < xs[0] - 0.5 * pitch] = 0.0     # before the id: a label
     skip[n, x0 > xs[-1] + 0.5 * pitch] = 0.0    # after it
@@ -410,24 +424,26 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
 
 def _references(known: str, mapping: list) -> _Line | None:
     """Lines and reference glyphs from the known characters that have a glyph of their own;
-    None without the leading E/D (the stroke width) or with too few of them."""
-    pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph) and not glyph.clipped]
-    if len(pairs) < 12 or pairs[0][1] is not mapping[0] or known[0] not in "ED":
+    None without the leading E/D (its top is the cap line, its stem the stroke) or with too few
+    of them. Edges cut off by the crop's border are left out."""
+    pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph)]
+    if len(pairs) < 12 or pairs[0][1] is not mapping[0] or known[0] not in "ED" or mapping[0].clipped_top:
         return None
     known = "".join(char for char, _ in pairs)
     glyphs = [glyph for _, glyph in pairs]
     x = np.array([g.cx for g in glyphs])
-    tops = np.array([g.top for g in glyphs])
-    bottoms = np.array([g.bottom for g in glyphs])
+    tops = np.array([np.nan if g.clipped_top else g.top for g in glyphs])
+    bottoms = np.array([np.nan if g.clipped_bottom else g.bottom for g in glyphs])
     heights = bottoms - tops
-    if np.median(heights) < 5:
+    whole = np.isfinite(heights)
+    if whole.sum() < 8 or np.median(heights[whole]) < 5:
         return None
-    # The 21 glyphs must be alike in height: otherwise the match is wrong or glyphs touch.
-    if np.any(np.abs(heights - np.median(heights)) > 0.12 * np.median(heights)):
+    # The known glyphs must be alike in height: otherwise the match is wrong or glyphs touch.
+    if np.any(np.abs(heights[whole] - np.median(heights[whole])) > 0.12 * np.median(heights[whole])):
         return None
-    slope = _common_slope(x, tops, bottoms)
-    flat_top = np.array([c in _FLAT_DIGIT_TOPS for c in known])
-    flat_bottom = np.array([c in _FLAT_BOTTOMS for c in known])
+    slope = _common_slope(x[whole], tops[whole], bottoms[whole])
+    flat_top = np.array([c in _FLAT_DIGIT_TOPS for c in known]) & np.isfinite(tops)
+    flat_bottom = np.array([c in _FLAT_BOTTOMS for c in known]) & np.isfinite(bottoms)
     if not flat_bottom.any():
         return None
     top_rest = tops - slope * x
@@ -440,11 +456,11 @@ def _references(known: str, mapping: list) -> _Line | None:
     noise = max(0.08, 1.4826 * float(np.median(np.abs(residuals))))
     if residuals.size < 4:
         noise = max(noise, 0.25)
-    stroke = _stem_width(glyphs[0])
+    stroke = _stem_width(glyphs[0], base0 + slope * glyphs[0].cx)
     if stroke is None:
         return None
-    zeros = [g for c, g in zip(known, glyphs) if c == "0"]
-    ones = [g for c, g in zip(known, glyphs) if c == "1"]
+    zeros = [g for c, g in zip(known, glyphs) if c == "0" and not g.clipped]
+    ones = [g for c, g in zip(known, glyphs) if c == "1" and not g.clipped]
     return _Line(slope, base0, cap0, noise, stroke, zeros, ones)
 
 
@@ -464,14 +480,14 @@ def _common_slope(x: np.ndarray, tops: np.ndarray, bottoms: np.ndarray) -> float
     return slope
 
 
-def _stem_width(glyph: _Glyph) -> float | None:
+def _stem_width(glyph: _Glyph, baseline: float) -> float | None:
     """The stroke: the width of E's (or D's) left stem between its bars."""
-    patch = glyph.patch
-    top, height = glyph.top - glyph.origin[0], glyph.height
+    top = glyph.top - glyph.origin[0]
+    height = baseline - glyph.top
     widths = []
     for fraction in (0.22, 0.3, 0.38, 0.62, 0.7, 0.78):
-        row = patch[int(round(top + fraction * height))]
-        run = _first_run(row)
+        row = int(round(top + fraction * height))
+        run = _first_run(glyph.patch[row]) if 0 <= row < glyph.patch.shape[0] else None
         if run:
             widths.append(run)
     return float(np.median(widths)) if widths else None
