@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 need=()
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 ldconfig -p 2>/dev/null | grep -q "libmagic.so.1" || need+=(libmagic1)
+# The fonts tests/test_glyphs.py draws PIX ids in (Nimbus Sans has Helvetica's shapes).
+command -v fc-list >/dev/null || need+=(fontconfig)
+has_font() { command -v fc-list >/dev/null && fc-list -q "$1"; }
+has_font Roboto || need+=(fonts-roboto)
+has_font "Open Sans" || need+=(fonts-open-sans)
+has_font Lato || need+=(fonts-lato)
+has_font "Noto Sans" || need+=(fonts-noto-core)
+has_font "DejaVu Sans" || need+=(fonts-dejavu-core)
+has_font "Liberation Sans" || need+=(fonts-liberation)
+has_font "Nimbus Sans" || need+=(fonts-urw-base35)
 if [ "${WITH_EMULATORS:-1}" = 1 ]; then
   command -v java >/dev/null || need+=(default-jre-headless)
   command -v redis-server >/dev/null || need+=(redis-server)
