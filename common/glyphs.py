@@ -5,29 +5,36 @@ letters whose two cases differ only in size) and scores them ~0.9999 all the sam
 looks at the pixels instead. Its one entry point, `resolve(crop, chars)`, takes the crop of the
 text line holding the id and the 32 characters the OCR read there (each with its approximate x
 centre), and says for each tail look-alike which member of its class the glyph supports, or
-None when the evidence is not clear. A wrong answer is far worse than None, so every decision
-needs a margin over the measurement noise of that very line.
+None when the evidence is not clear. A wrong answer is far worse than None: every decision needs
+a margin over what the measurements can err by, on this very line and on the grid of rendered
+lines in tools/glyph_grid.py (several fonts, sizes and degradations) where the limits were
+measured.
 
 How:
-1. Ink: Otsu splits paper from ink (the crop's border tells the polarity); the crop is rescaled
-   to an ink image in [0, 1] so that 0.5 is the edge of a stroke at any contrast.
-2. Glyphs: connected components, merged when one lies over another (dots of i/j, broken
-   strokes). Edges are measured to a fraction of a pixel where the ink crosses 0.5.
-3. Alignment: the first 21 characters (E + 20 digits) are matched to 21 consecutive glyphs by
-   their x centres; the tail is matched allowing up to two merged (touching) or split glyphs,
-   and a character is used only if every near-best match gives it the same glyph of its own.
-4. References from the known part: a baseline and a cap line fitted over the 21 glyphs (with a
-   common slope, for a slightly tilted crop), their scatter as the noise, the stroke width
-   (the stem of E/D), and real `0` and `1` glyphs of the same font and size (the year 202x
-   always holds a 0). The tail's plain lowercase letters (a e m n r) give the x-height; its
-   ascender letters (b d h k) show how far ascenders rise above the cap height in this font.
-5. Decisions per class:
-   - `I/l/1`: a bare stem is I or l; l rises above the cap line, I does not. Since some fonts
-     (Helvetica) draw l at cap height, "I" needs proof from the same line that ascenders rise
-     (a b/d/h/k or a clearly tall l). A glyph as wide as the reference `1` and like it is 1.
-   - `O/0/o`: x-height is o; at cap height, the width against the reference 0 tells O from 0.
+1. Ink: Otsu splits paper from ink (the crop's border tells the polarity); the crop becomes an
+   ink image in [0, 1], so that 0.5 is the edge of a stroke at any contrast.
+2. Glyphs: connected components, joined when one lies over another (the dot of an i, a stroke
+   broken by JPEG). Edges are measured to a fraction of a pixel where the ink crosses 0.5,
+   from each glyph's own pixels; a glyph cut by the crop's border is not measured.
+3. Alignment: dynamic programming matches the 32 characters to the glyphs by their x centres,
+   allowing glyphs that touch (one glyph, 2-3 characters), split glyphs, lost characters and a
+   label before or after the id, each at a price. A character keeps its glyph only if every
+   matching that gives it anything else costs clearly more (min-marginals).
+4. References from the known part (E/D and 20 digits): a baseline and the slope over all of
+   them (a slightly tilted crop), the cap line through the top of E/D (some fonts' digits are
+   shorter than their capitals), the noise (the scatter of flat digit edges), the stroke width
+   (the stem of E/D), and real `0` and `1` glyphs in the same font and size (the year 202x
+   always has a 0). In the tail, plain lowercase letters (a e m n r) give the x-height and
+   ascender letters (b d h k) how far this font's ascenders rise above the cap line.
+5. Decisions:
+   - `I/l/1`: a glyph like the known part's 1 (same width, same ink within a small difference)
+     is 1; a bare stem well above the cap line is l. A stem at cap height is I only if the line
+     shows that its ascenders rise (a b/d/h/k, or an l already decided): in Helvetica-like fonts
+     l is no taller than I, and then neither is decided.
+   - `O/0/o`: x-height is o; at cap height, O's side strokes are further apart than the 0's
+     (>= 1.2x) and its ink clearly differs from them, a 0 matches them.
    - `c/C s/S u/U v/V w/W x/X z/Z`: height against the x-height and the cap height.
-   - `k/K`: between x-height and cap height, k shows only its stem, K its arm as well.
+   - `k/K`: between the x-height and the cap height k shows only its stem, K its arm as well.
    - `p/P`: p descends below the baseline, P sits on it.
 """
 
@@ -104,13 +111,14 @@ class _Glyph:
     right: float = 0.0
     patch: np.ndarray | None = None  # the glyph's own ink, with a 1 px frame
     own: np.ndarray | None = None    # which pixels of the patch are the glyph's components
-    clipped_top: bool = False        # its ink reaches the crop's top (bottom): that edge is lost
+    origin: tuple[int, int] = (0, 0)  # crop coordinates of patch[0, 0]
+    clipped_top: bool = False        # its ink reaches that border of the crop: the edge is lost
     clipped_bottom: bool = False
+    clipped_side: bool = False
 
     @property
     def clipped(self) -> bool:
-        return self.clipped_top or self.clipped_bottom
-    origin: tuple[int, int] = (0, 0)  # crop coordinates of patch[0, 0]
+        return self.clipped_top or self.clipped_bottom or self.clipped_side
 
     @property
     def cx(self) -> float:
@@ -128,8 +136,8 @@ class _Glyph:
 @dataclass
 class _Line:
     slope: float
-    base0: float       # baseline at x = 0
-    cap0: float        # cap line (flat tops) at x = 0
+    base0: float       # baseline at x = 0 (px, crop coordinates, y down)
+    cap0: float        # cap line at x = 0: through the top of E/D
     noise: float       # px: scatter of the known glyphs' edges around the lines
     stroke: float      # px
     zeros: list        # reference glyphs of 0 and 1 from the known part
@@ -290,6 +298,7 @@ def _measure(glyph: _Glyph, ink: np.ndarray, labels: np.ndarray) -> None:
     left, right = _edges(patch.max(axis=0))
     glyph.top, glyph.bottom, glyph.left, glyph.right = y0 + top, y0 + bottom, x0 + left, x0 + right
     glyph.clipped_top, glyph.clipped_bottom = glyph.top < 0, glyph.bottom > ink.shape[0] - 1
+    glyph.clipped_side = glyph.left < 0 or glyph.right > ink.shape[1] - 1
 
 
 def _edges(profile: np.ndarray) -> tuple[float, float]:
@@ -423,7 +432,8 @@ def _references(known: str, mapping: list) -> _Line | None:
     None without the leading E/D (its top is the cap line, its stem the stroke) or with too few
     of them. Edges cut off by the crop's border are left out."""
     pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph)]
-    if len(pairs) < 12 or pairs[0][1] is not mapping[0] or known[0] not in "ED" or mapping[0].clipped_top:
+    if (len(pairs) < 12 or pairs[0][1] is not mapping[0] or known[0] not in "ED"
+            or mapping[0].clipped_top or mapping[0].clipped_side):
         return None
     known = "".join(char for char, _ in pairs)
     glyphs = [glyph for _, glyph in pairs]
@@ -539,7 +549,7 @@ def _stem_or_one(glyph: _Glyph, line: _Line):
         ratio = glyph.width / float(np.median([g.width for g in line.ones]))
         if 0.85 <= ratio <= 1.15:
             return _one(glyph, line)
-        if ratio > 0.6:
+        if ratio > 0.6 or glyph.width > 1.6 * line.stroke:  # stems measure up to 1.53 strokes
             return None, ("1", "I", "l"), "width_unlike_stem_and_1"
     elif glyph.width > 1.3 * line.stroke:
         return None, ("1", "I", "l"), "no_reference_1"
@@ -549,6 +559,8 @@ def _stem_or_one(glyph: _Glyph, line: _Line):
         return None, ("I", "l"), "shorter_than_cap"
     rise = line.capline(glyph.cx) - glyph.top
     highest_i = line.highest_i
+    if rise > 0.15 * line.cap_height:  # no l rises that far (they rise 3-7%)
+        return None, ("l", "I"), "too_tall"
     if rise > highest_i:
         return "l", ("l",), "taller_than_cap"
     ascender = line.ascender
