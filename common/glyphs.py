@@ -541,7 +541,7 @@ def _relative_height(glyph: _Glyph, line: _Line) -> float:
 
 def _stem_or_one(glyph: _Glyph, line: _Line):
     if len(glyph.labels) > 1:
-        return None, ("I", "l", "1"), "not_one_stroke"
+        return None, ("I", "l", "1"), "not_one_piece"
     if not _on_baseline(glyph, line):
         return None, ("I", "l", "1"), "off_baseline"
     if line.ones:
@@ -666,8 +666,10 @@ def _case(glyph: _Glyph, line: _Line, lower: str):
 
 
 def _k(glyph: _Glyph, line: _Line):
-    if not _on_baseline(glyph, line) or len(glyph.labels) > 1:
+    if not _on_baseline(glyph, line):
         return None, ("k", "K"), "off_baseline"
+    if len(glyph.labels) > 1:  # a broken arm would hide from the band below
+        return None, ("k", "K"), "not_one_piece"
     # Rows between the x-height and the cap height: k has only its stem there.
     base = line.baseline(glyph.cx) - glyph.origin[0]
     rows = [int(round(base - f * line.cap_height)) for f in (0.86, 0.92)]
@@ -677,7 +679,7 @@ def _k(glyph: _Glyph, line: _Line):
             left, right = _edges(glyph.patch[row])
             widths.append(right - left)
     if len(widths) < 2:
-        return None, ("k", "K"), "no_glyph"
+        return None, ("k", "K"), "no_band"
     band = max(widths)
     if band <= 1.6 * line.stroke and glyph.width >= 3 * line.stroke:
         return "k", ("k",), "stem_only_above_x_height"
