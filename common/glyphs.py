@@ -465,8 +465,9 @@ def _references(known: str, mapping: list) -> _Line | None:
     stroke = _stem_width(glyphs[0], base0 + slope * glyphs[0].cx)
     if stroke is None:
         return None
-    zeros = [g for c, g in zip(known, glyphs) if c == "0" and not g.clipped]
-    ones = [g for c, g in zip(known, glyphs) if c == "1" and not g.clipped]
+    # Three of each are enough to compare with (and ISPBs like 00000000 would make it slow).
+    zeros = [g for c, g in zip(known, glyphs) if c == "0" and not g.clipped][:3]
+    ones = [g for c, g in zip(known, glyphs) if c == "1" and not g.clipped][:3]
     return _Line(slope, base0, cap0, noise, stroke, zeros, ones)
 
 
@@ -614,10 +615,10 @@ def _round(glyph: _Glyph, line: _Line):
     outer = glyph.width / float(np.median([g.width for g in line.zeros]))
     if ratio > 1.8 or outer > ratio + 0.1:  # wider than any O, or not one round glyph
         return None, ("O", "0"), "not_one_round_glyph"
-    differences = [_difference(glyph, ref) for ref in line.zeros]
-    if ratio >= O_WIDER and all(d >= OTHER_DIFFERENCE and local >= OTHER_LOCAL for d, local in differences):
+    if ratio >= O_WIDER and all(d >= OTHER_DIFFERENCE and local >= OTHER_LOCAL
+                                for d, local in (_difference(glyph, ref) for ref in line.zeros)):
         return "O", ("O",), "wider_than_0"
-    if ratio <= ZERO_WIDER and any(d <= SAME_DIFFERENCE and local <= SAME_LOCAL for d, local in differences):
+    if ratio <= ZERO_WIDER and any(_same_shape(glyph, ref) for ref in line.zeros):
         return "0", ("0",), "like_reference_0"
     return None, ("O", "0") if ratio > (O_WIDER + ZERO_WIDER) / 2 else ("0", "O"), "width_between_0_and_O"
 
