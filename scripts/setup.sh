@@ -8,11 +8,14 @@ need=()
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 ldconfig -p 2>/dev/null | grep -q "libmagic.so.1" || need+=(libmagic1)
 command -v npm >/dev/null || need+=(npm)  # fetches the google provider's schema (below)
-# The fonts of the adversarial synthetic receipts (TYPEFACES in tools/hard_receipts.py), as
-# package:file; the generator finds the files under /usr/share/fonts and names the package if not.
+# The fonts the adversarial synthetic receipts (TYPEFACES in tools/hard_receipts.py) and the glyph
+# tests (tools/glyph_grid.py; Nimbus Sans has Helvetica's shapes) draw in, as package:file; the
+# tools find them under /usr/share/fonts (or through fontconfig) and name the package if not.
+command -v fc-list >/dev/null || need+=(fontconfig)
 for font in fonts-roboto-unhinted:Roboto-Regular.ttf fonts-open-sans:OpenSans-Regular.ttf \
     fonts-lato:Lato-Regular.ttf fonts-noto-core:NotoSans-Regular.ttf \
-    fonts-dejavu-core:DejaVuSans.ttf fonts-liberation:LiberationSans-Regular.ttf; do
+    fonts-dejavu-core:DejaVuSans.ttf fonts-liberation:LiberationSans-Regular.ttf \
+    fonts-urw-base35:NimbusSans-Regular.otf; do
   [ -n "$(find /usr/share/fonts /usr/local/share/fonts -name "${font#*:}" -print -quit 2>/dev/null)" ] \
     || need+=("${font%%:*}")
 done

@@ -6,8 +6,10 @@ line out the way RapidOCR does: a quad around the text with a few pixels of marg
 tilt, rectified with a perspective warp (cubic, replicated border). It returns the crop and the
 characters with their x centres in crop pixels plus jitter (like the recognizer's CTC frames).
 
-    .venv/bin/python -m tools.glyph_grid            # decided share and wrong count per font,
-    .venv/bin/python -m tools.glyph_grid --seeds 6  # class and degradation (more seeds: slower)
+    .venv/bin/python -m tools.glyph_grid            # per font x class x degradation: decided
+    .venv/bin/python -m tools.glyph_grid --seeds 8  # share and wrong decisions (exit 1 if any)
+
+tests/test_glyphs.py runs the same grid with one seed (256 lines) and asserts on it.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from common import glyphs
 
 # Fontconfig name -> the Debian package that ships it (what a missing font's message names).
 FONTS = {
-    "Roboto": "fonts-roboto",
-    "Roboto:style=Medium": "fonts-roboto",
+    "Roboto": "fonts-roboto-unhinted",
+    "Roboto:style=Medium": "fonts-roboto-unhinted",
     "Open Sans": "fonts-open-sans",
     "Lato": "fonts-lato",
     "Noto Sans": "fonts-noto-core",
@@ -73,11 +75,12 @@ def random_id(rng: random.Random, tail: str | None = None) -> str:
     return "E" + rng.choice(ISPBS) + stamp.strftime("%Y%m%d%H%M") + tail
 
 
-def lookalike_tail(rng: random.Random, members: str, count: int = 4) -> str:
-    """A random tail holding `count` characters drawn from `members` at random positions."""
+def lookalike_tail(rng: random.Random, count: int = 6) -> str:
+    """A random tail with `count` look-alikes at random places, each from a class drawn at
+    random (so every class is about as frequent), the rest random alphanumerics."""
     tail = [rng.choice(TAIL_ALPHABET) for _ in range(11)]
     for position in rng.sample(range(11), count):
-        tail[position] = rng.choice(members)
+        tail[position] = rng.choice(sorted(rng.choice(CLASSES)))
     return "".join(tail)
 
 
@@ -176,7 +179,7 @@ def _detector_crop(page: np.ndarray, paper: int, rng: random.Random):
     top, bottom = ink_rows.min() - rng.uniform(1, 3), ink_rows.max() + 1 + rng.uniform(1, 3)
     left, right = ink_cols.min() - rng.uniform(2, 6), ink_cols.max() + 1 + rng.uniform(2, 6)
     tilt = np.tan(np.radians(rng.uniform(-0.4, 0.4)))
-    cx, cy = (left + right) / 2, (top + bottom) / 2
+    cx = (left + right) / 2
     quad = np.float32([[left, top], [right, top], [right, bottom], [left, bottom]])
     quad[:, 1] += (quad[:, 0] - cx) * tilt  # the box leans a little against the text
     width, height = int(right - left), int(bottom - top)
@@ -192,16 +195,11 @@ def _detector_crop(page: np.ndarray, paper: int, rng: random.Random):
     return crop, to_crop
 
 
-# Tails that hold each class's members (the grid's cases).
-CLASS_MEMBERS = {name: "".join(sorted(members)) for name, members in
-                 {"Il1": "Il1", "O0o": "O0o", "case": "cCsSuUvVwWxXzZ", "kKpP": "kKpP"}.items()}
+CLASSES = sorted(set(glyphs.AMBIGUOUS.values()), key=lambda members: sorted(members))
 
 
-def class_of(char: str) -> str:
-    for name, members in CLASS_MEMBERS.items():
-        if char in members:
-            return name
-    return ""
+def class_name(members) -> str:
+    return "/".join(sorted(members))
 
 
 @dataclass
@@ -210,76 +208,102 @@ class Tally:
     decided: int = 0
     wrong: int = 0
 
+    @property
+    def share(self) -> float:
+        return self.decided / self.positions if self.positions else 0.0
 
-def run_grid(fonts=tuple(FONTS), cap_heights=CAP_HEIGHTS, degradations=DEGRADATIONS, seeds=2,
-             label_every=3):
-    """Render every font x size x polarity x degradation x seed x class, resolve each line and
-    tally per (font, class, degradation): positions, decided, wrong. Returns (tallies, lines,
-    seconds spent in resolve, wrong cases)."""
-    tallies: dict[tuple[str, str, str], Tally] = defaultdict(Tally)
-    wrong_cases = []
-    spent, lines = 0.0, 0
+
+@dataclass
+class Grid:
+    tallies: dict            # (font, class name, degradation) -> Tally
+    wrong: list              # (font, cap height, dark, degradation, truth, position, Verdict)
+    verdicts: list           # (font, truth, verdicts) per line
+    lines: int = 0
+    seconds: float = 0.0     # spent in glyphs.resolve
+
+    def tally(self, font=None, klass=None, degradation=None) -> Tally:
+        total = Tally()
+        for (f, k, d), t in self.tallies.items():
+            if font in (None, f) and klass in (None, k) and degradation in (None, d):
+                total.positions += t.positions
+                total.decided += t.decided
+                total.wrong += t.wrong
+        return total
+
+
+def run_grid(fonts=tuple(FONTS), cap_heights=CAP_HEIGHTS, degradations=DEGRADATIONS, seeds=1,
+             label_every=4, first_seed=0) -> Grid:
+    """Render every font x cap height x polarity x degradation x seed (a random id whose tail is
+    mostly look-alikes, half of them misread; one line in `label_every` after a label; hinted
+    or not by turns), resolve it and tally every look-alike position."""
+    grid = Grid(defaultdict(Tally), [], [])
     for font in fonts:
         path = font_file(font)
-        for cap in cap_heights:
+        for n, cap in enumerate(cap_heights):
             for dark in (True, False):
                 for degradation in degradations:
-                    for seed in range(seeds):
-                        for members in CLASS_MEMBERS.values():
-                            rng = random.Random(f"{font}|{cap}|{dark}|{degradation}|{seed}|{members}")
-                            truth = random_id(rng, lookalike_tail(rng, members))
-                            label = LABELS[seed % len(LABELS)] if lines % label_every == 0 else ""
-                            line = render_line(path, cap, truth, rng, dark=dark, degradation=degradation,
-                                               label=label, read=misread(rng, truth), hinted=seed % 2 == 1)
-                            started = time.perf_counter()
-                            verdicts = glyphs.resolve(line.crop, line.chars)
-                            spent += time.perf_counter() - started
-                            lines += 1
-                            for i in range(21, 32):
-                                klass = class_of(truth[i])
-                                if not klass or truth[i] not in glyphs.AMBIGUOUS:
-                                    continue
-                                tally = tallies[(font, klass, degradation)]
-                                tally.positions += 1
-                                if verdicts[i].decided is not None:
-                                    tally.decided += 1
-                                    if verdicts[i].decided != truth[i]:
-                                        tally.wrong += 1
-                                        wrong_cases.append((font, cap, dark, degradation, truth, i, verdicts[i]))
-    return tallies, lines, spent, wrong_cases
+                    for seed in range(first_seed, first_seed + seeds):
+                        rng = random.Random(f"{font}|{cap}|{dark}|{degradation}|{seed}")
+                        truth = random_id(rng, lookalike_tail(rng))
+                        label = rng.choice(LABELS) if grid.lines % label_every == 0 else ""
+                        line = render_line(path, cap, truth, rng, dark=dark, degradation=degradation,
+                                           label=label, read=misread(rng, truth),
+                                           hinted=(seed + n + dark) % 2 == 1)
+                        started = time.perf_counter()
+                        verdicts = glyphs.resolve(line.crop, line.chars)
+                        grid.seconds += time.perf_counter() - started
+                        grid.lines += 1
+                        grid.verdicts.append((font, truth, verdicts))
+                        for i in range(21, 32):
+                            if truth[i] not in glyphs.AMBIGUOUS:
+                                continue
+                            tally = grid.tallies[(font, class_name(glyphs.AMBIGUOUS[truth[i]]), degradation)]
+                            tally.positions += 1
+                            if verdicts[i].decided is not None:
+                                tally.decided += 1
+                                if verdicts[i].decided != truth[i]:
+                                    tally.wrong += 1
+                                    grid.wrong.append((font, cap, dark, degradation, truth, i, verdicts[i]))
+    return grid
 
 
-def _table(tallies) -> str:
-    rows = [f"{'font':22} {'class':6} " + " ".join(f"{d:>14}" for d in DEGRADATIONS) + f" {'all':>14}"]
-    fonts = sorted({k[0] for k in tallies}, key=list(FONTS).index)
-    classes = sorted({k[1] for k in tallies}, key=list(CLASS_MEMBERS).index)
+def table(grid: Grid) -> str:
+    """Decided share, wrong count (w) and positions (n): per font x class group x degradation,
+    then per class over all fonts."""
+    groups = {"I/l/1": ["1/I/l"], "0/O/o": ["0/O/o"], "case pairs": [class_name(m) for m in CLASSES if len(m) == 2]}
 
-    def cell(items):
-        positions = sum(t.positions for t in items)
-        decided = sum(t.decided for t in items)
-        wrong = sum(t.wrong for t in items)
-        return f"{decided / positions:6.0%} w{wrong:<2} n{positions:<3}" if positions else f"{'-':>14}"
+    def cell(picked: list[Tally]) -> str:
+        t = Tally(sum(x.positions for x in picked), sum(x.decided for x in picked), sum(x.wrong for x in picked))
+        return f"{t.share:5.0%} w{t.wrong:<2} n{t.positions:<4}" if t.positions else f"{'-':>14}"
 
-    for font in fonts + ["ALL"]:
-        for klass in classes:
-            picked = [t for k, t in tallies.items() if k[1] == klass and font in (k[0], "ALL")]
-            cells = [cell([t for k, t in tallies.items() if k[1] == klass and k[2] == d and font in (k[0], "ALL")])
-                     for d in DEGRADATIONS]
-            rows.append(f"{font:22} {klass:6} " + " ".join(cells) + f" {cell(picked)}")
+    fonts = [f for f in FONTS if any(k[0] == f for k in grid.tallies)]
+    rows = [f"{'font':20} {'class':10} " + " ".join(f"{d:>14}" for d in DEGRADATIONS) + f" {'all':>14}"]
+    for font in fonts:
+        for group, members in groups.items():
+            cells = [cell([grid.tally(font, k, d) for k in members]) for d in DEGRADATIONS]
+            rows.append(f"{font:20} {group:10} " + " ".join(cells) + " " + cell([grid.tally(font, k) for k in members]))
+    for members in CLASSES:
+        k = class_name(members)
+        cells = [cell([grid.tally(None, k, d)]) for d in DEGRADATIONS]
+        rows.append(f"{'all fonts':20} {k:10} " + " ".join(cells) + " " + cell([grid.tally(None, k)]))
+    for member in "Il1":  # the members of I/l/1 fare very differently
+        picked = [v[i] for font, truth, v in grid.verdicts for i in range(21, 32) if truth[i] == member]
+        decided = sum(verdict.decided == member for verdict in picked)
+        rows.append(f"{'all fonts':20} {'only ' + member:10} {decided / max(len(picked), 1):5.0%} of {len(picked)}")
     return "\n".join(rows)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="lines per font x size x polarity x degradation")
+    parser.add_argument("--first-seed", type=int, default=0, help="start there for lines not seen before")
     args = parser.parse_args(argv)
-    tallies, lines, spent, wrong_cases = run_grid(seeds=args.seeds)
-    print("decided share, wrong decisions (w) and look-alike positions (n) per font, class and degradation")
-    print(_table(tallies))
-    print(f"{lines} lines, {1000 * spent / lines:.1f} ms per crop in glyphs.resolve")
-    for case in wrong_cases:
+    grid = run_grid(seeds=args.seeds, first_seed=args.first_seed)
+    print(table(grid))
+    print(f"{grid.lines} lines, {1000 * grid.seconds / grid.lines:.1f} ms per crop in glyphs.resolve")
+    for case in grid.wrong:
         print("WRONG", case)
-    return 1 if wrong_cases else 0
+    return 1 if grid.wrong else 0
 
 
 if __name__ == "__main__":
