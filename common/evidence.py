@@ -134,7 +134,12 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
     if crop is not None and span == (0, len(e2e_id)) and all(r is not None for r in aligned):
         from common import glyphs  # OpenCV: only where a box was re-read, so RapidOCR is there too
 
-        verdicts = glyphs.resolve(crop, [(e2e_id[i], aligned[i].x) for i in range(len(e2e_id))])
+        chars = [(e2e_id[i], aligned[i].x) for i in range(len(e2e_id))]
+        verdicts = glyphs.resolve(crop, chars)
+        if any(v.why == "no_ascender_reference" for v in verdicts):
+            rise = _ascender_rise(page, engine, word)
+            if rise is not None:
+                verdicts = glyphs.resolve(crop, chars, ascender_rise=rise)
         for position, verdict in zip(positions, verdicts):
             if verdict.decided is not None and verdict.decided != verdict.read or verdict.read in LOOKALIKES:
                 position.geometry = verdict.decided
@@ -144,6 +149,32 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
     for position in positions[first:last]:
         if position.readings:
             position.probs = {c: p / position.readings for c, p in position.probs.items()}
+
+
+ASCENDER_LINES = 3  # other lines of the receipt measured for whether its font's ascenders rise
+
+
+def _ascender_rise(page, engine, id_word):
+    """The median rise of ascenders over capitals on a few other lines of the page that show
+    both (labels like "Identificador", "Dados do pagador"), or None."""
+    from common import glyphs
+
+    rises = []
+    for word in page.words:
+        if word is id_word or not (set(word.text) & glyphs.FLAT_CAPITALS and set(word.text) & set("bdhk")):
+            continue
+        if word.chars:
+            crop, readings = _given(page, word, list(word.chars))
+        elif engine is not None and hasattr(engine, "reread"):
+            crop, readings = engine.reread(page, word, 0.0)
+        else:
+            continue
+        rise = glyphs.ascender_rise(crop, [(r.char, r.x) for r in readings]) if crop is not None else None
+        if rise is not None:
+            rises.append(rise)
+        if len(rises) == ASCENDER_LINES:
+            break
+    return sorted(rises)[len(rises) // 2] if rises else None
 
 
 def _open(index: int, position: Position) -> bool:

@@ -89,6 +89,13 @@ UPPER_LEAST = 0.915
 IRREGULAR = 3.0       # the cost of a touching or split glyph, or a glyph left over: they are rare
 
 
+# Another line of the receipt proves that this font's ascenders rise when they clear its capitals
+# by this share of the cap height (l rises 3-7% in fonts that draw it taller than I).
+MIN_ASCENDER_RISE = 0.025
+FLAT_CAPITALS = set("BDEFHLMNRT")  # no lowercase twin of the same shape, no overshoot
+_MIN_CAP_PX = 10  # below this, a 3% rise is under a third of a pixel
+
+
 @dataclass(frozen=True)
 class Verdict:
     read: str                 # what the OCR read at this position
@@ -167,7 +174,7 @@ class _Line:
         return self.cap0 + self.slope * x
 
 
-def resolve(crop: np.ndarray, chars: list[tuple[str, float]]) -> list[Verdict]:
+def resolve(crop: np.ndarray, chars: list[tuple[str, float]], ascender_rise: float | None = None) -> list[Verdict]:
     """crop: uint8 grayscale (H x W) of one text line holding the id, dark on light or light on
     dark; chars: the id's 32 characters as read, each with its approximate x centre in crop
     pixels. One Verdict per id position."""
@@ -191,6 +198,9 @@ def resolve(crop: np.ndarray, chars: list[tuple[str, float]]) -> list[Verdict]:
     if line is None:
         return _replaced(verdicts, {i: _undecided(read[i], "no_references") for i in wanted})
     _tail_references(line, read, mapping, [])
+    if line.ascender is None and ascender_rise is not None and ascender_rise >= MIN_ASCENDER_RISE:
+        # The tail shows no ascender, another line of the receipt did (see ascender_rise).
+        line.ascender = ascender_rise * line.cap_height
     decided = {i: _decide(read[i], mapping[i], line) for i in wanted}
     # A clear l shows that this font's ascenders rise: stems left undecided get a second look.
     tall = [line.capline(mapping[i].cx) - mapping[i].top for i in wanted if decided[i].decided == "l"]
@@ -731,3 +741,41 @@ def _centred(patch: np.ndarray, h: int, w: int, dx: float, dy: float) -> np.ndar
         return None
     shift = np.float32([[1, 0, w / 2 - m["m10"] / m["m00"] + dx], [0, 1, h / 2 - m["m01"] / m["m00"] + dy]])
     return cv2.warpAffine(patch, shift, (w, h), flags=cv2.INTER_LINEAR)
+
+
+def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]]) -> float | None:
+    """How far this line's ascenders (b d h k) rise above its flat capitals, in cap heights; None
+    when the line cannot say (fewer than two clean capitals or no clean ascender, too small,
+    or capitals that disagree). Any text line of the receipt will do, e.g. a label: apps draw
+    their receipts in one font, so it tells whether the id's `l` must clear its `I`."""
+    ink = _ink(crop)
+    if ink is None:
+        return None
+    glyphs, labels = _segment(ink)
+    owners: dict[int, list] = {}
+    for char, x in chars:
+        hits = [g for g in glyphs if g.x0 <= x < g.x1]
+        if len(hits) == 1:
+            owners.setdefault(id(hits[0]), []).append((char, hits[0]))
+    capitals, ascenders = [], []
+    for owned in owners.values():
+        if len(owned) != 1:
+            continue  # touching glyphs: whose edge is it?
+        char, glyph = owned[0]
+        if char not in FLAT_CAPITALS and char not in _ASCENDER_LETTERS:
+            continue
+        _measure(glyph, ink, labels)
+        if not glyph.clipped:
+            (capitals if char in FLAT_CAPITALS else ascenders).append(glyph)
+    if len(capitals) < 2 or not ascenders:
+        return None
+    # Lines through the capitals' tops and bottoms (a crop may be slightly tilted).
+    xs = np.array([g.cx for g in capitals])
+    tops, bottoms = np.array([g.top for g in capitals]), np.array([g.bottom for g in capitals])
+    slope = float(np.polyfit(xs, tops, 1)[0]) if np.ptp(xs) > 0 else 0.0
+    cap0 = float(np.median(tops - slope * xs))
+    base0 = float(np.median(bottoms - slope * xs))
+    cap_height = base0 - cap0
+    if cap_height < _MIN_CAP_PX or float(np.ptp(tops - slope * xs)) > 0.04 * cap_height:
+        return None
+    return float(np.median([(cap0 + slope * g.cx - g.top) / cap_height for g in ascenders]))

@@ -169,3 +169,35 @@ def test_a_missing_font_names_its_debian_package(monkeypatch):
     monkeypatch.setitem(glyph_grid.FONTS, "No Such Sans", "fonts-no-such-sans")
     with pytest.raises(glyph_grid.FontMissing, match="apt-get install fonts-no-such-sans"):
         glyph_grid.font_file("No Such Sans")
+
+
+# -- proof from another line that the font's ascenders rise ----------------------------------------
+
+LABEL = "Dados do Banco de Hoje"  # flat capitals D, B, H and ascenders d, h
+
+
+def label_rise(font_path: str) -> float | None:
+    line = glyph_grid.render_line(font_path, 17, LABEL, random.Random(3), jitter=0.1)
+    return glyphs.ascender_rise(line.crop, line.chars)
+
+
+def test_another_line_shows_whether_the_fonts_ascenders_rise(fonts):
+    for name in ("Roboto", "Open Sans", "DejaVu Sans"):
+        rise = label_rise(fonts[name])
+        assert rise is not None and rise >= glyphs.MIN_ASCENDER_RISE, (name, rise)
+    helvetica = label_rise(fonts["Nimbus Sans"])  # l, d, h no taller than the capitals
+    assert helvetica is None or helvetica < glyphs.MIN_ASCENDER_RISE
+
+
+def test_an_I_left_open_for_want_of_proof_is_decided_with_another_lines_rise(fonts):
+    e2e = "E18236120202506040125I2mNa4cW9er"  # an I, and no b/d/h/k or l to prove ascenders rise
+    font = fonts["Roboto"]
+    for read in (e2e, e2e[:21] + "l" + e2e[22:]):  # read right, and read as the wrong twin
+        line = glyph_grid.render_line(font, 17, e2e, random.Random(5), read=read, jitter=0.1)
+        alone = glyphs.resolve(line.crop, line.chars)[21]
+        assert alone.decided is None and alone.why == "no_ascender_reference"
+        helped = glyphs.resolve(line.crop, line.chars, ascender_rise=label_rise(font))[21]
+        assert helped.decided == "I"
+    # A font whose ascenders do not rise gives no proof: the I stays open.
+    nimbus = glyph_grid.render_line(fonts["Nimbus Sans"], 17, e2e, random.Random(5), jitter=0.1)
+    assert glyphs.resolve(nimbus.crop, nimbus.chars, ascender_rise=label_rise(fonts["Nimbus Sans"]))[21].decided is None
