@@ -64,10 +64,30 @@ class OcrPage:
     words: list[Word]
     image: Any = None
     engine: Any = field(default=None, repr=False)
+    frames: dict = field(default_factory=dict, repr=False)  # text -> the recognizer's CTC output for it
 
     @property
     def lines(self) -> list[str]:
         return group_into_lines([(list(w.quad), w.text) for w in self.words])
+
+
+class _KeptFrames:
+    """RapidOCR's CTC decoder, keeping each line's per-frame probabilities for the thread that
+    is reading a page: the id's evidence then costs no second pass of the recognizer."""
+
+    def __init__(self, decode, kept: threading.local):
+        self._decode, self._kept = decode, kept
+
+    def __getattr__(self, name):
+        return getattr(self._decode, name)
+
+    def __call__(self, preds, return_word_box=False, **kwargs):
+        lines, words = self._decode(preds, return_word_box, **kwargs)
+        frames = getattr(self._kept, "frames", None)
+        if frames is not None:
+            for row, (text, _) in enumerate(lines):
+                frames.setdefault(text, []).append((preds[row], kwargs.get("max_wh_ratio", 1.0)))
+        return lines, words
 
 
 class RapidOcrEngine:
@@ -75,13 +95,17 @@ class RapidOcrEngine:
         self._params = {**RAPIDOCR_PARAMS, **(params or {})}
         self._engine = None
         self._lock = threading.Lock()
+        self._kept = threading.local()
 
     def _loaded(self):
         with self._lock:
             if self._engine is None:
                 from rapidocr import RapidOCR
 
-                self._engine = RapidOCR(params=self._params)
+                engine = RapidOCR(params=self._params)
+                recognizer = engine._load_rec_model()
+                recognizer.postprocess_op = _KeptFrames(recognizer.postprocess_op, self._kept)
+                self._engine = engine
             return self._engine
 
     def warm(self) -> None:
@@ -95,12 +119,18 @@ class RapidOcrEngine:
 
         # RapidOCR expects OpenCV's BGR channel order.
         bgr = numpy.ascontiguousarray(numpy.asarray(image)[:, :, ::-1])
-        output = self._loaded()(bgr)
+        engine = self._loaded()
+        self._kept.frames = {}
+        try:
+            output = engine(bgr)
+            frames = self._kept.frames
+        finally:
+            self._kept.frames = None
         if output.boxes is None:
             return OcrPage([], bgr, self)
         words = [Word(text, tuple(map(tuple, box)), float(score))
                  for box, text, score in zip(output.boxes.tolist(), output.txts, output.scores) if text.strip()]
-        return OcrPage(words, bgr, self)
+        return OcrPage(words, bgr, self, frames)
 
     def reread(self, page: OcrPage, word: Word, pad: float = 0.0) -> tuple[Any, list[CharReading]]:
         """Read one box again, keeping the recognizer's per-frame probabilities (CTC): returns
@@ -114,6 +144,11 @@ class RapidOcrEngine:
         recognizer = self._loaded()._load_rec_model()
         crop = get_rotate_crop_image(page.image, numpy.array(word.quad, dtype=numpy.float32))
         height = crop.shape[0]
+        kept = page.frames.get(word.text, [])
+        if not pad and len(kept) == 1:  # the first pass's own probabilities (a text seen once)
+            probs, ratio = kept[0]
+            charset = recognizer.postprocess_op.character
+            return cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), _decoded(probs, charset, ratio * height / probs.shape[0])
         if pad:
             border = max(1, int(round(height * pad)))
             colour = [int(c) for c in numpy.median(numpy.concatenate([crop[0], crop[-1]]), axis=0)]
@@ -135,9 +170,15 @@ def _ctc_readings(recognizer, crop) -> list[CharReading]:
     ratio = max(width / height, input_width / input_height)
     norm = recognizer.resize_norm_img(crop, ratio)[numpy.newaxis].astype(numpy.float32)
     probs = recognizer.session(norm)[0]
-    charset = recognizer.postprocess_op.character
+    # One frame's width in crop pixels: the input (the crop's height scaled to the model's) is
+    # cut into evenly spaced frames.
+    return _decoded(probs, recognizer.postprocess_op.character, norm.shape[3] / probs.shape[0] * height / input_height)
+
+
+def _decoded(probs, charset, frame_px: float) -> list[CharReading]:
+    import numpy
+
     frames = probs.shape[0]
-    frame_px = norm.shape[3] / frames * height / input_height  # one frame's width in crop pixels
     best = probs.argmax(axis=1)
     readings, start = [], 0
     # A character is a run of frames with one best index; its evidence is the run's peak (its
