@@ -509,10 +509,14 @@ def _set(party: Party, kind: str, value: str, lines: list[str], index: int) -> N
         party.pix_key = clean_pix_key(value)
 
 
+WRAPPED_NAME_CHARS = 10  # a shorter first line is a whole name, not one a column wrapped
+
+
 def _continued_name(value: str, lines: list[str], index: int) -> str:
-    """A name wrapped over two lines: "CARLOS GABRIEL PEREIRA" / "OLIVEIRA"."""
+    """A name wrapped over two lines: "CARLOS GABRIEL PEREIRA" / "OLIVEIRA", or in a narrow
+    column ("Patrícia Lima" / "Nascimento"): the next line a word or two that is nothing else."""
     nxt = lines[index + 1] if index + 1 < len(lines) else ""
-    if nxt and len(value) >= 16 and _looks_like_name(nxt) and len(nxt.split()) <= 2:
+    if nxt and len(value) >= WRAPPED_NAME_CHARS and _looks_like_name(nxt) and len(nxt.split()) <= 2:
         return f"{value.strip()} {nxt.strip()}"
     return value.strip()
 

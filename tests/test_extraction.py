@@ -344,3 +344,10 @@ def test_confidence_and_review_flags():
 def test_the_id_tail_is_left_as_read_in_any_case(read):
     # Look-alikes in the tail are weighed by common.evidence, never guessed from the other letters.
     assert extraction.find_end_to_end_id([read]) == read
+
+
+def test_a_name_wrapped_in_a_narrow_column_is_joined():
+    lines = ["De", "Paula Dias", "Figueiredo", "CPF  ***.123.456-**", "Para", "Ana Souza", "CPF  ***.654.321-**"]
+    parties = extraction.find_parties(lines)
+    assert parties["payer"].name == "Paula Dias Figueiredo"
+    assert parties["receiver"].name == "Ana Souza"  # short, and its next line is a label
