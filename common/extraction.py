@@ -217,7 +217,10 @@ _LABELS = {
     "name": ("nome", "nome do favorecido", "nome do recebedor", "nome do pagador", "nome fantasia", "razao social"),
     "document": ("cpf", "cnpj", "cpf/cnpj", "cpf / cnpj", "documento", "cf", "cpf/cnp"),
     "bank": ("instituicao", "banco", "banco destino", "instituicao financeira", "banco de destino"),
-    "pix_key": ("chave", "chave pix"),
+    "pix_key": ("chave", "chave pix",
+                # A key's type as its label ("E-mail  ana@x.com", "Chave aleatória" over the key).
+                "chave aleatoria", "e-mail", "email", "celular", "telefone", "chave e-mail", "chave email",
+                "chave celular", "chave telefone", "chave cpf", "chave cnpj", "chave evp"),
     "ignored": ("agencia", "conta", "tipo de conta", "tipo", "conta pagador", "ag", "cc", "conta corrente",
                 "chave de seguranca", "chave de autenticacao"),
 }
@@ -335,6 +338,28 @@ def _is_logo(line: str) -> bool:
     """A bank's logo read as text ("nu", "btg", "inter"): one lowercase word, where institutions
     are printed capitalized."""
     return re.fullmatch(r"[a-z0-9]+", line.strip()) is not None
+
+
+def _joined_key(line: str, nxt: str) -> str | None:
+    """A random key (UUID) a narrow screen wrapped over two lines, joined; None otherwise."""
+    joined = line.strip() + nxt.strip()
+    return joined if re.fullmatch(r"[0-9a-f-]{9,35}", line.strip(), re.I) and _UUID.match(joined) else None
+
+
+def _key_like(text: str) -> bool:
+    """Could this be a PIX key of any type: e-mail, random key, phone, CPF or CNPJ?"""
+    text = text.strip()
+    return _pix_key_shape(text) or bool(_PHONE.match(text)) or parse_document(text) is not None
+
+
+def _pix_key_value(value: str, lines: list[str], index: int) -> str:
+    """The key under a key label: on its line, or on the next when its line holds only the
+    key's type ("Chave  aleatória"); a random key wrapped over two lines is joined."""
+    nxt = lines[index + 1] if index + 1 < len(lines) else ""
+    if not _key_like(value) and (_key_like(nxt) or _joined_key(nxt, lines[index + 2] if index + 2 < len(lines) else "")):
+        value, index = nxt, index + 1
+        nxt = lines[index + 1] if index + 1 < len(lines) else ""
+    return clean_pix_key(_joined_key(value, nxt) or value)
 
 
 def _pix_key_shape(line: str) -> bool:
@@ -483,8 +508,8 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                 party.name = line.strip()
             elif not party.bank and _looks_like_bank(line) and not _is_logo(line):
                 party.bank = _continued_bank(line.strip(), lines, index)
-            elif not party.pix_key and _pix_key_shape(line):
-                party.pix_key = line.strip()
+            elif not party.pix_key and (_pix_key_shape(line) or _joined_key(line, nxt)):
+                party.pix_key = _joined_key(line, nxt) or line.strip()
         index += 1
 
 
@@ -506,7 +531,7 @@ def _set(party: Party, kind: str, value: str, lines: list[str], index: int) -> N
     elif kind == "bank" and not party.bank:
         party.bank = _continued_bank(value, lines, index)
     elif kind == "pix_key" and not party.pix_key:
-        party.pix_key = clean_pix_key(value)
+        party.pix_key = _pix_key_value(value, lines, index)
 
 
 WRAPPED_NAME_CHARS = 10  # a shorter first line is a whole name, not one a column wrapped
@@ -558,7 +583,8 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
                 if labelled and labelled[0] == "pix_key":
                     value = labelled[1] or (section.lines[index + 1] if index + 1 < len(section.lines) else "")
                     if value:
-                        parties[RECEIVER].pix_key = clean_pix_key(value)
+                        at = index if labelled[1] else index + 1
+                        parties[RECEIVER].pix_key = _pix_key_value(value, section.lines, at)
                         break
             if parties[RECEIVER].pix_key:
                 break

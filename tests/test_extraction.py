@@ -351,3 +351,20 @@ def test_a_name_wrapped_in_a_narrow_column_is_joined():
     parties = extraction.find_parties(lines)
     assert parties["payer"].name == "Paula Dias Figueiredo"
     assert parties["receiver"].name == "Ana Souza"  # short, and its next line is a label
+
+
+@pytest.mark.parametrize("lines, key", [
+    (["Para", "Ana Souza", "Chave aleatória", "e405fe81-7cff-4e69-9609-4cc7d1afd1bb"], "e405fe81-7cff-4e69-9609-4cc7d1afd1bb"),
+    (["Para", "Ana Souza", "E-mail  ana.souza@exemplo.com"], "ana.souza@exemplo.com"),
+    (["Para", "Ana Souza", "Chave  aleatória", "abd667ad-fbb0-4657-81d6-7", "07593f5a950"],
+     "abd667ad-fbb0-4657-81d6-707593f5a950"),  # wrapped by a narrow screen
+    (["Para", "Ana Souza", "BCO DO BRASIL S.A.", "abd667ad-fbb0-4657-81d6-7", "07593f5a950"],
+     "abd667ad-fbb0-4657-81d6-707593f5a950"),  # no label at all
+])
+def test_a_pix_key_under_its_type_or_wrapped_is_read(lines, key):
+    assert extraction.find_parties(lines)["receiver"].pix_key == key
+
+
+def test_a_key_label_over_a_non_key_keeps_what_it_says():
+    # "Chave" followed by a word that is no key and a line that is no key either: as before.
+    assert extraction.find_parties(["Para", "Ana Souza", "Chave  ana@x", "Instituição  Banco"])["receiver"].pix_key == "ana@x"
