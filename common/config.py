@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 MIB = 1024 * 1024
 
@@ -139,11 +139,7 @@ class Settings:
 
     @property
     def expected_receiver_configured(self) -> bool:
-        return bool(
-            self.expected_receiver_name
-            or self.expected_receiver_documents
-            or self.expected_receiver_pix_keys
-        )
+        return bool(self.expected_receiver_name or self.expected_receiver_documents or self.expected_receiver_pix_keys)
 
 
 def _task_queue(env: Mapping[str, str]) -> str:

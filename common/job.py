@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 QUEUED, STARTED, FINISHED, FAILED = "queued", "started", "finished", "failed"
 STATUSES = (QUEUED, STARTED, FINISHED, FAILED)
@@ -43,11 +43,11 @@ def is_valid_job_id(value: str) -> bool:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def new_job(
@@ -118,12 +118,18 @@ def progress(doc: dict, attempt: int, percent: int, at: datetime, lease_seconds:
     """Report progress; it also renews the lease, so a live attempt keeps its job however long
     it runs, while a dead one loses it a lease after its last report."""
     _require_attempt(doc, attempt)
-    return {**doc, "progress": max(0, min(100, int(percent))), "lease_until": iso(at + timedelta(seconds=lease_seconds))}
+    return {
+        **doc,
+        "progress": max(0, min(100, int(percent))),
+        "lease_until": iso(at + timedelta(seconds=lease_seconds)),
+    }
 
 
 def finish(doc: dict, attempt: int, result: dict, at: datetime) -> dict:
     _require_attempt(doc, attempt)
-    return _ended({**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}, at)
+    return _ended(
+        {**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}, at
+    )
 
 
 def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) -> dict:
@@ -132,7 +138,9 @@ def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) 
         _require_attempt(doc, attempt)
     elif doc["status"] in (FINISHED, FAILED):
         raise JobEnded(f"job already {doc['status']}")
-    return _ended({**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}, at)
+    return _ended(
+        {**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}, at
+    )
 
 
 def _ended(doc: dict, at: datetime) -> dict:
@@ -140,8 +148,16 @@ def _ended(doc: dict, at: datetime) -> dict:
     same write that ends the job, so no crash in between can forget it (the reconciler resends)."""
     if not doc.get("callback_url") or doc.get("notification"):
         return doc
-    notification = {"status": NOTIFY_PENDING, "attempts": 0, "last_status_code": None, "delivered_at": None,
-                    "delivery_id": secrets.token_hex(16), "queued_at": iso(at), "lease_until": None, "last_error": None}
+    notification = {
+        "status": NOTIFY_PENDING,
+        "attempts": 0,
+        "last_status_code": None,
+        "delivered_at": None,
+        "delivery_id": secrets.token_hex(16),
+        "queued_at": iso(at),
+        "lease_until": None,
+        "last_error": None,
+    }
     return {**doc, "notification": notification}
 
 
@@ -161,15 +177,25 @@ def notification_attempt(doc: dict, at: datetime, lease_seconds: int) -> dict:
     return {**doc, "notification": {**note, "attempts": note["attempts"] + 1, "lease_until": lease}}
 
 
-def notification_outcome(doc: dict, attempt: int, status: str, status_code: int | None, error: str | None,
-                         at: datetime) -> dict:
+def notification_outcome(
+    doc: dict, attempt: int, status: str, status_code: int | None, error: str | None, at: datetime
+) -> dict:
     """Record what attempt `attempt` got: delivered, failed for good, or pending (retry later)."""
     note = doc.get("notification")
     if not note or note["status"] != NOTIFY_PENDING or note["attempts"] != attempt:
         raise NotClaimable("this attempt no longer owns the notification")
-    return {**doc, "notification": {
-        **note, "status": status, "last_status_code": status_code, "last_error": error, "lease_until": None,
-        "delivered_at": iso(at) if status == NOTIFY_DELIVERED else None, "queued_at": iso(at)}}
+    return {
+        **doc,
+        "notification": {
+            **note,
+            "status": status,
+            "last_status_code": status_code,
+            "last_error": error,
+            "lease_until": None,
+            "delivered_at": iso(at) if status == NOTIFY_DELIVERED else None,
+            "queued_at": iso(at),
+        },
+    }
 
 
 def notification_requeued(doc: dict, at: datetime) -> dict:

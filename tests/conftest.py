@@ -78,12 +78,25 @@ def firestore_env(firestore_emulator, monkeypatch):
 def local_env(tmp_path, monkeypatch):
     """The embedded default (local directory + SQLite + inline) in a temporary folder: every
     test gets its own, so none touches the repo's var/ or sees another test's jobs."""
-    env = {"LOCAL_BLOB_DIR": str(tmp_path / "blobs"), "SQLITE_PATH": str(tmp_path / "jobs.sqlite3"),
-           "REQUIRE_API_KEY": "false"}
-    for name in ("BLOB_STORE", "JOB_STORE", "TASK_QUEUE", "EXPECTED_RECEIVER_NAME",
-                 "EXPECTED_RECEIVER_DOCUMENTS", "EXPECTED_RECEIVER_PIX_KEYS", "STATUS_BASE_URL",
-                 "API_KEY_HASHES", "OIDC_AUDIENCE", "OIDC_INVOKER_EMAIL", "WEBHOOK_SECRETS",
-                 "WEBHOOK_ALLOW_PRIVATE_URLS"):
+    env = {
+        "LOCAL_BLOB_DIR": str(tmp_path / "blobs"),
+        "SQLITE_PATH": str(tmp_path / "jobs.sqlite3"),
+        "REQUIRE_API_KEY": "false",
+    }
+    for name in (
+        "BLOB_STORE",
+        "JOB_STORE",
+        "TASK_QUEUE",
+        "EXPECTED_RECEIVER_NAME",
+        "EXPECTED_RECEIVER_DOCUMENTS",
+        "EXPECTED_RECEIVER_PIX_KEYS",
+        "STATUS_BASE_URL",
+        "API_KEY_HASHES",
+        "OIDC_AUDIENCE",
+        "OIDC_INVOKER_EMAIL",
+        "WEBHOOK_SECRETS",
+        "WEBHOOK_ALLOW_PRIVATE_URLS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

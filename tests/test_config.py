@@ -12,16 +12,31 @@ def test_defaults_are_the_embedded_local_mode():
 
 
 def test_values_are_read_and_lists_split():
-    settings = config.from_env({"BLOB_STORE": "GCS", "GCS_BUCKET": "b", "MAX_UPLOAD_BYTES": "100",
-                                "EXPECTED_RECEIVER_PIX_KEYS": " a@b.com , +5511999990000 ,"})
+    settings = config.from_env(
+        {
+            "BLOB_STORE": "GCS",
+            "GCS_BUCKET": "b",
+            "MAX_UPLOAD_BYTES": "100",
+            "EXPECTED_RECEIVER_PIX_KEYS": " a@b.com , +5511999990000 ,",
+        }
+    )
     assert settings.blob_store == "gcs" and settings.gcs_bucket == "b" and settings.max_upload_bytes == 100
     assert settings.expected_receiver_pix_keys == ("a@b.com", "+5511999990000")
     assert settings.expected_receiver_configured
 
 
-@pytest.mark.parametrize("env", [{"BLOB_STORE": "s3"}, {"JOB_STORE": "mongo"}, {"MAX_UPLOAD_BYTES": "lots"},
-                                 {"MAX_UPLOAD_BYTES": "0"}, {"TASK_QUEUE": "kafka"},
-                                 {"TASK_QUEUE": "cloudtasks"}, {"SYNC_FALLBACK": "maybe"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BLOB_STORE": "s3"},
+        {"JOB_STORE": "mongo"},
+        {"MAX_UPLOAD_BYTES": "lots"},
+        {"MAX_UPLOAD_BYTES": "0"},
+        {"TASK_QUEUE": "kafka"},
+        {"TASK_QUEUE": "cloudtasks"},
+        {"SYNC_FALLBACK": "maybe"},
+    ],
+)
 def test_bad_values_fail_at_start_up_naming_the_variable(env):
     with pytest.raises(config.ConfigError, match=next(iter(env))):
         config.from_env(env)
@@ -59,11 +74,14 @@ def test_webhook_secrets_are_per_key_with_a_fallback():
     assert config.from_env({}).webhook_allow_private_urls is False
 
 
-@pytest.mark.parametrize("value, message", [
-    ("not-a-digest=secret-long-enough-1", "neither an API key digest"),
-    ("*=short", "shorter than 16"),
-    ("*", "shorter than 16"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("not-a-digest=secret-long-enough-1", "neither an API key digest"),
+        ("*=short", "shorter than 16"),
+        ("*", "shorter than 16"),
+    ],
+)
 def test_bad_webhook_secrets_are_refused_at_start(value, message):
     with pytest.raises(config.ConfigError, match=message):
         config.from_env({"WEBHOOK_SECRETS": value})
