@@ -28,10 +28,10 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 from common import job, log
-from common.errors import ApiError
-from common.taskqueue import QueueUnavailable
+from common.errors import ApiError, QueueUnavailable
 
 MAX_URL_LENGTH = 2048
 RETRYABLE_STATUS = {408, 429}  # and every 5xx
@@ -94,7 +94,7 @@ def resolve(url: str, settings) -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise UnsafeUrl(f"the host {host} does not resolve") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not allow_private:
         for address in addresses:
             if not _public(address):
@@ -132,15 +132,32 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
     host_header = target.host if ":" not in target.host else f"[{target.host}]"
     if target.port not in (80, 443):
         host_header += f":{target.port}"
-    options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    pool: urllib3.HTTPConnectionPool
+    options: dict[str, Any] = {
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "retries": False,
+        "maxsize": 1,
+    }
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(target.address, target.port, server_hostname=target.host,
-                                           assert_hostname=target.host, cert_reqs="CERT_REQUIRED", **options)
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            **options,
+        )
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
     try:
-        response = pool.urlopen("POST", target.path, body=body, headers={**headers, "Host": host_header},
-                                redirect=False, preload_content=False)
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "Host": host_header},
+            redirect=False,
+            preload_content=False,
+        )
         response.drain_conn()
         return Response(response.status)
     except urllib3.exceptions.HTTPError as e:
@@ -179,8 +196,12 @@ def _deliver_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
     last_attempt = last_attempt or attempt >= settings.notify_max_attempts
     started = time.monotonic()
     response = _send(doc, settings)
-    fields = {"job_id": job_id, "attempt": attempt, "status_code": response.status_code,
-              "duration_ms": int((time.monotonic() - started) * 1000)}
+    fields = {
+        "job_id": job_id,
+        "attempt": attempt,
+        "status_code": response.status_code,
+        "duration_ms": int((time.monotonic() - started) * 1000),
+    }
     if response.delivered:
         status = job.NOTIFY_DELIVERED
         log.event("notification_delivered", **fields)
@@ -191,8 +212,10 @@ def _deliver_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
         status = job.NOTIFY_FAILED
         log.event("notification_failed", severity="WARNING", error=response.error, **fields)
     try:
-        store.update(job_id, lambda d: job.notification_outcome(d, attempt, status, response.status_code,
-                                                                response.error, job.now()))
+        store.update(
+            job_id,
+            lambda d: job.notification_outcome(d, attempt, status, response.status_code, response.error, job.now()),
+        )
     except job.NotClaimable:
         return Outcome()  # our lease ran out and a newer attempt owns it
     if status == job.NOTIFY_PENDING:
@@ -210,9 +233,13 @@ def _send(doc: dict, settings) -> Response:
         return Response(None, f"callback_url refused: {e}")
     body = json.dumps(job.webhook_json(doc), ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "User-Agent": "pix-receipts-webhook/1",
-               "X-Timestamp": timestamp, "X-Delivery-Id": doc["notification"]["delivery_id"],
-               "X-Signature": sign(secret, timestamp, body)}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "pix-receipts-webhook/1",
+        "X-Timestamp": timestamp,
+        "X-Delivery-Id": doc["notification"]["delivery_id"],
+        "X-Signature": sign(secret, timestamp, body),
+    }
     return post(target, body, headers, settings.notify_timeout_seconds)
 
 
@@ -231,12 +258,13 @@ def deliver_with_retries(services, job_id: str) -> None:
         outcome = deliver(services, job_id)
         if not outcome.retry:
             return
-        time.sleep(outcome.retry_after)
+        time.sleep(outcome.retry_after or 0)
 
 
 def run_in_background(services, job_id: str) -> None:
-    threading.Thread(target=deliver_with_retries, args=(services, job_id), daemon=True,
-                     name=f"notify-{job_id[:8]}").start()
+    threading.Thread(
+        target=deliver_with_retries, args=(services, job_id), daemon=True, name=f"notify-{job_id[:8]}"
+    ).start()
 
 
 def job_ended(services, doc: dict) -> None:
