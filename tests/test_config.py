@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from common import config
@@ -85,3 +87,32 @@ def test_webhook_secrets_are_per_key_with_a_fallback():
 def test_bad_webhook_secrets_are_refused_at_start(value, message):
     with pytest.raises(config.ConfigError, match=message):
         config.from_env({"WEBHOOK_SECRETS": value})
+
+
+def test_the_configuration_table_in_docs_is_the_one_the_code_declares():
+    from tools import config_table
+
+    with open(config_table.DOC, encoding="utf-8") as f:
+        documented = config_table.table_in(f.read())
+    assert documented == config.markdown_table(), "docs/configuration.md is stale: run python -m tools.config_table"
+
+
+def test_a_setting_changed_in_the_code_makes_the_table_differ(monkeypatch):
+    from tools import config_table
+
+    with open(config_table.DOC, encoding="utf-8") as f:
+        text = f.read()
+    first, *others = config.variables()
+    changed = dataclasses.replace(first, default="another-project")
+    monkeypatch.setattr(config, "variables", lambda: [changed, *others])
+    assert config_table.table_in(text) != config.markdown_table()
+    assert "`another-project`" in config_table.table_in(config_table.rewrite(text))
+
+
+def test_every_setting_is_declared_once_with_the_default_it_parses_to():
+    variables = config.variables()
+    names = [v.name for v in variables]
+    assert len(names) == len(set(names))
+    assert len(config.fields(config.Settings)) == len(variables) - len(config.OTHER_VARIABLES)
+    assert config.from_env({}) == config.Settings()
+    assert all(v.description for v in variables)

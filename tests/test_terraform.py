@@ -401,9 +401,8 @@ def evaluate(tf: dict, value, variables: dict):
 
 
 def config_settings() -> set[str]:
-    """Every environment variable common/config.py reads."""
-    with open(os.path.join(ROOT, "common", "config.py"), encoding="utf-8") as f:
-        return set(re.findall(r'(?:env\.get\(|\b\w+\(env,\s*)"([A-Z][A-Z0-9_]*)"', f.read()))
+    """Every environment variable common/config.py reads (each declared once there)."""
+    return config.variables_read()
 
 
 def env_violations(tf: dict) -> list[str]:
