@@ -55,7 +55,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str, max_age_seconds: int = 300) -> bool:
-    """What a receiver does (the README's example uses the same three lines)."""
+    """What a receiver does (docs/api.md's example uses the same three lines)."""
     fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= max_age_seconds
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 

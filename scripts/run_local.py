@@ -101,7 +101,7 @@ def main() -> int:
 
     os.makedirs(os.path.join(ROOT, "var"), exist_ok=True)
     ports = {name: free_port() for name in FUNCTIONS}
-    # A local run on loopback: no API keys (see the README's Deployment section for real ones).
+    # A local run on loopback: no API keys (see docs/deployment.md for real ones).
     env = {
         "REQUIRE_API_KEY": "false",
         **os.environ,

@@ -33,7 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
     # One at a time: the Firestore emulator comes from Google's Cloud SDK repository, which a
     # machine may not have; the tests then say so instead of the whole setup failing.
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null \
-      || echo "setup: could not install $package; see the README's requirements"
+      || echo "setup: could not install $package; see the README's two commands"
   done
 fi
 

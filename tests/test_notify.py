@@ -264,19 +264,19 @@ def test_a_pending_notification_whose_task_was_lost_is_resent_by_the_reconciler(
     assert len(webhook_receiver.received(url)) == 1
 
 
-def test_the_readmes_receiver_accepts_a_real_delivery_and_refuses_a_forged_one():
+def test_the_documented_receiver_accepts_a_real_delivery_and_refuses_a_forged_one():
     import os
     import re
 
     from tests.conftest import ROOT
 
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    section = readme[readme.index("### Webhooks") :]
+    with open(os.path.join(ROOT, "docs", "api.md"), encoding="utf-8") as f:
+        doc = f.read()
+    section = doc[doc.index("### Webhooks") :]
     source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     source = re.sub(r"^SECRET = .*$", f'SECRET = b"{SECRET}"', source, flags=re.M)
     namespace: dict = {"__name__": "__main__"}  # Flask(__name__) looks its module up
-    exec(compile(source, "README.md", "exec"), namespace)
+    exec(compile(source, "docs/api.md", "exec"), namespace)
     client = namespace["app"].test_client()
     body = json.dumps({"job_id": "a" * 32, "status": "finished"}).encode()
     timestamp = str(int(time.time()))

@@ -394,7 +394,7 @@ def test_upload_a_receipt_then_a_refused_file_then_see_both_in_the_dashboard(pag
     expect(page.locator("#f-payer")).not_to_be_empty()
     receipt_job = page.locator("#job-id").inner_text()
     finished = shot(page, "02-finished.png")
-    # The README's picture: written when missing or asked for, not on every run (the job id in it
+    # docs/api.md's picture: written when missing or asked for, not on every run (the job id in it
     # changes each time, and a committed file should not).
     docs_copy = os.path.join(ROOT, "docs", "page-finished.png")
     if not os.path.exists(docs_copy) or os.environ.get("UPDATE_DOCS_SCREENSHOT"):
