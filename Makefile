@@ -32,6 +32,11 @@ down:
 test: $(STAMP)
 	$(PY) -m pytest
 
+## test-fast: the loop while you work: unit and contract tests on the embedded adapters, without the
+##            tests marked emulator (they start emulators or Redis) or slow (see pyproject.toml)
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not emulator and not slow"
+
 ## lint: ruff (lint and format) over the whole tree and mypy over common/ (config in pyproject.toml)
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -15,8 +15,10 @@ from PIL import Image
 
 from common import processing
 from common.errors import ReceiptUnreadable
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tools import accuracy, hard_receipts, receipts
+
+pytestmark = pytest.mark.slow  # the accuracy suite over whole datasets
 
 KEY_FIELDS = ("amount", "transaction_id")
 

@@ -34,7 +34,7 @@ def test_status_needs_a_valid_api_key(make_client):
 
 
 def test_upload_with_a_wrong_key_stores_nothing(make_client, sample):
-    from tests.test_upload import nothing_stored
+    from tests.helpers import nothing_stored
 
     client = make_client("upload", REQUIRE_API_KEY="true", API_KEY_HASHES=f"{'0' * 64},{KEY_HASH}")
     data = {"file": (io.BytesIO(sample["png"]), "a.png")}

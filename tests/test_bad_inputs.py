@@ -20,8 +20,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from common import config
-from tests.test_end_to_end import post_file, upload_server  # noqa: F401  (fixture)
-from tests.test_upload import nothing_stored
+from tests.helpers import nothing_stored, post_file
 
 MIB = 1024 * 1024
 SENTINEL = "/tmp/pix-bad-inputs-sentinel"  # what the risky PDFs would create if anything ran them
@@ -847,7 +846,7 @@ def _host_port(url):
     return host, int(port)
 
 
-def test_a_stalled_body_does_not_stop_the_real_server_serving_others(upload_server):  # noqa: F811
+def test_a_stalled_body_does_not_stop_the_real_server_serving_others(upload_server):
     """Slowloris: clients that send headers and part of a body, then stop. functions-framework
     runs gunicorn's gthread worker (THREADS, default 4 per CPU, no request timeout), so each
     stalled client holds one thread; the others keep answering."""
@@ -873,7 +872,7 @@ def test_a_stalled_body_does_not_stop_the_real_server_serving_others(upload_serv
     assert post_file(upload_server, 10)[0] == 415
 
 
-def test_a_body_cut_short_gets_a_json_4xx_or_a_close_and_nothing_is_stored(upload_server, tmp_path):  # noqa: F811
+def test_a_body_cut_short_gets_a_json_4xx_or_a_close_and_nothing_is_stored(upload_server, tmp_path):
     host, port = _host_port(upload_server)
     with socket.create_connection((host, port), timeout=10) as conn:
         conn.sendall(
@@ -894,7 +893,7 @@ def test_a_body_cut_short_gets_a_json_4xx_or_a_close_and_nothing_is_stored(uploa
     assert post_file(upload_server, 10)[0] == 415
 
 
-def test_a_garbage_request_does_not_break_the_real_server(upload_server):  # noqa: F811
+def test_a_garbage_request_does_not_break_the_real_server(upload_server):
     host, port = _host_port(upload_server)
     for junk in (
         b"\x00\xff" * 100 + b"\r\n\r\n",

@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a bench run, however quick
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIGURES = [
     "upload_p50_ms_5mb",

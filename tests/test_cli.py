@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_web import LocalFunctions, blank_png
+from tests.helpers import ROOT, LocalFunctions, blank_png
 
 
 def run_cli(*args):

@@ -8,7 +8,7 @@ import pytest
 from common import config, job, jobstore
 
 
-@pytest.fixture(params=["sqlite", "firestore"])
+@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulator)])
 def store(request, local_env):
     env = dict(local_env)
     if request.param == "firestore":

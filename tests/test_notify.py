@@ -10,8 +10,7 @@ import time
 import pytest
 
 from common import config, job, notify, services
-from tests.test_processing import queue_file
-from tests.test_upload import nothing_stored, post
+from tests.helpers import ROOT, nothing_stored, post, queue_file
 
 SECRET = "s3cret-for-webhook-tests"
 KEY_A, KEY_B = "key-a-0123456789", "key-b-0123456789"
@@ -267,8 +266,6 @@ def test_a_pending_notification_whose_task_was_lost_is_resent_by_the_reconciler(
 def test_the_documented_receiver_accepts_a_real_delivery_and_refuses_a_forged_one():
     import os
     import re
-
-    from tests.conftest import ROOT
 
     with open(os.path.join(ROOT, "docs", "api.md"), encoding="utf-8") as f:
         doc = f.read()

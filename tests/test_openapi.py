@@ -12,7 +12,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from common import job, services
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 with open(os.path.join(ROOT, "openapi.yaml")) as f:
     SPEC = yaml.safe_load(f)

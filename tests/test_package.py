@@ -14,11 +14,13 @@ import zipfile
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tools.emulators import free_port
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import package  # noqa: E402
+
+pytestmark = pytest.mark.slow  # builds the zips and a clean virtualenv per function
 
 
 def test_packaging_twice_gives_byte_identical_zips(tmp_path):

@@ -7,7 +7,7 @@ segmentation fault, so the check runs in a child process and looks at how it end
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 HAMMER = """
 import io, threading

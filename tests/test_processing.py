@@ -5,24 +5,15 @@ import io
 
 import pytest
 
-from common import job, processing, services, validation
+from common import job, processing, services
 from common.errors import ReceiptUnreadable
+from tests.helpers import queue_file
 from tools.faultproxy import FaultProxy
 
 
 @pytest.fixture
 def ocr(make_client):
     return make_client("ocr")
-
-
-def queue_file(data: bytes, mime: str) -> dict:
-    """A queued job whose blob is stored, as the upload leaves it with a non-inline queue."""
-    app = services.get()
-    sha = validation.calculate_file_hash(io.BytesIO(data))
-    name = validation.generate_secure_filename(sha, mime)
-    app.blobs.put(name, io.BytesIO(data), mime)
-    doc, _ = app.jobs.create(job.new_job(sha256=sha, blob_name=name, content_type=mime, size=len(data)))
-    return doc
 
 
 def test_the_ocr_function_runs_a_queued_job(ocr, sample):

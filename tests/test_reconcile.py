@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 from common import job, reconcile, services
-from tests.test_processing import queue_file
+from tests.helpers import ROOT, queue_file
 
 
 def test_a_job_queued_too_long_gets_a_new_task(sample, monkeypatch):
@@ -76,8 +76,6 @@ def test_the_reconciler_loop_outlives_a_pass_that_fails(tmp_path, sample):
     import subprocess
     import sys
     import time
-
-    from tests.conftest import ROOT
 
     broken = tmp_path / "jobs.sqlite3"
     broken.write_bytes(b"not a database" * 100)

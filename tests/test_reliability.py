@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import TEST_OUTPUT, _need
+from tests.helpers import TEST_OUTPUT, need
 from tools import emulators, reliability
 from tools.faultproxy import TcpProxy
 from tools.reliability import Result, Upload
+
+pytestmark = pytest.mark.slow  # fault injection on the local stack
 
 
 def test_percentiles_interpolate_between_ranks():
@@ -122,7 +124,7 @@ def test_a_small_real_run_on_the_rq_stack_loses_nothing_and_writes_the_report():
     """Redis SIGKILLed while the worker runs a job (its queue is lost: the reconciler must
     re-enqueue, and the worker must survive losing Redis mid-job), then 24 uploads from 16 clients
     (more than the upload function's 8 threads)."""
-    _need(emulators.firestore_jar)  # a visible skip where the Firestore emulator is missing (a failure in CI)
+    need(emulators.firestore_jar)  # a visible skip where the Firestore emulator is missing (a failure in CI)
     out = os.path.join(TEST_OUTPUT, f"reliability-{uuid.uuid4().hex[:6]}")
     report = os.path.join(out, "report.md")
     os.makedirs(out)

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from common import notify
-from tests.conftest import ROOT, TEST_OUTPUT, _need
+from tests.helpers import ROOT, TEST_OUTPUT, need
 from tools import receipts, smoke
 from tools.stack import Stack
 
@@ -30,7 +30,7 @@ def stack():
         "API_KEY_HASHES": hashlib.sha256(API_KEY.encode()).hexdigest(),
         "WEBHOOK_SECRETS": f"*={WEBHOOK_SECRET}",
     }
-    stack = _need(lambda: Stack(state_dir, "cloudtasks", overrides).up())
+    stack = need(lambda: Stack(state_dir, "cloudtasks", overrides).up())
     yield stack
     stack.down()
 
@@ -71,7 +71,7 @@ def test_make_smoke_fails_at_the_upload_with_a_wrong_api_key(stack):
     assert "invalid_api_key" in done.stdout and "api_key_hashes" in done.stdout
 
 
-def test_make_smoke_without_a_deployment_says_what_it_needs():
+def test_make_smoke_without_a_deployment_says_what_itneeds():
     done = make_smoke()  # no URLs, and no Terraform state in this checkout
     assert done.returncode == 2 and "Error 2" in done.stderr
     assert "UPLOAD_URL" in done.stderr

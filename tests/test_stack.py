@@ -15,10 +15,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import TEST_OUTPUT, _need
+from tests.helpers import TEST_OUTPUT, need
 from tools import receipts
 from tools.stack import Stack
 
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]  # the whole local stack, each queue mode
 LEASE_SECONDS = 6  # short, so that taking over a dead worker's job takes seconds
 WEBHOOK_SECRET = "stack-webhook-secret-0123"
 
@@ -33,7 +34,7 @@ def stack(request):
         "NOTIFY_MAX_ATTEMPTS": "3",
         "NOTIFY_BACKOFF_SECONDS": "1",
     }
-    stack = _need(lambda: Stack(state_dir, request.param, overrides, reconcile_every=1).up())
+    stack = need(lambda: Stack(state_dir, request.param, overrides, reconcile_every=1).up())
     yield stack
     stack.down()
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from common import config, job, services, taskqueue
-from tests.test_processing import queue_file
+from tests.helpers import queue_file
 from tools import emulators
 
 ROOT_LOCATION = "projects/receipts-test/locations/us-central1"
@@ -42,7 +42,13 @@ WEBHOOKS = {
 }
 
 
-@pytest.fixture(params=["inline", "cloudtasks", "rq"])
+@pytest.fixture(
+    params=[
+        "inline",
+        pytest.param("cloudtasks", marks=pytest.mark.emulator),
+        pytest.param("rq", marks=pytest.mark.emulator),
+    ]
+)
 def adapter(request, monkeypatch):
     name = request.param
     if name == "inline":

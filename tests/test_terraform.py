@@ -21,9 +21,8 @@ import subprocess
 import pytest
 
 from common import config
+from tests.helpers import ROOT, TF_DIR, missing
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TF_DIR = os.path.join(ROOT, "terraform")
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
 FUNCTIONS = ("upload", "ocr", "status")
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
@@ -133,12 +132,6 @@ SAFE_DEFAULTS = {
 }
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is missing in CI (scripts/setup.sh installs it)")
-    pytest.skip(f"{what} is not installed (scripts/setup.sh installs it)")
-
-
 # --- the parsed configuration -------------------------------------------------------------------
 
 
@@ -148,7 +141,7 @@ def load_tf(directory: str) -> dict:
     try:
         import hcl2
     except ImportError:
-        _missing("python-hcl2")
+        missing("python-hcl2")
     options = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
     tf: dict = {"resource": {}, "variable": {}, "locals": {}}
     for name in sorted(os.listdir(directory)):
@@ -436,7 +429,7 @@ def env_violations(tf: dict) -> list[str]:
 
 def run_checkov(directory: str) -> dict:
     if not os.access(CHECKOV, os.X_OK):
-        _missing("checkov (.venv-checkov)")
+        missing("checkov (.venv-checkov)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))}
     run = subprocess.run(
         [CHECKOV, "-d", directory, "--framework", "terraform", "--compact", "--skip-download", "-o", "json"],
@@ -458,7 +451,7 @@ def checkov_report() -> dict:
 def test_terraform_fmt():
     terraform = shutil.which("terraform")
     if not terraform:
-        _missing("terraform")
+        missing("terraform")
     run = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", TF_DIR], capture_output=True, text=True)
     assert run.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{run.stdout}{run.stderr}"
 

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from tests.test_terraform import TF_DIR, _missing
+from tests.helpers import TF_DIR, missing
 from tools import terraform_check
 
 # Arguments terraform/ uses that the schema (provider 6.50) does not have because they are newer,
@@ -26,7 +26,7 @@ def provider_schema() -> dict:
     try:
         return terraform_check.load_schema()
     except terraform_check.SchemaUnavailable as e:
-        _missing(f"the google provider schema ({e})")
+        missing(f"the google provider schema ({e})")
 
 
 def broken_copy(tmp_path, edits: dict[str, list[tuple[str, str]]]) -> str:

@@ -7,20 +7,9 @@ import pytest
 
 from common import blobstore, config, jobstore, upload
 from common.errors import ApiError
+from tests.helpers import nothing_stored, post
 
 MIB = 1024 * 1024
-
-
-def post(client, filename=None, content=b"", **fields):
-    data = dict(fields)
-    if filename is not None:
-        data["file"] = (io.BytesIO(content), filename)
-    return client.post("/", data=data, content_type="multipart/form-data")
-
-
-def nothing_stored() -> bool:
-    settings = config.from_env()
-    return blobstore.from_settings(settings).names() == [] and jobstore.from_settings(settings).list() == []
 
 
 @pytest.fixture

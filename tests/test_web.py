@@ -7,19 +7,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import pytest
 
-from common import config, job, jobstore, services
-from tests.conftest import ROOT, TEST_OUTPUT
-from tools import emulators, receipts
+from common import config, job, services
+from tests.helpers import ROOT, TEST_OUTPUT, LocalFunctions, blank_png
+from tools import receipts
 
 SCREENSHOTS = os.path.join(TEST_OUTPUT, "screenshots")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # Debian's; Playwright downloads none here
@@ -36,14 +31,6 @@ SAMPLE_AMOUNT = "R$ 5.039,58"  # samples/receipt.png: tools.receipts.sample_rece
 
 def new_job(sha: str, **fields) -> dict:
     return job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=3, **fields)
-
-
-def blank_png() -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (400, 300), "white").save(out, "PNG")
-    return out.getvalue()
 
 
 # --- The status function's pages and GET /jobs, through functions-framework's app -------------
@@ -235,88 +222,6 @@ def test_origins_are_compared_as_browsers_send_them():
 
 
 # --- The two functions as real processes, and a real browser --------------------------------
-
-
-class LocalFunctions:
-    """The upload and status functions under functions-framework on free loopback ports, sharing
-    one SQLite file and blob folder (inline processing), as `make run` starts them."""
-
-    def __init__(self, workdir: str, **env: str):
-        self.ports = {"upload": emulators.free_port(), "status": emulators.free_port()}
-        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
-        self.sqlite_path = os.path.join(workdir, "jobs.sqlite3")
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": ROOT,
-            "REQUIRE_API_KEY": "false",
-            "TASK_QUEUE": "inline",
-            "JOB_STORE": "sqlite",
-            "BLOB_STORE": "local",
-            "SQLITE_PATH": self.sqlite_path,
-            "LOCAL_BLOB_DIR": os.path.join(workdir, "blobs"),
-            "UPLOAD_URL": self.urls["upload"] + "/",
-            "CORS_ALLOWED_ORIGINS": self.urls["status"],
-            **env,
-        }
-        self.logs = os.path.join(TEST_OUTPUT, "logs")
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self) -> LocalFunctions:
-        os.makedirs(self.logs, exist_ok=True)
-        framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-        targets = {"upload": "upload_receipt", "status": "job_status"}
-        for name, port in self.ports.items():
-            with open(os.path.join(self.logs, f"web-{name}.log"), "ab") as log:
-                self.processes[name] = subprocess.Popen(
-                    [
-                        framework,
-                        "--target",
-                        targets[name],
-                        "--source",
-                        os.path.join(ROOT, "functions", name, "main.py"),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    env=self.env,
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-        for name, url in self.urls.items():
-            self._wait_until_up(name, url)
-        return self
-
-    def _wait_until_up(self, name: str, url: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.processes[name].poll() is None, (
-                f"the {name} function exited; see test-output/logs/web-{name}.log"
-            )
-            try:
-                urllib.request.urlopen(url + "/", timeout=2)
-                return
-            except urllib.error.HTTPError:
-                return  # it answered
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"the {name} function did not come up")
-
-    def store(self) -> jobstore.SqliteJobStore:
-        return jobstore.SqliteJobStore(self.sqlite_path)
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
 
 
 @pytest.fixture(scope="module")
