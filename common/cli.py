@@ -54,8 +54,8 @@ def upload(args) -> int:
     return status
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m common.cli", description="PIX receipt tools.")
+def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="PIX receipt tools.")
     commands = parser.add_subparsers(dest="command", required=True)
     extract_command = commands.add_parser("extract", help="print the PIX fields of receipt files as JSON")
     extract_command.add_argument("--json", action="store_true", help="one compact JSON object per line")
@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "upload":
         return upload(args)
     return extract(args.files, args.json)
+
+
+def console() -> int:
+    """The `pix-receipts` command that pyproject.toml's [project.scripts] installs."""
+    return main(prog="pix-receipts")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ fi
 echo "setup: installing Python packages into .venv (requirements-dev.txt)"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+# The project itself, editable: the `pix-receipts` command of pyproject.toml's [project.scripts].
+.venv/bin/python -m pip install -q --no-deps -e .
 
 if [ "${WITH_EMULATORS:-1}" = 1 ]; then
   # The Cloud Tasks emulator pins protobuf<5, which the Google clients above outgrew: own venv.

@@ -20,6 +20,21 @@ def run_cli(*args):
     )
 
 
+def test_the_console_command_of_pyproject_runs_the_same_cli(monkeypatch, capsys):
+    import importlib
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        target = tomllib.load(f)["project"]["scripts"]["pix-receipts"]
+    module, _, name = target.partition(":")
+    command = getattr(importlib.import_module(module), name)
+    monkeypatch.setattr(sys, "argv", ["pix-receipts", "--help"])
+    with pytest.raises(SystemExit) as stopped:
+        command()
+    shown = capsys.readouterr().out
+    assert stopped.value.code == 0 and shown.startswith("usage: pix-receipts") and "{extract,upload}" in shown
+
+
 def test_extract_prints_one_json_object_per_file(tmp_path, sample):
     png, pdf = tmp_path / "a.png", tmp_path / "b.pdf"
     png.write_bytes(sample["png"])
