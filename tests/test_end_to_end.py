@@ -29,6 +29,7 @@ def run_local(tmp_path, path, *args, **env):
     )
 
 
+@pytest.mark.slow  # make run: two functions as real processes and OCR
 def test_run_local_prints_the_finished_status_of_a_receipt(tmp_path, sample):
     path = tmp_path / "comprovante.png"
     path.write_bytes(sample["png"])

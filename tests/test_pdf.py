@@ -7,6 +7,8 @@ segmentation fault, so the check runs in a child process and looks at how it end
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT
 
 HAMMER = """
@@ -45,6 +47,7 @@ print("done")
 """
 
 
+@pytest.mark.slow  # a child process hammering PDFium from many threads
 def test_pdfs_validated_and_read_on_many_threads_at_once_do_not_crash_the_process():
     child = subprocess.run([sys.executable, "-c", HAMMER], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, f"exit {child.returncode} (-11: segmentation fault)\n{child.stderr[-2000:]}"

@@ -145,6 +145,7 @@ def multipage_image_pdf(receipt, pages: int) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow  # OCR of every page of a multi-page image PDF
 def test_progress_rises_page_by_page(sample, monkeypatch):
     seen = []
     app = services.get()

@@ -324,6 +324,7 @@ def test_setup_installs_every_font_package():
         assert f"{face.package}:{face.regular}" in setup, face.name
 
 
+@pytest.mark.slow  # renders the whole adversarial set, twice
 def test_the_adversarial_set_is_written_the_same_twice(tmp_path):
     first = hard_receipts.write_adversarial_dataset(tmp_path / "a", count=20)
     second = hard_receipts.write_adversarial_dataset(tmp_path / "b", count=20)

@@ -17,6 +17,7 @@ from tests.helpers import ROOT, TEST_OUTPUT, need
 from tools import receipts, smoke
 from tools.stack import Stack
 
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]  # make smoke against the full local stack
 API_KEY = "smoke-test-key-0123456789"
 WEBHOOK_SECRET = "smoke-webhook-secret-0123"
 STEPS = ("upload", "finished", "status JSON", "api key", "listing", "webhook")
