@@ -9,13 +9,40 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-QUEUED, STARTED, FINISHED, FAILED = "queued", "started", "finished", "failed"
-STATUSES = (QUEUED, STARTED, FINISHED, FAILED)
+
+class Status(StrEnum):
+    """A job's `status`: a str, so documents, JSON and comparisons with "queued" are unchanged."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+QUEUED, STARTED, FINISHED, FAILED = Status.QUEUED, Status.STARTED, Status.FINISHED, Status.FAILED
+STATUSES = tuple(Status)
 ACTIVE = (QUEUED, STARTED, FINISHED)  # a new upload of the same bytes returns such a job
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery of a task came to, a job's OCR (common.processing) or its webhook
+    (common.notify); the queue delivers the task again when `retry`."""
+
+    doc: dict | None = None  # the job as this delivery left it (OCR tasks)
+    retry_after: float | None = None  # set when the delivery should be tried again later
+    reason: str = ""
+    code: str = ""  # why to retry: "job_in_progress" or "backend_unavailable"
+
+    @property
+    def retry(self) -> bool:
+        return self.retry_after is not None
 
 
 class NotClaimable(Exception):

@@ -166,31 +166,21 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
         pool.close()
 
 
-@dataclass(frozen=True)
-class Outcome:
-    retry_after: float | None = None  # set when the queue should deliver the task again later
-    reason: str = ""
-
-    @property
-    def retry(self) -> bool:
-        return self.retry_after is not None
-
-
-def deliver(services, job_id: str, last_attempt: bool = False) -> Outcome:
+def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:
     """One delivery attempt of the job's notification, if one is due and nobody else is at it."""
     settings, store = services.settings, services.jobs
     lease = settings.notify_timeout_seconds + 30
     try:
         doc = store.update(job_id, lambda d: job.notification_attempt(d, job.now(), lease))
     except job.JobEnded:
-        return Outcome()  # delivered or failed already, or nothing to notify
+        return job.Outcome()  # delivered or failed already, or nothing to notify
     except job.JobBusy as e:
-        return Outcome(max(1.0, e.retry_after), str(e))
+        return job.Outcome(retry_after=max(1.0, e.retry_after), reason=str(e))
     with log.context(trace=doc.get("trace")):  # the upload's trace covers its webhook too
         return _deliver_claimed(services, doc, last_attempt)
 
 
-def _deliver_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
+def _deliver_claimed(services, doc: dict, last_attempt: bool) -> job.Outcome:
     settings, store, job_id = services.settings, services.jobs, doc["job_id"]
     attempt = doc["notification"]["attempts"]
     last_attempt = last_attempt or attempt >= settings.notify_max_attempts
@@ -217,10 +207,12 @@ def _deliver_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
             lambda d: job.notification_outcome(d, attempt, status, response.status_code, response.error, job.now()),
         )
     except job.NotClaimable:
-        return Outcome()  # our lease ran out and a newer attempt owns it
+        return job.Outcome()  # our lease ran out and a newer attempt owns it
     if status == job.NOTIFY_PENDING:
-        return Outcome(backoff(settings, attempt), response.error or f"HTTP {response.status_code}")
-    return Outcome()
+        return job.Outcome(
+            retry_after=backoff(settings, attempt), reason=response.error or f"HTTP {response.status_code}"
+        )
+    return job.Outcome()
 
 
 def _send(doc: dict, settings) -> Response:

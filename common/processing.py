@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import traceback
-from dataclasses import dataclass
 
 from common import evidence, extraction, job, jobstore, log, notify, receiver, text
 from common.blobstore import BlobNotFound
@@ -18,16 +17,7 @@ from common.errors import BackendUnavailable, ReceiptUnreadable
 RETRY_AFTER_SECONDS = 10  # after a transient failure; Cloud Tasks and RQ add their own backoff
 
 
-@dataclass(frozen=True)
-class Outcome:
-    doc: dict | None  # the job as this delivery left it
-    retry_after: float | None = None  # set when the delivery should be tried again later
-    reason: str = ""
-    code: str = ""  # why to retry: "job_in_progress" or "backend_unavailable"
-
-    @property
-    def retry(self) -> bool:
-        return self.retry_after is not None
+Outcome = job.Outcome  # one Outcome for every kind of task
 
 
 class _Failure(Exception):

@@ -20,7 +20,9 @@ MAX_EXPECTED_AMOUNT = 1_000_000_000
 
 
 @dataclass(frozen=True)
-class UploadOutcome:
+class Accepted:
+    """What the upload accepted: the job, and how it is being processed."""
+
     job: dict
     duplicate: bool
     processing: str  # "queued", "inline", "inline_fallback" (the queue was down) or "duplicate"
@@ -68,7 +70,7 @@ def parse_callback(form, settings, api_key_digest: str | None) -> tuple[str | No
     return url, key
 
 
-def accept_upload(services, files, form, api_key_digest: str | None = None) -> UploadOutcome:
+def accept_upload(services, files, form, api_key_digest: str | None = None) -> Accepted:
     """`files` and `form` are the request's parsed multipart parts (werkzeug MultiDicts);
     `api_key_digest` is the caller's key (None when keys are not required)."""
     parts = files.getlist("file")
@@ -102,11 +104,11 @@ def accept_upload(services, files, form, api_key_digest: str | None = None) -> U
     )
     if not created:
         log.event("upload_duplicate", job_id=doc["job_id"])
-        return UploadOutcome(doc, duplicate=True, processing="duplicate")
+        return Accepted(doc, duplicate=True, processing="duplicate")
     return _hand_over(services, doc, checked)
 
 
-def _hand_over(services, doc: dict, checked) -> UploadOutcome:
+def _hand_over(services, doc: dict, checked) -> Accepted:
     """Enqueue the new job; if the queue is down, run it here or refuse, never strand it."""
     job_id = doc["job_id"]
     try:
@@ -127,8 +129,8 @@ def _hand_over(services, doc: dict, checked) -> UploadOutcome:
             ) from None
         log.event("queue_unavailable_fallback", severity="WARNING", job_id=job_id, error=str(e))
         services.run_job(job_id, last_attempt=True)
-        return UploadOutcome(services.jobs.get(job_id), duplicate=False, processing="inline_fallback")
+        return Accepted(services.jobs.get(job_id), duplicate=False, processing="inline_fallback")
     log.event("job_queued", job_id=job_id, size=checked.size, content_type=checked.mime)
     if services.queue.runs_inline:
-        return UploadOutcome(services.jobs.get(job_id), duplicate=False, processing="inline")
-    return UploadOutcome(doc, duplicate=False, processing="queued")
+        return Accepted(services.jobs.get(job_id), duplicate=False, processing="inline")
+    return Accepted(doc, duplicate=False, processing="queued")
