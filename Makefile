@@ -7,7 +7,7 @@ STACK_DIR := var/stack
 STACK ?=
 RECEIPTS_DIR ?= $(wildcard ../shared/receipts/real)
 
-.PHONY: setup run up down test accuracy bench reliability package samples clean
+.PHONY: setup run up down test test-fast lint accuracy bench reliability package samples clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,17 @@ down:
 ## test: the whole suite (starts the emulators itself)
 test: $(STAMP)
 	$(PY) -m pytest
+
+## test-fast: the loop while you work: unit and contract tests on the embedded adapters, without the
+##            tests marked emulator (they start emulators or Redis) or slow (see pyproject.toml)
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not emulator and not slow"
+
+## lint: ruff (lint and format) over the whole tree and mypy over common/ (config in pyproject.toml)
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy common
 
 ## accuracy: per-field exact-match rates, honesty (silent errors, share flagged, exact over the
 ##           unflagged) and seconds per receipt, on RECEIPTS_DIR (default ../shared/receipts/real

@@ -13,8 +13,17 @@ from common import config, log, metrics, services
 
 def banner(settings: config.Settings, queues: list[str]) -> str:
     line = "=" * 70
-    return "\n".join([line, "🚀 RQ Worker - PIX receipt pipeline", line, f"Redis: {settings.redis_url}",
-                      f"Filas: {', '.join(queues)}", line, ""])
+    return "\n".join(
+        [
+            line,
+            "🚀 RQ Worker - PIX receipt pipeline",
+            line,
+            f"Redis: {settings.redis_url}",
+            f"Filas: {', '.join(queues)}",
+            line,
+            "",
+        ]
+    )
 
 
 def main() -> int:

@@ -33,8 +33,10 @@ CLOCK_SKEW_SECONDS = 10
 def check_api_key_settings(settings) -> None:
     """At start-up of a function that needs keys: refuse a configuration that locks everyone out."""
     if settings.require_api_key and not settings.api_key_hashes:
-        raise ConfigError("REQUIRE_API_KEY is true but API_KEY_HASHES is empty: set the SHA-256 of your API keys, "
-                          "or REQUIRE_API_KEY=false for a local run")
+        raise ConfigError(
+            "REQUIRE_API_KEY is true but API_KEY_HASHES is empty: set the SHA-256 of your API keys, "
+            "or REQUIRE_API_KEY=false for a local run"
+        )
 
 
 def require_api_key(headers, settings) -> str | None:
@@ -43,8 +45,12 @@ def require_api_key(headers, settings) -> str | None:
         return None
     key = headers.get(API_KEY_HEADER, "")
     if not key:
-        raise ApiError(401, "missing_api_key", f"Send your API key in the {API_KEY_HEADER} header.",
-                       {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'})
+        raise ApiError(
+            401,
+            "missing_api_key",
+            f"Send your API key in the {API_KEY_HEADER} header.",
+            {"WWW-Authenticate": f'ApiKey header="{API_KEY_HEADER}"'},
+        )
     digest = hashlib.sha256(key.encode()).hexdigest()
     # Compare with every configured digest in constant time: no early exit tells which is close.
     if not any([hmac.compare_digest(digest, allowed) for allowed in settings.api_key_hashes]):
@@ -81,16 +87,21 @@ def verify_oidc(headers, settings) -> dict | None:
         return None
     scheme, _, token = headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "missing_token", "This endpoint takes only requests with a Google OIDC token.",
-                       {"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "missing_token",
+            "This endpoint takes only requests with a Google OIDC token.",
+            {"WWW-Authenticate": "Bearer"},
+        )
     if token.rpartition(".")[2] == SIGNATURE_REMOVED:
         claims = _claims_checked_by_cloud_run(token, settings)
     else:
         claims = _verified_claims(token, settings)
     if claims.get("iss") not in GOOGLE_ISSUERS:
         raise ApiError(403, "invalid_token", "The OIDC token was not issued by Google.")
-    if settings.oidc_invoker_email and (claims.get("email") != settings.oidc_invoker_email
-                                        or not claims.get("email_verified")):
+    if settings.oidc_invoker_email and (
+        claims.get("email") != settings.oidc_invoker_email or not claims.get("email_verified")
+    ):
         raise ApiError(403, "invalid_token", "The OIDC token is not the task invoker's.")
     return claims
 
@@ -100,7 +111,9 @@ def _verified_claims(token: str, settings) -> dict:
     try:
         certs = _certificates.get(settings.oidc_certs_url)
     except Exception as e:  # the certificates could not be fetched: retry later
-        raise ApiError(503, "auth_unavailable", f"Could not fetch token certificates: {e}", {"Retry-After": "10"}) from None
+        raise ApiError(
+            503, "auth_unavailable", f"Could not fetch token certificates: {e}", {"Retry-After": "10"}
+        ) from None
     from google.auth import jwt
 
     try:
@@ -112,8 +125,12 @@ def _verified_claims(token: str, settings) -> dict:
 def _claims_checked_by_cloud_run(token: str, settings) -> dict:
     """A token whose signature Cloud Run verified and removed: its expiry and audience, checked here."""
     if not settings.oidc_behind_cloud_run_iam:
-        raise ApiError(403, "invalid_token", "The OIDC token has no signature (SIGNATURE_REMOVED_BY_GOOGLE) and this "
-                       "function is not configured as behind Cloud Run's IAM check (OIDC_BEHIND_CLOUD_RUN_IAM).")
+        raise ApiError(
+            403,
+            "invalid_token",
+            "The OIDC token has no signature (SIGNATURE_REMOVED_BY_GOOGLE) and this "
+            "function is not configured as behind Cloud Run's IAM check (OIDC_BEHIND_CLOUD_RUN_IAM).",
+        )
     from google.auth import jwt
 
     try:
@@ -129,7 +146,8 @@ def _claims_checked_by_cloud_run(token: str, settings) -> dict:
         raise ApiError(403, "invalid_token", "The OIDC token has expired.")
     if claims["iat"] > now + CLOCK_SKEW_SECONDS:
         raise ApiError(403, "invalid_token", "The OIDC token was issued in the future.")
-    audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
     if settings.oidc_audience not in audiences:
         raise ApiError(403, "invalid_token", "The OIDC token is for another audience.")
     return claims

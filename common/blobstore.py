@@ -95,7 +95,7 @@ def _transient_errors():
 
 class GcsBlobStore:
     def __init__(self, bucket: str, project: str, retry_seconds: int):
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
         from google.cloud.storage.retry import DEFAULT_RETRY
 
         self._client = storage.Client(project=project)

@@ -34,7 +34,10 @@ def extract(paths: list[str], as_json_lines: bool) -> int:
                 raise ReceiptUnreadable("mime_not_allowed", f"{mime} is not a JPEG, PNG or PDF")
             result = {"file": path, **processing.read_receipt(data, mime, engine, settings)}
         except (OSError, ReceiptUnreadable) as e:
-            result, status = {"file": path, "error": getattr(e, "message", str(e)), "code": getattr(e, "code", "unreadable_file")}, 1
+            result, status = (
+                {"file": path, "error": getattr(e, "message", str(e)), "code": getattr(e, "code", "unreadable_file")},
+                1,
+            )
         print(json.dumps(result, ensure_ascii=False, indent=None if as_json_lines else 2), flush=True)
     return status
 
@@ -51,30 +54,47 @@ def upload(args) -> int:
     return status
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m common.cli", description="PIX receipt tools.")
+def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description="PIX receipt tools.")
     commands = parser.add_subparsers(dest="command", required=True)
     extract_command = commands.add_parser("extract", help="print the PIX fields of receipt files as JSON")
     extract_command.add_argument("--json", action="store_true", help="one compact JSON object per line")
     extract_command.add_argument("files", nargs="+", metavar="FILE")
     upload_command = commands.add_parser("upload", help="send receipts to the upload function")
     upload_command.add_argument("files", nargs="+", metavar="FILE")
-    upload_command.add_argument("--url", default=os.environ.get("UPLOAD_URL", ""),
-                                help="the upload function's URL (default: $UPLOAD_URL)")
-    upload_command.add_argument("--api-key", default=os.environ.get("API_KEY", ""),
-                                metavar="KEY", help="sent as X-API-Key (default: $API_KEY)")
-    upload_command.add_argument("--wait", action="store_true",
-                                help="follow each job to its end (progress on stderr) and print its final status")
-    upload_command.add_argument("--status-base", default=os.environ.get("STATUS_BASE_URL", ""), metavar="URL",
-                                help="the status function's URL, for an upload function that answers status_url "
-                                     "as a path (default: $STATUS_BASE_URL)")
-    upload_command.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
-                                help="with --wait, give up on jobs still running after this long (default 600)")
+    upload_command.add_argument(
+        "--url", default=os.environ.get("UPLOAD_URL", ""), help="the upload function's URL (default: $UPLOAD_URL)"
+    )
+    upload_command.add_argument(
+        "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
+    )
+    upload_command.add_argument(
+        "--wait", action="store_true", help="follow each job to its end (progress on stderr) and print its final status"
+    )
+    upload_command.add_argument(
+        "--status-base",
+        default=os.environ.get("STATUS_BASE_URL", ""),
+        metavar="URL",
+        help="the status function's URL, for an upload function that answers status_url "
+        "as a path (default: $STATUS_BASE_URL)",
+    )
+    upload_command.add_argument(
+        "--timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="with --wait, give up on jobs still running after this long (default 600)",
+    )
     upload_command.add_argument("--json", action="store_true", help="one compact JSON object per line")
     args = parser.parse_args(argv)
     if args.command == "upload":
         return upload(args)
     return extract(args.files, args.json)
+
+
+def console() -> int:
+    """The `pix-receipts` command that pyproject.toml's [project.scripts] installs."""
+    return main(prog="pix-receipts")
 
 
 if __name__ == "__main__":

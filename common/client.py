@@ -61,8 +61,11 @@ def _json_or_error(status: int, raw: bytes) -> dict:
 def call(request: urllib.request.Request, timeout: float = 600) -> Answer:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(response.status, _json_or_error(response.status, response.read()),
-                          _retry_after(response.headers.get("Retry-After")))
+            return Answer(
+                response.status,
+                _json_or_error(response.status, response.read()),
+                _retry_after(response.headers.get("Retry-After")),
+            )
     except urllib.error.HTTPError as e:
         return Answer(e.code, _json_or_error(e.code, e.read()), _retry_after(e.headers.get("Retry-After")))
     except (urllib.error.URLError, OSError) as e:
@@ -72,7 +75,7 @@ def call(request: urllib.request.Request, timeout: float = 600) -> Answer:
 
 def pause(answer: Answer, tries: int) -> float:
     """How long to wait before trying again: what the server asked, else 1, 2, 4... seconds."""
-    wait = answer.retry_after if answer.retry_after is not None else 2.0 ** tries
+    wait = answer.retry_after if answer.retry_after is not None else 2.0**tries
     return min(wait, MAX_WAIT)
 
 
@@ -90,14 +93,18 @@ def call_with_retries(make_request, sleep=time.sleep, say=lambda message: None) 
 def multipart(path: str, fields: dict | None = None) -> tuple[bytes, str]:
     """A multipart body with the file as `file` and `fields` (pedido_id, expected_amount...)."""
     boundary = uuid.uuid4().hex
-    form = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-                    for k, v in (fields or {}).items())
+    form = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in (fields or {}).items()
+    )
     name = os.path.basename(path).replace('"', "%22").replace("\r", "").replace("\n", "")
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     with open(path, "rb") as f:
         content = f.read()
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            f"Content-Type: {content_type}\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
     return form + head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -122,7 +129,7 @@ class ProgressBoard:
         if state == "failed":
             percent = 100
         filled = round(self.WIDTH * percent / 100)
-        label = f"failed: {status.get('error_code')}" if state == "failed" else state
+        label = f"failed: {(status or {}).get('error_code')}" if state == "failed" else state
         return f"{name[:28]:<28} [{'#' * filled}{'-' * (self.WIDTH - filled)}] {percent:>3}% {label}"
 
     def update(self, index: int, status: dict) -> None:
@@ -192,8 +199,9 @@ def status_url_of(answer: dict, status_base: str) -> str | None:
     return urljoin(status_base.rstrip("/") + "/", url.lstrip("/")) if status_base else None
 
 
-def upload(paths: list[str], url: str, api_key: str, wait: bool, timeout: float = 600, status_base: str = "",
-           err=None) -> tuple[int, list[dict]]:
+def upload(
+    paths: list[str], url: str, api_key: str, wait: bool, timeout: float = 600, status_base: str = "", err=None
+) -> tuple[int, list[dict]]:
     """Upload each file; with `wait`, follow its job to the end. Returns (exit code, one JSON
     document per file in order: the final status, the upload's answer, or the error)."""
     err = err or sys.stderr
@@ -209,8 +217,11 @@ def upload(paths: list[str], url: str, api_key: str, wait: bool, timeout: float 
             results[index] = {"file": path, "error": f"cannot read {path}: {e.strerror}", "code": "unreadable_file"}
             continue
         answer = call_with_retries(
-            lambda: urllib.request.Request(url, data=body, method="POST", headers={**headers, "Content-Type": content_type}),
-            say=lambda message: print(f"{names[index]}: {message}", file=err))
+            lambda: urllib.request.Request(
+                url, data=body, method="POST", headers={**headers, "Content-Type": content_type}
+            ),
+            say=lambda message: print(f"{names[index]}: {message}", file=err),
+        )
         if answer.status not in (200, 202) or "job_id" not in answer.body:
             results[index] = {"file": path, **answer.body}
             continue
@@ -221,15 +232,18 @@ def upload(paths: list[str], url: str, api_key: str, wait: bool, timeout: float 
             status_url = status_url_of(answer.body, status_base)
             if status_url is None:
                 if answer.body.get("status") not in ENDED:  # else the job ended during the upload: that is its answer
-                    results[index] = {**results[index], "error": f"status_url {answer.body['status_url']!r} is a path: "
-                                      "pass --status-base (the status function's URL) to follow the job",
-                                      "code": "no_status_base"}
+                    results[index] = {
+                        **results[index],
+                        "error": f"status_url {answer.body['status_url']!r} is a path: "
+                        "pass --status-base (the status function's URL) to follow the job",
+                        "code": "no_status_base",
+                    }
                 continue
             tracked.append(Tracked(index, status_url, answer.body))
-    if tracked:
+    if tracked and board:  # tracked only when waiting, and then there is a board
         follow(tracked, headers, board, timeout)
         for job in tracked:
-            results[job.index] = {"file": paths[job.index], **job.result}
+            results[job.index] = {"file": paths[job.index], **(job.result or {})}
     if wait:
         ok = all(r.get("status") == "finished" for r in results)
     else:  # accepted: queued, or already finished (inline processing, a duplicate)

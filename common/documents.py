@@ -25,7 +25,7 @@ def cpf_valid(text: str) -> bool:
     if len(digits) != 11 or digits == digits[0] * 11:
         return False
     values = [int(d) for d in digits]
-    return all(_check_digit(values[:9 + i], _CPF_WEIGHTS[i]) == values[9 + i] for i in range(2))
+    return all(_check_digit(values[: 9 + i], _CPF_WEIGHTS[i]) == values[9 + i] for i in range(2))
 
 
 def cnpj_valid(text: str) -> bool:
@@ -34,7 +34,7 @@ def cnpj_valid(text: str) -> bool:
     if not re.fullmatch(r"[0-9A-Z]{12}\d{2}", chars) or chars == chars[0] * 14:
         return False
     values = [ord(c) - 48 for c in chars]
-    return all(_check_digit(values[:12 + i], _CNPJ_WEIGHTS[i]) == values[12 + i] for i in range(2))
+    return all(_check_digit(values[: 12 + i], _CNPJ_WEIGHTS[i]) == values[12 + i] for i in range(2))
 
 
 def pattern(text: str) -> str:
@@ -49,7 +49,7 @@ def pattern(text: str) -> str:
 
 
 def kind(text: str) -> str | None:
-    """"cpf", "cnpj" or None, from the shape (masked documents count)."""
+    """ "cpf", "cnpj" or None, from the shape (masked documents count)."""
     shape = pattern(text)
     if len(shape) == 11 and re.fullmatch(r"[\d*]{11}", shape):
         return "cpf"

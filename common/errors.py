@@ -17,6 +17,10 @@ class ApiError(Exception):
         return {"error": self.message, "code": self.code}
 
 
+class QueueUnavailable(Exception):
+    """The queue could not take the task (backend down or timing out)."""
+
+
 class BackendUnavailable(Exception):
     """A store or service we depend on is down or timing out: worth retrying later."""
 

@@ -17,14 +17,14 @@ import itertools
 import re
 import string
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from common import pix
 
 TAIL = 21  # the first position of the 11-character random tail
 # Characters OCR swaps for one another in an id's tail: upper/lower case pairs that differ only in
 # size, and the bars and rounds.
-LOOKALIKE_CLASSES = [frozenset(group) for group in
-                     ("Il1", "O0o", "cC", "sS", "uU", "vV", "wW", "xX", "zZ")]
+LOOKALIKE_CLASSES = [frozenset(group) for group in ("Il1", "O0o", "cC", "sS", "uU", "vV", "wW", "xX", "zZ")]
 LOOKALIKES = {char: group for group in LOOKALIKE_CLASSES for char in group}
 # One probability floor per kind of position (measured on the real and adversarial sets, see
 # tools/accuracy.py): below it, a character is not settled by the recognizer alone.
@@ -110,7 +110,7 @@ def _boxes_holding(e2e_id: str, words: list) -> list[tuple]:
         if target in text:
             return [(word, (0, len(e2e_id)))]
     # Wrapped: one box ends with the id's first part, another starts with the rest.
-    best = []
+    best: list[tuple] = []
     for word, text in zip(words, folded):
         for cut in range(8, len(target) - 3):
             if text.endswith(target[:cut]):
@@ -122,8 +122,7 @@ def _boxes_holding(e2e_id: str, words: list) -> list[tuple]:
     return best
 
 
-def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, span: tuple,
-                  given: list | None) -> None:
+def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, span: tuple, given: list | None) -> None:
     """Add the box's readings to the id's positions: the engine's own (`given`), or a re-reading
     of the box as detected; then the glyph geometry; then, only where a look-alike is still open
     or a character unsure, a second re-reading of the box padded (another scale for the model)."""
@@ -201,7 +200,7 @@ def _add(positions: list[Position], first: int, expected: str, readings: list) -
         probs = {c: p for c, p in raw.items() if c in allowed}
         # Rivals the id's structure rules out give their share back; unknown mass stays unknown.
         total = max(1.0 - sum(p for c, p in raw.items() if c not in allowed), 1e-6)
-        best = max(probs, key=probs.get) if probs else None
+        best = max(probs, key=lambda char: probs[char]) if probs else None
         if position.readings and position.ranked() and best != position.ranked()[0][0]:
             position.agree = False
         for char, p in probs.items():
@@ -259,11 +258,10 @@ def _decide(e2e_id: str, positions: list[Position]) -> IdCheck:
 def _confirmed_by_structure(e2e_id: str, shown_at) -> list[int]:
     """Positions of the id that other evidence on the receipt vouches for: the ISPB when it is a
     known institution's, and each digit of the UTC stamp that the printed time (+3 h) shows."""
-    from datetime import timezone
 
     confirmed = list(range(1, 9)) if pix.institution(e2e_id) else []
     if shown_at is not None:
-        stamp = shown_at.astimezone(timezone.utc).strftime("%Y%m%d%H%M")
+        stamp = shown_at.astimezone(UTC).strftime("%Y%m%d%H%M")
         confirmed += [9 + i for i, (a, b) in enumerate(zip(stamp, e2e_id[9:21])) if a == b]
     return confirmed
 
@@ -314,8 +312,9 @@ def _without_evidence(e2e_id: str) -> IdCheck:
     """No box to re-read (an engine without per-character output, or the id assembled from
     pieces): the tail's look-alikes are unsettled."""
     positions = [Position(char) for char in e2e_id]
-    options = [(i, sorted(LOOKALIKES[c], key=lambda o: o != c)) for i, c in enumerate(e2e_id)
-               if i >= TAIL and c in LOOKALIKES]
+    options = [
+        (i, sorted(LOOKALIKES[c], key=lambda o: o != c)) for i, c in enumerate(e2e_id) if i >= TAIL and c in LOOKALIKES
+    ]
     if not options:
         return IdCheck(e2e_id, [e2e_id], [], 0.9, "none")
     return IdCheck(e2e_id, _candidates(e2e_id, positions, options), [i for i, _ in options], 0.5, "none")

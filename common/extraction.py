@@ -37,11 +37,24 @@ def fold(text: str) -> str:
 _AMOUNT = re.compile(r"(R\s*[$S5]\s*)?(?<![\d.,])(\d{1,3}(?:\.\d{3})+|\d+),(\d{2})(?![\d,])")
 # Whole reais (`R$ 40`, `R$1.500`): taken after an `R$` marker, or alone after a value label
 # (`Valor  40`), never as part of a date, a time, a decimal, a count ("3x") or a longer number.
-_WHOLE_AMOUNT = re.compile(r"(?<![A-Za-z0-9])(R\s*\$\s*|RS\s*)?(?<![\d.,/:])(\d{1,3}(?:\.\d{3})+|\d{1,6})"
-                           r"(?![\d/:%]|[.,-]\d|\s*(?:[.,:/h-]\s*\d|x\b|vezes|parcela|dia|mes|hora|min))", re.I)
+_WHOLE_AMOUNT = re.compile(
+    r"(?<![A-Za-z0-9])(R\s*\$\s*|RS\s*)?(?<![\d.,/:])(\d{1,3}(?:\.\d{3})+|\d{1,6})"
+    r"(?![\d/:%]|[.,-]\d|\s*(?:[.,:/h-]\s*\d|x\b|vezes|parcela|dia|mes|hora|min))",
+    re.I,
+)
 _PAID_TOTAL = re.compile(r"\b(valor (do )?pagamento|valor pago|valor total|total pago|valor cobrado|total)\b")
-_NOT_THE_AMOUNT = ("tarifa", "saldo", "limite", "juros", "multa", "desconto", "desconlo", "abatimento",
-                   "valor original", "valor do documento")
+_NOT_THE_AMOUNT = (
+    "tarifa",
+    "saldo",
+    "limite",
+    "juros",
+    "multa",
+    "desconto",
+    "desconlo",
+    "abatimento",
+    "valor original",
+    "valor do documento",
+)
 # Labels of a count, not of money: "Total de parcelas  3", "Valor em 2 vezes".
 _COUNT_WORDS = ("parcela", "vezes", "itens", "quantidade", "qtd", "prazo", "dias", "meses")
 
@@ -55,20 +68,28 @@ def parse_brl(text: str) -> float | None:
 def _value_label(text: str) -> bool:
     """Is the text a value label and nothing else ("Valor", "Valor pago:", "Total")?"""
     folded = fold(text).strip(" :-")
-    return (bool(folded) and not re.search(r"\d", folded) and ("valor" in folded or _PAID_TOTAL.search(folded) is not None)
-            and not any(word in folded for word in _COUNT_WORDS))
+    return (
+        bool(folded)
+        and not re.search(r"\d", folded)
+        and ("valor" in folded or _PAID_TOTAL.search(folded) is not None)
+        and not any(word in folded for word in _COUNT_WORDS)
+    )
 
 
 def _amounts(line: str, above: str) -> list[tuple[int, float, bool, bool]]:
     """(position, value, has an `R$` marker, has cents) of each amount on the line."""
-    found = [(m.start(), float(m.group(2).replace(".", "") + "." + m.group(3)), bool(m.group(1)), True)
-             for m in _AMOUNT.finditer(line)]
+    found = [
+        (m.start(), float(m.group(2).replace(".", "") + "." + m.group(3)), bool(m.group(1)), True)
+        for m in _AMOUNT.finditer(line)
+    ]
     taken = [range(m.start(), m.end()) for m in _AMOUNT.finditer(line)]
     for match in _WHOLE_AMOUNT.finditer(line):
         if any(match.start(2) in span for span in taken):
             continue
-        before, after = line[: match.start()], line[match.end():]
-        alone_after_label = fold(after).strip(" .") in ("", "reais") and (_value_label(before) or (not before.strip() and _value_label(above)))
+        before, after = line[: match.start()], line[match.end() :]
+        alone_after_label = fold(after).strip(" .") in ("", "reais") and (
+            _value_label(before) or (not before.strip() and _value_label(above))
+        )
         if match.group(1) or alone_after_label:
             found.append((match.start(), float(match.group(2).replace(".", "")), bool(match.group(1)), False))
     return sorted(found)
@@ -103,8 +124,20 @@ def find_amount(lines: list[str]) -> float | None:
 
 
 # --- payment time ----------------------------------------------------------------------------------
-_MONTHS = {"jan": 1, "fev": 2, "mar": 3, "abr": 4, "mai": 5, "jun": 6, "jul": 7, "ago": 8, "set": 9,
-           "out": 10, "nov": 11, "dez": 12}
+_MONTHS = {
+    "jan": 1,
+    "fev": 2,
+    "mar": 3,
+    "abr": 4,
+    "mai": 5,
+    "jun": 6,
+    "jul": 7,
+    "ago": 8,
+    "set": 9,
+    "out": 10,
+    "nov": 11,
+    "dez": 12,
+}
 _NUMERIC_DATE = re.compile(r"(\d{1,2})([/.-])(\d{2})\2(\d{4})")  # 03/06/2025, 03-06-2025, 03.06.2025
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 _WORD_DATE = re.compile(r"(\d{1,2})\s*(?:de\s+|/)?([a-z]{3})[a-z]*\.?,?\s*(?:de\s+|/)?(\d{4})")
@@ -124,9 +157,9 @@ def _day_month_year(folded: str, labelled: bool) -> list[tuple[re.Match, str, st
     """(match, day, month, year) of each date on a folded line, in every shape it takes."""
     found = [(m, m.group(1), m.group(3), m.group(4)) for m in _NUMERIC_DATE.finditer(folded)]
     found += [(m, m.group(3), m.group(2), m.group(1)) for m in _ISO_DATE.finditer(folded)]
-    found += [(m, *m.groups()) for m in _WORD_DATE.finditer(folded)]
+    found += [(m, *m.groups()) for m in _WORD_DATE.finditer(folded)]  # type: ignore[misc]
     if labelled and not found:
-        found += [(m, *m.groups()) for m in _BARE_DATE.finditer(folded)]
+        found += [(m, *m.groups()) for m in _BARE_DATE.finditer(folded)]  # type: ignore[misc]
     return found
 
 
@@ -139,7 +172,7 @@ def _time_of_day(text: str, after_date: bool) -> tuple[int, int, int] | None:
         clock = _BARE_TIME.match(bare) if bare is not None else None
     if not clock:
         return None
-    return tuple(int(g or 0) for g in clock.groups())
+    return tuple(int(g or 0) for g in clock.groups())  # type: ignore[return-value]
 
 
 def _dates(lines: list[str]) -> list[tuple[datetime, bool, int]]:
@@ -157,7 +190,7 @@ def _dates(lines: list[str]) -> list[tuple[datetime, bool, int]]:
             except (TypeError, ValueError):
                 continue
             # The time of day: after the date on its line, else alone on one of the next lines.
-            rest = [folded[match.end():]] + [fold(lines[i]) for i in range(index + 1, min(index + 3, len(lines)))]
+            rest = [folded[match.end() :]] + [fold(lines[i]) for i in range(index + 1, min(index + 3, len(lines)))]
             moment, timed = date, False
             for number, text in enumerate(rest):
                 clock = _time_of_day(text, after_date=number == 0)
@@ -200,16 +233,53 @@ def find_end_to_end_id(lines: list[str], near: datetime | None = None) -> str | 
 # --- payer and receiver ---------------------------------------------------------------------------
 RECEIVER, PAYER, OTHER = "receiver", "payer", "other"
 _HEADINGS = {
-    RECEIVER: ("destino", "para", "quem recebeu", "quem vai receber", "dados do recebedor", "recebedor",
-               "dados de quem recebeu", "quem recebe",
-               "dados do pix", "favorecido", "dados do favorecido", "beneficiario", "dados do beneficiario",
-               "enviado para", "conta de destino", "recebido por", "destinatario"),
-    PAYER: ("origem", "de", "quem pagou", "quem transferiu", "quem enviou", "dados do pagador", "pagador",
-            "dados de quem pagou", "quem paga",
-            "dados da conta debitada", "conta de origem", "enviado por", "pago por", "remetente"),
-    OTHER: ("dados da transacao", "informacoes adicionais", "dados da transferencia original", "id da transacao",
-            "autenticacao", "dados do devedor", "sobre a transacao", "dados bancarios do recebedor",
-            "codigo da transacao pix", "detalhes"),
+    RECEIVER: (
+        "destino",
+        "para",
+        "quem recebeu",
+        "quem vai receber",
+        "dados do recebedor",
+        "recebedor",
+        "dados de quem recebeu",
+        "quem recebe",
+        "dados do pix",
+        "favorecido",
+        "dados do favorecido",
+        "beneficiario",
+        "dados do beneficiario",
+        "enviado para",
+        "conta de destino",
+        "recebido por",
+        "destinatario",
+    ),
+    PAYER: (
+        "origem",
+        "de",
+        "quem pagou",
+        "quem transferiu",
+        "quem enviou",
+        "dados do pagador",
+        "pagador",
+        "dados de quem pagou",
+        "quem paga",
+        "dados da conta debitada",
+        "conta de origem",
+        "enviado por",
+        "pago por",
+        "remetente",
+    ),
+    OTHER: (
+        "dados da transacao",
+        "informacoes adicionais",
+        "dados da transferencia original",
+        "id da transacao",
+        "autenticacao",
+        "dados do devedor",
+        "sobre a transacao",
+        "dados bancarios do recebedor",
+        "codigo da transacao pix",
+        "detalhes",
+    ),
 }
 # Headings that may start a line followed by the name ("Para  Maria Silva", "De  João").
 _INLINE_HEADINGS = {"para": RECEIVER, "de": PAYER}
@@ -217,27 +287,54 @@ _LABELS = {
     "name": ("nome", "nome do favorecido", "nome do recebedor", "nome do pagador", "nome fantasia", "razao social"),
     "document": ("cpf", "cnpj", "cpf/cnpj", "cpf / cnpj", "documento", "cf", "cpf/cnp"),
     "bank": ("instituicao", "banco", "banco destino", "instituicao financeira", "banco de destino"),
-    "pix_key": ("chave", "chave pix",
-                # A key's type as its label ("E-mail  ana@x.com", "Chave aleatória" over the key).
-                "chave aleatoria", "e-mail", "email", "celular", "telefone", "chave e-mail", "chave email",
-                "chave celular", "chave telefone", "chave cpf", "chave cnpj", "chave evp"),
-    "ignored": ("agencia", "conta", "tipo de conta", "tipo", "conta pagador", "ag", "cc", "conta corrente",
-                "chave de seguranca", "chave de autenticacao"),
+    "pix_key": (
+        "chave",
+        "chave pix",
+        # A key's type as its label ("E-mail  ana@x.com", "Chave aleatória" over the key).
+        "chave aleatoria",
+        "e-mail",
+        "email",
+        "celular",
+        "telefone",
+        "chave e-mail",
+        "chave email",
+        "chave celular",
+        "chave telefone",
+        "chave cpf",
+        "chave cnpj",
+        "chave evp",
+    ),
+    "ignored": (
+        "agencia",
+        "conta",
+        "tipo de conta",
+        "tipo",
+        "conta pagador",
+        "ag",
+        "cc",
+        "conta corrente",
+        "chave de seguranca",
+        "chave de autenticacao",
+    ),
 }
 _LABEL_OF = {label: kind for kind, labels in _LABELS.items() for label in labels}
 _VALUE_WORDS = {"banco", "de", "para", "cc", "ag"}
 _CUT_LABELS = [label for label in _LABEL_OF if label.isalpha() and len(label) >= 4]
-_BANK_WORDS = (r"ip|banco|bco|pagamentos?|instituicao|unibanco|caixa economica|nubank|picpay|mercado pago|pagbank|"
-               r"pagseguro|cooperativa|sicredi|sicoob|will bank|cloudwalk|stone|c6|bradesco|santander|itau|banrisul|"
-               r"btg|safra|neon|agibank|bmg|inter|infinitepay")
+_BANK_WORDS = (
+    r"ip|banco|bco|pagamentos?|instituicao|unibanco|caixa economica|nubank|picpay|mercado pago|pagbank|"
+    r"pagseguro|cooperativa|sicredi|sicoob|will bank|cloudwalk|stone|c6|bradesco|santander|itau|banrisul|"
+    r"btg|safra|neon|agibank|bmg|inter|infinitepay"
+)
 _BANKISH = re.compile(rf"\b(s\.?\s?a\.?|ltda|{_BANK_WORDS})\b")
 _BANK = re.compile(rf"\b({_BANK_WORDS})\b")
 _COMPANY = re.compile(r"\b(s\.?\s?a\.?|ltda|eireli|epp)(?![a-z])")
 _CNPJ = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}[-—–]?\d{2}(?!\d)")
 _CPF = re.compile(r"(?<!\d)\d{3}\.?\d{3}\.?\d{3}-?\d{2}(?!\d)")
 # (A text layer that drops separators leaves "***120983**" or "*** 120 983 **".)
-_MASKED_CPF = re.compile(r"[*•…·.,\s]*(?:[*•…·]+[.,\s]*)(\d{3})\s*[.,]?\s*(\d{3})(?!\d)[-.,\s]*[*•…·]*"
-                         r"|[*•…·]{2,}(\d{3})(\d{3})[*•…·]{1,}")
+_MASKED_CPF = re.compile(
+    r"[*•…·.,\s]*(?:[*•…·]+[.,\s]*)(\d{3})\s*[.,]?\s*(\d{3})(?!\d)[-.,\s]*[*•…·]*"
+    r"|[*•…·]{2,}(\d{3})(\d{3})[*•…·]{1,}"
+)
 _PHONE = re.compile(r"^\+?[\d\s().-]{10,18}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
@@ -275,7 +372,7 @@ def _label(line: str) -> tuple[str, str] | None:
     # "Nome  Maria" (OCR, two spaces) or "Nome Maria" / "CPF: ***" (PDF text): longest label first.
     for label in sorted(_LABEL_OF, key=len, reverse=True):
         if fold(stripped[: len(label) + 2]).startswith(label):
-            rest = stripped[len(label):]
+            rest = stripped[len(label) :]
             # "Banco" also starts bank names ("Banco Inter S.A."): as a label it needs a clear gap.
             gap = ("  ", ":") if label in _VALUE_WORDS else (" ", ":", "\u00a0")
             if rest.startswith(gap) and rest.strip(" :"):
@@ -301,7 +398,7 @@ def parse_document(text: str, labelled: bool = False) -> str | None:
     for match in _CNPJ.finditer(upper):
         if sum(c.isdigit() for c in match.group()) >= 8:
             return documents.format_document(match.group())
-    match = _CPF.search(text)
+    match = _CPF.search(text)  # type: ignore[assignment]
     if match:
         return documents.format_document(match.group())
     match = _MASKED_CPF.search(text)
@@ -315,23 +412,34 @@ def parse_document(text: str, labelled: bool = False) -> str | None:
 def _looks_like_name(line: str) -> bool:
     folded = fold(line)
     letters = re.sub(r"[^a-z]", "", folded)
-    return (len(letters) >= 3 and re.fullmatch(r"[a-z .'/&-]+", folded) is not None
-            and _heading(line) is None and _label(line) is None and not _BANKISH.search(folded))
+    return (
+        len(letters) >= 3
+        and re.fullmatch(r"[a-z .'/&-]+", folded) is not None
+        and _heading(line) is None
+        and _label(line) is None
+        and not _BANKISH.search(folded)
+    )
 
 
 def _looks_like_company(line: str) -> bool:
     """A company's name ("EMPRESA EXEMPLO LTDA"): a name with a company form, and no bank's words."""
     folded = fold(line)
-    return (len(re.sub(r"[^a-z]", "", folded)) >= 3 and re.fullmatch(r"[a-z0-9 .'/&,-]+", folded) is not None
-            and _COMPANY.search(folded) is not None and _BANK.search(folded) is None
-            and _heading(line) is None and _label(line) is None)
+    return (
+        len(re.sub(r"[^a-z]", "", folded)) >= 3
+        and re.fullmatch(r"[a-z0-9 .'/&,-]+", folded) is not None
+        and _COMPANY.search(folded) is not None
+        and _BANK.search(folded) is None
+        and _heading(line) is None
+        and _label(line) is None
+    )
 
 
 def _looks_like_bank(line: str) -> bool:
     """An institution, maybe after its code: "Banco Um S.A.", "260 - NU PAGAMENTOS", "18236120 NU ..."."""
     folded = fold(line)
     return _BANKISH.search(folded) is not None and (
-        not folded[:1].isdigit() or re.match(r"\d{3}(\d{5})?\s*[-–]?\s*[a-z]", folded) is not None)
+        not folded[:1].isdigit() or re.match(r"\d{3}(\d{5})?\s*[-–]?\s*[a-z]", folded) is not None
+    )
 
 
 def _is_logo(line: str) -> bool:
@@ -356,7 +464,9 @@ def _pix_key_value(value: str, lines: list[str], index: int) -> str:
     """The key under a key label: on its line, or on the next when its line holds only the
     key's type ("Chave  aleatória"); a random key wrapped over two lines is joined."""
     nxt = lines[index + 1] if index + 1 < len(lines) else ""
-    if not _key_like(value) and (_key_like(nxt) or _joined_key(nxt, lines[index + 2] if index + 2 < len(lines) else "")):
+    if not _key_like(value) and (
+        _key_like(nxt) or _joined_key(nxt, lines[index + 2] if index + 2 < len(lines) else "")
+    ):
         value, index = nxt, index + 1
         nxt = lines[index + 1] if index + 1 < len(lines) else ""
     return clean_pix_key(_joined_key(value, nxt) or value)
@@ -388,8 +498,12 @@ def _debris_before(token: str) -> bool:
 
 def _debris_after(token: str, before: str) -> bool:
     word = fold(token).strip(_STRAY)
-    return (word in _TRAILING_DEBRIS_EXACT or any(_is_cut(word, label, 4) for label in _TRAILING_DEBRIS)
-            or (word == "pix" and fold(before) == "chave") or re.fullmatch(r"[\d*•.,/-]{6,}", word) is not None)
+    return (
+        word in _TRAILING_DEBRIS_EXACT
+        or any(_is_cut(word, label, 4) for label in _TRAILING_DEBRIS)
+        or (word == "pix" and fold(before) == "chave")
+        or re.fullmatch(r"[\d*•.,/-]{6,}", word) is not None
+    )
 
 
 def clean_name(text: str | None) -> str | None:
@@ -425,15 +539,20 @@ def _unglued(name: str | None, lines: list[str]) -> str | None:
         labelled = _label(line)
         for part in [line, *line.split("  "), labelled[1] if labelled else ""]:
             candidate = clean_name(part)
-            if (candidate and len(candidate.split()) > len(best.split())
-                    and re.sub(r"[^a-z]", "", fold(candidate)) == letters):
+            if (
+                candidate
+                and len(candidate.split()) > len(best.split())  # type: ignore[union-attr]
+                and re.sub(r"[^a-z]", "", fold(candidate)) == letters
+            ):
                 best = candidate
     return best
 
 
 def clean_pix_key(text: str) -> str:
     """The key as shown, without a leading key type some banks print ("(E-mail) a@b.com")."""
-    text = re.sub(r"^\s*\((?:e-?mail|celular|telefone|cpf|cnpj|aleat[oó]ria|chave aleat[oó]ria|evp)\)\s*", "", text, flags=re.I)
+    text = re.sub(
+        r"^\s*\((?:e-?mail|celular|telefone|cpf|cnpj|aleat[oó]ria|chave aleat[oó]ria|evp)\)\s*", "", text, flags=re.I
+    )
     return " ".join(text.split())
 
 
@@ -485,9 +604,10 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
         elif not party.name and _looks_like_name(line) and _name_label_follows(lines, index):
             # A two-line value with its label centred beside it: "ANA MARIA" / "Nome" / "SILVA"
             # (or "Nome  SILVA" when OCR puts the label on the second line).
-            value = _label(lines[index + 1])[1] or lines[index + 2]
+            beside = (_label(lines[index + 1]) or ("", ""))[1]  # a name label: _name_label_follows
+            value = beside or lines[index + 2]
             party.name = f"{line.strip()} {value.strip()}"
-            index += 1 if _label(lines[index + 1])[1] else 2
+            index += 1 if beside else 2
         elif not labelled_only:
             # Banks that print no labels: tell the lines apart by what they look like, and by the
             # order every bank prints them in: the name, its document, then the institution.
@@ -497,8 +617,13 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                 party.document = document
                 name = next((part for part in line.split("  ") if _looks_like_name(part)), None)
                 party.name = party.name or name  # "Maria Teste  ***.123.456-**" on one line
-                if nxt and not party.bank and not _label(nxt) and not _is_logo(nxt) and (
-                        _looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5)):
+                if (
+                    nxt
+                    and not party.bank
+                    and not _label(nxt)
+                    and not _is_logo(nxt)
+                    and (_looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5))
+                ):
                     party.bank, index = _continued_bank(nxt.strip(), lines, index + 1), index + 1
             elif document:
                 pass  # another number of the same shape (an NSU, an authentication code)
@@ -565,13 +690,15 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
             _read_party(section, parties[section.kind])
     # A receipt cropped above its first heading (or a bank that prints none for the receiver)
     # starts with the receiver's block, before the payer's heading.
-    if not parties[RECEIVER].seen and any(_label(line) and _label(line)[0] == "name" for line in sections[0].lines):
+    if not parties[RECEIVER].seen and any((_label(line) or ("",))[0] == "name" for line in sections[0].lines):
         _read_party(sections[0], parties[RECEIVER], labelled_only=True)
     elif not parties[RECEIVER].seen:  # or an unlabelled block: a name, its document on the next line
         preamble = sections[0].lines
         for index in range(len(preamble) - 1):
-            if (_looks_like_name(preamble[index]) or _looks_like_company(preamble[index])) and parse_document(preamble[index + 1]):
-                _read_party(_Section(RECEIVER, preamble[index:index + 4]), parties[RECEIVER])
+            if (_looks_like_name(preamble[index]) or _looks_like_company(preamble[index])) and parse_document(
+                preamble[index + 1]
+            ):
+                _read_party(_Section(RECEIVER, preamble[index : index + 4]), parties[RECEIVER])
                 break
     # A PIX key identifies the receiver wherever the bank prints it (Caixa: with the transaction).
     if not parties[RECEIVER].pix_key:
@@ -596,14 +723,20 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
 # --- documents that are not PIX receipts ---------------------------------------------------------
 # A boleto's typeable line (47 digits) or a bill's (48, starting with 8), however it is spaced.
 _TYPEABLE_LINE = re.compile(r"(?<!\d)(?:\d{47}|8\d{47})(?!\d)")
-_BILL_WORDS = re.compile(r"\b(boletos?|codigo de barras|linha digitavel|pagamento de (contas?|titulos?|tributos?)|"
-                         r"conta de consumo|concessionaria|darf|guia de recolhimento)\b")
-_CARD_WORDS = re.compile(r"\b(comprovante de venda|cartao de (credito|debito)|(credito|debito) a vista|"
-                         r"via (do )?(cliente|estabelecimento|lojista))\b")
+_BILL_WORDS = re.compile(
+    r"\b(boletos?|codigo de barras|linha digitavel|pagamento de (contas?|titulos?|tributos?)|"
+    r"conta de consumo|concessionaria|darf|guia de recolhimento)\b"
+)
+_CARD_WORDS = re.compile(
+    r"\b(comprovante de venda|cartao de (credito|debito)|(credito|debito) a vista|"
+    r"via (do )?(cliente|estabelecimento|lojista))\b"
+)
 _CARD_NUMBER = re.compile(r"(?:[*x•]{4}[ .-]?){2,3}\d{4}\b|[*x•]{6,}\d{4}\b", re.I)
 # What a PIX receipt calls itself; a boleto or bill receipt only mentions Pix in its ads.
-_PIX_TITLE = re.compile(r"\b(pix (enviado|recebido|realizado|agendado)|comprovante (de |do )?pix|"
-                        r"(transferencia|pagamento) (via )?pix|pagamento - pix|chave pix|dados do pix)\b")
+_PIX_TITLE = re.compile(
+    r"\b(pix (enviado|recebido|realizado|agendado)|comprovante (de |do )?pix|"
+    r"(transferencia|pagamento) (via )?pix|pagamento - pix|chave pix|dados do pix)\b"
+)
 
 
 def non_pix_document(lines: list[str]) -> str | None:
@@ -651,14 +784,14 @@ def extract_fields(lines: list[str], id_check=None, amount_check=None) -> dict:
     if e2e_id != first_id:
         paid_at = find_paid_at(lines, e2e_id)
     estimated_time = paid_at is None and e2e_id is not None
-    if estimated_time:
+    if estimated_time and e2e_id:
         paid_at = pix.utc_minute(e2e_id).astimezone(BRASILIA)  # to the minute, from the id itself
     amount = find_amount(lines)
     amount_settled = amount_check(amount) if amount_check and amount is not None else None
     parties = find_parties(lines)
     payer, receiver = parties[PAYER].as_dict(), parties[RECEIVER].as_dict()
     issuer = pix.institution(e2e_id) if e2e_id else None
-    if not payer["bank"] and issuer and not pix.is_refund(e2e_id):
+    if not payer["bank"] and issuer and e2e_id and not pix.is_refund(e2e_id):
         payer["bank"] = issuer
     minute_agrees = bool(e2e_id and paid_at and not estimated_time and pix.agrees_with(e2e_id, paid_at))
     id_confidence = 0.0 if not e2e_id else (0.95 if minute_agrees else 0.6)
@@ -668,18 +801,23 @@ def extract_fields(lines: list[str], id_check=None, amount_check=None) -> dict:
         "amount": 0.0 if amount is None else 0.5 if amount_settled is False else 0.9,
         "transaction_id": round(id_confidence, 3),
         "paid_at": 0.0 if not paid_at else 0.5 if estimated_time else (0.95 if minute_agrees else 0.6),
-        "receiver": 0.0 if not (receiver["name"] or receiver["document"] or receiver["pix_key"])
+        "receiver": 0.0
+        if not (receiver["name"] or receiver["document"] or receiver["pix_key"])
         else (0.9 if receiver["name"] and (receiver["document"] or receiver["pix_key"]) else 0.6),
     }
-    reasons = [reason for reason, flagged in (
-        ("amount_missing", amount is None),
-        ("amount_uncertain", amount_settled is False),
-        ("id_missing", e2e_id is None),
-        ("id_ambiguous", bool(check and not check.settled)),
-        ("id_minute_mismatch", bool(e2e_id and paid_at and not estimated_time and not minute_agrees)),
-        ("paid_at_missing", paid_at is None or estimated_time),
-        ("receiver_missing", confidence["receiver"] == 0.0),
-    ) if flagged]
+    reasons = [
+        reason
+        for reason, flagged in (
+            ("amount_missing", amount is None),
+            ("amount_uncertain", amount_settled is False),
+            ("id_missing", e2e_id is None),
+            ("id_ambiguous", bool(check and not check.settled)),
+            ("id_minute_mismatch", bool(e2e_id and paid_at and not estimated_time and not minute_agrees)),
+            ("paid_at_missing", paid_at is None or estimated_time),
+            ("receiver_missing", confidence["receiver"] == 0.0),
+        )
+        if flagged
+    ]
     fields = {
         "amount": amount,
         "currency": "BRL",

@@ -41,6 +41,7 @@ How:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -50,25 +51,52 @@ AMBIGUOUS: dict[str, frozenset[str]] = {char: frozenset(members) for members in 
 
 ID_LENGTH = 32
 KNOWN = 21  # E/D + ISPB + UTC minute: not look-alikes once digit-corrected
-_DIGITS = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "i": "1",
-                         "|": "1", "L": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})
-_FLAT_DIGIT_TOPS = set("57")   # digits whose top is a flat cut (no overshoot, no point)
+_DIGITS = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "l": "1",
+        "i": "1",
+        "|": "1",
+        "L": "1",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "Z": "2",
+        "z": "2",
+    }
+)
+_FLAT_DIGIT_TOPS = set("57")  # digits whose top is a flat cut (no overshoot, no point)
 _FLAT_BOTTOMS = set("ED12")
 _X_HEIGHT_LETTERS = set("aemnr")  # lowercase, not look-alikes, no ascender or descender
 _ASCENDER_LETTERS = set("bdhk")
 
-EDGE = 0.5            # the ink level taken as a glyph's edge
-COMPONENT = 0.5       # the ink level that makes a pixel part of a component
-NEAR_BEST = 2.0       # alignments within this cost (squared pitches) of the best are also plausible
+EDGE = 0.5  # the ink level taken as a glyph's edge
+COMPONENT = 0.5  # the ink level that makes a pixel part of a component
+NEAR_BEST = 2.0  # alignments within this cost (squared pitches) of the best are also plausible
 # The widest and narrowest a character's ink can be, in cap heights (measured over Roboto, Open
 # Sans, Lato, Noto Sans, DejaVu Sans, Liberation Sans and Nimbus Sans, regular and bold, plus a
 # little). A glyph outside them for its character holds more (touching glyphs) or less (a broken
 # one) than that character.
-_WIDEST = {**dict.fromkeys("W", 1.5), **dict.fromkeys("wmM", 1.3), **dict.fromkeys("Il1ijrftJ", 0.8),
-           **dict.fromkeys("cC", 1.02), **dict.fromkeys("sSzZuU", 0.95), **dict.fromkeys("vVxXkK", 1.1),
-           **dict.fromkeys("oO0", 1.1), **dict.fromkeys("pP", 0.9)}
-_NARROWEST = {**dict.fromkeys("W", 1.1), **dict.fromkeys("wmM", 0.88), **dict.fromkeys("Ilij", 0.1),
-              **dict.fromkeys("J1rtf", 0.33)}
+_WIDEST = {
+    **dict.fromkeys("W", 1.5),
+    **dict.fromkeys("wmM", 1.3),
+    **dict.fromkeys("Il1ijrftJ", 0.8),
+    **dict.fromkeys("cC", 1.02),
+    **dict.fromkeys("sSzZuU", 0.95),
+    **dict.fromkeys("vVxXkK", 1.1),
+    **dict.fromkeys("oO0", 1.1),
+    **dict.fromkeys("pP", 0.9),
+}
+_NARROWEST = {
+    **dict.fromkeys("W", 1.1),
+    **dict.fromkeys("wmM", 0.88),
+    **dict.fromkeys("Ilij", 0.1),
+    **dict.fromkeys("J1rtf", 0.33),
+}
 # Two glyphs are the same character when their ink differs by at most SAME_DIFFERENCE overall
 # and SAME_LOCAL in any 2x2 pixels; clearly different ones differ by at least the OTHER_ values.
 # Measured on the grid of tools/glyph_grid.py: a 1 or a 0 against those of its own line stays
@@ -86,7 +114,7 @@ ZERO_WIDER = 1.08
 # from 0.943 (even at cap height 10, blurred; x-heights of common UI fonts stay under 0.8).
 LOWER_MOST = 0.865
 UPPER_LEAST = 0.915
-IRREGULAR = 3.0       # the cost of a touching or split glyph, or a glyph left over: they are rare
+IRREGULAR = 3.0  # the cost of a touching or split glyph, or a glyph left over: they are rare
 
 
 # Another line of the receipt proves that this font's ascenders rise when they clear its capitals
@@ -98,28 +126,28 @@ _MIN_CAP_PX = 10  # below this, a 3% rise is under a third of a pixel
 
 @dataclass(frozen=True)
 class Verdict:
-    read: str                 # what the OCR read at this position
-    decided: str | None       # the member the geometry supports, None when it cannot tell
+    read: str  # what the OCR read at this position
+    decided: str | None  # the member the geometry supports, None when it cannot tell
     options: tuple[str, ...]  # the members still possible, most likely first
-    why: str                  # short machine reason
+    why: str  # short machine reason
 
 
 @dataclass
 class _Glyph:
     x0: int
-    x1: int            # exclusive
+    x1: int  # exclusive
     y0: int
-    y1: int            # exclusive
+    y1: int  # exclusive
     labels: tuple[int, ...]
     area: int
-    top: float = 0.0   # sub-pixel edges (pixel centres at integer coordinates)
+    top: float = 0.0  # sub-pixel edges (pixel centres at integer coordinates)
     bottom: float = 0.0
     left: float = 0.0
     right: float = 0.0
-    patch: np.ndarray | None = None  # the glyph's own ink, with a 1 px frame
-    own: np.ndarray | None = None    # which pixels of the patch are the glyph's components
+    patch: Any = None  # the glyph's own ink, with a 1 px frame (an ndarray once measured)
+    own: Any = None  # which pixels of the patch are the glyph's components
     origin: tuple[int, int] = (0, 0)  # crop coordinates of patch[0, 0]
-    clipped_top: bool = False        # its ink reaches that border of the crop: the edge is lost
+    clipped_top: bool = False  # its ink reaches that border of the crop: the edge is lost
     clipped_bottom: bool = False
     clipped_side: bool = False
 
@@ -143,14 +171,14 @@ class _Glyph:
 @dataclass
 class _Line:
     slope: float
-    base0: float       # baseline at x = 0 (px, crop coordinates, y down)
-    cap0: float        # cap line at x = 0: through the top of E/D
-    noise: float       # px: scatter of the known glyphs' edges around the lines
-    stroke: float      # px
-    zeros: list        # reference glyphs of 0 and 1 from the known part
+    base0: float  # baseline at x = 0 (px, crop coordinates, y down)
+    cap0: float  # cap line at x = 0: through the top of E/D
+    noise: float  # px: scatter of the known glyphs' edges around the lines
+    stroke: float  # px
+    zeros: list  # reference glyphs of 0 and 1 from the known part
     ones: list
-    x_height: float | None = None   # fraction of the cap height, measured in the tail
-    ascender: float | None = None   # px above the cap line, measured in the tail
+    x_height: float | None = None  # fraction of the cap height, measured in the tail
+    ascender: float | None = None  # px above the cap line, measured in the tail
 
     @property
     def cap_height(self) -> float:
@@ -181,8 +209,7 @@ def resolve(crop: np.ndarray, chars: list[tuple[str, float]], ascender_rise: flo
     if len(chars) != ID_LENGTH:
         raise ValueError(f"an end-to-end id has {ID_LENGTH} characters, got {len(chars)}")
     read = [char for char, _ in chars]
-    verdicts = [Verdict(char, char, (char,), "known" if i < KNOWN else "unambiguous")
-                for i, char in enumerate(read)]
+    verdicts = [Verdict(char, char, (char,), "known" if i < KNOWN else "unambiguous") for i, char in enumerate(read)]
     wanted = [i for i in range(KNOWN, ID_LENGTH) if read[i] in AMBIGUOUS]
     if not wanted:
         return verdicts
@@ -242,6 +269,7 @@ def _replaced(verdicts: list[Verdict], new: dict[int, Verdict]) -> list[Verdict]
 
 
 # --- ink and glyphs ---------------------------------------------------------------------------
+
 
 def _ink(crop: np.ndarray) -> np.ndarray | None:
     """Ink in [0, 1] (1 = full ink) whatever the polarity; None when there is no contrast."""
@@ -333,6 +361,7 @@ def _fall(profile: np.ndarray, last: int) -> float:
 
 # --- alignment --------------------------------------------------------------------------------
 
+
 def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
     """Each id position's glyph, or why it has none ("merged", "split", "unaligned").
 
@@ -358,7 +387,7 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
         row[:width] = run + np.minimum.accumulate(row[:width] - run)
         if i < n:
             for (takes, uses), cost in steps.items():
-                target = forward[i + takes, uses:uses + width]
+                target = forward[i + takes, uses : uses + width]
                 np.minimum(target, row[:width] + cost[i], out=target)
     backward = np.full((n + 4, count + 3), np.inf)
     backward[n, count] = 0.0
@@ -366,7 +395,7 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
         row = backward[i]
         if i < n:
             for (takes, uses), cost in steps.items():
-                np.minimum(row[:width], cost[i] + backward[i + takes, uses:uses + width], out=row[:width])
+                np.minimum(row[:width], cost[i] + backward[i + takes, uses : uses + width], out=row[:width])
         run = np.concatenate([[0.0], np.cumsum(skip[i])])
         row[:width] = np.minimum.accumulate((row[:width] + run)[::-1])[::-1] - run
     best = forward[n, count]
@@ -374,12 +403,12 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray) -> list:
     options: list[list[tuple[float, str, int]]] = [[] for _ in range(n)]
     for (takes, uses), cost in steps.items():
         kind = {(1, 1): "one", (1, 2): "split", (1, 0): "no_glyph"}.get((takes, uses), "merged")
-        totals = forward[:n, :width] + cost + backward[takes:n + takes, uses:uses + width]
+        totals = forward[:n, :width] + cost + backward[takes : n + takes, uses : uses + width]
         for i, g in zip(*np.nonzero(totals < best + NEAR_BEST)):
             for t in range(takes):
                 if i + t < n:
                     options[i + t].append((float(totals[i, g]), kind, int(g)))
-    out = []
+    out: list = []
     for i in range(n):
         ranked = sorted(options[i])
         total, kind, g = ranked[0]
@@ -408,7 +437,7 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
     x1 = np.array([g.x1 for g in glyphs], dtype=float) - 0.5
     width = x1 - x0
     x = xs[:, None]
-    steps = {}
+    steps: dict = {}
     one = ((x - (x0 + x1) / 2) / pitch) ** 2
     one[(width[None, :] > widest[:, None]) | (width[None, :] < narrowest[:, None])] = np.inf
     steps[(1, 1)] = one
@@ -416,7 +445,7 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
         cost = np.full((n, count), np.inf)
         for i in range(n - takes + 1):
             slots = x0 + (np.arange(takes)[:, None] + 0.5) * width / takes
-            cost[i] = np.sum(((xs[i:i + takes, None] - slots) / pitch) ** 2, axis=0) + (takes - 1) * IRREGULAR
+            cost[i] = np.sum(((xs[i : i + takes, None] - slots) / pitch) ** 2, axis=0) + (takes - 1) * IRREGULAR
         steps[(takes, 1)] = cost
     split = np.full((n, count), np.inf)
     if count > 1:
@@ -429,21 +458,27 @@ def _step_costs(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, pitch: fl
     steps = {key: np.concatenate([cost, np.full((n, 1), np.inf)], axis=1) for key, cost in steps.items()}
     steps[(1, 0)] = np.full((n, count + 1), 2 * IRREGULAR)
     skip = np.full((n + 1, count), IRREGULAR)
-    skip[0, x1 < xs[0] - 0.5 * pitch] = 0.0     # before the id: a label
-    skip[n, x0 > xs[-1] + 0.5 * pitch] = 0.0    # after it
+    skip[0, x1 < xs[0] - 0.5 * pitch] = 0.0  # before the id: a label
+    skip[n, x0 > xs[-1] + 0.5 * pitch] = 0.0  # after it
     steps["skip"] = skip
     return steps
 
 
 # --- references -------------------------------------------------------------------------------
 
+
 def _references(known: str, mapping: list) -> _Line | None:
     """Lines and reference glyphs from the known characters that have a glyph of their own;
     None without the leading E/D (its top is the cap line, its stem the stroke) or with too few
     of them. Edges cut off by the crop's border are left out."""
     pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph)]
-    if (len(pairs) < 12 or pairs[0][1] is not mapping[0] or known[0] not in "ED"
-            or mapping[0].clipped_top or mapping[0].clipped_side):
+    if (
+        len(pairs) < 12
+        or pairs[0][1] is not mapping[0]
+        or known[0] not in "ED"
+        or mapping[0].clipped_top
+        or mapping[0].clipped_side
+    ):
         return None
     known = "".join(char for char, _ in pairs)
     glyphs = [glyph for _, glyph in pairs]
@@ -467,8 +502,9 @@ def _references(known: str, mapping: list) -> _Line | None:
     # The cap line goes through E/D alone: some fonts' digits are shorter than their capitals.
     cap0 = float(top_rest[0])
     base0 = float(np.median(bottom_rest[flat_bottom]))
-    residuals = np.concatenate([top_rest[flat_top] - np.median(top_rest[flat_top]) if flat_top.any() else [],
-                                bottom_rest[flat_bottom] - base0])
+    residuals = np.concatenate(
+        [top_rest[flat_top] - np.median(top_rest[flat_top]) if flat_top.any() else [], bottom_rest[flat_bottom] - base0]
+    )
     noise = max(0.08, 1.4826 * float(np.median(np.abs(residuals))))
     if residuals.size < 4:
         noise = max(noise, 0.25)
@@ -491,8 +527,8 @@ def _common_slope(x: np.ndarray, tops: np.ndarray, bottoms: np.ndarray) -> float
     for _ in range(2):
         slope = float(np.sum(xx[keep] * yy[keep]) / max(np.sum(xx[keep] ** 2), 1e-9))
         residual = yy - slope * xx
-        residual[:x.size] -= np.median(residual[:x.size])
-        residual[x.size:] -= np.median(residual[x.size:])
+        residual[: x.size] -= np.median(residual[: x.size])
+        residual[x.size :] -= np.median(residual[x.size :])
         keep = np.abs(residual) <= max(3 * 1.4826 * np.median(np.abs(residual)), 0.3)
     return slope
 
@@ -541,6 +577,7 @@ def _tail_references(line: _Line, read: list[str], mapping: list, tall: list[flo
 
 
 # --- decisions --------------------------------------------------------------------------------
+
 
 def _on_baseline(glyph: _Glyph, line: _Line) -> bool:
     return abs(glyph.bottom - line.baseline(glyph.cx)) <= 0.08 * line.cap_height + 3 * line.noise
@@ -595,7 +632,7 @@ def _has_gap(glyph: _Glyph) -> bool:
     """A merged i (or j) dot shows as weaker ink between the dot and the stem."""
     profile = glyph.patch.max(axis=1)
     top, bottom = glyph.top - glyph.origin[0], glyph.bottom - glyph.origin[0]
-    inner = profile[int(np.ceil(top + 1.0)): int(np.floor(bottom - 1.0)) + 1]
+    inner = profile[int(np.ceil(top + 1.0)) : int(np.floor(bottom - 1.0)) + 1]
     return inner.size > 2 and float(inner.min()) < 0.7 * float(np.median(inner))
 
 
@@ -616,8 +653,7 @@ def _round(glyph: _Glyph, line: _Line):
         return "o", ("o",), "x_height"
     if not _cap_height(height, line):
         return None, ("o", "O", "0") if height < (LOWER_MOST + UPPER_LEAST) / 2 else ("O", "0", "o"), "height_between"
-    spans = [_stroke_span(g, line) for g in line.zeros]
-    spans = [span for span in spans if span]
+    spans = [span for span in (_stroke_span(g, line) for g in line.zeros) if span]
     span = _stroke_span(glyph, line)
     if not spans or not span:
         return None, ("O", "0"), "no_reference_0"
@@ -625,8 +661,9 @@ def _round(glyph: _Glyph, line: _Line):
     outer = glyph.width / float(np.median([g.width for g in line.zeros]))
     if ratio > 1.8 or outer > ratio + 0.1:  # wider than any O, or not one round glyph
         return None, ("O", "0"), "not_one_round_glyph"
-    if ratio >= O_WIDER and all(d >= OTHER_DIFFERENCE and local >= OTHER_LOCAL
-                                for d, local in (_difference(glyph, ref) for ref in line.zeros)):
+    if ratio >= O_WIDER and all(
+        d >= OTHER_DIFFERENCE and local >= OTHER_LOCAL for d, local in (_difference(glyph, ref) for ref in line.zeros)
+    ):
         return "O", ("O",), "wider_than_0"
     if ratio <= ZERO_WIDER and any(_same_shape(glyph, ref) for ref in line.zeros):
         return "0", ("0",), "like_reference_0"
@@ -729,9 +766,11 @@ def _difference(a: _Glyph, b: _Glyph) -> tuple[float, float]:
             second = _centred(b.patch, h, w, dx, dy)
             if second is None:
                 return np.inf, np.inf
-            difference = float(np.sum((first - second) ** 2) / (0.5 * np.sum(first ** 2 + second ** 2)))
+            difference = float(np.sum((first - second) ** 2) / (0.5 * np.sum(first**2 + second**2)))
             if difference < best:
                 best, residual = difference, np.abs(first - second)
+    if residual is None:
+        return best, np.inf
     return best, float(cv2.boxFilter(residual, -1, (2, 2), normalize=False).max())
 
 
@@ -739,7 +778,9 @@ def _centred(patch: np.ndarray, h: int, w: int, dx: float, dy: float) -> np.ndar
     m = cv2.moments(patch)
     if m["m00"] <= 0:
         return None
-    shift = np.float32([[1, 0, w / 2 - m["m10"] / m["m00"] + dx], [0, 1, h / 2 - m["m01"] / m["m00"] + dy]])
+    shift = np.array(
+        [[1, 0, w / 2 - m["m10"] / m["m00"] + dx], [0, 1, h / 2 - m["m01"] / m["m00"] + dy]], dtype=np.float32
+    )
     return cv2.warpAffine(patch, shift, (w, h), flags=cv2.INTER_LINEAR)
 
 
@@ -757,7 +798,8 @@ def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]]) -> float | N
         hits = [g for g in glyphs if g.x0 <= x < g.x1]
         if len(hits) == 1:
             owners.setdefault(id(hits[0]), []).append((char, hits[0]))
-    capitals, ascenders = [], []
+    capitals: list[_Glyph] = []
+    ascenders: list[_Glyph] = []
     for owned in owners.values():
         if len(owned) != 1:
             continue  # touching glyphs: whose edge is it?

@@ -15,8 +15,13 @@ from common.errors import ApiError, BackendUnavailable
 from common.spool import HashingSpool
 
 # Codes for the errors Flask/werkzeug raise before our code runs.
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-               413: "request_too_large", 415: "unsupported_media_type"}
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+}
 
 
 # Werkzeug reads multipart bodies 64 KiB at a time; each such read from gunicorn's read-ahead
@@ -32,8 +37,13 @@ class _MultipartInLargeReads(FormDataParser):
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")
-        parser = MultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
-                                 max_form_parts=self.max_form_parts, cls=self.cls, buffer_size=MULTIPART_READ_BYTES)
+        parser = MultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            cls=self.cls,
+            buffer_size=MULTIPART_READ_BYTES,
+        )
         form, files = parser.parse(stream, boundary, content_length)
         return stream, form, files
 
@@ -75,12 +85,13 @@ def _on_api_error(e: ApiError):
 
 def _on_backend_unavailable(e: BackendUnavailable):
     log.event("backend_unavailable", severity="WARNING", error=str(e), path=flask.request.path)
-    return error_response(503, "backend_unavailable", "A storage backend is unavailable; try again shortly.",
-                          {"Retry-After": "10"})
+    return error_response(
+        503, "backend_unavailable", "A storage backend is unavailable; try again shortly.", {"Retry-After": "10"}
+    )
 
 
 def _on_http_exception(e: HTTPException):
-    code = _HTTP_CODES.get(e.code, "http_error")
+    code = _HTTP_CODES.get(e.code or 0, "http_error")
     if e.code and e.code < 500:
         _log_rejection(e.code, code)
     return error_response(e.code or 500, code, e.description or e.name)
@@ -117,7 +128,7 @@ def _swap_framework_drain(app: flask.Flask) -> None:
             hook = _drain_within_limits
         return register(hook)
 
-    app.after_request = after_request
+    app.after_request = after_request  # type: ignore[method-assign]
 
 
 def _route_static_to_function(app: flask.Flask) -> None:
@@ -132,6 +143,7 @@ def _route_static_to_function(app: flask.Flask) -> None:
 
 def _install_trace(app: flask.Flask, project: str) -> None:
     """Bind the request's Cloud Trace id to every log line written while it is handled."""
+
     @app.before_request
     def bind_trace():
         trace = log.trace_from_header(flask.request.headers.get(log.TRACE_HEADER), project)
@@ -175,7 +187,7 @@ def install(app: flask.Flask, settings, rejection_event: str = "request_rejected
     # well above its 64 KiB read size; text fields larger than this are refused with a 413.
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config["MAX_FORM_PARTS"] = 50
-    app.json.sort_keys = False  # keep the seed's field order in status bodies
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the seed's field order in status bodies
     app.request_class = type("UploadRequest", (UploadRequest,), {"max_file_bytes": settings.max_upload_bytes})
     _swap_framework_drain(app)
     _route_static_to_function(app)

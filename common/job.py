@@ -9,13 +9,40 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-QUEUED, STARTED, FINISHED, FAILED = "queued", "started", "finished", "failed"
-STATUSES = (QUEUED, STARTED, FINISHED, FAILED)
+
+class Status(StrEnum):
+    """A job's `status`: a str, so documents, JSON and comparisons with "queued" are unchanged."""
+
+    QUEUED = "queued"
+    STARTED = "started"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+QUEUED, STARTED, FINISHED, FAILED = Status.QUEUED, Status.STARTED, Status.FINISHED, Status.FAILED
+STATUSES = tuple(Status)
 ACTIVE = (QUEUED, STARTED, FINISHED)  # a new upload of the same bytes returns such a job
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one delivery of a task came to, a job's OCR (common.processing) or its webhook
+    (common.notify); the queue delivers the task again when `retry`."""
+
+    doc: dict | None = None  # the job as this delivery left it (OCR tasks)
+    retry_after: float | None = None  # set when the delivery should be tried again later
+    reason: str = ""
+    code: str = ""  # why to retry: "job_in_progress" or "backend_unavailable"
+
+    @property
+    def retry(self) -> bool:
+        return self.retry_after is not None
 
 
 class NotClaimable(Exception):
@@ -43,11 +70,11 @@ def is_valid_job_id(value: str) -> bool:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def new_job(
@@ -118,12 +145,18 @@ def progress(doc: dict, attempt: int, percent: int, at: datetime, lease_seconds:
     """Report progress; it also renews the lease, so a live attempt keeps its job however long
     it runs, while a dead one loses it a lease after its last report."""
     _require_attempt(doc, attempt)
-    return {**doc, "progress": max(0, min(100, int(percent))), "lease_until": iso(at + timedelta(seconds=lease_seconds))}
+    return {
+        **doc,
+        "progress": max(0, min(100, int(percent))),
+        "lease_until": iso(at + timedelta(seconds=lease_seconds)),
+    }
 
 
 def finish(doc: dict, attempt: int, result: dict, at: datetime) -> dict:
     _require_attempt(doc, attempt)
-    return _ended({**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}, at)
+    return _ended(
+        {**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}, at
+    )
 
 
 def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) -> dict:
@@ -132,7 +165,9 @@ def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) 
         _require_attempt(doc, attempt)
     elif doc["status"] in (FINISHED, FAILED):
         raise JobEnded(f"job already {doc['status']}")
-    return _ended({**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}, at)
+    return _ended(
+        {**doc, "status": FAILED, "error": message, "error_code": code, "ended_at": iso(at), "lease_until": None}, at
+    )
 
 
 def _ended(doc: dict, at: datetime) -> dict:
@@ -140,8 +175,16 @@ def _ended(doc: dict, at: datetime) -> dict:
     same write that ends the job, so no crash in between can forget it (the reconciler resends)."""
     if not doc.get("callback_url") or doc.get("notification"):
         return doc
-    notification = {"status": NOTIFY_PENDING, "attempts": 0, "last_status_code": None, "delivered_at": None,
-                    "delivery_id": secrets.token_hex(16), "queued_at": iso(at), "lease_until": None, "last_error": None}
+    notification = {
+        "status": NOTIFY_PENDING,
+        "attempts": 0,
+        "last_status_code": None,
+        "delivered_at": None,
+        "delivery_id": secrets.token_hex(16),
+        "queued_at": iso(at),
+        "lease_until": None,
+        "last_error": None,
+    }
     return {**doc, "notification": notification}
 
 
@@ -161,15 +204,25 @@ def notification_attempt(doc: dict, at: datetime, lease_seconds: int) -> dict:
     return {**doc, "notification": {**note, "attempts": note["attempts"] + 1, "lease_until": lease}}
 
 
-def notification_outcome(doc: dict, attempt: int, status: str, status_code: int | None, error: str | None,
-                         at: datetime) -> dict:
+def notification_outcome(
+    doc: dict, attempt: int, status: str, status_code: int | None, error: str | None, at: datetime
+) -> dict:
     """Record what attempt `attempt` got: delivered, failed for good, or pending (retry later)."""
     note = doc.get("notification")
     if not note or note["status"] != NOTIFY_PENDING or note["attempts"] != attempt:
         raise NotClaimable("this attempt no longer owns the notification")
-    return {**doc, "notification": {
-        **note, "status": status, "last_status_code": status_code, "last_error": error, "lease_until": None,
-        "delivered_at": iso(at) if status == NOTIFY_DELIVERED else None, "queued_at": iso(at)}}
+    return {
+        **doc,
+        "notification": {
+            **note,
+            "status": status,
+            "last_status_code": status_code,
+            "last_error": error,
+            "lease_until": None,
+            "delivered_at": iso(at) if status == NOTIFY_DELIVERED else None,
+            "queued_at": iso(at),
+        },
+    }
 
 
 def notification_requeued(doc: dict, at: datetime) -> dict:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, Protocol
+from typing import Protocol
 
 from common import job as jobs
 from common.errors import BackendUnavailable
@@ -68,13 +70,15 @@ class JobStore(Protocol):
     def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
         """Newest first."""
 
-    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def page(
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[builtins.list[dict], str | None]:
         """Newest first (created_at, then job_id, descending), `limit` jobs after `cursor`; and the
         cursor of the next page, None on the last one. Raises BadCursor for a cursor it did not make."""
 
     def count(self, status: str | None = None) -> int: ...
 
-    def pending_notifications(self, limit: int = 500) -> list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
         """Jobs whose notification (webhook) is still `pending`, any order."""
 
     def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
@@ -96,8 +100,10 @@ class SqliteJobStore:
             )
             db.execute("CREATE INDEX IF NOT EXISTS jobs_sha256 ON jobs (sha256, status)")
             db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at)")
-            db.execute("CREATE TABLE IF NOT EXISTS transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
-                       " pedido_id TEXT, first_seen_at TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
+                " pedido_id TEXT, first_seen_at TEXT NOT NULL)"
+            )
 
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread; autocommit mode so each write transaction is explicit.
@@ -163,7 +169,9 @@ class SqliteJobStore:
             rows = self._connection().execute("SELECT doc FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
         return [json.loads(r[0]) for r in rows]
 
-    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def page(
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[builtins.list[dict], str | None]:
         where, params = [], []
         if status:
             where.append("status=?")
@@ -178,11 +186,12 @@ class SqliteJobStore:
         docs = [json.loads(r[0]) for r in rows]
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
-    def pending_notifications(self, limit: int = 500) -> list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
         # Only ended jobs can owe a notification: the status index narrows the JSON scan to them.
         rows = self._connection().execute(
             "SELECT doc FROM jobs WHERE status IN (?,?) AND json_extract(doc, '$.notification.status')=? LIMIT ?",
-            (jobs.FINISHED, jobs.FAILED, jobs.NOTIFY_PENDING, limit))
+            (jobs.FINISHED, jobs.FAILED, jobs.NOTIFY_PENDING, limit),
+        )
         return [json.loads(r[0]) for r in rows]
 
     def count(self, status: str | None = None) -> int:
@@ -193,8 +202,9 @@ class SqliteJobStore:
     def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
         def tx(db):
             db.execute("INSERT OR IGNORE INTO transactions VALUES (?,?,?,?)", (transaction_id, job_id, pedido_id, at))
-            row = db.execute("SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?",
-                             (transaction_id,)).fetchone()
+            row = db.execute(
+                "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?", (transaction_id,)
+            ).fetchone()
             return {"transaction_id": transaction_id, "job_id": row[0], "pedido_id": row[1], "first_seen_at": row[2]}
 
         return self._write(tx)
@@ -212,8 +222,13 @@ class FirestoreJobStore:
         transient = (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded, exceptions.InternalServerError)
         # Reads retry transient errors for FIRESTORE_RETRY_SECONDS, then the backend counts as
         # down (503 to a caller, a retried job), not as a bug (a 500).
-        self._retry = retries.Retry(predicate=retries.if_exception_type(*transient), initial=0.1, maximum=5.0,
-                                    multiplier=1.3, timeout=retry_seconds)
+        self._retry = retries.Retry(
+            predicate=retries.if_exception_type(*transient),
+            initial=0.1,
+            maximum=5.0,
+            multiplier=1.3,
+            timeout=retry_seconds,
+        )
         self._unavailable = (*transient, exceptions.RetryError)
         self._firestore = firestore
         self._client = firestore.Client(project=project, database=database)
@@ -285,19 +300,24 @@ class FirestoreJobStore:
         query = self._by_status(status).order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
         return self._stream(query)
 
-    def page(self, status: str | None = None, limit: int = 50, cursor: str | None = None) -> tuple[list[dict], str | None]:
+    def page(
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[builtins.list[dict], str | None]:
         descending = self._firestore.Query.DESCENDING
         # Ordering on the document id (the job id) after created_at needs no index beyond the one
         # on (status, created_at): Firestore appends __name__ to every index in the last direction.
-        query = (self._by_status(status).order_by("created_at", direction=descending)
-                 .order_by("__name__", direction=descending))
+        query = (
+            self._by_status(status)
+            .order_by("created_at", direction=descending)
+            .order_by("__name__", direction=descending)
+        )
         if cursor:
             created_at, job_id = decode_cursor(cursor)
             query = query.start_after({"created_at": created_at, "__name__": job_id})
         docs = self._stream(query.limit(limit + 1))
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
-    def pending_notifications(self, limit: int = 500) -> list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
         # An equality filter on one field: served by Firestore's automatic single-field index.
         query = self._jobs.where(filter=self._firestore.FieldFilter("notification.status", "==", jobs.NOTIFY_PENDING))
         return self._stream(query.limit(limit))
@@ -322,6 +342,7 @@ class FirestoreJobStore:
 
 def from_settings(settings) -> JobStore:
     if settings.job_store == "firestore":
-        return FirestoreJobStore(settings.project_id, settings.firestore_database, settings.jobs_collection,
-                                 settings.firestore_retry_seconds)
+        return FirestoreJobStore(
+            settings.project_id, settings.firestore_database, settings.jobs_collection, settings.firestore_retry_seconds
+        )
     return SqliteJobStore(settings.sqlite_path)

@@ -12,15 +12,15 @@ import contextlib
 import contextvars
 import json
 import sys
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 _RANKS = {"DEBUG": 10, "INFO": 20, "NOTICE": 25, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _threshold = _RANKS["INFO"]
 TRACE_KEY = "logging.googleapis.com/trace"  # Cloud Logging groups lines by this field
 TRACE_HEADER = "X-Cloud-Trace-Context"  # "TRACE_ID/SPAN_ID;o=1"
 
-_bound: contextvars.ContextVar[dict] = contextvars.ContextVar("log_fields", default={})
+_bound: contextvars.ContextVar[dict] = contextvars.ContextVar("log_fields", default={})  # noqa: B039 (never mutated)
 _listeners: list[Callable[[str, dict], None]] = []
 
 
@@ -69,8 +69,13 @@ def event(name: str, severity: str = "INFO", **fields) -> None:
     if _RANKS[severity] < _threshold:
         return
     trace = fields.pop("trace", None)
-    record = {"severity": severity, "message": name, "event": name,
-              "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), **fields}
+    record = {
+        "severity": severity,
+        "message": name,
+        "event": name,
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        **fields,
+    }
     if trace:
         record[TRACE_KEY] = trace
     sys.stdout.write(json.dumps(record, default=str) + "\n")

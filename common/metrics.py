@@ -9,15 +9,15 @@ them on METRICS_PORT, the functions on GET /metrics when METRICS_ENABLED (local 
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from common import log
 
 # 50 ms x 2^i, as the Cloud Monitoring job_duration_ms distribution, in seconds.
-DURATION_BUCKETS = tuple(0.05 * 2 ** i for i in range(14))
+DURATION_BUCKETS = tuple(0.05 * 2**i for i in range(14))
 
 _lock = threading.Lock()
-_metrics: dict | None = None
+_metrics: dict = {}
 _queue_depth: list[Callable[[], int]] = []
 
 
@@ -31,11 +31,13 @@ def _define() -> dict:
         "started": Counter("receipts_jobs_started", "Job attempts started."),
         "finished": Counter("receipts_jobs_finished", "Jobs that ended finished (a receipt read)."),
         "failed": Counter("receipts_jobs_failed", "Jobs that ended failed, by error_code.", ["error_code"]),
-        "duration": Histogram("receipts_job_duration_seconds", "Duration of finished jobs.",
-                              buckets=DURATION_BUCKETS),
+        "duration": Histogram("receipts_job_duration_seconds", "Duration of finished jobs.", buckets=DURATION_BUCKETS),
         "rejected": Counter("receipts_uploads_rejected", "Uploads refused with a 4xx, by code.", ["code"]),
-        "notifications": Counter("receipts_notification_attempts",
-                                 "Webhook delivery attempts, by outcome (delivered, retry, failed).", ["outcome"]),
+        "notifications": Counter(
+            "receipts_notification_attempts",
+            "Webhook delivery attempts, by outcome (delivered, retry, failed).",
+            ["outcome"],
+        ),
         "depth": depth,
     }
 
@@ -72,7 +74,7 @@ def enable(queue_depth: Callable[[], int] | None = None) -> None:
     `queue_depth()` is read at each scrape."""
     global _metrics
     with _lock:
-        if _metrics is None:
+        if not _metrics:
             _metrics = _define()
             log.add_listener(_observe)
         if queue_depth is not None:

@@ -28,10 +28,10 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 from common import job, log
-from common.errors import ApiError
-from common.taskqueue import QueueUnavailable
+from common.errors import ApiError, QueueUnavailable
 
 MAX_URL_LENGTH = 2048
 RETRYABLE_STATUS = {408, 429}  # and every 5xx
@@ -55,7 +55,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def verify(secret: str, timestamp: str, body: bytes, signature: str, max_age_seconds: int = 300) -> bool:
-    """What a receiver does (the README's example uses the same three lines)."""
+    """What a receiver does (docs/api.md's example uses the same three lines)."""
     fresh = timestamp.isdigit() and abs(time.time() - int(timestamp)) <= max_age_seconds
     return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
@@ -94,7 +94,7 @@ def resolve(url: str, settings) -> Target:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise UnsafeUrl(f"the host {host} does not resolve") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not allow_private:
         for address in addresses:
             if not _public(address):
@@ -132,15 +132,32 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
     host_header = target.host if ":" not in target.host else f"[{target.host}]"
     if target.port not in (80, 443):
         host_header += f":{target.port}"
-    options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    pool: urllib3.HTTPConnectionPool
+    options: dict[str, Any] = {
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+        "retries": False,
+        "maxsize": 1,
+    }
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(target.address, target.port, server_hostname=target.host,
-                                           assert_hostname=target.host, cert_reqs="CERT_REQUIRED", **options)
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            **options,
+        )
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
     try:
-        response = pool.urlopen("POST", target.path, body=body, headers={**headers, "Host": host_header},
-                                redirect=False, preload_content=False)
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "Host": host_header},
+            redirect=False,
+            preload_content=False,
+        )
         response.drain_conn()
         return Response(response.status)
     except urllib3.exceptions.HTTPError as e:
@@ -149,38 +166,32 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
         pool.close()
 
 
-@dataclass(frozen=True)
-class Outcome:
-    retry_after: float | None = None  # set when the queue should deliver the task again later
-    reason: str = ""
-
-    @property
-    def retry(self) -> bool:
-        return self.retry_after is not None
-
-
-def deliver(services, job_id: str, last_attempt: bool = False) -> Outcome:
+def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:
     """One delivery attempt of the job's notification, if one is due and nobody else is at it."""
     settings, store = services.settings, services.jobs
     lease = settings.notify_timeout_seconds + 30
     try:
         doc = store.update(job_id, lambda d: job.notification_attempt(d, job.now(), lease))
     except job.JobEnded:
-        return Outcome()  # delivered or failed already, or nothing to notify
+        return job.Outcome()  # delivered or failed already, or nothing to notify
     except job.JobBusy as e:
-        return Outcome(max(1.0, e.retry_after), str(e))
+        return job.Outcome(retry_after=max(1.0, e.retry_after), reason=str(e))
     with log.context(trace=doc.get("trace")):  # the upload's trace covers its webhook too
         return _deliver_claimed(services, doc, last_attempt)
 
 
-def _deliver_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
+def _deliver_claimed(services, doc: dict, last_attempt: bool) -> job.Outcome:
     settings, store, job_id = services.settings, services.jobs, doc["job_id"]
     attempt = doc["notification"]["attempts"]
     last_attempt = last_attempt or attempt >= settings.notify_max_attempts
     started = time.monotonic()
     response = _send(doc, settings)
-    fields = {"job_id": job_id, "attempt": attempt, "status_code": response.status_code,
-              "duration_ms": int((time.monotonic() - started) * 1000)}
+    fields = {
+        "job_id": job_id,
+        "attempt": attempt,
+        "status_code": response.status_code,
+        "duration_ms": int((time.monotonic() - started) * 1000),
+    }
     if response.delivered:
         status = job.NOTIFY_DELIVERED
         log.event("notification_delivered", **fields)
@@ -191,13 +202,17 @@ def _deliver_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
         status = job.NOTIFY_FAILED
         log.event("notification_failed", severity="WARNING", error=response.error, **fields)
     try:
-        store.update(job_id, lambda d: job.notification_outcome(d, attempt, status, response.status_code,
-                                                                response.error, job.now()))
+        store.update(
+            job_id,
+            lambda d: job.notification_outcome(d, attempt, status, response.status_code, response.error, job.now()),
+        )
     except job.NotClaimable:
-        return Outcome()  # our lease ran out and a newer attempt owns it
+        return job.Outcome()  # our lease ran out and a newer attempt owns it
     if status == job.NOTIFY_PENDING:
-        return Outcome(backoff(settings, attempt), response.error or f"HTTP {response.status_code}")
-    return Outcome()
+        return job.Outcome(
+            retry_after=backoff(settings, attempt), reason=response.error or f"HTTP {response.status_code}"
+        )
+    return job.Outcome()
 
 
 def _send(doc: dict, settings) -> Response:
@@ -210,9 +225,13 @@ def _send(doc: dict, settings) -> Response:
         return Response(None, f"callback_url refused: {e}")
     body = json.dumps(job.webhook_json(doc), ensure_ascii=False, separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "User-Agent": "pix-receipts-webhook/1",
-               "X-Timestamp": timestamp, "X-Delivery-Id": doc["notification"]["delivery_id"],
-               "X-Signature": sign(secret, timestamp, body)}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "pix-receipts-webhook/1",
+        "X-Timestamp": timestamp,
+        "X-Delivery-Id": doc["notification"]["delivery_id"],
+        "X-Signature": sign(secret, timestamp, body),
+    }
     return post(target, body, headers, settings.notify_timeout_seconds)
 
 
@@ -231,12 +250,13 @@ def deliver_with_retries(services, job_id: str) -> None:
         outcome = deliver(services, job_id)
         if not outcome.retry:
             return
-        time.sleep(outcome.retry_after)
+        time.sleep(outcome.retry_after or 0)
 
 
 def run_in_background(services, job_id: str) -> None:
-    threading.Thread(target=deliver_with_retries, args=(services, job_id), daemon=True,
-                     name=f"notify-{job_id[:8]}").start()
+    threading.Thread(
+        target=deliver_with_retries, args=(services, job_id), daemon=True, name=f"notify-{job_id[:8]}"
+    ).start()
 
 
 def job_ended(services, doc: dict) -> None:

@@ -20,7 +20,7 @@ class OcrEngine(Protocol):
     def lines(self, image) -> list[str]:
         """`image` is a PIL RGB image."""
 
-    def read(self, image) -> "OcrPage":
+    def read(self, image) -> OcrPage:
         """The same reading with its boxes, for the evidence the id check needs (optional)."""
 
     def warm(self) -> None:
@@ -31,8 +31,12 @@ class OcrEngine(Protocol):
 # 1600 px instead of RapidOCR's default (the short side raised to 736, so a 1080x4000 screenshot
 # was detected at full size), and no text-direction classifier (screenshots are upright), read
 # the same fields in about two thirds of the time (median 1.36 s -> 0.93 s per image).
-RAPIDOCR_PARAMS = {"Global.log_level": "warning", "Global.use_cls": False,
-                   "Det.limit_type": "max", "Det.limit_side_len": 1600}
+RAPIDOCR_PARAMS = {
+    "Global.log_level": "warning",
+    "Global.use_cls": False,
+    "Det.limit_type": "max",
+    "Det.limit_side_len": 1600,
+}
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,11 @@ class RapidOcrEngine:
             self._kept.frames = None
         if output.boxes is None:
             return OcrPage([], bgr, self)
-        words = [Word(text, tuple(map(tuple, box)), float(score))
-                 for box, text, score in zip(output.boxes.tolist(), output.txts, output.scores) if text.strip()]
+        words = [
+            Word(text, tuple(map(tuple, box)), float(score))
+            for box, text, score in zip(output.boxes.tolist(), output.txts, output.scores)
+            if text.strip()
+        ]
         return OcrPage(words, bgr, self, frames)
 
     def reread(self, page: OcrPage, word: Word, pad: float = 0.0) -> tuple[Any, list[CharReading]]:
@@ -191,8 +198,7 @@ def _decoded(probs, charset, frame_px: float) -> list[CharReading]:
             run = probs[start:end].max(axis=0)
             ranked = [j for j in numpy.argsort(run)[::-1][:4] if j and j != index][:3]
             alternatives = {charset[j]: float(run[j]) for j in ranked}
-            readings.append(CharReading(charset[index], float(run[index]), alternatives,
-                                        (start + end) / 2 * frame_px))
+            readings.append(CharReading(charset[index], float(run[index]), alternatives, (start + end) / 2 * frame_px))
         start = end
     return [r for r in readings if r.char != " "]
 
@@ -272,10 +278,12 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
     tolerance = COLUMN_ALIGN_HEIGHTS * height
     # Geometry first: it is cheap, and most rows of two boxes are a label and its value.
     if _in_columns(rows[start + 1], starts, tolerance) is None or not all(
-            extraction.is_section_heading(b.text) for b in headings):
+        extraction.is_section_heading(b.text) for b in headings
+    ):
         return start + 1, None
     columns: list[list[_Box]] = [[b] for b in headings]
-    end, bottom, side_by_side, gaps = start + 1, max(b.bottom for b in headings), False, []
+    end, bottom, side_by_side = start + 1, max(b.bottom for b in headings), False
+    gaps: list[float] = []
     while end < len(rows):
         parts = _in_columns(rows[end], starts, tolerance)
         gap = min(b.top for b in rows[end]) - bottom
@@ -372,8 +380,11 @@ class VisionOcrEngine:
 
     def read(self, image) -> OcrPage:
         content = _encoded(image)
-        response = self._call(lambda client, options: client.document_text_detection(
-            {"content": content}, image_context={"language_hints": VISION_LANGUAGE_HINTS}, **options))
+        response = self._call(
+            lambda client, options: client.document_text_detection(
+                {"content": content}, image_context={"language_hints": VISION_LANGUAGE_HINTS}, **options
+            )
+        )
         _raise_for(response.error)
         page = _vision_page(response)
         page.image = _gray(image)  # the symbols' boxes are in its pixels: the id's glyph geometry
@@ -413,7 +424,10 @@ class VisionOcrEngine:
         options = {
             "timeout": VISION_TIMEOUT_SECONDS,
             "retry": retry.Retry(
-                initial=0.2, maximum=1.0, multiplier=2.0, timeout=VISION_RETRY_SECONDS,
+                initial=0.2,
+                maximum=1.0,
+                multiplier=2.0,
+                timeout=VISION_RETRY_SECONDS,
                 predicate=retry.if_exception_type(exceptions.ServiceUnavailable, exceptions.DeadlineExceeded),
             ),
         }
@@ -421,8 +435,14 @@ class VisionOcrEngine:
             return send(self._loaded(), options)
         except exceptions.MethodNotImplemented:
             raise
-        except (exceptions.ServerError, exceptions.TooManyRequests, exceptions.Aborted,
-                exceptions.RetryError, TransportError, OSError) as e:
+        except (
+            exceptions.ServerError,
+            exceptions.TooManyRequests,
+            exceptions.Aborted,
+            exceptions.RetryError,
+            TransportError,
+            OSError,
+        ) as e:
             cause = e.cause if isinstance(e, exceptions.RetryError) and e.cause else e
             raise BackendUnavailable(f"Cloud Vision unavailable: {cause}") from e
         except exceptions.BadRequest as e:
@@ -440,7 +460,7 @@ def crop_box(gray, quad, pad: int = 2):
     more on each side; its x origin is the box's left edge minus `pad`."""
     xs, ys = [p[0] for p in quad], [p[1] for p in quad]
     x0, y0 = max(int(min(xs)) - pad, 0), max(int(min(ys)) - pad, 0)
-    return gray[y0:int(max(ys)) + pad + 1, x0:int(max(xs)) + pad + 1], x0
+    return gray[y0 : int(max(ys)) + pad + 1, x0 : int(max(xs)) + pad + 1], x0
 
 
 def _encoded(image) -> bytes:

@@ -2,31 +2,67 @@
 UTC minute `yyyyMMddHHmm` + 11 alphanumerics (32 characters, case-sensitive).
 
 OCR confuses O/0, I/l/1, S/5, B/8: positions 2-21 must be digits, so look-alikes there are
-corrected; the 11-character tail is left as read (common.evidence weighs its look-alikes). The stamp must be a real minute since PIX
+corrected; the 11-character tail is left as read
+(common.evidence weighs its look-alikes). The stamp must be a real minute since PIX
 began, and agrees with the payment time the receipt shows (Brasília time + 3 h, within minutes).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 # ISPB -> short name, for the institutions most receipts come from (Banco Central's list is longer).
 ISPB_NAMES = {
-    "00000000": "Banco do Brasil", "00360305": "Caixa", "60701190": "Itaú", "60746948": "Bradesco",
-    "90400888": "Santander", "18236120": "Nubank", "00416968": "Banco Inter", "22896431": "PicPay",
-    "30306294": "BTG Pactual", "23862762": "Will Bank", "08561701": "PagBank", "18189547": "InfinitePay",
-    "31872495": "C6 Bank", "10573521": "Mercado Pago", "13140088": "Banco Pan", "01181521": "Sicredi",
-    "02038232": "Sicoob", "92894922": "Banco Original", "09554480": "Conta Simples", "16501555": "Stone",
-    "07679404": "Banco Topázio", "60394079": "Banco Safra", "04902979": "Banco da Amazônia",
-    "07237373": "Banco do Nordeste", "20855875": "Neon", "17184037": "Mercantil do Brasil",
+    "00000000": "Banco do Brasil",
+    "00360305": "Caixa",
+    "60701190": "Itaú",
+    "60746948": "Bradesco",
+    "90400888": "Santander",
+    "18236120": "Nubank",
+    "00416968": "Banco Inter",
+    "22896431": "PicPay",
+    "30306294": "BTG Pactual",
+    "23862762": "Will Bank",
+    "08561701": "PagBank",
+    "18189547": "InfinitePay",
+    "31872495": "C6 Bank",
+    "10573521": "Mercado Pago",
+    "13140088": "Banco Pan",
+    "01181521": "Sicredi",
+    "02038232": "Sicoob",
+    "92894922": "Banco Original",
+    "09554480": "Conta Simples",
+    "16501555": "Stone",
+    "07679404": "Banco Topázio",
+    "60394079": "Banco Safra",
+    "04902979": "Banco da Amazônia",
+    "07237373": "Banco do Nordeste",
+    "20855875": "Neon",
+    "17184037": "Mercantil do Brasil",
 }
 
-_DIGIT_LOOKALIKES = str.maketrans({"O": "0", "o": "0", "Q": "0", "D": "0", "I": "1", "l": "1", "i": "1",
-                                   "|": "1", "L": "1", "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2"})
+_DIGIT_LOOKALIKES = str.maketrans(
+    {
+        "O": "0",
+        "o": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "l": "1",
+        "i": "1",
+        "|": "1",
+        "L": "1",
+        "S": "5",
+        "s": "5",
+        "B": "8",
+        "Z": "2",
+        "z": "2",
+    }
+)
 # No word boundaries: OCR glues the id to its label ("transaçãoE1823...") or to the next word.
 CANDIDATE = re.compile(r"[ED][0-9OoQDIli|LSsBZz]{20}[A-Za-z0-9]{11}")
-PIX_START = datetime(2020, 10, 1, tzinfo=timezone.utc)
+PIX_START = datetime(2020, 10, 1, tzinfo=UTC)
 
 
 def normalize(candidate: str) -> str | None:
@@ -40,13 +76,13 @@ def normalize(candidate: str) -> str | None:
         stamp = utc_minute(fixed)
     except ValueError:
         return None
-    if not PIX_START <= stamp <= datetime.now(timezone.utc) + timedelta(days=2):
+    if not PIX_START <= stamp <= datetime.now(UTC) + timedelta(days=2):
         return None
     return fixed
 
 
 def utc_minute(e2e_id: str) -> datetime:
-    return datetime.strptime(e2e_id[9:21], "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
+    return datetime.strptime(e2e_id[9:21], "%Y%m%d%H%M").replace(tzinfo=UTC)
 
 
 def ispb(e2e_id: str) -> str:
@@ -64,7 +100,7 @@ def is_refund(e2e_id: str) -> bool:
 
 def agrees_with(e2e_id: str, paid_at: datetime, minutes: int = 10) -> bool:
     """Does the id's UTC minute match the payment time the receipt shows?"""
-    return abs((utc_minute(e2e_id) - paid_at.astimezone(timezone.utc)).total_seconds()) <= minutes * 60 + 60
+    return abs((utc_minute(e2e_id) - paid_at.astimezone(UTC)).total_seconds()) <= minutes * 60 + 60
 
 
 def candidates(lines: list[str]) -> list[str]:

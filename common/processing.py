@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import traceback
-from dataclasses import dataclass
 
 from common import evidence, extraction, job, jobstore, log, notify, receiver, text
 from common.blobstore import BlobNotFound
@@ -18,16 +17,7 @@ from common.errors import BackendUnavailable, ReceiptUnreadable
 RETRY_AFTER_SECONDS = 10  # after a transient failure; Cloud Tasks and RQ add their own backoff
 
 
-@dataclass(frozen=True)
-class Outcome:
-    doc: dict | None  # the job as this delivery left it
-    retry_after: float | None = None  # set when the delivery should be tried again later
-    reason: str = ""
-    code: str = ""  # why to retry: "job_in_progress" or "backend_unavailable"
-
-    @property
-    def retry(self) -> bool:
-        return self.retry_after is not None
+Outcome = job.Outcome  # one Outcome for every kind of task
 
 
 class _Failure(Exception):
@@ -74,7 +64,7 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
         except BackendUnavailable as e:
             if not last_attempt:
                 log.event("job_retry", severity="WARNING", job_id=job_id, attempt=attempt, error=str(e))
-                released = store.update(job_id, lambda d: job.release(d, attempt, str(e), job.now()))
+                released = store.update(job_id, lambda d: job.release(d, attempt, str(e), job.now()))  # noqa: F821 (called in the except)
                 return Outcome(released, RETRY_AFTER_SECONDS, str(e), "backend_unavailable")
             raise _Failure("backend_unavailable", f"Gave up after {attempt} attempts: {e}") from None
         doc = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
@@ -82,10 +72,16 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
         notify.job_ended(services, doc)
         return Outcome(doc)
     except _Failure as e:
-        log.event("job_failed", severity="WARNING", job_id=job_id, attempt=attempt, error_code=e.code,
-                  duration_ms=_ms_since(started))
+        log.event(
+            "job_failed",
+            severity="WARNING",
+            job_id=job_id,
+            attempt=attempt,
+            error_code=e.code,
+            duration_ms=_ms_since(started),
+        )
         try:
-            doc = store.update(job_id, lambda d: job.fail(d, attempt, e.code, e.message, job.now()))
+            doc = store.update(job_id, lambda d: job.fail(d, attempt, e.code, e.message, job.now()))  # noqa: F821 (called in the except)
         except job.NotClaimable:
             return _lease_lost(store, job_id, attempt)
         notify.job_ended(services, doc)
@@ -124,8 +120,14 @@ def _extract_within_timeout(services, doc: dict, attempt: int) -> dict:
     except (BackendUnavailable, job.NotClaimable):
         raise
     except Exception as e:
-        log.event("job_error", severity="ERROR", job_id=doc["job_id"], attempt=attempt, error=repr(e),
-                  stack=traceback.format_exc())
+        log.event(
+            "job_error",
+            severity="ERROR",
+            job_id=doc["job_id"],
+            attempt=attempt,
+            error=repr(e),
+            stack=traceback.format_exc(),
+        )
         raise _Failure("processing_error", f"Erro ao processar OCR: {type(e).__name__}") from None
     finally:
         pool.shutdown(wait=False)
@@ -141,12 +143,17 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
     fields = extraction.extract_fields(
         receipt_text.lines,
         id_check=(lambda e2e_id, shown_at: evidence.check_id(e2e_id, pages, shown_at)) if ocr_read else None,
-        amount_check=(lambda amount: evidence.amount_settled(amount, pages)) if ocr_read else None)
+        amount_check=(lambda amount: evidence.amount_settled(amount, pages)) if ocr_read else None,
+    )
     other_document = extraction.non_pix_document(receipt_text.lines) if fields["transaction_id"] is None else None
     if other_document:  # boletos, bills and card slips show amounts too
-        raise ReceiptUnreadable("no_receipt_found", f"No PIX receipt found in the file: it looks like {other_document}.")
+        raise ReceiptUnreadable(
+            "no_receipt_found", f"No PIX receipt found in the file: it looks like {other_document}."
+        )
     if fields["amount"] is None and fields["transaction_id"] is None:
-        raise ReceiptUnreadable("no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id.")
+        raise ReceiptUnreadable(
+            "no_receipt_found", "No PIX receipt found in the file: neither an amount nor a transaction id."
+        )
     return {
         **fields,
         "validacao_recebedor": receiver.validate_receiver(fields["receiver"], fields["payer"], settings),

@@ -58,7 +58,9 @@ def same_name(expected: str, shown: str) -> bool:
         return False
     position = 0
     for token in got:
-        while position < len(want) and not (want[position] == token or (len(token) == 1 and want[position][0] == token)):
+        while position < len(want) and not (
+            want[position] == token or (len(token) == 1 and want[position][0] == token)
+        ):
             position += 1
         if position == len(want):
             return False
@@ -70,18 +72,27 @@ def validate_receiver(receiver: dict, payer: dict, settings) -> dict:
     if not settings.expected_receiver_configured:
         return {"valid": None, "matched": [], "reason": "no expected receiver configured (EXPECTED_RECEIVER_*)"}
     matched = []
-    if receiver.get("document") and any(documents.same_document(d, receiver["document"])
-                                        for d in settings.expected_receiver_documents):
+    if receiver.get("document") and any(
+        documents.same_document(d, receiver["document"]) for d in settings.expected_receiver_documents
+    ):
         matched.append("document")
-    if receiver.get("pix_key") and any(same_pix_key(k, receiver["pix_key"]) for k in settings.expected_receiver_pix_keys):
+    if receiver.get("pix_key") and any(
+        same_pix_key(k, receiver["pix_key"]) for k in settings.expected_receiver_pix_keys
+    ):
         matched.append("pix_key")
-    if receiver.get("name") and settings.expected_receiver_name and same_name(settings.expected_receiver_name, receiver["name"]):
+    if (
+        receiver.get("name")
+        and settings.expected_receiver_name
+        and same_name(settings.expected_receiver_name, receiver["name"])
+    ):
         matched.append("name")
     if matched == ["name"]:
         return {"valid": True, "matched": matched, "reason": "matched on name only"}
     if matched:
         return {"valid": True, "matched": matched, "reason": None}
-    if payer.get("document") and any(documents.same_document(d, payer["document"]) for d in settings.expected_receiver_documents):
+    if payer.get("document") and any(
+        documents.same_document(d, payer["document"]) for d in settings.expected_receiver_documents
+    ):
         return {"valid": False, "matched": [], "reason": "the expected receiver is the payer on this receipt"}
     if not any(receiver.get(k) for k in ("name", "document", "pix_key")):
         return {"valid": False, "matched": [], "reason": "no receiver found on the receipt"}

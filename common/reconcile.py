@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timedelta
 
 from common import job, log, notify, services
-from common.taskqueue import QueueUnavailable
+from common.errors import QueueUnavailable
 
 BATCH = 500  # jobs looked at per status and pass
 
@@ -58,7 +58,7 @@ def reconcile_once(app, at: datetime | None = None) -> dict:
     except QueueUnavailable as e:
         log.event("reconcile_queue_unavailable", severity="ERROR", error=str(e))
     if any(counts.values()):
-        log.event("reconciled", **counts)
+        log.event("reconciled", **counts)  # type: ignore[arg-type]
     return counts
 
 

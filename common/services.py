@@ -31,7 +31,11 @@ class Services:
 
     @cached_property
     def notify_queue(self) -> taskqueue.TaskQueue:
-        return taskqueue.notify_from_settings(self.settings, lambda job_id: notify.run_in_background(self, job_id))
+        return taskqueue.notify_from_settings(
+            self.settings,
+            lambda job_id: notify.run_in_background(self, job_id),
+            notify.retry_intervals(self.settings),
+        )
 
     def run_job(self, job_id: str, last_attempt: bool = False) -> processing.Outcome:
         return processing.run_job(self, job_id, last_attempt=last_attempt)

@@ -35,12 +35,12 @@ class HashingSpool(tempfile.SpooledTemporaryFile):
     def rollover(self) -> None:
         # A named file (removed on close), not the anonymous one SpooledTemporaryFile makes:
         # only a name can be hard-linked, and not every kernel links /proc/self/fd/N.
-        if self._rolled:
+        if self._rolled:  # type: ignore[has-type]
             return
         in_memory = self._file
         position = in_memory.tell()
         self._file = tempfile.NamedTemporaryFile(mode="w+b", prefix="upload-")
-        self._file.write(in_memory.getvalue())
+        self._file.write(in_memory.getvalue())  # type: ignore[attr-defined]
         self._file.seek(position)
         self._rolled = True
 

@@ -5,7 +5,8 @@ out of order is harmless (common.processing claims the job). Adapters:
 - inline: the original system's synchronous mode; the job runs inside `enqueue`.
 - cloudtasks: an HTTP task to the OCR function (OIDC-signed in production; on the emulator when
   TASKS_EMULATOR_HOST is set).
-- rq: the original stack, an RQ queue on Redis served by `python worker.py`.
+- rq: the original stack, an RQ queue on Redis served by `python worker.py`, which runs the
+  functions of common.rqjobs (named here by dotted path, as RQ does, so nothing imports back).
 
 There are two queues of each kind: `ocr` runs jobs, `notify` delivers their webhooks
 (common.notify), so a slow webhook receiver never holds up OCR.
@@ -14,15 +15,18 @@ There are two queues of each kind: `ocr` runs jobs, `notify` delivers their webh
 from __future__ import annotations
 
 import json
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from common import log
+from common.errors import QueueUnavailable
+
+if TYPE_CHECKING:
+    from common.config import Settings
 
 RQ_RETRY_INTERVALS = [10, 30, 60, 120]  # seconds between RQ attempts (Cloud Tasks has its own)
-
-
-class QueueUnavailable(Exception):
-    """The queue could not take the task (backend down or timing out)."""
+RQ_RUN_JOB = "common.rqjobs.run_job"
+RQ_RUN_NOTIFY = "common.rqjobs.run_notify"
 
 
 class TaskQueue(Protocol):
@@ -44,6 +48,7 @@ class InlineQueue:
 
 class BackgroundQueue:
     """The inline notify queue: the delivery runs in a thread of this process, after the answer."""
+
     runs_inline = False
 
     def __init__(self, run: Callable[[str], object]):
@@ -53,10 +58,10 @@ class BackgroundQueue:
         self._run(job_id)
 
 
-def http_task(settings, job_id: str, url: str | None = None, deadline_seconds: int | None = None) -> dict:
+def http_task(settings: Settings, job_id: str, url: str | None = None, deadline_seconds: int | None = None) -> dict:
     """The Cloud Tasks task for a job: a POST of only its id to the OCR function (or its /notify)."""
     url = url or settings.ocr_function_url
-    request = {
+    request: dict = {
         "http_method": "POST",
         "url": url,
         "headers": {"Content-Type": "application/json"},
@@ -66,8 +71,10 @@ def http_task(settings, job_id: str, url: str | None = None, deadline_seconds: i
     if trace:  # the OCR request continues the upload's trace
         request["headers"][log.TRACE_HEADER] = trace
     if settings.tasks_service_account and not settings.tasks_emulator_host:
-        request["oidc_token"] = {"service_account_email": settings.tasks_service_account,
-                                 "audience": settings.tasks_audience or settings.ocr_function_url}
+        request["oidc_token"] = {
+            "service_account_email": settings.tasks_service_account,
+            "audience": settings.tasks_audience or settings.ocr_function_url,
+        }
     # Cloud Tasks waits this long for the handler; it must outlast the job's own timeout.
     deadline = deadline_seconds or settings.job_timeout_seconds + 60
     return {"http_request": request, "dispatch_deadline": {"seconds": min(1800, deadline)}}
@@ -76,8 +83,13 @@ def http_task(settings, job_id: str, url: str | None = None, deadline_seconds: i
 class CloudTasksQueue:
     runs_inline = False
 
-    def __init__(self, settings, queue_path: str | None = None, url: str | None = None,
-                 deadline_seconds: int | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        queue_path: str | None = None,
+        url: str | None = None,
+        deadline_seconds: int | None = None,
+    ):
         from google.cloud import tasks_v2
 
         if settings.tasks_emulator_host:
@@ -98,7 +110,7 @@ class CloudTasksQueue:
 
         try:
             task = http_task(self._settings, job_id, self._url, self._deadline)
-            self._client.create_task(parent=self._queue_path, task=task, timeout=10)
+            self._client.create_task(parent=self._queue_path, task=task, timeout=10)  # type: ignore[arg-type]
         except (exceptions.GoogleAPICallError, exceptions.RetryError) as e:
             raise QueueUnavailable(f"Cloud Tasks: {e}") from e
 
@@ -106,61 +118,47 @@ class CloudTasksQueue:
 class RqQueue:
     runs_inline = False
 
-    def __init__(self, settings, name: str | None = None, function: Callable[[str], object] | None = None,
-                 max_attempts: int | None = None, intervals: list[int] | None = None, timeout: int | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        name: str | None = None,
+        function: str | None = None,  # the dotted path of the job function
+        max_attempts: int | None = None,
+        intervals: list[int] | None = None,
+        timeout: int | None = None,
+    ):
         import redis
         import rq
 
         self._redis = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
         # RQ's own timeout is a backstop behind the job's (common.processing enforces that one).
-        self._queue = rq.Queue(name or settings.rq_queue_name, connection=self._redis,
-                               default_timeout=timeout or settings.job_timeout_seconds + 60)
-        self._function = function or run_rq_job
+        self._queue = rq.Queue(
+            name or settings.rq_queue_name,
+            connection=self._redis,
+            default_timeout=timeout or settings.job_timeout_seconds + 60,
+        )
+        self._function = function or RQ_RUN_JOB
         max_attempts = max_attempts or settings.task_max_attempts
-        self._retry = rq.Retry(max=max_attempts - 1, interval=intervals or RQ_RETRY_INTERVALS) \
-            if max_attempts > 1 else None
+        self._retry = (
+            rq.Retry(max=max_attempts - 1, interval=intervals or RQ_RETRY_INTERVALS) if max_attempts > 1 else None
+        )
         self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
     def enqueue(self, job_id: str) -> None:
         try:
-            self._queue.enqueue(self._function, job_id, retry=self._retry,
-                                description=f"{self._queue.name} {job_id}", result_ttl=3600,
-                                failure_ttl=7 * 24 * 3600)
+            self._queue.enqueue(
+                self._function,
+                job_id,
+                retry=self._retry,
+                description=f"{self._queue.name} {job_id}",
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
         except self._errors as e:
             raise QueueUnavailable(f"Redis at {self._redis.connection_pool.connection_kwargs.get('host')}: {e}") from e
 
 
-class RetryLater(Exception):
-    """Raised inside an RQ job so that RQ retries it with backoff."""
-
-
-def run_rq_job(job_id: str) -> dict | None:
-    """What the RQ worker runs for one task: the job's own status stays in the job store."""
-    import rq
-
-    from common import services  # not at import: services builds this module's adapters
-
-    current = rq.get_current_job()
-    last_attempt = current is None or not current.retries_left
-    outcome = services.get().run_job(job_id, last_attempt=last_attempt)
-    if outcome.retry:
-        raise RetryLater(outcome.reason)
-    return {"job_id": job_id, "status": outcome.doc["status"] if outcome.doc else None}
-
-
-def run_rq_notify(job_id: str) -> None:
-    """What the RQ worker runs for one notify task."""
-    import rq
-
-    from common import notify, services
-
-    current = rq.get_current_job()
-    outcome = notify.deliver(services.get(), job_id, last_attempt=current is None or not current.retries_left)
-    if outcome.retry:
-        raise RetryLater(outcome.reason)
-
-
-def from_settings(settings, run: Callable[..., object]) -> TaskQueue:
+def from_settings(settings: Settings, run: Callable[..., object]) -> TaskQueue:
     if settings.task_queue == "cloudtasks":
         return CloudTasksQueue(settings)
     if settings.task_queue == "rq":
@@ -168,14 +166,21 @@ def from_settings(settings, run: Callable[..., object]) -> TaskQueue:
     return InlineQueue(run)
 
 
-def notify_from_settings(settings, deliver_in_background: Callable[[str], object]) -> TaskQueue:
-    """The `notify` queue: low priority, its own retries (NOTIFY_MAX_ATTEMPTS, NOTIFY_BACKOFF_SECONDS)."""
-    from common import notify
-
+def notify_from_settings(
+    settings: Settings, deliver_in_background: Callable[[str], object], intervals: list[int]
+) -> TaskQueue:
+    """The `notify` queue: low priority, its own retries (NOTIFY_MAX_ATTEMPTS; `intervals`, the seconds
+    between RQ attempts, from common.notify.retry_intervals)."""
     timeout = settings.notify_timeout_seconds + 30
     if settings.task_queue == "cloudtasks":
         return CloudTasksQueue(settings, settings.notify_queue_path, settings.notify_function_url, timeout)
     if settings.task_queue == "rq":
-        return RqQueue(settings, settings.rq_notify_queue_name, run_rq_notify, settings.notify_max_attempts,
-                       notify.retry_intervals(settings) or None, timeout)
+        return RqQueue(
+            settings,
+            settings.rq_notify_queue_name,
+            RQ_RUN_NOTIFY,
+            settings.notify_max_attempts,
+            intervals or None,
+            timeout,
+        )
     return BackgroundQueue(deliver_in_background)

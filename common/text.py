@@ -19,7 +19,6 @@ class ReceiptText:
     source: str  # "pdf_text" or "ocr"
     pages: tuple = ()  # OCR only: each image's common.ocr.OcrPage, when the engine gives them
 
-
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -48,7 +47,7 @@ def _open_image(data: bytes, max_side: int):
     try:
         image = Image.open(io.BytesIO(data))
         ImageOps.exif_transpose(image, in_place=True)  # phone photos carry their rotation in EXIF
-        image = image.convert("RGB")  # (in place: a copy of every image cost ~9 ms, tools/bench.py)
+        image = image.convert("RGB")  # type: ignore[assignment]  # (in place: a copy of every image cost ~9 ms, tools/bench.py)
     except Exception as e:
         raise ReceiptUnreadable("unreadable_file", f"The image could not be decoded: {e}") from None
     return _fit(image, max_side)
@@ -167,7 +166,8 @@ def _page_lines(textpage, page_height: float) -> list[str]:
                 runs.append((_corners(left, previous[2], top, bottom), text))
                 text, left = "", glyph[1]
             elif gap > letter_gap + WORD_GAP * height or (
-                    line_spaces and _space_between(line_spaces, previous[2], glyph[1])):
+                line_spaces and _space_between(line_spaces, previous[2], glyph[1])
+            ):
                 text += " "
             text += glyph[4]
         runs.append((_corners(left, line[-1][2], top, bottom), text))
@@ -194,8 +194,9 @@ def _spaces_by_line(lines: list[list[tuple]], spaces: list[tuple[float, float]])
     by_line: list[list[float]] = [[] for _ in lines]
     for y, x in spaces:
         index = bisect.bisect_left(bottoms, y)
-        near = min((i for i in (index - 1, index) if 0 <= i < len(lines)),
-                   key=lambda i: abs(bottoms[i] - y), default=None)
+        near = min(
+            (i for i in (index - 1, index) if 0 <= i < len(lines)), key=lambda i: abs(bottoms[i] - y), default=None
+        )
         if near is not None and abs(bottoms[near] - y) <= BASELINE_SLACK * (lines[near][0][0] - lines[near][0][3]):
             by_line[near].append(x)
     return [sorted(xs) for xs in by_line]

@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass
 
 from common import job, log, notify, validation
-from common.errors import ApiError
+from common.errors import ApiError, QueueUnavailable
 from common.spool import HashingSpool
-from common.taskqueue import QueueUnavailable
 
 _PEDIDO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _AMOUNT_FORMS = (
@@ -21,7 +20,9 @@ MAX_EXPECTED_AMOUNT = 1_000_000_000
 
 
 @dataclass(frozen=True)
-class UploadOutcome:
+class Accepted:
+    """What the upload accepted: the job, and how it is being processed."""
+
     job: dict
     duplicate: bool
     processing: str  # "queued", "inline", "inline_fallback" (the queue was down) or "duplicate"
@@ -31,7 +32,11 @@ def parse_pedido_id(value: str | None) -> str | None:
     if value is None or value.strip() == "":
         return None
     if not _PEDIDO_ID.fullmatch(value.strip()):
-        raise ApiError(400, "invalid_pedido_id", "pedido_id must be 1-64 letters, digits or . _ : - (starting with a letter or digit).")
+        raise ApiError(
+            400,
+            "invalid_pedido_id",
+            "pedido_id must be 1-64 letters, digits or . _ : - (starting with a letter or digit).",
+        )
     return value.strip()
 
 
@@ -45,7 +50,9 @@ def parse_expected_amount(value: str | None) -> float | None:
             if 0 < amount <= MAX_EXPECTED_AMOUNT:
                 return amount
             break
-    raise ApiError(400, "invalid_expected_amount", "expected_amount must be a positive amount such as 1234.56 or 1.234,56.")
+    raise ApiError(
+        400, "invalid_expected_amount", "expected_amount must be a positive amount such as 1234.56 or 1.234,56."
+    )
 
 
 def parse_callback(form, settings, api_key_digest: str | None) -> tuple[str | None, str | None]:
@@ -54,13 +61,16 @@ def parse_callback(form, settings, api_key_digest: str | None) -> tuple[str | No
     if url is None:
         return None, None
     if settings.webhook_secret(api_key_digest) is None:
-        raise ApiError(400, "webhooks_not_configured",
-                       "callback_url needs a webhook secret for your API key (WEBHOOK_SECRETS); none is configured.")
+        raise ApiError(
+            400,
+            "webhooks_not_configured",
+            "callback_url needs a webhook secret for your API key (WEBHOOK_SECRETS); none is configured.",
+        )
     key = api_key_digest if api_key_digest in dict(settings.webhook_secrets) else "*"
     return url, key
 
 
-def accept_upload(services, files, form, api_key_digest: str | None = None) -> UploadOutcome:
+def accept_upload(services, files, form, api_key_digest: str | None = None) -> Accepted:
     """`files` and `form` are the request's parsed multipart parts (werkzeug MultiDicts);
     `api_key_digest` is the caller's key (None when keys are not required)."""
     parts = files.getlist("file")
@@ -79,18 +89,26 @@ def accept_upload(services, files, form, api_key_digest: str | None = None) -> U
     checked = validation.validate_upload(part.filename, spool, spool.size, spool.sha256, services.settings)
 
     services.blobs.put(checked.blob_name, spool, checked.mime)
-    doc, created = services.jobs.create(job.new_job(
-        sha256=checked.sha256, blob_name=checked.blob_name, content_type=checked.mime, size=checked.size,
-        pedido_id=pedido_id, expected_amount=expected_amount, callback_url=callback_url, callback_key=callback_key,
-        trace=log.bound("trace"),
-    ))
+    doc, created = services.jobs.create(
+        job.new_job(
+            sha256=checked.sha256,
+            blob_name=checked.blob_name,
+            content_type=checked.mime,
+            size=checked.size,
+            pedido_id=pedido_id,
+            expected_amount=expected_amount,
+            callback_url=callback_url,
+            callback_key=callback_key,
+            trace=log.bound("trace"),
+        )
+    )
     if not created:
         log.event("upload_duplicate", job_id=doc["job_id"])
-        return UploadOutcome(doc, duplicate=True, processing="duplicate")
+        return Accepted(doc, duplicate=True, processing="duplicate")
     return _hand_over(services, doc, checked)
 
 
-def _hand_over(services, doc: dict, checked) -> UploadOutcome:
+def _hand_over(services, doc: dict, checked) -> Accepted:
     """Enqueue the new job; if the queue is down, run it here or refuse, never strand it."""
     job_id = doc["job_id"]
     try:
@@ -98,15 +116,21 @@ def _hand_over(services, doc: dict, checked) -> UploadOutcome:
     except QueueUnavailable as e:
         if not services.settings.sync_fallback:
             log.event("queue_unavailable", severity="ERROR", job_id=job_id, error=str(e))
-            failed = services.jobs.update(job_id, lambda d: job.fail(d, None, "queue_unavailable",
-                                                                    f"The task queue was unavailable: {e}", job.now()))
+            failed = services.jobs.update(
+                job_id,
+                lambda d: job.fail(d, None, "queue_unavailable", f"The task queue was unavailable: {e}", job.now()),  # noqa: F821 (called in the except)
+            )
             notify.job_ended(services, failed)
-            raise ApiError(503, "queue_unavailable", "The processing queue is unavailable; try again shortly.",
-                           {"Retry-After": "30"}) from None
+            raise ApiError(
+                503,
+                "queue_unavailable",
+                "The processing queue is unavailable; try again shortly.",
+                {"Retry-After": "30"},
+            ) from None
         log.event("queue_unavailable_fallback", severity="WARNING", job_id=job_id, error=str(e))
         services.run_job(job_id, last_attempt=True)
-        return UploadOutcome(services.jobs.get(job_id), duplicate=False, processing="inline_fallback")
+        return Accepted(services.jobs.get(job_id), duplicate=False, processing="inline_fallback")
     log.event("job_queued", job_id=job_id, size=checked.size, content_type=checked.mime)
     if services.queue.runs_inline:
-        return UploadOutcome(services.jobs.get(job_id), duplicate=False, processing="inline")
-    return UploadOutcome(doc, duplicate=False, processing="queued")
+        return Accepted(services.jobs.get(job_id), duplicate=False, processing="inline")
+    return Accepted(doc, duplicate=False, processing="queued")

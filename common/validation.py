@@ -11,7 +11,7 @@ import hashlib
 import os
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from common.errors import ApiError
 from common.pdf import LOCK as pdf_lock
@@ -44,7 +44,9 @@ def validate_file_extension(filename: str | None) -> str:
     extension = os.path.splitext(name.replace("\\", "/").rsplit("/", 1)[-1])[1].lower()
     if extension not in ALLOWED_EXTENSIONS:
         allowed = ", ".join(ALLOWED_EXTENSIONS)
-        raise ApiError(415, "extension_not_allowed", f"File extension {extension or '(none)'!r} is not allowed; use {allowed}.")
+        raise ApiError(
+            415, "extension_not_allowed", f"File extension {extension or '(none)'!r} is not allowed; use {allowed}."
+        )
     return extension
 
 
@@ -75,7 +77,7 @@ def validate_file_mime(head: bytes, extension: str) -> str:
     return mime
 
 
-def validate_decodable(data: BinaryIO, mime: str, max_image_pixels: int, max_pdf_pages: int) -> None:
+def validate_decodable(data: IO[bytes], mime: str, max_image_pixels: int, max_pdf_pages: int) -> None:
     """Decode the file for real, within limits that stop decompression bombs."""
     data.seek(0)
     if mime == "application/pdf":
@@ -85,7 +87,7 @@ def validate_decodable(data: BinaryIO, mime: str, max_image_pixels: int, max_pdf
     data.seek(0)
 
 
-def _check_image(data: BinaryIO, max_pixels: int) -> None:
+def _check_image(data: IO[bytes], max_pixels: int) -> None:
     from PIL import Image
 
     try:
@@ -95,7 +97,11 @@ def _check_image(data: BinaryIO, max_pixels: int) -> None:
                 width, height = image.size
                 # Checked on the header, before a single pixel is decoded.
                 if width * height > max_pixels:
-                    raise ApiError(422, "image_too_large", f"The image is {width}x{height}; at most {max_pixels} pixels are allowed.")
+                    raise ApiError(
+                        422,
+                        "image_too_large",
+                        f"The image is {width}x{height}; at most {max_pixels} pixels are allowed.",
+                    )
                 image.load()
     except ApiError:
         raise
@@ -105,7 +111,7 @@ def _check_image(data: BinaryIO, max_pixels: int) -> None:
         raise ApiError(422, "unreadable_file", f"The image could not be decoded: {e}") from None
 
 
-def _check_pdf(data: BinaryIO, max_pages: int) -> None:
+def _check_pdf(data: IO[bytes], max_pages: int) -> None:
     import pypdfium2
 
     with pdf_lock:
@@ -113,7 +119,9 @@ def _check_pdf(data: BinaryIO, max_pages: int) -> None:
             # Given the stream, pdfium reads only what it needs (trailer, xref, first page), not all.
             pdf = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as e:
-            message = "The PDF is password-protected." if "password" in str(e).lower() else f"The PDF could not be read: {e}"
+            message = (
+                "The PDF is password-protected." if "password" in str(e).lower() else f"The PDF could not be read: {e}"
+            )
             raise ApiError(422, "unreadable_file", message) from None
         try:
             pages = len(pdf)
@@ -131,7 +139,7 @@ def generate_secure_filename(sha256: str, mime: str) -> str:
     return f"{sha256}.{CANONICAL_EXTENSION[mime]}"
 
 
-def calculate_file_hash(data: BinaryIO) -> str:
+def calculate_file_hash(data: IO[bytes]) -> str:
     """SHA-256 of a stream from its start (uploads get theirs while spooling: common.spool)."""
     data.seek(0)
     digest = hashlib.sha256()
@@ -141,7 +149,7 @@ def calculate_file_hash(data: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def validate_upload(filename: str | None, data: BinaryIO, size: int, sha256: str, settings) -> ValidatedUpload:
+def validate_upload(filename: str | None, data: IO[bytes], size: int, sha256: str, settings) -> ValidatedUpload:
     """All checks, cheapest first. `size` and `sha256` come from the spool that received the bytes."""
     extension = validate_file_extension(filename)
     validate_file_size(size, settings.max_upload_bytes)

@@ -18,8 +18,13 @@ from common.errors import ApiError
 
 # One flat folder; a name may not start with a dot and has no slash, so no path leaves it.
 _STATIC_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
-_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".png": "image/png",
-          ".svg": "image/svg+xml"}
+_TYPES = {
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 
 
@@ -35,7 +40,7 @@ def _file_response(data: bytes, mimetype: str) -> flask.Response:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])
-    return response.make_conditional(flask.request)
+    return response.make_conditional(flask.request)  # type: ignore[return-value]
 
 
 def page(static_dir: str, name: str, settings) -> flask.Response:
@@ -47,7 +52,8 @@ def page(static_dir: str, name: str, settings) -> flask.Response:
     # Only our own files run; the page talks to nothing but its own function and the upload.
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -76,5 +82,8 @@ def list_jobs(store, args) -> dict:
         docs, next_cursor = store.page(status or None, limit, args.get("cursor") or None)
     except jobstore.BadCursor:
         raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor this endpoint returned.") from None
-    return {"jobs": [job.status_json(doc) for doc in docs], "next_cursor": next_cursor,
-            "counts": {s: store.count(s) for s in job.STATUSES}}
+    return {
+        "jobs": [job.status_json(doc) for doc in docs],
+        "next_cursor": next_cursor,
+        "counts": {s: store.count(s) for s in job.STATUSES},
+    }

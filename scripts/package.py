@@ -1,5 +1,6 @@
 """`make package`: one deployable zip per function in dist/ (every file of its folder, e.g.
-main.py, requirements.txt and the status page's static/ files, and the `common` package), deterministic: fixed timestamps, order and permissions, so an unchanged
+main.py, requirements.txt and the status page's static/ files, and the `common` package),
+deterministic: fixed timestamps, order and permissions, so an unchanged
 function keeps its hash and Terraform (which names the object after it) does not redeploy it."""
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ def files_of(function: str) -> list[tuple[str, str]]:
                 source = os.path.join(directory, name)
                 entries.append((os.path.relpath(source, folder).replace(os.sep, "/"), source))
     common = os.path.join(ROOT, "common")
-    entries += [(f"common/{name}", os.path.join(common, name))
-                for name in os.listdir(common) if name.endswith(".py")]
+    entries += [(f"common/{name}", os.path.join(common, name)) for name in os.listdir(common) if name.endswith(".py")]
     return sorted(entries)
 
 

@@ -28,8 +28,17 @@ FUNCTIONS = {"upload": "upload_receipt", "status": "job_status"}
 
 def start_function(name: str, port: int, env: dict) -> subprocess.Popen:
     framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-    argv = [framework, "--target", FUNCTIONS[name], "--source", os.path.join(ROOT, "functions", name, "main.py"),
-            "--host", "127.0.0.1", "--port", str(port)]
+    argv = [
+        framework,
+        "--target",
+        FUNCTIONS[name],
+        "--source",
+        os.path.join(ROOT, "functions", name, "main.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     log = open(os.path.join(ROOT, "var", f"{name}.log"), "ab")
     return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
 
@@ -38,7 +47,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"a function exited at start-up; see var/*.log")
+            raise SystemExit("a function exited at start-up; see var/*.log")
         try:
             urllib.request.urlopen(url, timeout=1)
             return
@@ -54,8 +63,9 @@ def follow(args, upload_url: str) -> int:
     fields = {k: v for k, v in (("pedido_id", args.pedido_id), ("expected_amount", args.expected_amount)) if v}
     body, content_type = client.multipart(args.file, fields)
     print(f"uploading {args.file} to {upload_url}/ ...", file=sys.stderr)
-    uploaded = client.call(urllib.request.Request(upload_url + "/", data=body, headers={"Content-Type": content_type},
-                                                  method="POST"))
+    uploaded = client.call(
+        urllib.request.Request(upload_url + "/", data=body, headers={"Content-Type": content_type}, method="POST")
+    )
     answer = uploaded.body
     if uploaded.status == 0 or uploaded.status >= 400:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
@@ -91,9 +101,13 @@ def main() -> int:
 
     os.makedirs(os.path.join(ROOT, "var"), exist_ok=True)
     ports = {name: free_port() for name in FUNCTIONS}
-    # A local run on loopback: no API keys (see the README's Deployment section for real ones).
-    env = {"REQUIRE_API_KEY": "false", **os.environ, "PYTHONPATH": ROOT,
-           "STATUS_BASE_URL": f"http://127.0.0.1:{ports['status']}"}
+    # A local run on loopback: no API keys (see docs/deployment.md for real ones).
+    env = {
+        "REQUIRE_API_KEY": "false",
+        **os.environ,
+        "PYTHONPATH": ROOT,
+        "STATUS_BASE_URL": f"http://127.0.0.1:{ports['status']}",
+    }
     processes = {name: start_function(name, port, env) for name, port in ports.items()}
     try:
         for name, port in ports.items():

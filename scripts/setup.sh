@@ -36,7 +36,7 @@ if [ ${#need[@]} -gt 0 ]; then
     # One at a time: the Firestore emulator comes from Google's Cloud SDK repository, which a
     # machine may not have; the tests then say so instead of the whole setup failing.
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null \
-      || echo "setup: could not install $package; see the README's requirements"
+      || echo "setup: could not install $package; see the README's two commands"
   done
 fi
 
@@ -47,6 +47,8 @@ fi
 echo "setup: installing Python packages into .venv (requirements-dev.txt)"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+# The project itself, editable: the `pix-receipts` command of pyproject.toml's [project.scripts].
+.venv/bin/python -m pip install -q --no-deps -e .
 
 if [ "${WITH_EMULATORS:-1}" = 1 ]; then
   # The Cloud Tasks emulator pins protobuf<5, which the Google clients above outgrew: own venv.

@@ -1,6 +1,6 @@
 # Every API the pipeline uses. Enable these first on a brand-new project:
 #   terraform apply -target=google_project_service.apis
-# (see the project README, "Deployment"). Eventarc is not needed: all three functions are HTTP
+# (see docs/deployment.md). Eventarc is not needed: all three functions are HTTP
 # functions, invoked directly (by clients, Cloud Tasks and Cloud Scheduler).
 locals {
   apis = toset([

@@ -196,7 +196,7 @@ resource "google_cloudfunctions2_function" "upload" {
       TASKS_AUDIENCE        = local.ocr_audience
       STATUS_BASE_URL       = google_cloudfunctions2_function.status.service_config[0].uri
       # false: when Cloud Tasks is unreachable, answer 503 queue_unavailable (and fail the job)
-      # rather than run OCR inside the upload request (see the README, "Deployment").
+      # rather than run OCR inside the upload request (see docs/deployment.md).
       SYNC_FALLBACK       = tostring(var.sync_fallback)
       TASK_MAX_ATTEMPTS   = tostring(var.task_max_attempts)
       JOB_TIMEOUT_SECONDS = tostring(var.job_timeout_seconds)

@@ -215,7 +215,7 @@ variable "tasks_max_dispatches_per_second" {
 }
 
 variable "sync_fallback" {
-  description = "SYNC_FALLBACK: run a job inside the upload request when Cloud Tasks is unreachable. false (recommended): answer 503 queue_unavailable instead (see the README)."
+  description = "SYNC_FALLBACK: run a job inside the upload request when Cloud Tasks is unreachable. false (recommended): answer 503 queue_unavailable instead (see docs/deployment.md)."
   type        = bool
   default     = false
 }

@@ -5,52 +5,67 @@ ports, stopped at the end)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
 
 from common import config, services
+from tests.helpers import ROOT, TEST_OUTPUT, need
 from tools import emulators, receipts
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TEST_OUTPUT = os.path.join(ROOT, "test-output")
 PROJECT = "receipts-test"
+# The fixtures that start an emulator (or Redis), directly or through another: a test that uses one
+# is marked `emulator`, and `make test-fast` leaves it out. Adapters picked by a fixture's
+# parameter carry the mark on that parameter (tests/test_blobstore.py and the other contract suites).
+EMULATOR_FIXTURES = {
+    "storage_emulator",
+    "firestore_emulator",
+    "tasks_emulator",
+    "redis_server",
+    "gcs_env",
+    "firestore_env",
+}
+SLOW_FIXTURES = {"browser"}  # tests/test_web.py: Chromium under Playwright
 
 
-def _need(emulator_start, *args):
-    """Start an emulator; a missing one fails in CI and is a visible skip elsewhere."""
-    try:
-        return emulator_start(*args)
-    except emulators.EmulatorUnavailable as e:
-        if os.environ.get("CI"):
-            pytest.fail(f"emulator missing in CI: {e}")
-        pytest.skip(f"emulator not installed: {e}")
+def pytest_collection_modifyitems(items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if EMULATOR_FIXTURES & used:
+            item.add_marker(pytest.mark.emulator)
+        if SLOW_FIXTURES & used:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def storage_emulator():
-    emulator = _need(emulators.start_storage, os.path.join(TEST_OUTPUT, "logs"), "receipts-test")
+    emulator = need(emulators.start_storage, os.path.join(TEST_OUTPUT, "logs"), "receipts-test")
     yield emulator
     emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def firestore_emulator():
-    emulator = _need(emulators.start_firestore, os.path.join(TEST_OUTPUT, "logs"))
+    emulator = need(emulators.start_firestore, os.path.join(TEST_OUTPUT, "logs"))
     yield emulator
     emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def tasks_emulator():
-    emulator = _need(emulators.start_tasks, os.path.join(TEST_OUTPUT, "logs"), [])
+    emulator = need(emulators.start_tasks, os.path.join(TEST_OUTPUT, "logs"), [])
     yield emulator
     emulator.stop()
 
 
 @pytest.fixture(scope="session")
 def redis_server():
-    emulator = _need(emulators.start_redis, os.path.join(TEST_OUTPUT, "logs"))
+    emulator = need(emulators.start_redis, os.path.join(TEST_OUTPUT, "logs"))
     yield emulator
     emulator.stop()
 
@@ -78,12 +93,25 @@ def firestore_env(firestore_emulator, monkeypatch):
 def local_env(tmp_path, monkeypatch):
     """The embedded default (local directory + SQLite + inline) in a temporary folder: every
     test gets its own, so none touches the repo's var/ or sees another test's jobs."""
-    env = {"LOCAL_BLOB_DIR": str(tmp_path / "blobs"), "SQLITE_PATH": str(tmp_path / "jobs.sqlite3"),
-           "REQUIRE_API_KEY": "false"}
-    for name in ("BLOB_STORE", "JOB_STORE", "TASK_QUEUE", "EXPECTED_RECEIVER_NAME",
-                 "EXPECTED_RECEIVER_DOCUMENTS", "EXPECTED_RECEIVER_PIX_KEYS", "STATUS_BASE_URL",
-                 "API_KEY_HASHES", "OIDC_AUDIENCE", "OIDC_INVOKER_EMAIL", "WEBHOOK_SECRETS",
-                 "WEBHOOK_ALLOW_PRIVATE_URLS"):
+    env = {
+        "LOCAL_BLOB_DIR": str(tmp_path / "blobs"),
+        "SQLITE_PATH": str(tmp_path / "jobs.sqlite3"),
+        "REQUIRE_API_KEY": "false",
+    }
+    for name in (
+        "BLOB_STORE",
+        "JOB_STORE",
+        "TASK_QUEUE",
+        "EXPECTED_RECEIVER_NAME",
+        "EXPECTED_RECEIVER_DOCUMENTS",
+        "EXPECTED_RECEIVER_PIX_KEYS",
+        "STATUS_BASE_URL",
+        "API_KEY_HASHES",
+        "OIDC_AUDIENCE",
+        "OIDC_INVOKER_EMAIL",
+        "WEBHOOK_SECRETS",
+        "WEBHOOK_ALLOW_PRIVATE_URLS",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -191,3 +219,37 @@ def webhook_receiver():
     receiver = WebhookReceiver()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def upload_server(tmp_path):
+    port = emulators.free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": ROOT,
+        "LOCAL_BLOB_DIR": str(tmp_path / "blobs"),
+        "SQLITE_PATH": str(tmp_path / "j.db"),
+    }
+    argv = [
+        os.path.join(os.path.dirname(sys.executable), "functions-framework"),
+        "--target",
+        "upload_receipt",
+        "--source",
+        os.path.join(ROOT, "functions", "upload", "main.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+        except urllib.error.HTTPError:
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)

@@ -15,8 +15,10 @@ from PIL import Image
 
 from common import processing
 from common.errors import ReceiptUnreadable
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tools import accuracy, hard_receipts, receipts
+
+pytestmark = pytest.mark.slow  # the accuracy suite over whole datasets
 
 KEY_FIELDS = ("amount", "transaction_id")
 
@@ -57,8 +59,9 @@ def real_receipts_dir() -> str | None:
     return folder if os.path.exists(os.path.join(folder, "labels.csv")) else None
 
 
-@pytest.mark.skipif(real_receipts_dir() is None,
-                    reason="no labelled real receipts: set RECEIPTS_DIR (default ../shared/receipts/real)")
+@pytest.mark.skipif(
+    real_receipts_dir() is None, reason="no labelled real receipts: set RECEIPTS_DIR (default ../shared/receipts/real)"
+)
 def test_labelled_real_receipts():
     report = accuracy.evaluate(real_receipts_dir())
     assert report.receipts >= 30
@@ -74,10 +77,14 @@ MISREAD_ID = "E18236120202506040125s173f4b96I4"  # "l" read as "I"
 
 
 def answer(amount, e2e, needs_review=False, candidates=None) -> dict:
-    data = {"amount": amount, "transaction_id": e2e, "paid_at": "2025-06-03T22:25:30-03:00",
-            "payer": {"name": "Ana Lima", "document": None},
-            "receiver": {"name": "Rui Gomes", "document": None, "pix_key": None},
-            "needs_review": needs_review}
+    data = {
+        "amount": amount,
+        "transaction_id": e2e,
+        "paid_at": "2025-06-03T22:25:30-03:00",
+        "payer": {"name": "Ana Lima", "document": None},
+        "receiver": {"name": "Rui Gomes", "document": None, "pix_key": None},
+        "needs_review": needs_review,
+    }
     if candidates is not None:
         data["transaction_id_candidates"] = candidates
     return data
@@ -106,8 +113,15 @@ def test_honesty_figures_on_canned_answers(tmp_path, monkeypatch):
             Image.new("RGB", (10 + n, 10), "white").save(png, "PNG")  # distinct bytes per file
             (tmp_path / name).write_bytes(png.getvalue())
             by_bytes[png.getvalue()] = said
-            writer.writerow({"file": name, "amount": "19.50", "end_to_end_id": RIGHT_ID,
-                             "datetime": "2025-06-03 22:25:30", "payer_name": "Ana Lima"})
+            writer.writerow(
+                {
+                    "file": name,
+                    "amount": "19.50",
+                    "end_to_end_id": RIGHT_ID,
+                    "datetime": "2025-06-03 22:25:30",
+                    "payer_name": "Ana Lima",
+                }
+            )
 
     def read_receipt(data, mime, engine, settings):
         said = by_bytes[data]
@@ -121,7 +135,9 @@ def test_honesty_figures_on_canned_answers(tmp_path, monkeypatch):
     assert (report.flagged, report.unreadable) == (3, 1)
     assert report.flagged_share == 0.5
     assert [(e["file"], e["fields"]) for e in report.silent_errors] == [
-        ("silent_id.png", ["transaction_id"]), ("silent_missing_amount.png", ["amount"])]
+        ("silent_id.png", ["transaction_id"]),
+        ("silent_missing_amount.png", ["amount"]),
+    ]
     assert report.silent_errors[0]["got"] == {"transaction_id": MISREAD_ID}
     assert (report.hits["transaction_id"], report.totals["transaction_id"]) == (2, 6)
     assert report.unflagged_rate("transaction_id") == 2 / 3

@@ -34,7 +34,7 @@ def test_status_needs_a_valid_api_key(make_client):
 
 
 def test_upload_with_a_wrong_key_stores_nothing(make_client, sample):
-    from tests.test_upload import nothing_stored
+    from tests.helpers import nothing_stored
 
     client = make_client("upload", REQUIRE_API_KEY="true", API_KEY_HASHES=f"{'0' * 64},{KEY_HASH}")
     data = {"file": (io.BytesIO(sample["png"]), "a.png")}
@@ -54,6 +54,7 @@ def test_a_configuration_that_locks_everyone_out_stops_at_start_up(make_client):
 
 # --- OIDC ----------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def signing():
     """A key pair, its certificate served the way Google serves its own, and a token maker."""
@@ -65,10 +66,17 @@ def signing():
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-signer")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     certs = json.dumps({"kid-1": cert.public_bytes(serialization.Encoding.PEM).decode()}).encode()
 
     class Certs(BaseHTTPRequestHandler):
@@ -89,8 +97,16 @@ def signing():
 
     def token(**claims):
         issued = int(time.time())
-        payload = {"iss": "https://accounts.google.com", "aud": AUDIENCE, "email": INVOKER, "email_verified": True,
-                   "iat": issued, "exp": issued + 600, "sub": "1234", **claims}
+        payload = {
+            "iss": "https://accounts.google.com",
+            "aud": AUDIENCE,
+            "email": INVOKER,
+            "email_verified": True,
+            "iat": issued,
+            "exp": issued + 600,
+            "sub": "1234",
+            **claims,
+        }
         return jwt.encode(signer, payload).decode()
 
     yield f"http://127.0.0.1:{server.server_address[1]}/oauth2/v1/certs", token
@@ -112,7 +128,12 @@ def test_the_invokers_token_is_accepted(ocr, signing):
     response = post_task(ocr, signing[1]())
     assert (response.status_code, response.get_json()["code"]) == (404, "job_not_found")  # past authentication
     reconciled = ocr.post("/reconcile", headers={"Authorization": f"Bearer {signing[1]()}"})
-    assert reconciled.status_code == 200 and set(reconciled.get_json()) == {"requeued", "taken_over", "failed", "notifications_requeued"}
+    assert reconciled.status_code == 200 and set(reconciled.get_json()) == {
+        "requeued",
+        "taken_over",
+        "failed",
+        "notifications_requeued",
+    }
 
 
 def test_no_token_is_401(ocr):
@@ -120,13 +141,16 @@ def test_no_token_is_401(ocr):
     assert (response.status_code, response.get_json()["code"]) == (401, "missing_token")
 
 
-@pytest.mark.parametrize("claims", [
-    {"aud": "https://someone-else.run.app"},
-    {"iss": "https://evil.example.com"},
-    {"email": "attacker@project.iam.gserviceaccount.com"},
-    {"email_verified": False},
-    {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "https://someone-else.run.app"},
+        {"iss": "https://evil.example.com"},
+        {"email": "attacker@project.iam.gserviceaccount.com"},
+        {"email_verified": False},
+        {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
+    ],
+)
 def test_a_token_that_is_not_the_invokers_is_403(ocr, signing, claims):
     response = post_task(ocr, signing[1](**claims))
     assert (response.status_code, response.get_json()["code"]) == (403, "invalid_token")
@@ -145,6 +169,7 @@ def test_a_forged_or_garbled_token_is_403(ocr, signing):
 # replaced by SIGNATURE_REMOVED_BY_GOOGLE: what every Cloud Tasks and Cloud Scheduler call to the
 # deployed OCR function looks like.
 
+
 def signature_removed(token: str) -> str:
     header, payload, _ = token.split(".")
     return f"{header}.{payload}.SIGNATURE_REMOVED_BY_GOOGLE"
@@ -153,14 +178,21 @@ def signature_removed(token: str) -> str:
 @pytest.fixture
 def ocr_behind_iam(make_client, signing):
     certs_url, _ = signing
-    return make_client("ocr", OIDC_AUDIENCE=AUDIENCE, OIDC_INVOKER_EMAIL=INVOKER, OIDC_CERTS_URL=certs_url,
-                       OIDC_BEHIND_CLOUD_RUN_IAM="true")
+    return make_client(
+        "ocr",
+        OIDC_AUDIENCE=AUDIENCE,
+        OIDC_INVOKER_EMAIL=INVOKER,
+        OIDC_CERTS_URL=certs_url,
+        OIDC_BEHIND_CLOUD_RUN_IAM="true",
+    )
 
 
 def test_the_invokers_token_with_its_signature_removed_is_accepted_behind_cloud_run_iam(ocr_behind_iam, signing):
     response = post_task(ocr_behind_iam, signature_removed(signing[1]()))
     assert (response.status_code, response.get_json()["code"]) == (404, "job_not_found")  # past authentication
-    reconciled = ocr_behind_iam.post("/reconcile", headers={"Authorization": f"Bearer {signature_removed(signing[1]())}"})
+    reconciled = ocr_behind_iam.post(
+        "/reconcile", headers={"Authorization": f"Bearer {signature_removed(signing[1]())}"}
+    )
     assert reconciled.status_code == 200
 
 
@@ -171,16 +203,19 @@ def test_a_token_with_its_signature_removed_is_refused_when_not_behind_cloud_run
     assert "OIDC_BEHIND_CLOUD_RUN_IAM" in response.get_json()["error"]
 
 
-@pytest.mark.parametrize("claims", [
-    {"aud": "https://someone-else.run.app"},
-    {"aud": ["https://someone-else.run.app"]},
-    {"iss": "https://evil.example.com"},
-    {"email": "attacker@project.iam.gserviceaccount.com"},
-    {"email_verified": False},
-    {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
-    {"iat": int(time.time()) + 3600, "exp": int(time.time()) + 7200},
-    {"exp": None},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "https://someone-else.run.app"},
+        {"aud": ["https://someone-else.run.app"]},
+        {"iss": "https://evil.example.com"},
+        {"email": "attacker@project.iam.gserviceaccount.com"},
+        {"email_verified": False},
+        {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200},
+        {"iat": int(time.time()) + 3600, "exp": int(time.time()) + 7200},
+        {"exp": None},
+    ],
+)
 def test_a_token_with_its_signature_removed_that_is_not_the_invokers_is_403(ocr_behind_iam, signing, claims):
     response = post_task(ocr_behind_iam, signature_removed(signing[1](**claims)))
     assert (response.status_code, response.get_json()["code"]) == (403, "invalid_token")
@@ -190,7 +225,10 @@ def test_behind_cloud_run_iam_a_signed_token_is_still_verified(ocr_behind_iam, s
     good = signing[1]()
     assert post_task(ocr_behind_iam, good).status_code == 404  # past authentication
     header, payload, signature = good.split(".")
-    for token in (".".join([header, payload, signature[::-1]]), "garbage.SIGNATURE_REMOVED_BY_GOOGLE",
-                  "W10.W10.SIGNATURE_REMOVED_BY_GOOGLE"):  # forged; not a JWT; a payload that is not an object
+    for token in (
+        ".".join([header, payload, signature[::-1]]),
+        "garbage.SIGNATURE_REMOVED_BY_GOOGLE",
+        "W10.W10.SIGNATURE_REMOVED_BY_GOOGLE",
+    ):  # forged; not a JWT; a payload that is not an object
         response = post_task(ocr_behind_iam, token)
         assert (response.status_code, response.get_json()["code"]) == (403, "invalid_token"), token

@@ -6,21 +6,44 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # a bench run, however quick
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIGURES = [
-    "upload_p50_ms_5mb", "upload_p99_ms_5mb", "upload_overhead_ratio_5mb",
-    "upload_p50_ms_100kb", "upload_p99_ms_100kb", "upload_overhead_ratio_100kb",
-    "upload_p50_ms_16mb", "upload_p99_ms_16mb", "upload_overhead_ratio_16mb",
-    "uploads_per_s_c8", "ocr_image_median_s", "ocr_overhead_ratio", "pdf_text_median_ms",
-    "e2e_p50_s", "e2e_p95_s", "receipts_per_min_1_worker", "receipts_per_min_2_workers",
-    "upload_peak_rss_mb_16mb", "ocr_worker_peak_rss_mb", "ocr_cold_start_s",
+    "upload_p50_ms_5mb",
+    "upload_p99_ms_5mb",
+    "upload_overhead_ratio_5mb",
+    "upload_p50_ms_100kb",
+    "upload_p99_ms_100kb",
+    "upload_overhead_ratio_100kb",
+    "upload_p50_ms_16mb",
+    "upload_p99_ms_16mb",
+    "upload_overhead_ratio_16mb",
+    "uploads_per_s_c8",
+    "ocr_image_median_s",
+    "ocr_overhead_ratio",
+    "pdf_text_median_ms",
+    "e2e_p50_s",
+    "e2e_p95_s",
+    "receipts_per_min_1_worker",
+    "receipts_per_min_2_workers",
+    "upload_peak_rss_mb_16mb",
+    "ocr_worker_peak_rss_mb",
+    "ocr_cold_start_s",
 ]
 
 
 def test_a_quick_bench_writes_every_figure(tmp_path):
     out = tmp_path / "results.json"
-    run = subprocess.run([sys.executable, "-m", "tools.bench", "--quick", "--out", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=240, env={**os.environ, "PYTHONPATH": ROOT})
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     results = json.loads(out.read_text())
     for name in FIGURES:

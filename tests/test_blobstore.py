@@ -9,7 +9,7 @@ import pytest
 from common import blobstore, config
 
 
-@pytest.fixture(params=["local", "gcs"])
+@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.emulator)])
 def store(request, local_env, monkeypatch):
     env = dict(local_env)
     if request.param == "gcs":

@@ -11,12 +11,28 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_web import LocalFunctions, blank_png
+from tests.helpers import ROOT, LocalFunctions, blank_png
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "common.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "common.cli", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_the_console_command_of_pyproject_runs_the_same_cli(monkeypatch, capsys):
+    import importlib
+    import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        target = tomllib.load(f)["project"]["scripts"]["pix-receipts"]
+    module, _, name = target.partition(":")
+    command = getattr(importlib.import_module(module), name)
+    monkeypatch.setattr(sys, "argv", ["pix-receipts", "--help"])
+    with pytest.raises(SystemExit) as stopped:
+        command()
+    shown = capsys.readouterr().out
+    assert stopped.value.code == 0 and shown.startswith("usage: pix-receipts") and "{extract,upload}" in shown
 
 
 def test_extract_prints_one_json_object_per_file(tmp_path, sample):
@@ -52,8 +68,14 @@ def test_extract_reports_a_bad_file_and_exits_non_zero(tmp_path):
 
 def run_upload(*args, **env):
     full_env = {**os.environ, "UPLOAD_URL": "", "API_KEY": "", **env}
-    return subprocess.run([sys.executable, "-m", "common.cli", "upload", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", "common.cli", "upload", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=full_env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,12 +156,16 @@ def busy_server():
     base = {"job_id": Scripted.job_id, "created_at": "2026-01-01T00:00:00.000+00:00"}
     Scripted.seen = []
     Scripted.script = {
-        "POST": [(429, {"error": "slow down", "code": "rate_limited"}, {"Retry-After": "1"}),
-                 (202, {**base, "status": "queued", "status_url": status_url}, {"Location": status_url})],
-        "GET": [(200, {**base, "status": "queued"}, {}),
-                (503, {"error": "busy", "code": "backend_unavailable"}, {"Retry-After": "1"}),
-                (200, {**base, "status": "started", "progress": 50}, {}),
-                (200, {**base, "status": "finished", "result": {"success": True, "data": {"amount": 1.5}}}, {})],
+        "POST": [
+            (429, {"error": "slow down", "code": "rate_limited"}, {"Retry-After": "1"}),
+            (202, {**base, "status": "queued", "status_url": status_url}, {"Location": status_url}),
+        ],
+        "GET": [
+            (200, {**base, "status": "queued"}, {}),
+            (503, {"error": "busy", "code": "backend_unavailable"}, {"Retry-After": "1"}),
+            (200, {**base, "status": "started", "progress": 50}, {}),
+            (200, {**base, "status": "finished", "result": {"success": True, "data": {"amount": 1.5}}}, {}),
+        ],
     }
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -152,7 +178,9 @@ def busy_server():
 def test_upload_retries_busy_answers_after_retry_after_and_follows_the_job(busy_server, tmp_path, sample):
     png = tmp_path / "a.png"
     png.write_bytes(sample["png"])
-    done = run_upload(str(png), "--wait", "--json", UPLOAD_URL=busy_server, API_KEY="k-123", STATUS_BASE_URL=busy_server)
+    done = run_upload(
+        str(png), "--wait", "--json", UPLOAD_URL=busy_server, API_KEY="k-123", STATUS_BASE_URL=busy_server
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "finished"
     methods = [m for m, _, _ in Scripted.seen]

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from common import config
@@ -12,16 +14,31 @@ def test_defaults_are_the_embedded_local_mode():
 
 
 def test_values_are_read_and_lists_split():
-    settings = config.from_env({"BLOB_STORE": "GCS", "GCS_BUCKET": "b", "MAX_UPLOAD_BYTES": "100",
-                                "EXPECTED_RECEIVER_PIX_KEYS": " a@b.com , +5511999990000 ,"})
+    settings = config.from_env(
+        {
+            "BLOB_STORE": "GCS",
+            "GCS_BUCKET": "b",
+            "MAX_UPLOAD_BYTES": "100",
+            "EXPECTED_RECEIVER_PIX_KEYS": " a@b.com , +5511999990000 ,",
+        }
+    )
     assert settings.blob_store == "gcs" and settings.gcs_bucket == "b" and settings.max_upload_bytes == 100
     assert settings.expected_receiver_pix_keys == ("a@b.com", "+5511999990000")
     assert settings.expected_receiver_configured
 
 
-@pytest.mark.parametrize("env", [{"BLOB_STORE": "s3"}, {"JOB_STORE": "mongo"}, {"MAX_UPLOAD_BYTES": "lots"},
-                                 {"MAX_UPLOAD_BYTES": "0"}, {"TASK_QUEUE": "kafka"},
-                                 {"TASK_QUEUE": "cloudtasks"}, {"SYNC_FALLBACK": "maybe"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BLOB_STORE": "s3"},
+        {"JOB_STORE": "mongo"},
+        {"MAX_UPLOAD_BYTES": "lots"},
+        {"MAX_UPLOAD_BYTES": "0"},
+        {"TASK_QUEUE": "kafka"},
+        {"TASK_QUEUE": "cloudtasks"},
+        {"SYNC_FALLBACK": "maybe"},
+    ],
+)
 def test_bad_values_fail_at_start_up_naming_the_variable(env):
     with pytest.raises(config.ConfigError, match=next(iter(env))):
         config.from_env(env)
@@ -59,11 +76,43 @@ def test_webhook_secrets_are_per_key_with_a_fallback():
     assert config.from_env({}).webhook_allow_private_urls is False
 
 
-@pytest.mark.parametrize("value, message", [
-    ("not-a-digest=secret-long-enough-1", "neither an API key digest"),
-    ("*=short", "shorter than 16"),
-    ("*", "shorter than 16"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("not-a-digest=secret-long-enough-1", "neither an API key digest"),
+        ("*=short", "shorter than 16"),
+        ("*", "shorter than 16"),
+    ],
+)
 def test_bad_webhook_secrets_are_refused_at_start(value, message):
     with pytest.raises(config.ConfigError, match=message):
         config.from_env({"WEBHOOK_SECRETS": value})
+
+
+def test_the_configuration_table_in_docs_is_the_one_the_code_declares():
+    from tools import config_table
+
+    with open(config_table.DOC, encoding="utf-8") as f:
+        documented = config_table.table_in(f.read())
+    assert documented == config.markdown_table(), "docs/configuration.md is stale: run python -m tools.config_table"
+
+
+def test_a_setting_changed_in_the_code_makes_the_table_differ(monkeypatch):
+    from tools import config_table
+
+    with open(config_table.DOC, encoding="utf-8") as f:
+        text = f.read()
+    first, *others = config.variables()
+    changed = dataclasses.replace(first, default="another-project")
+    monkeypatch.setattr(config, "variables", lambda: [changed, *others])
+    assert config_table.table_in(text) != config.markdown_table()
+    assert "`another-project`" in config_table.table_in(config_table.rewrite(text))
+
+
+def test_every_setting_is_declared_once_with_the_default_it_parses_to():
+    variables = config.variables()
+    names = [v.name for v in variables]
+    assert len(names) == len(set(names))
+    assert len(config.fields(config.Settings)) == len(variables) - len(config.OTHER_VARIABLES)
+    assert config.from_env({}) == config.Settings()
+    assert all(v.description for v in variables)

@@ -23,8 +23,17 @@ def test_invalid_cnpjs(cnpj):
     assert not documents.cnpj_valid(cnpj)
 
 
-@pytest.mark.parametrize("text, kind", [("•••.078.642-••", "cpf"), ("***241903**", "cpf"), ("***.615.583.**", "cpf"),
-                                        ("19.218.108/0001-83", "cnpj"), ("12.ABC.345/01DE-35", "cnpj"), ("12345", None)])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("•••.078.642-••", "cpf"),
+        ("***241903**", "cpf"),
+        ("***.615.583.**", "cpf"),
+        ("19.218.108/0001-83", "cnpj"),
+        ("12.ABC.345/01DE-35", "cnpj"),
+        ("12345", None),
+    ],
+)
 def test_kinds_and_masks(text, kind):
     assert documents.kind(text) == kind
 

@@ -7,7 +7,6 @@ pinned down; `test_a_rendered_look_alike_*` runs the real RapidOCR engine on a r
 import io
 
 import numpy
-
 import pytest
 from PIL import Image
 
@@ -15,8 +14,7 @@ from common import evidence, extraction, ocr
 from common.ocr import CharReading, OcrPage, Word
 
 E2E = "E18236120202506040125s0a1B2c3D4e"
-ROW = ["Valor  R$ 19,50", "Data  03/06/2025  22:25", f"ID  {E2E}",
-       "Para", "Nome  Maria Souza", "CPF  ***.123.456-**"]
+ROW = ["Valor  R$ 19,50", "Data  03/06/2025  22:25", f"ID  {E2E}", "Para", "Nome  Maria Souza", "CPF  ***.123.456-**"]
 
 
 class Recognizer:
@@ -86,8 +84,11 @@ def test_an_id_wrapped_over_two_boxes_is_checked_in_both():
     head, tail = E2E[:20], E2E[20:]
     # The head is clear at once; the tail's unsure character asks for its second reading.
     engine = Recognizer(readings(head), readings(tail, {3: (0.7, {"A": 0.3})}))
-    page = OcrPage([Word(head, ((0, 0), (200, 0), (200, 20), (0, 20))),
-                    Word(tail, ((0, 30), (200, 30), (200, 50), (0, 50)))], None, engine)
+    page = OcrPage(
+        [Word(head, ((0, 0), (200, 0), (200, 20), (0, 20))), Word(tail, ((0, 30), (200, 30), (200, 50), (0, 50)))],
+        None,
+        engine,
+    )
     check = evidence.check_id(E2E, [page])
     assert check.ambiguous == [23] and engine.calls == 3
 
@@ -109,14 +110,17 @@ def test_visions_symbol_confidences_are_the_evidence():
 
 def test_the_amount_is_settled_only_when_its_digits_are_clear():
     def page(probs):
-        return OcrPage([Word("R$ 19,50", ((0, 0), (90, 0), (90, 20), (0, 20)))], None,
-                       Recognizer(readings("R$19,50", probs)))
+        return OcrPage(
+            [Word("R$ 19,50", ((0, 0), (90, 0), (90, 20), (0, 20)))], None, Recognizer(readings("R$19,50", probs))
+        )
+
     assert evidence.amount_settled(19.5, [page({})]) is True
     assert evidence.amount_settled(19.5, [page({3: (0.55, {"8": 0.45})})]) is False
     assert evidence.amount_settled(19.5, []) is None
 
 
 # -- every review reason -------------------------------------------------------------------------
+
 
 def fields(lines, **checks):
     return extraction.extract_fields(lines, **checks)
@@ -128,16 +132,26 @@ def test_a_clean_receipt_has_no_review_reason():
     assert "transaction_id_candidates" not in data
 
 
-@pytest.mark.parametrize("reason, lines, checks", [
-    ("amount_missing", [line for line in ROW if "Valor" not in line], {}),
-    ("amount_uncertain", ROW, {"amount_check": lambda amount: False}),
-    ("id_missing", [line for line in ROW if "ID" not in line], {}),
-    ("id_ambiguous", ROW, {"id_check": lambda e2e_id, shown_at: evidence.IdCheck(e2e_id, [e2e_id, e2e_id[:-1] + "E"],
-                                                                        [31], 0.4, "ocr_evidence")}),
-    ("id_minute_mismatch", [line.replace("22:25", "19:02") for line in ROW], {}),
-    ("paid_at_missing", [line for line in ROW if "Data" not in line], {}),
-    ("receiver_missing", ROW[:3], {}),
-])
+@pytest.mark.parametrize(
+    "reason, lines, checks",
+    [
+        ("amount_missing", [line for line in ROW if "Valor" not in line], {}),
+        ("amount_uncertain", ROW, {"amount_check": lambda amount: False}),
+        ("id_missing", [line for line in ROW if "ID" not in line], {}),
+        (
+            "id_ambiguous",
+            ROW,
+            {
+                "id_check": lambda e2e_id, shown_at: evidence.IdCheck(
+                    e2e_id, [e2e_id, e2e_id[:-1] + "E"], [31], 0.4, "ocr_evidence"
+                )
+            },
+        ),
+        ("id_minute_mismatch", [line.replace("22:25", "19:02") for line in ROW], {}),
+        ("paid_at_missing", [line for line in ROW if "Data" not in line], {}),
+        ("receiver_missing", ROW[:3], {}),
+    ],
+)
 def test_each_review_reason_flags_the_receipt(reason, lines, checks):
     data = fields(lines, **checks)
     assert reason in data["review_reasons"], data["review_reasons"]
@@ -147,13 +161,17 @@ def test_each_review_reason_flags_the_receipt(reason, lines, checks):
 
 def test_an_ambiguous_id_comes_with_its_candidates_and_a_low_confidence():
     candidates = [E2E, E2E[:-1] + "E"]
-    data = fields(ROW, id_check=lambda e2e_id, shown_at: evidence.IdCheck(e2e_id, candidates, [31], 0.4, "ocr_evidence"))
+    data = fields(
+        ROW, id_check=lambda e2e_id, shown_at: evidence.IdCheck(e2e_id, candidates, [31], 0.4, "ocr_evidence")
+    )
     assert data["transaction_id_candidates"] == candidates and data["confidence"]["transaction_id"] <= 0.4
 
 
 def test_the_evidence_may_correct_a_look_alike_and_the_payment_time_follows():
     corrected = E2E[:21] + "S" + E2E[22:]
-    data = fields(ROW, id_check=lambda e2e_id, shown_at: evidence.IdCheck(corrected, [corrected], [], 0.97, "ocr_evidence"))
+    data = fields(
+        ROW, id_check=lambda e2e_id, shown_at: evidence.IdCheck(corrected, [corrected], [], 0.97, "ocr_evidence")
+    )
     assert data["transaction_id"] == corrected and data["review_reasons"] == []
 
 
@@ -163,7 +181,9 @@ def test_a_rendered_look_alike_is_settled_right_or_flagged_with_the_truth_among_
     engine = ocr.RapidOcrEngine()
     page = engine.read(Image.open(io.BytesIO(sample["png"])).convert("RGB"))
     truth = sample["receipt"].transaction_id
-    data = extraction.extract_fields(page.lines, id_check=lambda e2e_id, shown_at: evidence.check_id(e2e_id, [page], shown_at))
+    data = extraction.extract_fields(
+        page.lines, id_check=lambda e2e_id, shown_at: evidence.check_id(e2e_id, [page], shown_at)
+    )
     assert data["transaction_id"] == truth or (data["needs_review"] and truth in data["transaction_id_candidates"])
 
 

@@ -20,8 +20,19 @@ from tools import glyph_grid
 
 # Decided shares measured on this grid (one line per font x size x polarity x degradation,
 # 256 lines), minus about 7 points: a regression fails, a harmless change does not.
-MEASURED_DECIDED = {"0/O/o": 0.85, "1/I/l": 0.48, "C/c": 0.87, "K/k": 0.83, "P/p": 0.86, "S/s": 0.85,
-                    "U/u": 0.85, "V/v": 0.81, "W/w": 0.81, "X/x": 0.82, "Z/z": 0.79}
+MEASURED_DECIDED = {
+    "0/O/o": 0.85,
+    "1/I/l": 0.48,
+    "C/c": 0.87,
+    "K/k": 0.83,
+    "P/p": 0.86,
+    "S/s": 0.85,
+    "U/u": 0.85,
+    "V/v": 0.81,
+    "W/w": 0.81,
+    "X/x": 0.82,
+    "Z/z": 0.79,
+}
 LEAST_DECIDED = {klass: share - 0.07 for klass, share in MEASURED_DECIDED.items()}
 # Within I/l/1: a 1 has its reference in the known part, an l rises above the cap line, an I
 # needs the line to prove that this font's ascenders rise (measured: 81%, 39%, 16%).
@@ -57,8 +68,12 @@ def test_each_class_is_decided_often_and_corrected_when_misread(grid, klass):
     assert tally.positions >= 150
     assert tally.share >= LEAST_DECIDED[klass], f"{klass}: decided {tally.share:.0%} of {tally.positions}"
     members = set(klass.split("/"))
-    corrected = sum(1 for _, truth, verdicts in grid.verdicts for i in range(21, 32)
-                    if truth[i] in members and verdicts[i].read != truth[i] and verdicts[i].decided == truth[i])
+    corrected = sum(
+        1
+        for _, truth, verdicts in grid.verdicts
+        for i in range(21, 32)
+        if truth[i] in members and verdicts[i].read != truth[i] and verdicts[i].decided == truth[i]
+    )
     assert corrected >= 30
 
 
@@ -71,8 +86,13 @@ def test_each_of_I_l_1_is_decided(grid, member):
 
 def test_where_l_is_no_taller_than_I_neither_is_decided(grid):
     # Nimbus Sans (Helvetica) draws l, b, d, h, k at cap height: nothing in the line can tell.
-    verdicts = [(truth[i], verdicts[i]) for font, truth, verdicts in grid.verdicts if font == "Nimbus Sans"
-                for i in range(21, 32) if truth[i] in "Il"]
+    verdicts = [
+        (truth[i], verdicts[i])
+        for font, truth, verdicts in grid.verdicts
+        if font == "Nimbus Sans"
+        for i in range(21, 32)
+        if truth[i] in "Il"
+    ]
     assert len(verdicts) >= 10
     assert all(v.decided is None and {"I", "l"} <= set(v.options) for _, v in verdicts), verdicts
 
@@ -90,8 +110,10 @@ def test_a_clean_line_corrects_every_misread_look_alike(fonts, font):
     assert decided == CLEAN_TRUTH, [v.why for v in verdicts[21:]]
 
 
-@pytest.mark.parametrize("font, why", [("Lato", "no_ascender_reference"), ("Nimbus Sans", "no_ascender_reference"),
-                                       ("Noto Sans", "unlike_reference_1")])
+@pytest.mark.parametrize(
+    "font, why",
+    [("Lato", "no_ascender_reference"), ("Nimbus Sans", "no_ascender_reference"), ("Noto Sans", "unlike_reference_1")],
+)
 def test_an_I_and_an_l_too_alike_in_their_font_stay_undecided(fonts, font, why):
     # Lato's l rises 2.8% of the cap height (0.56 px here), Nimbus Sans' not at all; Noto
     # Sans' I has serifs, so it is no bare stem, yet no 1 either.
@@ -161,8 +183,9 @@ def test_an_id_must_have_32_characters():
 def test_every_look_alike_class_is_closed():
     for char, members in glyphs.AMBIGUOUS.items():
         assert char in members and all(glyphs.AMBIGUOUS[m] == members for m in members)
-    assert {"I", "l", "1", "O", "0", "o", "c", "C", "s", "S", "u", "U", "v", "V", "w", "W", "x", "X", "z", "Z"} \
-        <= set(glyphs.AMBIGUOUS)
+    assert {"I", "l", "1", "O", "0", "o", "c", "C", "s", "S", "u", "U", "v", "V", "w", "W", "x", "X", "z", "Z"} <= set(
+        glyphs.AMBIGUOUS
+    )
 
 
 def test_a_missing_font_names_its_debian_package(monkeypatch):

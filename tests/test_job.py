@@ -60,3 +60,21 @@ def test_progress_renews_the_lease():
     renewed = job.progress(doc, 1, 40, later, 30)
     assert renewed["lease_until"] == job.iso(later + timedelta(seconds=30))
     assert not job.lease_expired(renewed, at + timedelta(seconds=40))
+
+
+def test_the_status_enum_keeps_the_original_strings_in_the_status_json():
+    import json
+
+    doc = fresh()
+    assert doc["status"] is job.Status.QUEUED and isinstance(doc["status"], str)
+    assert [status.value for status in job.Status] == ["queued", "started", "finished", "failed"]
+    shown = json.loads(json.dumps(job.status_json(job.claim(doc, job.now(), 30))))
+    assert shown["status"] == "started" and type(shown["status"]) is str
+
+
+def test_every_task_has_one_outcome_type():
+    from common import notify, processing
+
+    assert processing.Outcome is job.Outcome
+    assert notify.deliver.__annotations__["return"] in ("job.Outcome", job.Outcome)
+    assert job.Outcome(retry_after=3.0).retry and not job.Outcome().retry

@@ -8,7 +8,7 @@ import pytest
 from common import config, job, jobstore
 
 
-@pytest.fixture(params=["sqlite", "firestore"])
+@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulator)])
 def store(request, local_env):
     env = dict(local_env)
     if request.param == "firestore":
@@ -125,7 +125,12 @@ E2E = "E18236120202506040125s173f4b96d4"
 
 def test_the_first_job_to_show_a_transaction_is_remembered(store):
     first = store.record_transaction(E2E, "a" * 32, "P-1", "2026-01-01T00:00:00.000+00:00")
-    assert first == {"transaction_id": E2E, "job_id": "a" * 32, "pedido_id": "P-1", "first_seen_at": "2026-01-01T00:00:00.000+00:00"}
+    assert first == {
+        "transaction_id": E2E,
+        "job_id": "a" * 32,
+        "pedido_id": "P-1",
+        "first_seen_at": "2026-01-01T00:00:00.000+00:00",
+    }
     assert store.record_transaction(E2E, "a" * 32, "P-1", "2026-01-02T00:00:00.000+00:00") == first  # a retry
     assert store.record_transaction(E2E, "b" * 32, "P-2", "2026-01-03T00:00:00.000+00:00") == first
     other = store.record_transaction(E2E.replace("s173", "s174"), "b" * 32, None, "2026-01-03T00:00:00.000+00:00")
@@ -134,8 +139,12 @@ def test_the_first_job_to_show_a_transaction_is_remembered(store):
 
 def test_concurrent_jobs_with_one_transaction_agree_on_the_first(store):
     results = []
-    threads = [threading.Thread(target=lambda i=i: results.append(
-        store.record_transaction(E2E, f"{i:032x}", f"P-{i}", job.iso(job.now())))) for i in range(4)]
+    threads = [
+        threading.Thread(
+            target=lambda i=i: results.append(store.record_transaction(E2E, f"{i:032x}", f"P-{i}", job.iso(job.now())))
+        )
+        for i in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -175,8 +184,16 @@ def test_pages_filter_by_status_and_counts_per_status(store):
     assert store.count() == 5
 
 
-@pytest.mark.parametrize("cursor", ["x", "!!!", "YWJj", jobstore.encode_cursor({"created_at": "yesterday", "job_id": "a" * 32}),
-                                    jobstore.encode_cursor({"created_at": "2026-01-01T00:00:00.000+00:00", "job_id": "../x"})])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "x",
+        "!!!",
+        "YWJj",
+        jobstore.encode_cursor({"created_at": "yesterday", "job_id": "a" * 32}),
+        jobstore.encode_cursor({"created_at": "2026-01-01T00:00:00.000+00:00", "job_id": "../x"}),
+    ],
+)
 def test_a_cursor_the_store_did_not_make_is_refused(store, cursor):
     with pytest.raises(jobstore.BadCursor):
         store.page(cursor=cursor)
@@ -193,14 +210,23 @@ def test_firestore_down_longer_than_its_retries_is_a_backend_failure(local_env, 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: connections to it are refused
-    env = {"JOB_STORE": "firestore", "GOOGLE_CLOUD_PROJECT": "receipts-test", "FIRESTORE_RETRY_SECONDS": "1",
-           "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{port}"}
+    env = {
+        "JOB_STORE": "firestore",
+        "GOOGLE_CLOUD_PROJECT": "receipts-test",
+        "FIRESTORE_RETRY_SECONDS": "1",
+        "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{port}",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     store = jobstore.from_settings(config.from_env())
     assert isinstance(store, FirestoreJobStore)
-    for read in (lambda: store.get("a" * 32), lambda: store.list("queued"), lambda: store.page(None, 5),
-                 lambda: store.count("failed"), lambda: store.pending_notifications()):
+    for read in (
+        lambda: store.get("a" * 32),
+        lambda: store.list("queued"),
+        lambda: store.page(None, 5),
+        lambda: store.count("failed"),
+        lambda: store.pending_notifications(),
+    ):
         with pytest.raises(BackendUnavailable):
             read()
     status = make_client("status", **env)

@@ -11,15 +11,25 @@ def test_a_processed_receipt_leaves_no_key_name_or_document_in_the_logs(make_cli
     key = "chave-secreta-de-teste-123"
     env = {"REQUIRE_API_KEY": "true", "API_KEY_HASHES": hashlib.sha256(key.encode()).hexdigest()}
     upload, status = make_client("upload", **env), make_client("status", **env)
-    body = upload.post("/", data={"file": (io.BytesIO(sample["png"]), "r.png"), "pedido_id": "PED-9"},
-                       content_type="multipart/form-data", headers={"X-API-Key": key}).get_json()
+    body = upload.post(
+        "/",
+        data={"file": (io.BytesIO(sample["png"]), "r.png"), "pedido_id": "PED-9"},
+        content_type="multipart/form-data",
+        headers={"X-API-Key": key},
+    ).get_json()
     assert body["status"] == "finished"
     status.get(f"/jobs/{body['job_id']}/status", headers={"X-API-Key": key})
     status.get(f"/jobs/{body['job_id']}/status", headers={"X-API-Key": "wrong-" + key})
     out = capsys.readouterr().out
     receipt = sample["receipt"]
-    secrets = [key, receipt.payer_name, receipt.receiver_name, receipt.receiver_pix_key,
-               documents.visible(receipt.payer_document), documents.visible(receipt.receiver_document)]
+    secrets = [
+        key,
+        receipt.payer_name,
+        receipt.receiver_name,
+        receipt.receiver_pix_key,
+        documents.visible(receipt.payer_document),
+        documents.visible(receipt.receiver_document),
+    ]
     for secret in secrets:
         assert secret not in out, f"{secret!r} leaked into the logs"
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -50,8 +60,9 @@ def assert_cloud_logging_shape(record: dict) -> None:
 def upload(make_client, data: bytes, filename: str, trace_header: str | None = None):
     client = make_client("upload", GOOGLE_CLOUD_PROJECT="receipts-test")
     headers = {"X-Cloud-Trace-Context": trace_header} if trace_header else {}
-    return client.post("/", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data",
-                       headers=headers)
+    return client.post(
+        "/", data={"file": (io.BytesIO(data), filename)}, content_type="multipart/form-data", headers=headers
+    )
 
 
 def test_a_finished_job_logs_queued_started_finished_with_the_upload_trace(make_client, sample, capsys):
@@ -122,8 +133,11 @@ def test_a_queued_job_is_processed_under_the_trace_stored_at_upload(make_client,
     app = services.get()
     digest = hashlib.sha256(sample["png"]).hexdigest()
     app.blobs.put(f"{digest}.png", io.BytesIO(sample["png"]), "image/png")
-    doc, _ = app.jobs.create(job.new_job(sha256=digest, blob_name=f"{digest}.png", content_type="image/png",
-                                         size=len(sample["png"]), trace=TRACE))
+    doc, _ = app.jobs.create(
+        job.new_job(
+            sha256=digest, blob_name=f"{digest}.png", content_type="image/png", size=len(sample["png"]), trace=TRACE
+        )
+    )
     assert processing.run_job(app, doc["job_id"]).doc["status"] == "finished"
     records = records_of(capsys.readouterr().out)
     for name in ("job_started", "job_finished"):

@@ -76,7 +76,10 @@ def test_the_upload_function_serves_metrics_when_enabled(make_client, sample):
     scraped = client.get("/metrics")
     assert scraped.status_code == 200 and scraped.content_type.startswith("text/plain")
     text = scraped.data.decode()
-    assert sample_value(text, "receipts_jobs_finished_total") == (sample_value(before, "receipts_jobs_finished_total") or 0) + 1
+    assert (
+        sample_value(text, "receipts_jobs_finished_total")
+        == (sample_value(before, "receipts_jobs_finished_total") or 0) + 1
+    )
     assert sample_value(text, "receipts_queue_depth") == 0  # no job left queued in this job store
 
 
@@ -97,8 +100,14 @@ def test_the_rq_worker_serves_metrics_after_a_job(make_client, sample, redis_ser
     worker_env = {**os.environ, **env, "PYTHONPATH": ROOT, "METRICS_PORT": str(port)}
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log_file:
-        worker = subprocess.Popen([sys.executable, os.path.join(ROOT, "worker.py")], cwd=ROOT, env=worker_env,
-                                  stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        worker = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "worker.py")],
+            cwd=ROOT,
+            env=worker_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 90
         while services.get().jobs.get(job_id)["status"] not in ("finished", "failed"):

@@ -10,8 +10,7 @@ import time
 import pytest
 
 from common import config, job, notify, services
-from tests.test_processing import queue_file
-from tests.test_upload import nothing_stored, post
+from tests.helpers import ROOT, nothing_stored, post, queue_file
 
 SECRET = "s3cret-for-webhook-tests"
 KEY_A, KEY_B = "key-a-0123456789", "key-b-0123456789"
@@ -34,23 +33,44 @@ DEPLOYED = config.from_env({})  # WEBHOOK_ALLOW_PRIVATE_URLS defaults to false
 LOCAL = config.from_env({"WEBHOOK_ALLOW_PRIVATE_URLS": "true"})
 
 
-@pytest.mark.parametrize("url", [
-    "https://127.0.0.1/hook", "https://10.1.2.3/hook", "https://172.16.0.1/", "https://192.168.0.10:8443/x",
-    "https://169.254.169.254/latest/meta-data/", "https://100.64.0.1/", "https://0.0.0.0/", "https://[::1]/",
-    "https://[fe80::1]/", "https://[fd00::1]/", "https://[::ffff:10.0.0.1]/", "https://localhost/hook",
-    "https://224.0.0.1/", "https://2130706433/",  # 127.0.0.1 as one decimal number
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://10.1.2.3/hook",
+        "https://172.16.0.1/",
+        "https://192.168.0.10:8443/x",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://100.64.0.1/",
+        "https://0.0.0.0/",
+        "https://[::1]/",
+        "https://[fe80::1]/",
+        "https://[fd00::1]/",
+        "https://[::ffff:10.0.0.1]/",
+        "https://localhost/hook",
+        "https://224.0.0.1/",
+        "https://2130706433/",  # 127.0.0.1 as one decimal number
+    ],
+)
 def test_private_loopback_link_local_and_reserved_addresses_are_refused_in_deployed_mode(url):
     with pytest.raises(notify.UnsafeUrl):
         notify.resolve(url, DEPLOYED)
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("http://93.184.216.34/hook", "scheme"), ("ftp://93.184.216.34/", "scheme"), ("javascript:alert(1)", "scheme"),
-    ("https://user:pw@93.184.216.34/", "credentials"), ("https://93.184.216.34:99999/", "port"),
-    ("https:///nohost", "host"), ("https://no-such-host.invalid/", "resolve"), ("https://a b/", "spaces"),
-    ("https://93.184.216.34/" + "a" * 2100, "characters"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://93.184.216.34/hook", "scheme"),
+        ("ftp://93.184.216.34/", "scheme"),
+        ("javascript:alert(1)", "scheme"),
+        ("https://user:pw@93.184.216.34/", "credentials"),
+        ("https://93.184.216.34:99999/", "port"),
+        ("https:///nohost", "host"),
+        ("https://no-such-host.invalid/", "resolve"),
+        ("https://a b/", "spaces"),
+        ("https://93.184.216.34/" + "a" * 2100, "characters"),
+    ],
+)
 def test_malformed_callback_urls_are_refused(url, reason):
     with pytest.raises(notify.UnsafeUrl, match=reason):
         notify.resolve(url, DEPLOYED)
@@ -58,8 +78,13 @@ def test_malformed_callback_urls_are_refused(url, reason):
 
 def test_a_public_https_address_is_accepted_and_is_where_the_connection_goes():
     target = notify.resolve("https://93.184.216.34:8443/hooks/pix?x=1", DEPLOYED)
-    assert (target.scheme, target.host, target.port, target.path, target.address) == \
-        ("https", "93.184.216.34", 8443, "/hooks/pix?x=1", "93.184.216.34")
+    assert (target.scheme, target.host, target.port, target.path, target.address) == (
+        "https",
+        "93.184.216.34",
+        8443,
+        "/hooks/pix?x=1",
+        "93.184.216.34",
+    )
 
 
 def test_local_mode_allows_http_to_loopback():
@@ -68,12 +93,23 @@ def test_local_mode_allows_http_to_loopback():
         notify.resolve("ftp://127.0.0.1/", LOCAL)
 
 
-@pytest.mark.parametrize("url", ["https://10.0.0.5/hook", "https://169.254.169.254/computeMetadata/v1/",
-                                 "https://localhost:8443/", "http://127.0.0.1:9000/hook"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/computeMetadata/v1/",
+        "https://localhost:8443/",
+        "http://127.0.0.1:9000/hook",
+    ],
+)
 def test_the_deployed_upload_function_refuses_a_private_callback_url_and_stores_nothing(make_client, sample, url):
     client = make_client("upload", REQUIRE_API_KEY="true", API_KEY_HASHES=DIGEST_A, WEBHOOK_SECRETS=f"*={SECRET}")
-    response = client.post("/", data={"file": (io.BytesIO(sample["png"]), "r.png"), "callback_url": url},
-                           content_type="multipart/form-data", headers={"X-API-Key": KEY_A})
+    response = client.post(
+        "/",
+        data={"file": (io.BytesIO(sample["png"]), "r.png"), "callback_url": url},
+        content_type="multipart/form-data",
+        headers={"X-API-Key": KEY_A},
+    )
     assert response.status_code == 400
     assert response.get_json()["code"] == "invalid_callback_url"
     assert nothing_stored()
@@ -97,20 +133,36 @@ def wait_for_notification(job_id: str, timeout: float = 30) -> dict:
 
 
 def inline_upload(make_client, sample, url, key=None, **env):
-    settings = {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "NOTIFY_BACKOFF_SECONDS": "0", "NOTIFY_MAX_ATTEMPTS": "3",
-                "WEBHOOK_SECRETS": f"*={SECRET}", **env}
+    settings = {
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "NOTIFY_BACKOFF_SECONDS": "0",
+        "NOTIFY_MAX_ATTEMPTS": "3",
+        "WEBHOOK_SECRETS": f"*={SECRET}",
+        **env,
+    }
     client = make_client("upload", **settings)
     headers = {"X-API-Key": key} if key else {}
-    response = client.post("/", data={"file": (io.BytesIO(sample["pdf"]), "r.pdf"), "callback_url": url},
-                           content_type="multipart/form-data", headers=headers)
+    response = client.post(
+        "/",
+        data={"file": (io.BytesIO(sample["pdf"]), "r.pdf"), "callback_url": url},
+        content_type="multipart/form-data",
+        headers=headers,
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
 
 def test_the_webhook_carries_the_status_json_signed_with_the_callers_key_secret(make_client, sample, webhook_receiver):
     url = webhook_receiver.url("ok", [200])
-    body = inline_upload(make_client, sample, url, KEY_B, REQUIRE_API_KEY="true", API_KEY_HASHES=f"{DIGEST_A},{DIGEST_B}",
-                         WEBHOOK_SECRETS=f"{DIGEST_A}=secret-of-key-a-000,{DIGEST_B}=secret-of-key-b-000")
+    body = inline_upload(
+        make_client,
+        sample,
+        url,
+        KEY_B,
+        REQUIRE_API_KEY="true",
+        API_KEY_HASHES=f"{DIGEST_A},{DIGEST_B}",
+        WEBHOOK_SECRETS=f"{DIGEST_A}=secret-of-key-a-000,{DIGEST_B}=secret-of-key-b-000",
+    )
     doc = wait_for_notification(body["job_id"])
     [request] = webhook_receiver.received(url)
     headers = request["headers"]
@@ -134,7 +186,9 @@ def test_a_receiver_failing_twice_gets_three_attempts_with_one_delivery_id(make_
     assert doc["notification"]["last_status_code"] == 204
 
 
-def test_a_receiver_that_always_fails_ends_failed_after_the_maximum_and_the_job_is_unaffected(make_client, sample, webhook_receiver):
+def test_a_receiver_that_always_fails_ends_failed_after_the_maximum_and_the_job_is_unaffected(
+    make_client, sample, webhook_receiver
+):
     url = webhook_receiver.url("down", [503])
     doc = wait_for_notification(inline_upload(make_client, sample, url)["job_id"])
     assert len(webhook_receiver.received(url)) == 3
@@ -209,24 +263,26 @@ def test_a_pending_notification_whose_task_was_lost_is_resent_by_the_reconciler(
     assert len(webhook_receiver.received(url)) == 1
 
 
-def test_the_readmes_receiver_accepts_a_real_delivery_and_refuses_a_forged_one():
+def test_the_documented_receiver_accepts_a_real_delivery_and_refuses_a_forged_one():
     import os
     import re
 
-    from tests.conftest import ROOT
-
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    section = readme[readme.index("### Webhooks"):]
+    with open(os.path.join(ROOT, "docs", "api.md"), encoding="utf-8") as f:
+        doc = f.read()
+    section = doc[doc.index("### Webhooks") :]
     source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    source = re.sub(r'^SECRET = .*$', f'SECRET = b"{SECRET}"', source, flags=re.M)
+    source = re.sub(r"^SECRET = .*$", f'SECRET = b"{SECRET}"', source, flags=re.M)
     namespace: dict = {"__name__": "__main__"}  # Flask(__name__) looks its module up
-    exec(compile(source, "README.md", "exec"), namespace)
+    exec(compile(source, "docs/api.md", "exec"), namespace)
     client = namespace["app"].test_client()
     body = json.dumps({"job_id": "a" * 32, "status": "finished"}).encode()
     timestamp = str(int(time.time()))
-    headers = {"X-Timestamp": timestamp, "X-Signature": notify.sign(SECRET, timestamp, body),
-               "X-Delivery-Id": "d" * 32, "Content-Type": "application/json"}
+    headers = {
+        "X-Timestamp": timestamp,
+        "X-Signature": notify.sign(SECRET, timestamp, body),
+        "X-Delivery-Id": "d" * 32,
+        "Content-Type": "application/json",
+    }
     assert client.post("/pix-webhook", data=body, headers=headers).status_code == 204
     assert client.post("/pix-webhook", data=body.replace(b"finished", b"failed"), headers=headers).status_code == 401
     stale = str(int(time.time()) - 3600)
@@ -242,8 +298,9 @@ def test_a_receiver_that_never_answers_times_out_each_attempt(make_client, sampl
     silent.listen(8)  # connections are accepted by the kernel; nothing ever answers
     try:
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/hangs"
-        doc = wait_for_notification(inline_upload(make_client, sample, url, NOTIFY_TIMEOUT_SECONDS="1",
-                                                  NOTIFY_MAX_ATTEMPTS="2")["job_id"])
+        doc = wait_for_notification(
+            inline_upload(make_client, sample, url, NOTIFY_TIMEOUT_SECONDS="1", NOTIFY_MAX_ATTEMPTS="2")["job_id"]
+        )
     finally:
         silent.close()
     note = doc["notification"]

@@ -25,13 +25,25 @@ def test_words_on_one_baseline_form_one_line_left_to_right():
 
 # Payer and receiver side by side, each under its heading (names invented): each column is a block.
 TWO_COLUMNS = [
-    (box(40, 100, 40), "De"), (box(560, 100, 60), "Para"),
-    (box(40, 140, 300), "Maria Teste Exemplo"), (box(560, 141, 280), "Joana Exemplo"),
-    (box(40, 180, 240), "CPF ***.111.222-**"), (box(560, 180, 240), "CPF ***.333.444-**"),
-    (box(40, 220, 200), "Banco Um S.A."), (box(560, 219, 120), "Nubank"),
+    (box(40, 100, 40), "De"),
+    (box(560, 100, 60), "Para"),
+    (box(40, 140, 300), "Maria Teste Exemplo"),
+    (box(560, 141, 280), "Joana Exemplo"),
+    (box(40, 180, 240), "CPF ***.111.222-**"),
+    (box(560, 180, 240), "CPF ***.333.444-**"),
+    (box(40, 220, 200), "Banco Um S.A."),
+    (box(560, 219, 120), "Nubank"),
 ]
-TWO_COLUMN_LINES = ["De", "Maria Teste Exemplo", "CPF ***.111.222-**", "Banco Um S.A.",
-                    "Para", "Joana Exemplo", "CPF ***.333.444-**", "Nubank"]
+TWO_COLUMN_LINES = [
+    "De",
+    "Maria Teste Exemplo",
+    "CPF ***.111.222-**",
+    "Banco Um S.A.",
+    "Para",
+    "Joana Exemplo",
+    "CPF ***.333.444-**",
+    "Nubank",
+]
 
 
 def test_two_column_blocks_are_read_column_by_column():
@@ -43,25 +55,46 @@ def test_an_arrow_between_the_headings_is_left_out():
 
 
 def test_a_label_value_row_after_the_columns_stays_one_line():
-    words = TWO_COLUMNS + [(box(40, 300, 80), "Valor"), (box(880, 300, 120), "R$ 10,00"),
-                           (box(40, 340, 900), "ID da transação E18236120202506040125s173f4b96d4")]
+    words = TWO_COLUMNS + [
+        (box(40, 300, 80), "Valor"),
+        (box(880, 300, 120), "R$ 10,00"),
+        (box(40, 340, 900), "ID da transação E18236120202506040125s173f4b96d4"),
+    ]
     assert ocr.group_into_lines(words) == TWO_COLUMN_LINES + [
-        "Valor  R$ 10,00", "ID da transação E18236120202506040125s173f4b96d4"]
+        "Valor  R$ 10,00",
+        "ID da transação E18236120202506040125s173f4b96d4",
+    ]
 
 
 def test_a_label_under_the_left_column_after_a_wider_gap_is_not_part_of_it():
-    words = TWO_COLUMNS + [(box(40, 280, 200), "ID da transação"), (box(40, 310, 640), "E18236120202506040125s173f4b96d4")]
+    words = TWO_COLUMNS + [
+        (box(40, 280, 200), "ID da transação"),
+        (box(40, 310, 640), "E18236120202506040125s173f4b96d4"),
+    ]
     assert ocr.group_into_lines(words) == TWO_COLUMN_LINES + ["ID da transação", "E18236120202506040125s173f4b96d4"]
 
 
 def test_label_value_pairs_inside_each_column_stay_together():
-    words = [(box(40, 100, 60), "Origem"), (box(560, 100, 80), "Destino"),
-             (box(40, 140, 60), "Nome"), (box(120, 140, 200), "Maria Teste"),
-             (box(560, 140, 60), "Nome"), (box(640, 140, 200), "Joana Exemplo"),
-             (box(40, 180, 60), "CPF"), (box(120, 180, 200), "***.111.222-**"),
-             (box(560, 180, 60), "CPF"), (box(640, 180, 200), "***.333.444-**")]
-    assert ocr.group_into_lines(words) == ["Origem", "Nome  Maria Teste", "CPF  ***.111.222-**",
-                                           "Destino", "Nome  Joana Exemplo", "CPF  ***.333.444-**"]
+    words = [
+        (box(40, 100, 60), "Origem"),
+        (box(560, 100, 80), "Destino"),
+        (box(40, 140, 60), "Nome"),
+        (box(120, 140, 200), "Maria Teste"),
+        (box(560, 140, 60), "Nome"),
+        (box(640, 140, 200), "Joana Exemplo"),
+        (box(40, 180, 60), "CPF"),
+        (box(120, 180, 200), "***.111.222-**"),
+        (box(560, 180, 60), "CPF"),
+        (box(640, 180, 200), "***.333.444-**"),
+    ]
+    assert ocr.group_into_lines(words) == [
+        "Origem",
+        "Nome  Maria Teste",
+        "CPF  ***.111.222-**",
+        "Destino",
+        "Nome  Joana Exemplo",
+        "CPF  ***.333.444-**",
+    ]
 
 
 def test_the_payer_of_a_two_column_receipt_is_not_its_heading():
@@ -72,20 +105,46 @@ def test_the_payer_of_a_two_column_receipt_is_not_its_heading():
     assert parties["receiver"].name == "Joana Exemplo" and parties["receiver"].document == "***.333.444-**"
 
 
-@pytest.mark.parametrize("words, lines", [
-    # A label column and a value column starting at one tab stop, under no headings.
-    ([(box(40, 100, 60), "nome"), (box(300, 100, 200), "MARIA TESTE"), (box(40, 140, 60), "cpf"),
-      (box(300, 140, 200), "***.111.222-**"), (box(40, 180, 60), "instituição"), (box(300, 180, 200), "BANCO UM")],
-     ["nome  MARIA TESTE", "cpf  ***.111.222-**", "instituição  BANCO UM"]),
-    # One heading, then right-aligned values.
-    ([(box(40, 100, 80), "Destino"), (box(40, 140, 60), "Nome"), (box(700, 140, 300), "Maria Teste"),
-      (box(40, 180, 60), "CPF"), (box(800, 180, 200), "***.111.222-**")],
-     ["Destino", "Nome  Maria Teste", "CPF  ***.111.222-**"]),
-    # Headings side by side, but the rows under them are full-width label…value rows.
-    ([(box(40, 100, 40), "De"), (box(560, 100, 60), "Para"), (box(40, 140, 80), "Valor"),
-      (box(880, 140, 120), "R$ 10,00"), (box(40, 180, 80), "Data"), (box(850, 180, 150), "03/06/2025")],
-     ["De  Para", "Valor  R$ 10,00", "Data  03/06/2025"]),
-])
+@pytest.mark.parametrize(
+    "words, lines",
+    [
+        # A label column and a value column starting at one tab stop, under no headings.
+        (
+            [
+                (box(40, 100, 60), "nome"),
+                (box(300, 100, 200), "MARIA TESTE"),
+                (box(40, 140, 60), "cpf"),
+                (box(300, 140, 200), "***.111.222-**"),
+                (box(40, 180, 60), "instituição"),
+                (box(300, 180, 200), "BANCO UM"),
+            ],
+            ["nome  MARIA TESTE", "cpf  ***.111.222-**", "instituição  BANCO UM"],
+        ),
+        # One heading, then right-aligned values.
+        (
+            [
+                (box(40, 100, 80), "Destino"),
+                (box(40, 140, 60), "Nome"),
+                (box(700, 140, 300), "Maria Teste"),
+                (box(40, 180, 60), "CPF"),
+                (box(800, 180, 200), "***.111.222-**"),
+            ],
+            ["Destino", "Nome  Maria Teste", "CPF  ***.111.222-**"],
+        ),
+        # Headings side by side, but the rows under them are full-width label…value rows.
+        (
+            [
+                (box(40, 100, 40), "De"),
+                (box(560, 100, 60), "Para"),
+                (box(40, 140, 80), "Valor"),
+                (box(880, 140, 120), "R$ 10,00"),
+                (box(40, 180, 80), "Data"),
+                (box(850, 180, 150), "03/06/2025"),
+            ],
+            ["De  Para", "Valor  R$ 10,00", "Data  03/06/2025"],
+        ),
+    ],
+)
 def test_rows_that_are_not_column_blocks_stay_lines(words, lines):
     assert ocr.group_into_lines(words) == lines
 
@@ -104,17 +163,36 @@ def test_rapidocr_boxes_of_a_two_column_receipt_come_out_column_by_column():
 
     image = Image.new("RGB", (1080, 700), "white")
     draw = ImageDraw.Draw(image)
-    for x, y, size, line in [(60, 60, 40, "Comprovante Pix"), (60, 130, 30, "Valor"), (860, 130, 30, "R$ 1.500"),
-                             (60, 300, 34, "De"), (560, 300, 34, "Para"),
-                             (60, 350, 28, "Maria Teste Exemplo"), (560, 350, 28, "Joana Exemplo Silva"),
-                             (60, 395, 26, "CPF ***.111.222-**"), (560, 395, 26, "CPF ***.333.444-**"),
-                             (60, 440, 26, "Banco Um S.A."), (560, 440, 26, "Nu Pagamentos S.A."),
-                             (60, 560, 28, "ID"), (60, 600, 28, "E18236120202506031730s173f4b96d4")]:
+    for x, y, size, line in [
+        (60, 60, 40, "Comprovante Pix"),
+        (60, 130, 30, "Valor"),
+        (860, 130, 30, "R$ 1.500"),
+        (60, 300, 34, "De"),
+        (560, 300, 34, "Para"),
+        (60, 350, 28, "Maria Teste Exemplo"),
+        (560, 350, 28, "Joana Exemplo Silva"),
+        (60, 395, 26, "CPF ***.111.222-**"),
+        (560, 395, 26, "CPF ***.333.444-**"),
+        (60, 440, 26, "Banco Um S.A."),
+        (560, 440, 26, "Nu Pagamentos S.A."),
+        (60, 560, 28, "ID"),
+        (60, 600, 28, "E18236120202506031730s173f4b96d4"),
+    ]:
         draw.text((x, y), line, fill=(20, 20, 20), font=ImageFont.load_default(size))
     lines = ocr.RapidOcrEngine().lines(image)
     assert "Valor  R$ 1.500" in lines
-    order = [lines.index(line) for line in ("De", "Maria Teste Exemplo", "Banco Um S.A.", "Para", "Joana Exemplo Silva",
-                                            "Nu Pagamentos S.A.", "ID")]
+    order = [
+        lines.index(line)
+        for line in (
+            "De",
+            "Maria Teste Exemplo",
+            "Banco Um S.A.",
+            "Para",
+            "Joana Exemplo Silva",
+            "Nu Pagamentos S.A.",
+            "ID",
+        )
+    ]
     assert order == sorted(order)
     parties = extraction.find_parties(lines)
     assert parties["payer"].name == "Maria Teste Exemplo" and parties["receiver"].name == "Joana Exemplo Silva"
@@ -150,8 +228,9 @@ def test_vision_lines_join_label_and_value_on_one_baseline(fake_vision, vision_e
 
 
 def test_vision_lines_of_two_column_blocks_are_read_column_by_column(fake_vision, vision_engine, sample):
-    fake_vision.answer([(text, (corners[0][0], corners[0][1], corners[1][0] - corners[0][0], 20))
-                        for corners, text in TWO_COLUMNS])
+    fake_vision.answer(
+        [(text, (corners[0][0], corners[0][1], corners[1][0] - corners[0][0], 20)) for corners, text in TWO_COLUMNS]
+    )
     assert vision_engine.lines(sample_image(sample)) == TWO_COLUMN_LINES
 
 

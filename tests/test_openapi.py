@@ -12,7 +12,7 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from common import job, services
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 with open(os.path.join(ROOT, "openapi.yaml")) as f:
     SPEC = yaml.safe_load(f)
@@ -46,11 +46,15 @@ def test_the_document_is_a_valid_openapi_3_0():
 
 
 def post(client, filename, content, **fields):
-    return client.post("/", data={"file": (io.BytesIO(content), filename), **fields}, content_type="multipart/form-data")
+    return client.post(
+        "/", data={"file": (io.BytesIO(content), filename), **fields}, content_type="multipart/form-data"
+    )
 
 
 def new_job(sha="c" * 64) -> dict:
-    doc, _ = services.get().jobs.create(job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=3))
+    doc, _ = services.get().jobs.create(
+        job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=3)
+    )
     return doc
 
 
@@ -80,16 +84,21 @@ def test_upload_auth_errors_match_the_document(make_client, sample):
 
     client = make_client("upload", REQUIRE_API_KEY="true", API_KEY_HASHES=hashlib.sha256(b"k").hexdigest())
     assert check(post(client, "r.png", sample["png"]), "/", "post")["code"] == "missing_api_key"
-    response = client.post("/", data={"file": (io.BytesIO(sample["png"]), "r.png")},
-                           content_type="multipart/form-data", headers={"X-API-Key": "wrong"})
+    response = client.post(
+        "/",
+        data={"file": (io.BytesIO(sample["png"]), "r.png")},
+        content_type="multipart/form-data",
+        headers={"X-API-Key": "wrong"},
+    )
     assert check(response, "/", "post")["code"] == "invalid_api_key"
 
 
 def test_a_queued_upload_matches_the_document(make_client, redis_server, sample):
     import uuid
 
-    client = make_client("upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{redis_server.host}/0",
-                         RQ_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}")
+    client = make_client(
+        "upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{redis_server.host}/0", RQ_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}"
+    )
     response = post(client, "r.png", sample["png"])
     assert response.status_code == 202
     check(response, "/", "post")
@@ -128,26 +137,37 @@ def test_status_of_each_kind_of_job_matches_the_document(make_client, status, sa
     assert len(page["jobs"]) == 2 and page["next_cursor"]
     check(status.get(f"/jobs?limit=2&cursor={page['next_cursor']}"), "/jobs")
     assert check(status.get("/jobs?status=failed"), "/jobs")["jobs"][0]["status"] == "failed"
-    for query, code in (("status=done", "invalid_status"), ("limit=0", "invalid_limit"), ("limit=101", "invalid_limit"),
-                        ("cursor=garbage", "invalid_cursor")):
+    for query, code in (
+        ("status=done", "invalid_status"),
+        ("limit=0", "invalid_limit"),
+        ("limit=101", "invalid_limit"),
+        ("cursor=garbage", "invalid_cursor"),
+    ):
         assert check(status.get(f"/jobs?{query}"), "/jobs")["code"] == code
 
 
 def test_a_job_with_a_webhook_matches_the_document(make_client, sample, webhook_receiver):
-    upload = make_client("upload", WEBHOOK_ALLOW_PRIVATE_URLS="true", WEBHOOK_SECRETS="*=openapi-test-secret",
-                         NOTIFY_MAX_ATTEMPTS="1")
+    upload = make_client(
+        "upload", WEBHOOK_ALLOW_PRIVATE_URLS="true", WEBHOOK_SECRETS="*=openapi-test-secret", NOTIFY_MAX_ATTEMPTS="1"
+    )
     for kind, script, expected in (("png", [200], "delivered"), ("jpeg", [500], "failed")):
         url = webhook_receiver.url("openapi", script)
-        response = upload.post("/", data={"file": (io.BytesIO(sample[kind]), f"r.{kind}"), "callback_url": url},
-                               content_type="multipart/form-data")
+        response = upload.post(
+            "/",
+            data={"file": (io.BytesIO(sample[kind]), f"r.{kind}"), "callback_url": url},
+            content_type="multipart/form-data",
+        )
         job_id = check(response, "/", "post")["job_id"]
         status, deadline = make_client("status"), time.monotonic() + 30
         while (body := check(status.get(f"/jobs/{job_id}/status"), STATUS))["notification"]["status"] == "pending":
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert body["notification"]["status"] == expected
-    bad = upload.post("/", data={"file": (io.BytesIO(sample["pdf"]), "r.pdf"), "callback_url": "ftp://x/"},
-                      content_type="multipart/form-data")
+    bad = upload.post(
+        "/",
+        data={"file": (io.BytesIO(sample["pdf"]), "r.pdf"), "callback_url": "ftp://x/"},
+        content_type="multipart/form-data",
+    )
     assert check(bad, "/", "post")["code"] == "invalid_callback_url"
 
 
@@ -179,9 +199,15 @@ def test_an_off_schema_body_fails_the_check(status):
 
 # ---- schemathesis: bounded fuzzing of each documented operation against its WSGI app ----------
 
-@pytest.mark.parametrize("function, label", [
-    ("status", "GET /jobs/{job_id}/status"), ("status", "GET /jobs"), ("upload", "POST /"),
-])
+
+@pytest.mark.parametrize(
+    "function, label",
+    [
+        ("status", "GET /jobs/{job_id}/status"),
+        ("status", "GET /jobs"),
+        ("upload", "POST /"),
+    ],
+)
 def test_schemathesis_finds_no_server_error_and_no_response_off_the_schema(make_client, function, label):
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -192,16 +218,28 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_the_schema(make_
     operation = next(r.ok() for r in schema.get_all_operations() if r.ok().label == label)
     statuses = []
 
-    @settings(max_examples=30, deadline=2000, database=None, derandomize=True,  # repeatable in CI
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    @settings(
+        max_examples=30,
+        deadline=2000,
+        database=None,
+        derandomize=True,  # repeatable in CI
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    )
     @given(operation.as_strategy())
     def run(case):
         response = case.call(app=app)
         statuses.append(response.status_code)
         # A schema-valid cursor or file can still be refused (an opaque cursor, random bytes):
         # what matters is no 5xx, a documented status and a body matching its schema.
-        case.validate_response(response, checks=[checks.not_a_server_error, checks.status_code_conformance,
-                                                 checks.content_type_conformance, checks.response_schema_conformance])
+        case.validate_response(
+            response,
+            checks=[
+                checks.not_a_server_error,
+                checks.status_code_conformance,
+                checks.content_type_conformance,
+                checks.response_schema_conformance,
+            ],
+        )
 
     run()
     assert statuses and all(s < 500 for s in statuses)

@@ -14,11 +14,13 @@ import zipfile
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tools.emulators import free_port
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import package  # noqa: E402
+
+pytestmark = pytest.mark.slow  # builds the zips and a clean virtualenv per function
 
 
 def test_packaging_twice_gives_byte_identical_zips(tmp_path):
@@ -26,8 +28,9 @@ def test_packaging_twice_gives_byte_identical_zips(tmp_path):
     for attempt in ("a", "b"):
         out = tmp_path / attempt
         out.mkdir()
-        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "package.py"), str(out)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, os.path.join(ROOT, "scripts", "package.py"), str(out)], check=True, capture_output=True
+        )
         digests.append({f: hashlib.sha256((out / f).read_bytes()).hexdigest() for f in sorted(os.listdir(out))})
     assert digests[0] == digests[1] and set(digests[0]) == {"upload.zip", "ocr.zip", "status.zip"}
     with zipfile.ZipFile(tmp_path / "a" / "status.zip") as archive:
@@ -50,26 +53,52 @@ def call(url, data=None, headers=None):
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory):
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "package.py"), str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "package.py"), str(out)], check=True, capture_output=True
+    )
     return out
 
 
-@pytest.mark.parametrize("function, target", [("status", "job_status"), ("ocr", "run_ocr_job"), ("upload", "upload_receipt")])
+@pytest.mark.parametrize(
+    "function, target", [("status", "job_status"), ("ocr", "run_ocr_job"), ("upload", "upload_receipt")]
+)
 def test_each_zip_serves_its_function_from_a_clean_venv(packaged, tmp_path, sample, function, target):
     source = tmp_path / "src"
     with zipfile.ZipFile(packaged / f"{function}.zip") as archive:
         archive.extractall(source)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r", str(source / "requirements.txt")],
-                               capture_output=True, text=True)
+    installed = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "-r", str(source / "requirements.txt")],
+        capture_output=True,
+        text=True,
+    )
     assert installed.returncode == 0, installed.stderr[-2000:]
     port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "REQUIRE_API_KEY": "false",
-           "LOCAL_BLOB_DIR": str(tmp_path / "blobs"), "SQLITE_PATH": str(tmp_path / "jobs.sqlite3")}
-    server = subprocess.Popen([str(venv / "bin" / "functions-framework"), "--target", target, "--source",
-                               str(source / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
-                              cwd=source, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "REQUIRE_API_KEY": "false",
+        "LOCAL_BLOB_DIR": str(tmp_path / "blobs"),
+        "SQLITE_PATH": str(tmp_path / "jobs.sqlite3"),
+    }
+    server = subprocess.Popen(
+        [
+            str(venv / "bin" / "functions-framework"),
+            "--target",
+            target,
+            "--source",
+            str(source / "main.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=source,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -88,12 +117,17 @@ def test_each_zip_serves_its_function_from_a_clean_venv(packaged, tmp_path, samp
                 with urllib.request.urlopen(url + path, timeout=10) as response:
                     assert response.headers.get_content_type() == mimetype and response.read()
         elif function == "ocr":
-            status, body = call(url + "/", json.dumps({"job_id": "b" * 32}).encode(), {"Content-Type": "application/json"})
+            status, body = call(
+                url + "/", json.dumps({"job_id": "b" * 32}).encode(), {"Content-Type": "application/json"}
+            )
             assert (status, body["code"]) == (404, "job_not_found")
         else:
             boundary = uuid.uuid4().hex
-            data = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.png"\r\n\r\n'.encode()
-                    + sample["png"] + f"\r\n--{boundary}--\r\n".encode())
+            data = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="r.png"\r\n\r\n'.encode()
+                + sample["png"]
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
             status, body = call(url + "/", data, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
             assert status == 200 and body["status"] == "finished"
             assert body["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id

@@ -7,7 +7,9 @@ segmentation fault, so the check runs in a child process and looks at how it end
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+import pytest
+
+from tests.helpers import ROOT
 
 HAMMER = """
 import io, threading
@@ -45,6 +47,7 @@ print("done")
 """
 
 
+@pytest.mark.slow  # a child process hammering PDFium from many threads
 def test_pdfs_validated_and_read_on_many_threads_at_once_do_not_crash_the_process():
     child = subprocess.run([sys.executable, "-c", HAMMER], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, f"exit {child.returncode} (-11: segmentation fault)\n{child.stderr[-2000:]}"
@@ -52,6 +55,7 @@ def test_pdfs_validated_and_read_on_many_threads_at_once_do_not_crash_the_proces
 
 
 # -- The text layer, rebuilt into lines from where the characters are drawn -----------------------
+
 
 def text_pdf(items: list[tuple], height: float = 400) -> bytes:
     """A one-page PDF drawing `items` in the order given: (x, y from the top, text) or
@@ -97,10 +101,17 @@ def pdf_lines(items: list[tuple]) -> list[str]:
 
 def test_lines_come_from_character_positions_not_stream_order():
     # Drawn value first, the wrapped tail of a value above its start, the label last.
-    lines = pdf_lines([(220, 122, "S.A.)"), (220, 60, "Maria Teste"), (220, 106, "Banco Exemplo (Instituição de"),
-                       (40, 106, "Instituição"), (40, 60, "Nome"), (40, 30, "Comprovante de Pix")])
-    assert lines == ["Comprovante de Pix", "Nome  Maria Teste", "Instituição  Banco Exemplo (Instituição de",
-                     "S.A.)"]
+    lines = pdf_lines(
+        [
+            (220, 122, "S.A.)"),
+            (220, 60, "Maria Teste"),
+            (220, 106, "Banco Exemplo (Instituição de"),
+            (40, 106, "Instituição"),
+            (40, 60, "Nome"),
+            (40, 30, "Comprovante de Pix"),
+        ]
+    )
+    assert lines == ["Comprovante de Pix", "Nome  Maria Teste", "Instituição  Banco Exemplo (Instituição de", "S.A.)"]
 
 
 def test_words_drawn_apart_get_one_space_and_letter_spacing_none():
@@ -117,4 +128,6 @@ def test_rotated_text_keeps_stream_order_and_stays_out_of_the_lines():
 def test_glyphs_without_height_are_read_in_stream_order():
     tiny = b"/F1 0.01 Tf"  # (a zero-size font, as Type3 fonts without metrics come out)
     assert pdf_lines([(40, 30, "Valor R$ 10,00 Pix", tiny), (40, 60, "Data 03/06/2025", tiny)]) == [
-        "Valor R$ 10,00 Pix", "Data 03/06/2025"]
+        "Valor R$ 10,00 Pix",
+        "Data 03/06/2025",
+    ]

@@ -5,24 +5,15 @@ import io
 
 import pytest
 
-from common import job, processing, services, validation
+from common import job, processing, services
 from common.errors import ReceiptUnreadable
+from tests.helpers import queue_file
 from tools.faultproxy import FaultProxy
 
 
 @pytest.fixture
 def ocr(make_client):
     return make_client("ocr")
-
-
-def queue_file(data: bytes, mime: str) -> dict:
-    """A queued job whose blob is stored, as the upload leaves it with a non-inline queue."""
-    app = services.get()
-    sha = validation.calculate_file_hash(io.BytesIO(data))
-    name = validation.generate_secure_filename(sha, mime)
-    app.blobs.put(name, io.BytesIO(data), mime)
-    doc, _ = app.jobs.create(job.new_job(sha256=sha, blob_name=name, content_type=mime, size=len(data)))
-    return doc
 
 
 def test_the_ocr_function_runs_a_queued_job(ocr, sample):
@@ -67,7 +58,9 @@ def test_an_image_pdf_goes_through_ocr(sample):
 
 def test_a_missing_blob_fails_the_job_clearly(sample):
     app = services.get()
-    doc, _ = app.jobs.create(job.new_job(sha256="d" * 64, blob_name="d" * 64 + ".png", content_type="image/png", size=1))
+    doc, _ = app.jobs.create(
+        job.new_job(sha256="d" * 64, blob_name="d" * 64 + ".png", content_type="image/png", size=1)
+    )
     done = processing.run_job(app, doc["job_id"]).doc
     assert done["status"] == "failed" and done["error_code"] == "blob_missing"
 
@@ -102,8 +95,12 @@ def blank_png() -> bytes:
 
 
 def test_a_boleto_with_an_amount_is_no_pix_receipt(settings):
-    boleto = ["Comprovante de pagamento de boleto", "34191.79001 01043.510047 91020.150008 1 96610000015000",
-              "Beneficiário  Empresa Exemplo Ltda", "Valor pago  R$ 150,00"]
+    boleto = [
+        "Comprovante de pagamento de boleto",
+        "34191.79001 01043.510047 91020.150008 1 96610000015000",
+        "Beneficiário  Empresa Exemplo Ltda",
+        "Valor pago  R$ 150,00",
+    ]
     with pytest.raises(ReceiptUnreadable, match="boleto") as refused:
         processing.read_receipt(blank_png(), "image/png", LinesOcr(boleto), settings)
     assert refused.value.code == "no_receipt_found"
@@ -148,6 +145,7 @@ def multipage_image_pdf(receipt, pages: int) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow  # OCR of every page of a multi-page image PDF
 def test_progress_rises_page_by_page(sample, monkeypatch):
     seen = []
     app = services.get()
@@ -231,10 +229,13 @@ def test_a_permanent_failure_is_answered_2xx_once_and_not_retried(ocr):
     assert again.status_code == 200 and again.get_json()["attempts"] == 1
 
 
-@pytest.mark.parametrize("render, mime, path", [
-    ("render_png", "image/png", "/v1/images:annotate"),
-    ("render_image_pdf", "application/pdf", "/v1/files:annotate"),
-])
+@pytest.mark.parametrize(
+    "render, mime, path",
+    [
+        ("render_png", "image/png", "/v1/images:annotate"),
+        ("render_image_pdf", "application/pdf", "/v1/files:annotate"),
+    ],
+)
 def test_a_job_read_by_cloud_vision_gives_its_amount_and_id(fake_vision, monkeypatch, render, mime, path):
     from tools import receipts
     from tools.fakevision import receipt_lines
@@ -273,10 +274,16 @@ def test_cloud_vision_down_sends_the_job_back_to_the_queue(fake_vision, monkeypa
 def test_one_payment_in_two_files_is_flagged_as_a_duplicate_with_the_first_order(sample, make_client):
     """A screenshot and the PDF of the same payment, sent for two orders."""
     upload = make_client("upload")
-    first = upload.post("/", data={"file": (io.BytesIO(sample["png"]), "a.png"), "pedido_id": "PED-1"},
-                        content_type="multipart/form-data").get_json()
-    second = upload.post("/", data={"file": (io.BytesIO(sample["pdf"]), "a.pdf"), "pedido_id": "PED-2"},
-                         content_type="multipart/form-data").get_json()
+    first = upload.post(
+        "/",
+        data={"file": (io.BytesIO(sample["png"]), "a.png"), "pedido_id": "PED-1"},
+        content_type="multipart/form-data",
+    ).get_json()
+    second = upload.post(
+        "/",
+        data={"file": (io.BytesIO(sample["pdf"]), "a.pdf"), "pedido_id": "PED-2"},
+        content_type="multipart/form-data",
+    ).get_json()
     assert first["job_id"] != second["job_id"]
     assert "duplicate_of" not in first["result"]["data"]
     duplicate = second["result"]["data"]["duplicate_of"]

@@ -8,7 +8,7 @@ import csv
 import io
 import re
 from collections import Counter
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pypdfium2
@@ -99,8 +99,7 @@ def test_the_text_pdf_holds_amount_id_and_what_the_labels_say(layout):
         assert receipts.format_brl(receipt.amount) in text
         assert receipt.transaction_id in squeezed(text)  # joined across a wrap (will, caixatem)
         labels = receipts.labels(receipt, layout, image=False)
-        for column in ("payer_name", "payer_doc", "receiver_name", "receiver_doc",
-                       "receiver_pix_key", "receiver_bank"):
+        for column in ("payer_name", "payer_doc", "receiver_name", "receiver_doc", "receiver_pix_key", "receiver_bank"):
             assert squeezed(labels[column]) in squeezed(text), (layout, seed, column)
 
 
@@ -140,14 +139,14 @@ def test_e2e_ids_are_valid(layout):
         e2e = r.transaction_id
         assert len(e2e) == 32 and e2e.isalnum() and e2e.isascii()
         assert e2e[0] == "E" and e2e[1:9] == style.ispb
-        assert e2e[9:21] == r.paid_at.astimezone(timezone.utc).strftime("%Y%m%d%H%M")
+        assert e2e[9:21] == r.paid_at.astimezone(UTC).strftime("%Y%m%d%H%M")
         assert set(e2e[21:]) <= set(style.e2e_alphabet)
         assert r.paid_at.utcoffset().total_seconds() == -3 * 3600
 
 
 def test_check_digits_match_known_documents_and_independent_rules():
-    assert receipts.check_digits("529982247") == "25"      # CPF 529.982.247-25
-    assert receipts.check_digits("114447770001") == "61"   # CNPJ 11.444.777/0001-61
+    assert receipts.check_digits("529982247") == "25"  # CPF 529.982.247-25
+    assert receipts.check_digits("114447770001") == "61"  # CNPJ 11.444.777/0001-61
     for n in range(0, 10**9, 7_654_321):
         base = f"{n:09d}"
         assert valid_cpf(base + receipts.check_digits(base))
@@ -171,8 +170,7 @@ def test_documents_and_keys_have_the_bank_formats(layout):
         kinds.add(r.pix_key_type)
         key = r.receiver_pix_key
         if r.pix_key_type == "phone":
-            assert re.fullmatch(r"\+55\d{2}9\d{8}" if style.phone.startswith("+") else
-                                r"\(\d\d\) 9\d{4}-\d{4}", key)
+            assert re.fullmatch(r"\+55\d{2}9\d{8}" if style.phone.startswith("+") else r"\(\d\d\) 9\d{4}-\d{4}", key)
         elif r.pix_key_type == "email":
             assert re.fullmatch(r"[a-z.]+@[a-z.]+", key)
         elif r.pix_key_type == "random":
@@ -185,9 +183,9 @@ def test_documents_and_keys_have_the_bank_formats(layout):
 
 def test_masks_follow_the_real_apps():
     assert receipts.sample_receipt(0, "caixatem").payer_document.count(".") == 0  # "***241903**"
-    assert receipts.sample_receipt(1, "bb").payer_document.endswith(".**")        # "***.615.583.**"
+    assert receipts.sample_receipt(1, "bb").payer_document.endswith(".**")  # "***.615.583.**"
     assert receipts.sample_receipt(0, "nubank").payer_document.startswith("•••.")
-    assert receipts.sample_receipt(0, "will").receiver_pix_key.startswith("(")    # "(88) 99451-5533"
+    assert receipts.sample_receipt(0, "will").receiver_pix_key.startswith("(")  # "(88) 99451-5533"
 
 
 def test_a_caixa_pix_cobranca_adds_interest_and_fine_to_the_charge():
@@ -196,10 +194,15 @@ def test_a_caixa_pix_cobranca_adds_interest_and_fine_to_the_charge():
     assert round(r.original_amount + r.interest + r.fine, 2) == r.amount
     assert r.receiver_is_company
     text = pdf_text(receipts.render_pdf(r, "caixa"))
-    for label, value in (("Valor", r.original_amount), ("Juros", r.interest),
-                         ("Multa", r.fine), ("Valor pago", r.amount)):
-        assert f"{label}\r\n{receipts.format_brl(value)}" in text or \
-               f"{label}\n{receipts.format_brl(value)}" in text, label
+    for label, value in (
+        ("Valor", r.original_amount),
+        ("Juros", r.interest),
+        ("Multa", r.fine),
+        ("Valor pago", r.amount),
+    ):
+        assert f"{label}\r\n{receipts.format_brl(value)}" in text or f"{label}\n{receipts.format_brl(value)}" in text, (
+            label
+        )
     assert receipts.sample_receipt(0, "caixa").original_amount is None
     assert "Pix Cobranca" in receipts.labels(r, "caixa")["notes"]
 
@@ -259,7 +262,12 @@ def test_command_line(tmp_path, monkeypatch):
     assert calls == [str(tmp_path / "set")]
     assert receipts.main([str(tmp_path / "samples")]) == 0
     assert {p.name for p in (tmp_path / "samples").iterdir()} == {
-        "receipt.png", "receipt.pdf", "receipt_nubank.png", "receipt_itau.png", "receipt_inter.png"}
+        "receipt.png",
+        "receipt.pdf",
+        "receipt_nubank.png",
+        "receipt_itau.png",
+        "receipt_inter.png",
+    }
     assert receipts.main([]) == 2
     assert receipts.main(["--dataset"]) == 2
 
@@ -316,6 +324,7 @@ def test_setup_installs_every_font_package():
         assert f"{face.package}:{face.regular}" in setup, face.name
 
 
+@pytest.mark.slow  # renders the whole adversarial set, twice
 def test_the_adversarial_set_is_written_the_same_twice(tmp_path):
     first = hard_receipts.write_adversarial_dataset(tmp_path / "a", count=20)
     second = hard_receipts.write_adversarial_dataset(tmp_path / "b", count=20)
@@ -424,7 +433,8 @@ def test_the_adversarial_set_spreads_over_fonts_modes_deliveries_and_layouts():
     assert set(layouts) == set(receipts.LAYOUTS) | set(hard_receipts.NEW_LAYOUTS)
     assert min(layouts[name] for name in hard_receipts.NEW_LAYOUTS) >= 5
     assert {"sicoob", "sicredi", "bmg", "picpay_new", "neon", "banrisul", "btg", "modal"} == set(
-        hard_receipts.NEW_LAYOUTS)
+        hard_receipts.NEW_LAYOUTS
+    )
     side_by_side = 0
     for case in ADVERSARIAL:
         items, _ = hard_receipts.display_list(case)
@@ -435,13 +445,18 @@ def test_the_adversarial_set_spreads_over_fonts_modes_deliveries_and_layouts():
 
 
 def first_case(delivery: str, dark: bool | None = None):
-    return next(case for case in ADVERSARIAL
-                if case.delivery == delivery and (dark is None or case.dark == dark))
+    return next(case for case in ADVERSARIAL if case.delivery == delivery and (dark is None or case.dark == dark))
 
 
-@pytest.mark.parametrize("delivery,fmt,width", [
-    ("screenshot", "PNG", 1080), ("chat1280", "JPEG", 1280), ("chat800", "JPEG", 800), ("photo", "JPEG", 1200),
-])
+@pytest.mark.parametrize(
+    "delivery,fmt,width",
+    [
+        ("screenshot", "PNG", 1080),
+        ("chat1280", "JPEG", 1280),
+        ("chat800", "JPEG", 800),
+        ("photo", "JPEG", 1200),
+    ],
+)
 def test_each_delivery_has_its_format_and_size(delivery, fmt, width):
     image = Image.open(io.BytesIO(hard_receipts.render(first_case(delivery))))
     assert (image.format, image.width) == (fmt, width)

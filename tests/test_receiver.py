@@ -18,8 +18,9 @@ def test_without_configuration_the_check_says_so():
 
 
 def test_document_key_and_name_match_ignoring_punctuation_accents_and_case():
-    check = receiver.validate_receiver(RECEIVER, PAYER, settings(documents="12345678000195", pix_keys="(11) 90000-1111",
-                                                                 name="JOSE PAGAO recebedor"))
+    check = receiver.validate_receiver(
+        RECEIVER, PAYER, settings(documents="12345678000195", pix_keys="(11) 90000-1111", name="JOSE PAGAO recebedor")
+    )
     assert check == {"valid": True, "matched": ["document", "pix_key", "name"], "reason": None}
 
 
@@ -37,15 +38,18 @@ def test_name_only_is_flagged_as_weaker_and_initials_count():
     assert not receiver.same_name("Ana Cleuma Sousa dos Santos", "Maria Ana")
 
 
-@pytest.mark.parametrize("expected, shown, same", [
-    ("+5588994515533", "(88) 99451-5533", True),
-    ("88994515533", "+55 88 99451-5533", True),
-    ("Fulano@Example.com", "fulano@example.com", True),
-    ("AB5E3A30-17FA-4C09-AA6A-E928810B4261", "ab5e3a30-17fa-4c09-aa6a-e928810b4261", True),
-    ("+5588994515533", "88•••••5533", True),
-    ("+5588994515533", "88•••••5534", False),
-    ("+5588994515533", "+5588994515534", False),
-])
+@pytest.mark.parametrize(
+    "expected, shown, same",
+    [
+        ("+5588994515533", "(88) 99451-5533", True),
+        ("88994515533", "+55 88 99451-5533", True),
+        ("Fulano@Example.com", "fulano@example.com", True),
+        ("AB5E3A30-17FA-4C09-AA6A-E928810B4261", "ab5e3a30-17fa-4c09-aa6a-e928810b4261", True),
+        ("+5588994515533", "88•••••5533", True),
+        ("+5588994515533", "88•••••5534", False),
+        ("+5588994515533", "+5588994515534", False),
+    ],
+)
 def test_pix_keys(expected, shown, same):
     assert receiver.same_pix_key(expected, shown) is same
 

@@ -5,7 +5,7 @@ import uuid
 from datetime import timedelta
 
 from common import job, reconcile, services
-from tests.test_processing import queue_file
+from tests.helpers import ROOT, queue_file
 
 
 def test_a_job_queued_too_long_gets_a_new_task(sample, monkeypatch):
@@ -15,7 +15,12 @@ def test_a_job_queued_too_long_gets_a_new_task(sample, monkeypatch):
     doc = queue_file(sample["pdf"], "application/pdf")
     assert reconcile.reconcile_once(app)["requeued"] == 0  # young: its task may still come
     later = job.now() + timedelta(seconds=61)
-    assert reconcile.reconcile_once(app, at=later) == {"requeued": 1, "taken_over": 0, "failed": 0, "notifications_requeued": 0}
+    assert reconcile.reconcile_once(app, at=later) == {
+        "requeued": 1,
+        "taken_over": 0,
+        "failed": 0,
+        "notifications_requeued": 0,
+    }
     assert app.jobs.get(doc["job_id"])["status"] == "finished"
 
 
@@ -49,8 +54,12 @@ def test_requeueing_on_rq_puts_a_task_in_redis(sample, redis_server, monkeypatch
     import rq
 
     queue_name = f"q{uuid.uuid4().hex[:8]}"
-    for key, value in {"TASK_QUEUE": "rq", "REDIS_URL": f"redis://{redis_server.host}/0", "RQ_QUEUE_NAME": queue_name,
-                       "RECONCILE_QUEUED_AFTER_SECONDS": "1"}.items():
+    for key, value in {
+        "TASK_QUEUE": "rq",
+        "REDIS_URL": f"redis://{redis_server.host}/0",
+        "RQ_QUEUE_NAME": queue_name,
+        "RECONCILE_QUEUED_AFTER_SECONDS": "1",
+    }.items():
         monkeypatch.setenv(key, value)
     services.reset()
     doc = queue_file(sample["pdf"], "application/pdf")
@@ -68,15 +77,18 @@ def test_the_reconciler_loop_outlives_a_pass_that_fails(tmp_path, sample):
     import sys
     import time
 
-    from tests.conftest import ROOT
-
     broken = tmp_path / "jobs.sqlite3"
     broken.write_bytes(b"not a database" * 100)
     log_path = tmp_path / "reconciler.log"
     env = {**os.environ, "SQLITE_PATH": str(broken), "RECONCILE_QUEUED_AFTER_SECONDS": "1", "PYTHONPATH": ROOT}
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "common.reconcile", "--loop", "0.2"], cwd=ROOT, env=env,
-                                   stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "common.reconcile", "--loop", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while log_path.read_text().count('"reconcile_failed"') < 2:

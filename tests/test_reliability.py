@@ -5,14 +5,16 @@ where no accepted job may be lost or stuck and the report must have every scenar
 import collections
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.conftest import TEST_OUTPUT, _need
+from tests.helpers import TEST_OUTPUT, need
 from tools import emulators, reliability
 from tools.faultproxy import TcpProxy
 from tools.reliability import Result, Upload
+
+pytestmark = pytest.mark.slow  # fault injection on the local stack
 
 
 def test_percentiles_interpolate_between_ranks():
@@ -30,8 +32,12 @@ def _accepted(job_id: str) -> Upload:
 
 
 def test_classify_catches_double_processing_and_counts_take_overs():
-    result = Result("x", "cloudtasks", "none", [_accepted(j) for j in "abcde"] + [Upload("f.pdf", "pdf", status=503,
-                                                                                          code="backend_unavailable")])
+    result = Result(
+        "x",
+        "cloudtasks",
+        "none",
+        [_accepted(j) for j in "abcde"] + [Upload("f.pdf", "pdf", status=503, code="backend_unavailable")],
+    )
     result.finals = {
         "a": {"status": "finished", "attempts": 1},  # clean
         "b": {"status": "finished", "attempts": 2},  # taken over after a crash: legitimate
@@ -71,10 +77,26 @@ def test_the_report_has_a_row_per_scenario_and_says_fail():
     good = Result("storage-crash", "cloudtasks", "a crash", [_accepted("a")], finals={"a": {"status": "finished"}})
     bad = Result("tasks-crash", "cloudtasks", "a crash", [_accepted("b")], stuck=["b"])
     load = Result("load", "cloudtasks", "none", [_accepted("c")], finals={"c": {"status": "finished"}})
-    figures = {"upload_p50": 0.1, "upload_p95": 0.2, "upload_p99": 0.3, "e2e_p50": 1.0, "e2e_p95": 2.0,
-               "upload_seconds": 1.0, "wall_seconds": 3.0, "throughput": 0.3, "concurrency": 16, "pdf": 1, "png": 0}
-    report = reliability.render_report([good, bad], (load, figures), "python -m tools.reliability",
-                                       datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc), "2 CPUs")
+    figures = {
+        "upload_p50": 0.1,
+        "upload_p95": 0.2,
+        "upload_p99": 0.3,
+        "e2e_p50": 1.0,
+        "e2e_p95": 2.0,
+        "upload_seconds": 1.0,
+        "wall_seconds": 3.0,
+        "throughput": 0.3,
+        "concurrency": 16,
+        "pdf": 1,
+        "png": 0,
+    }
+    report = reliability.render_report(
+        [good, bad],
+        (load, figures),
+        "python -m tools.reliability",
+        datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+        "2 CPUs",
+    )
     assert "| storage-crash | cloudtasks | 1 | 1 |" in report
     assert "| tasks-crash | cloudtasks | 1 | 1 |" in report and "| load | cloudtasks | 1 | 1 |" in report
     assert "FAIL: tasks-crash: 0 lost, 1 stuck, 0 duplicates, 0 unanswered" in report and "stuck: b" in report
@@ -100,14 +122,36 @@ def test_the_tcp_proxy_cuts_a_real_emulator_off_and_restores_it_on_the_same_port
 
 def test_a_small_real_run_on_the_rq_stack_loses_nothing_and_writes_the_report():
     """Redis SIGKILLed while the worker runs a job (its queue is lost: the reconciler must
-    re-enqueue, and the worker must survive losing Redis mid-job), then 24 uploads from 16 clients (more than the upload function's 8 threads)."""
-    _need(emulators.firestore_jar)  # a visible skip where the Firestore emulator is missing (a failure in CI)
+    re-enqueue, and the worker must survive losing Redis mid-job), then 24 uploads from 16 clients
+    (more than the upload function's 8 threads)."""
+    need(emulators.firestore_jar)  # a visible skip where the Firestore emulator is missing (a failure in CI)
     out = os.path.join(TEST_OUTPUT, f"reliability-{uuid.uuid4().hex[:6]}")
     report = os.path.join(out, "report.md")
     os.makedirs(out)
-    code = reliability.main(["--scenarios", "redis-crash", "--batch", "16", "--outage", "3", "--bound", "60",
-                             "--uploads", "24", "--concurrency", "16", "--load-queue", "rq", "--load-bound", "90",
-                             "--report", report, "--state-dir", out])
+    code = reliability.main(
+        [
+            "--scenarios",
+            "redis-crash",
+            "--batch",
+            "16",
+            "--outage",
+            "3",
+            "--bound",
+            "60",
+            "--uploads",
+            "24",
+            "--concurrency",
+            "16",
+            "--load-queue",
+            "rq",
+            "--load-bound",
+            "90",
+            "--report",
+            report,
+            "--state-dir",
+            out,
+        ]
+    )
     with open(report) as f:
         text = f.read()
     assert code == 0, text

@@ -13,10 +13,11 @@ import uuid
 import pytest
 
 from common import notify
-from tests.conftest import ROOT, TEST_OUTPUT, _need
+from tests.helpers import ROOT, TEST_OUTPUT, need
 from tools import receipts, smoke
 from tools.stack import Stack
 
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]  # make smoke against the full local stack
 API_KEY = "smoke-test-key-0123456789"
 WEBHOOK_SECRET = "smoke-webhook-secret-0123"
 STEPS = ("upload", "finished", "status JSON", "api key", "listing", "webhook")
@@ -25,9 +26,12 @@ STEPS = ("upload", "finished", "status JSON", "api key", "listing", "webhook")
 @pytest.fixture(scope="module")
 def stack():
     state_dir = os.path.join(TEST_OUTPUT, f"stack-smoke-{uuid.uuid4().hex[:6]}")
-    overrides = {"REQUIRE_API_KEY": "true", "API_KEY_HASHES": hashlib.sha256(API_KEY.encode()).hexdigest(),
-                 "WEBHOOK_SECRETS": f"*={WEBHOOK_SECRET}"}
-    stack = _need(lambda: Stack(state_dir, "cloudtasks", overrides).up())
+    overrides = {
+        "REQUIRE_API_KEY": "true",
+        "API_KEY_HASHES": hashlib.sha256(API_KEY.encode()).hexdigest(),
+        "WEBHOOK_SECRETS": f"*={WEBHOOK_SECRET}",
+    }
+    stack = need(lambda: Stack(state_dir, "cloudtasks", overrides).up())
     yield stack
     stack.down()
 
@@ -45,8 +49,12 @@ def outcomes(stdout: str) -> dict[str, str]:
 
 def test_make_smoke_passes_against_the_local_stack(stack, webhook_receiver):
     receiver = webhook_receiver.url("smoke", [200])
-    done = make_smoke(UPLOAD_URL=stack.urls["upload"] + "/", STATUS_URL=stack.urls["status"], API_KEY=API_KEY,
-                      WEBHOOK_RECEIVER=receiver)
+    done = make_smoke(
+        UPLOAD_URL=stack.urls["upload"] + "/",
+        STATUS_URL=stack.urls["status"],
+        API_KEY=API_KEY,
+        WEBHOOK_RECEIVER=receiver,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert outcomes(done.stdout) == {step: "PASS" for step in STEPS}, done.stdout
     assert done.stdout.splitlines()[-1] == "smoke: PASS (6 steps passed, 0 failed, 0 skipped)"
@@ -64,7 +72,7 @@ def test_make_smoke_fails_at_the_upload_with_a_wrong_api_key(stack):
     assert "invalid_api_key" in done.stdout and "api_key_hashes" in done.stdout
 
 
-def test_make_smoke_without_a_deployment_says_what_it_needs():
+def test_make_smoke_without_a_deployment_says_what_itneeds():
     done = make_smoke()  # no URLs, and no Terraform state in this checkout
     assert done.returncode == 2 and "Error 2" in done.stderr
     assert "UPLOAD_URL" in done.stderr
@@ -83,14 +91,27 @@ def test_the_smoke_sample_is_the_bundled_receipt_made_unique():
 
 def test_a_status_that_is_not_the_seeds_or_not_the_samples_fails_its_step():
     job_id = "ab" * 16
-    good = {"job_id": job_id, "status": "finished", "created_at": "2026-01-01T00:00:00+00:00",
-            "started_at": "2026-01-01T00:00:01+00:00", "ended_at": "2026-01-01T00:00:03+00:00",
-            "result": {"success": True, "data": {"amount": smoke.SAMPLE_AMOUNT, "transaction_id": smoke.SAMPLE_TRANSACTION_ID,
-                                                 "validacao_recebedor": {"valid": None}}}}
+    good = {
+        "job_id": job_id,
+        "status": "finished",
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "started_at": "2026-01-01T00:00:01+00:00",
+        "ended_at": "2026-01-01T00:00:03+00:00",
+        "result": {
+            "success": True,
+            "data": {
+                "amount": smoke.SAMPLE_AMOUNT,
+                "transaction_id": smoke.SAMPLE_TRANSACTION_ID,
+                "validacao_recebedor": {"valid": None},
+            },
+        },
+    }
     assert smoke.status_problems(good, job_id) == []
     assert smoke.status_problems({k: v for k, v in good.items() if k != "ended_at"}, job_id) == ["no ended_at"]
     wrong = json.loads(json.dumps(good))
     wrong["result"]["data"]["amount"] = 5039.0
     wrong["started_at"] = "yesterday"
-    assert smoke.status_problems(wrong, job_id) == ["started_at 'yesterday' is not ISO 8601",
-                                                    f"amount 5039.0, expected {smoke.SAMPLE_AMOUNT}"]
+    assert smoke.status_problems(wrong, job_id) == [
+        "started_at 'yesterday' is not ISO 8601",
+        f"amount 5039.0, expected {smoke.SAMPLE_AMOUNT}",
+    ]

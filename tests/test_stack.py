@@ -15,10 +15,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import TEST_OUTPUT, _need
+from tests.helpers import TEST_OUTPUT, need
 from tools import receipts
 from tools.stack import Stack
 
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]  # the whole local stack, each queue mode
 LEASE_SECONDS = 6  # short, so that taking over a dead worker's job takes seconds
 WEBHOOK_SECRET = "stack-webhook-secret-0123"
 
@@ -26,15 +27,22 @@ WEBHOOK_SECRET = "stack-webhook-secret-0123"
 @pytest.fixture(scope="module", params=["cloudtasks", "rq"])
 def stack(request):
     state_dir = os.path.join(TEST_OUTPUT, f"stack-{request.param}-{uuid.uuid4().hex[:6]}")
-    overrides = {"JOB_LEASE_SECONDS": str(LEASE_SECONDS), "RECONCILE_QUEUED_AFTER_SECONDS": "5",
-                 "WEBHOOK_SECRETS": f"*={WEBHOOK_SECRET}", "NOTIFY_MAX_ATTEMPTS": "3", "NOTIFY_BACKOFF_SECONDS": "1"}
-    stack = _need(lambda: Stack(state_dir, request.param, overrides, reconcile_every=1).up())
+    overrides = {
+        "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
+        "RECONCILE_QUEUED_AFTER_SECONDS": "5",
+        "WEBHOOK_SECRETS": f"*={WEBHOOK_SECRET}",
+        "NOTIFY_MAX_ATTEMPTS": "3",
+        "NOTIFY_BACKOFF_SECONDS": "1",
+    }
+    stack = need(lambda: Stack(state_dir, request.param, overrides, reconcile_every=1).up())
     yield stack
     stack.down()
 
 
 def call(url, data=None, headers=None, timeout=120):
-    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
+    request = urllib.request.Request(
+        url, data=data, headers=headers or {}, method="POST" if data is not None else "GET"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), json.load(response)
@@ -44,10 +52,18 @@ def call(url, data=None, headers=None, timeout=120):
 
 def upload(stack, content: bytes, filename: str, **fields):
     boundary = uuid.uuid4().hex
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-                    for name, value in fields.items())
-    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-             f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    )
+    body += (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return call(stack.urls["upload"] + "/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 
@@ -118,8 +134,9 @@ def test_the_same_task_delivered_five_times_at_once_is_processed_once(stack):
     job_id = body["job_id"]
     task = json.dumps({"job_id": job_id}).encode()
     with concurrent.futures.ThreadPoolExecutor(5) as pool:
-        answers = list(pool.map(lambda _: call(stack.urls["ocr"] + "/", task, {"Content-Type": "application/json"}),
-                                range(5)))
+        answers = list(
+            pool.map(lambda _: call(stack.urls["ocr"] + "/", task, {"Content-Type": "application/json"}), range(5))
+        )
     codes = sorted(status for status, _, _ in answers)
     assert set(codes) <= {200, 503}, answers
     for status, headers, answer in answers:
@@ -196,14 +213,22 @@ def test_webhooks_arrive_once_signed_are_retried_and_never_touch_the_ocr_result(
     assert notify.verify(WEBHOOK_SECRET, headers["X-Timestamp"], ok["body"], headers["X-Signature"])
     status_json = {k: v for k, v in finals["ok"].items() if k != "notification"}
     assert json.loads(ok["body"]) == status_json
-    assert finals["ok"]["notification"] == {"status": "delivered", "attempts": 1, "last_status_code": 200,
-                                            "delivered_at": finals["ok"]["notification"]["delivered_at"]}
+    assert finals["ok"]["notification"] == {
+        "status": "delivered",
+        "attempts": 1,
+        "last_status_code": 200,
+        "delivered_at": finals["ok"]["notification"]["delivered_at"],
+    }
     flaky = webhook_receiver.received(urls["flaky"])
     assert len(flaky) == 3 and len({r["headers"]["X-Delivery-Id"] for r in flaky}) == 1
     assert finals["flaky"]["notification"]["status"] == "delivered" and finals["flaky"]["notification"]["attempts"] == 3
     assert len(webhook_receiver.received(urls["down"])) == 3
-    assert finals["down"]["notification"] == {"status": "failed", "attempts": 3, "last_status_code": 503,
-                                              "delivered_at": None}
+    assert finals["down"]["notification"] == {
+        "status": "failed",
+        "attempts": 3,
+        "last_status_code": 503,
+        "delivered_at": None,
+    }
 
 
 def test_with_the_queue_stopped_the_upload_falls_back_to_inline(stack):

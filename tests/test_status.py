@@ -17,7 +17,9 @@ def client(make_client):
 
 
 def create_job(sha="c" * 64) -> dict:
-    doc, _ = services.get().jobs.create(job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=3))
+    doc, _ = services.get().jobs.create(
+        job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=3)
+    )
     return doc
 
 
@@ -57,8 +59,9 @@ def test_started_has_progress(client):
 
 def test_finished_has_the_result(make_client, sample):
     upload = make_client("upload")
-    job_id = upload.post("/", data={"file": (io.BytesIO(sample["png"]), "r.png")},
-                         content_type="multipart/form-data").get_json()["job_id"]
+    job_id = upload.post(
+        "/", data={"file": (io.BytesIO(sample["png"]), "r.png")}, content_type="multipart/form-data"
+    ).get_json()["job_id"]
     body = get_status(make_client("status"), job_id).get_json()
     assert body["status"] == "finished"
     assert body["result"]["success"] is True
@@ -76,8 +79,9 @@ def test_failed_has_the_error_message(make_client):
     blank = io.BytesIO()
     Image.new("RGB", (400, 300), "white").save(blank, "PNG")
     upload = make_client("upload")
-    job_id = upload.post("/", data={"file": (io.BytesIO(blank.getvalue()), "blank.png")},
-                         content_type="multipart/form-data").get_json()["job_id"]
+    job_id = upload.post(
+        "/", data={"file": (io.BytesIO(blank.getvalue()), "blank.png")}, content_type="multipart/form-data"
+    ).get_json()["job_id"]
     body = get_status(make_client("status"), job_id).get_json()
     assert body["status"] == "failed"
     assert isinstance(body["error"], str) and body["error"]

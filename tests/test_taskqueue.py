@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from common import config, job, services, taskqueue
-from tests.test_processing import queue_file
+from tests.helpers import queue_file
 from tools import emulators
 
 ROOT_LOCATION = "projects/receipts-test/locations/us-central1"
@@ -34,11 +34,21 @@ class Adapter:
         self.env, self.drain = env, drain
 
 
-WEBHOOKS = {"WEBHOOK_ALLOW_PRIVATE_URLS": "true", "WEBHOOK_SECRETS": "*=contract-test-secret",
-            "NOTIFY_MAX_ATTEMPTS": "3", "NOTIFY_BACKOFF_SECONDS": "0"}
+WEBHOOKS = {
+    "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+    "WEBHOOK_SECRETS": "*=contract-test-secret",
+    "NOTIFY_MAX_ATTEMPTS": "3",
+    "NOTIFY_BACKOFF_SECONDS": "0",
+}
 
 
-@pytest.fixture(params=["inline", "cloudtasks", "rq"])
+@pytest.fixture(
+    params=[
+        "inline",
+        pytest.param("cloudtasks", marks=pytest.mark.emulator),
+        pytest.param("rq", marks=pytest.mark.emulator),
+    ]
+)
 def adapter(request, monkeypatch):
     name = request.param
     if name == "inline":
@@ -47,9 +57,15 @@ def adapter(request, monkeypatch):
         emulator = request.getfixturevalue("tasks_emulator")
         url = request.getfixturevalue("ocr_server")
         queue = f"q{uuid.uuid4().hex[:10]}"
-        env = {"TASK_QUEUE": "cloudtasks", "TASKS_EMULATOR_HOST": emulator.host, "OCR_FUNCTION_URL": url,
-               "GOOGLE_CLOUD_PROJECT": "receipts-test", "TASKS_QUEUE_NAME": queue, "NOTIFY_QUEUE_NAME": f"n{queue}",
-               **WEBHOOKS}
+        env = {
+            "TASK_QUEUE": "cloudtasks",
+            "TASKS_EMULATOR_HOST": emulator.host,
+            "OCR_FUNCTION_URL": url,
+            "GOOGLE_CLOUD_PROJECT": "receipts-test",
+            "TASKS_QUEUE_NAME": queue,
+            "NOTIFY_QUEUE_NAME": f"n{queue}",
+            **WEBHOOKS,
+        }
         client = taskqueue.CloudTasksQueue(config.from_env(env))._client
         for name in (queue, f"n{queue}"):
             client.create_queue(parent=ROOT_LOCATION, queue={"name": f"{ROOT_LOCATION}/queues/{name}"})
@@ -57,8 +73,13 @@ def adapter(request, monkeypatch):
     else:
         redis_server = request.getfixturevalue("redis_server")
         queue = f"q{uuid.uuid4().hex[:10]}"
-        env = {"TASK_QUEUE": "rq", "REDIS_URL": f"redis://{redis_server.host}/0", "RQ_QUEUE_NAME": queue,
-               "RQ_NOTIFY_QUEUE_NAME": f"n{queue}", **WEBHOOKS}
+        env = {
+            "TASK_QUEUE": "rq",
+            "REDIS_URL": f"redis://{redis_server.host}/0",
+            "RQ_QUEUE_NAME": queue,
+            "RQ_NOTIFY_QUEUE_NAME": f"n{queue}",
+            **WEBHOOKS,
+        }
         adapter = Adapter(env, lambda job_id: run_rq_worker(env))
     for key, value in adapter.env.items():
         monkeypatch.setenv(key, value)
@@ -112,11 +133,19 @@ def wait_until_notified(adapter, job_id: str, timeout: float = 60) -> dict:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("script, status, attempts", [
-    ([200], "delivered", 1), ([500, 503, 200], "delivered", 3), ([503], "failed", 3), ([400, 200], "failed", 1),
-], ids=["ok", "fails-twice", "always-fails", "refused"])
-def test_a_job_with_a_callback_notifies_it_through_the_notify_queue(adapter, sample, webhook_receiver, script,
-                                                                   status, attempts):
+@pytest.mark.parametrize(
+    "script, status, attempts",
+    [
+        ([200], "delivered", 1),
+        ([500, 503, 200], "delivered", 3),
+        ([503], "failed", 3),
+        ([400, 200], "failed", 1),
+    ],
+    ids=["ok", "fails-twice", "always-fails", "refused"],
+)
+def test_a_job_with_a_callback_notifies_it_through_the_notify_queue(
+    adapter, sample, webhook_receiver, script, status, attempts
+):
     url = webhook_receiver.url("contract", script)
     doc = queue_file(sample["pdf"], "application/pdf")
     services.get().jobs.update(doc["job_id"], lambda d: {**d, "callback_url": url, "callback_key": "*"})
@@ -130,10 +159,18 @@ def test_a_job_with_a_callback_notifies_it_through_the_notify_queue(adapter, sam
     assert json.loads(requests[-1]["body"]) == job.webhook_json(done)
 
 
-@pytest.mark.parametrize("env", [
-    {"TASK_QUEUE": "cloudtasks", "OCR_FUNCTION_URL": "http://127.0.0.1:9/", "TASKS_EMULATOR_HOST": "127.0.0.1:{port}"},
-    {"TASK_QUEUE": "rq", "REDIS_URL": "redis://127.0.0.1:{port}/0"},
-], ids=["cloudtasks", "rq"])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {
+            "TASK_QUEUE": "cloudtasks",
+            "OCR_FUNCTION_URL": "http://127.0.0.1:9/",
+            "TASKS_EMULATOR_HOST": "127.0.0.1:{port}",
+        },
+        {"TASK_QUEUE": "rq", "REDIS_URL": "redis://127.0.0.1:{port}/0"},
+    ],
+    ids=["cloudtasks", "rq"],
+)
 def test_an_unreachable_queue_raises_queue_unavailable(env):
     port = emulators.free_port()  # nothing listens there
     settings = config.from_env({k: v.format(port=port) for k, v in env.items()})
@@ -145,14 +182,21 @@ def test_an_unreachable_queue_raises_queue_unavailable(env):
 
 
 def test_cloud_tasks_requests_carry_only_the_job_id_and_an_oidc_token_in_production():
-    settings = config.from_env({"TASK_QUEUE": "cloudtasks", "OCR_FUNCTION_URL": "https://ocr.example.run.app",
-                                "TASKS_SERVICE_ACCOUNT": "invoker@p.iam.gserviceaccount.com"})
+    settings = config.from_env(
+        {
+            "TASK_QUEUE": "cloudtasks",
+            "OCR_FUNCTION_URL": "https://ocr.example.run.app",
+            "TASKS_SERVICE_ACCOUNT": "invoker@p.iam.gserviceaccount.com",
+        }
+    )
     task = taskqueue.http_task(settings, "a" * 32)
     request = task["http_request"]
     assert request["body"] == b'{"job_id": "' + b"a" * 32 + b'"}'
     assert request["headers"] == {"Content-Type": "application/json"}
-    assert request["oidc_token"] == {"service_account_email": "invoker@p.iam.gserviceaccount.com",
-                                     "audience": "https://ocr.example.run.app"}
+    assert request["oidc_token"] == {
+        "service_account_email": "invoker@p.iam.gserviceaccount.com",
+        "audience": "https://ocr.example.run.app",
+    }
     assert task["dispatch_deadline"]["seconds"] == 360
 
 

@@ -21,9 +21,8 @@ import subprocess
 import pytest
 
 from common import config
+from tests.helpers import ROOT, TF_DIR, missing
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TF_DIR = os.path.join(ROOT, "terraform")
 CHECKOV = os.path.join(ROOT, ".venv-checkov", "bin", "checkov")
 FUNCTIONS = ("upload", "ocr", "status")
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
@@ -73,20 +72,37 @@ RUNTIME_SETTINGS = {"THREADS": "functions-framework's gunicorn threads, one per 
 
 # Which function needs which setting of common/config.py.
 NEEDED_BY = {
-    "GOOGLE_CLOUD_PROJECT": FUNCTIONS, "LOG_LEVEL": FUNCTIONS, "JOB_STORE": FUNCTIONS,
-    "FIRESTORE_DATABASE": FUNCTIONS, "JOBS_COLLECTION": FUNCTIONS,
-    "BLOB_STORE": ("upload", "ocr"), "GCS_BUCKET": ("upload", "ocr"), "TASK_QUEUE": ("upload", "ocr"),
-    "TASKS_LOCATION": ("upload", "ocr"), "TASKS_QUEUE_NAME": ("upload", "ocr"),
-    "OCR_FUNCTION_URL": ("upload", "ocr"), "TASKS_SERVICE_ACCOUNT": ("upload", "ocr"),
-    "TASKS_AUDIENCE": ("upload", "ocr"), "TASK_MAX_ATTEMPTS": ("upload", "ocr"),
-    "JOB_TIMEOUT_SECONDS": ("upload", "ocr"), "OCR_ENGINE": ("upload", "ocr"),
-    "EXPECTED_RECEIVER_NAME": ("upload", "ocr"), "EXPECTED_RECEIVER_DOCUMENTS": ("upload", "ocr"),
+    "GOOGLE_CLOUD_PROJECT": FUNCTIONS,
+    "LOG_LEVEL": FUNCTIONS,
+    "JOB_STORE": FUNCTIONS,
+    "FIRESTORE_DATABASE": FUNCTIONS,
+    "JOBS_COLLECTION": FUNCTIONS,
+    "BLOB_STORE": ("upload", "ocr"),
+    "GCS_BUCKET": ("upload", "ocr"),
+    "TASK_QUEUE": ("upload", "ocr"),
+    "TASKS_LOCATION": ("upload", "ocr"),
+    "TASKS_QUEUE_NAME": ("upload", "ocr"),
+    "OCR_FUNCTION_URL": ("upload", "ocr"),
+    "TASKS_SERVICE_ACCOUNT": ("upload", "ocr"),
+    "TASKS_AUDIENCE": ("upload", "ocr"),
+    "TASK_MAX_ATTEMPTS": ("upload", "ocr"),
+    "JOB_TIMEOUT_SECONDS": ("upload", "ocr"),
+    "OCR_ENGINE": ("upload", "ocr"),
+    "EXPECTED_RECEIVER_NAME": ("upload", "ocr"),
+    "EXPECTED_RECEIVER_DOCUMENTS": ("upload", "ocr"),
     "EXPECTED_RECEIVER_PIX_KEYS": ("upload", "ocr"),
-    "SYNC_FALLBACK": ("upload",), "STATUS_BASE_URL": ("upload",),
-    "REQUIRE_API_KEY": ("upload", "status"), "API_KEY_HASHES": ("upload", "status"),
-    "OIDC_AUDIENCE": ("ocr",), "OIDC_INVOKER_EMAIL": ("ocr",), "OIDC_BEHIND_CLOUD_RUN_IAM": ("ocr",),
-    "CORS_ALLOWED_ORIGINS": ("upload", "status"), "UPLOAD_URL": ("status",),
-    "WEBHOOK_SECRETS": ("upload", "ocr"), "NOTIFY_QUEUE_NAME": ("upload", "ocr"), "NOTIFY_MAX_ATTEMPTS": ("ocr",),
+    "SYNC_FALLBACK": ("upload",),
+    "STATUS_BASE_URL": ("upload",),
+    "REQUIRE_API_KEY": ("upload", "status"),
+    "API_KEY_HASHES": ("upload", "status"),
+    "OIDC_AUDIENCE": ("ocr",),
+    "OIDC_INVOKER_EMAIL": ("ocr",),
+    "OIDC_BEHIND_CLOUD_RUN_IAM": ("ocr",),
+    "CORS_ALLOWED_ORIGINS": ("upload", "status"),
+    "UPLOAD_URL": ("status",),
+    "WEBHOOK_SECRETS": ("upload", "ocr"),
+    "NOTIFY_QUEUE_NAME": ("upload", "ocr"),
+    "NOTIFY_MAX_ATTEMPTS": ("ocr",),
 }
 # Settings no function sets: their default is right in production.
 SAFE_DEFAULTS = {
@@ -108,20 +124,16 @@ SAFE_DEFAULTS = {
     "OIDC_CERTS_URL": "Google's token-signing certificates; another URL only in tests",
     "WEBHOOK_ALLOW_PRIVATE_URLS": "must stay false in production: callbacks to private addresses are SSRF",
     "NOTIFY_TIMEOUT_SECONDS": "10 s per delivery attempt, well inside the notify task's deadline",
-    "NOTIFY_BACKOFF_SECONDS": "only for the inline and RQ queues; the notify queue's retry_config backs off in Cloud Tasks",
+    "NOTIFY_BACKOFF_SECONDS": "only for the inline and RQ queues; "
+    "the notify queue's retry_config backs off in Cloud Tasks",
     "RQ_NOTIFY_QUEUE_NAME": "only for TASK_QUEUE=rq",
     "METRICS_ENABLED": "off: in production the log-based metrics (metrics.tf) count the same events",
     "METRICS_PORT": "0 = off; only worker.py (the RQ stack) reads it",
 }
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is missing in CI (scripts/setup.sh installs it)")
-    pytest.skip(f"{what} is not installed (scripts/setup.sh installs it)")
-
-
 # --- the parsed configuration -------------------------------------------------------------------
+
 
 def load_tf(directory: str) -> dict:
     """Every *.tf file of `directory`, merged: {"resource": {type: {name: body}}, "variable":
@@ -129,7 +141,7 @@ def load_tf(directory: str) -> dict:
     try:
         import hcl2
     except ImportError:
-        _missing("python-hcl2")
+        missing("python-hcl2")
     options = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
     tf: dict = {"resource": {}, "variable": {}, "locals": {}}
     for name in sorted(os.listdir(directory)):
@@ -194,43 +206,63 @@ def grants(tf: dict, counted: bool = False) -> list[tuple[str, str, str]]:
 
 # --- the policy checks (each returns its violations; the tests want none) -----------------------
 
+
 def iam_violations(tf: dict) -> list[str]:
-    problems = [f"{rtype}: use *_iam_member, never an authoritative binding/policy or an unknown type"
-                for rtype in tf["resource"] if "_iam_" in rtype and rtype not in IAM_TARGET
-                and rtype != "google_project_iam_audit_config"]
+    problems = [
+        f"{rtype}: use *_iam_member, never an authoritative binding/policy or an unknown type"
+        for rtype in tf["resource"]
+        if "_iam_" in rtype and rtype not in IAM_TARGET and rtype != "google_project_iam_audit_config"
+    ]
     found = {g[:3]: g[3] for g in grants(tf, counted=True)}
     expected = {**{g: None for g in IAM_ALLOWLIST}, **CONDITIONAL_GRANTS}
     problems += [f"grant not in the allowlist: {g}" for g in sorted(set(found) - set(expected))]
     problems += [f"grant missing: {g}" for g in sorted(set(expected) - set(found))]
-    problems += [f"{g} must have count = {expected[g]}, not {found[g]}" for g in sorted(set(found) & set(expected))
-                 if found[g] != expected[g]]
+    problems += [
+        f"{g} must have count = {expected[g]}, not {found[g]}"
+        for g in sorted(set(found) & set(expected))
+        if found[g] != expected[g]
+    ]
     return problems
 
 
 def basic_role_violations(tf: dict) -> list[str]:
-    return [f"{rtype}.{name} grants {body['role']}"
-            for rtype, named in tf["resource"].items() for name, body in named.items()
-            if isinstance(body.get("role"), str) and body["role"] in BASIC_ROLES]
+    return [
+        f"{rtype}.{name} grants {body['role']}"
+        for rtype, named in tf["resource"].items()
+        for name, body in named.items()
+        if isinstance(body.get("role"), str) and body["role"] in BASIC_ROLES
+    ]
 
 
 def ocr_invoker_violations(tf: dict) -> list[str]:
     """Only the invoker service account may invoke the OCR function, and only it signs the
     tokens the OCR function accepts."""
-    invoke = re.compile(r"roles/(run\.(invoker|servicesInvoker|admin|developer)|cloudfunctions\.(invoker|admin|developer))$")
-    problems = [f"{g} can invoke the OCR function" for g in grants(tf)
-                if g[2] in ("project", "google_cloudfunctions2_function.ocr") and invoke.match(g[1])
-                and g[:2] != ("invoker", "roles/run.invoker")]
+    invoke = re.compile(
+        r"roles/(run\.(invoker|servicesInvoker|admin|developer)|cloudfunctions\.(invoker|admin|developer))$"
+    )
+    problems = [
+        f"{g} can invoke the OCR function"
+        for g in grants(tf)
+        if g[2] in ("project", "google_cloudfunctions2_function.ocr")
+        and invoke.match(g[1])
+        and g[:2] != ("invoker", "roles/run.invoker")
+    ]
     if function(tf, "ocr")["service_config"][0].get("ingress_settings") != "ALLOW_INTERNAL_ONLY":
         problems.append("the OCR function's ingress must be ALLOW_INTERNAL_ONLY")
     if not refers_to(function_env(tf, "ocr").get("OIDC_INVOKER_EMAIL"), "google_service_account.invoker.email"):
         problems.append("OIDC_INVOKER_EMAIL must be the invoker service account's email")
     # Tokens whose signature Cloud Run removed are trusted only where Cloud Run checked them.
     if function_env(tf, "ocr").get("OIDC_BEHIND_CLOUD_RUN_IAM") != "true":
-        problems.append("the OCR function must set OIDC_BEHIND_CLOUD_RUN_IAM=true (Cloud Run removes the token's signature)")
+        problems.append(
+            "the OCR function must set OIDC_BEHIND_CLOUD_RUN_IAM=true (Cloud Run removes the token's signature)"
+        )
     if ("invoker", "roles/run.invoker", "google_cloudfunctions2_function.ocr") not in grants(tf):
         problems.append("the invoker must hold roles/run.invoker on the OCR function (Cloud Run's IAM check)")
-    problems += [f"the public {fn} function must not set OIDC_BEHIND_CLOUD_RUN_IAM" for fn in ("upload", "status")
-                 if "OIDC_BEHIND_CLOUD_RUN_IAM" in function_env(tf, fn)]
+    problems += [
+        f"the public {fn} function must not set OIDC_BEHIND_CLOUD_RUN_IAM"
+        for fn in ("upload", "status")
+        if "OIDC_BEHIND_CLOUD_RUN_IAM" in function_env(tf, fn)
+    ]
     return problems
 
 
@@ -246,7 +278,9 @@ def bucket_violations(tf: dict) -> list[str]:
     receipts = tf["resource"]["google_storage_bucket"]["receipts"]
     rules = [(r["action"][0]["type"], r["condition"][0]) for r in receipts.get("lifecycle_rule", [])]
     if ("Delete", {"age": "${var.retention_days}", "with_state": "LIVE"}) not in rules:
-        problems.append("receipts: no lifecycle rule deleting live objects (with_state LIVE) older than var.retention_days")
+        problems.append(
+            "receipts: no lifecycle rule deleting live objects (with_state LIVE) older than var.retention_days"
+        )
     if not any(kind == "Delete" and "days_since_noncurrent_time" in cond for kind, cond in rules):
         problems.append("receipts: no lifecycle rule deleting noncurrent versions")
     if receipts.get("force_destroy") is not False:
@@ -259,7 +293,7 @@ def code_query() -> tuple[str, list[tuple[str, str]]]:
     the collection and its index fields."""
     with open(os.path.join(ROOT, "common", "jobstore.py"), encoding="utf-8") as f:
         source = f.read()
-    method = source[source.index("class FirestoreJobStore"):]
+    method = source[source.index("class FirestoreJobStore") :]
     equal = re.search(r'FieldFilter\("(\w+)", "=="', method).group(1)
     order = re.search(r'order_by\("(\w+)", direction=[\w.]*Query\.(ASCENDING|DESCENDING)\)', method)
     return config.Settings().jobs_collection, [(equal, "ASCENDING"), (order.group(1), order.group(2))]
@@ -267,11 +301,16 @@ def code_query() -> tuple[str, list[tuple[str, str]]]:
 
 def index_violations(tf: dict) -> list[str]:
     collection, fields = code_query()
-    for name, index in tf["resource"].get("google_firestore_index", {}).items():
-        if resolve(tf, index["collection"]) == collection and \
-                [(f["field_path"], f["order"]) for f in index["fields"]] == fields:
-            return [f"JOBS_COLLECTION on {fn} is not the index's collection" for fn in FUNCTIONS
-                    if function_env(tf, fn).get("JOBS_COLLECTION") != index["collection"]]
+    for _name, index in tf["resource"].get("google_firestore_index", {}).items():
+        if (
+            resolve(tf, index["collection"]) == collection
+            and [(f["field_path"], f["order"]) for f in index["fields"]] == fields
+        ):
+            return [
+                f"JOBS_COLLECTION on {fn} is not the index's collection"
+                for fn in FUNCTIONS
+                if function_env(tf, fn).get("JOBS_COLLECTION") != index["collection"]
+            ]
     return [f"no google_firestore_index on {collection} with fields {fields} (FirestoreJobStore.list)"]
 
 
@@ -281,9 +320,12 @@ def queue_violations(tf: dict) -> list[str]:
     problems = []
     if retry["max_attempts"] != "${var.task_max_attempts}":
         problems.append("the queue's max_attempts must be var.task_max_attempts")
-    problems += [f"TASK_MAX_ATTEMPTS on {fn} must be var.task_max_attempts" for fn in FUNCTIONS
-                 if "TASK_MAX_ATTEMPTS" in function_env(tf, fn)
-                 and not refers_to(function_env(tf, fn)["TASK_MAX_ATTEMPTS"], "var.task_max_attempts")]
+    problems += [
+        f"TASK_MAX_ATTEMPTS on {fn} must be var.task_max_attempts"
+        for fn in FUNCTIONS
+        if "TASK_MAX_ATTEMPTS" in function_env(tf, fn)
+        and not refers_to(function_env(tf, fn)["TASK_MAX_ATTEMPTS"], "var.task_max_attempts")
+    ]
     if tf["variable"]["task_max_attempts"]["default"] != config.Settings().task_max_attempts:
         problems.append("var.task_max_attempts' default must be the code's TASK_MAX_ATTEMPTS default")
     if (retry["min_backoff"], retry["max_backoff"], retry["max_doublings"]) != ("10s", "300s", 4):
@@ -291,30 +333,47 @@ def queue_violations(tf: dict) -> list[str]:
     ocr = function(tf, "ocr")["service_config"][0]
     notify = tf["resource"]["google_cloud_tasks_queue"].get("notify")
     for variables in SIZES:
-        dispatches = {name: evaluate(tf, q["rate_limits"][0]["max_concurrent_dispatches"], variables)
-                      for name, q in tf["resource"]["google_cloud_tasks_queue"].items()}
-        slots = evaluate(tf, ocr["max_instance_count"], variables) * evaluate(tf, ocr["max_instance_request_concurrency"], variables)
+        dispatches = {
+            name: evaluate(tf, q["rate_limits"][0]["max_concurrent_dispatches"], variables)
+            for name, q in tf["resource"]["google_cloud_tasks_queue"].items()
+        }
+        slots = evaluate(tf, ocr["max_instance_count"], variables) * evaluate(
+            tf, ocr["max_instance_request_concurrency"], variables
+        )
         if dispatches["ocr"] != variables["ocr_max_instances"] * variables["ocr_concurrency"]:
-            problems.append(f"{variables}: the ocr queue must dispatch ocr_max_instances x ocr_concurrency tasks at once")
+            problems.append(
+                f"{variables}: the ocr queue must dispatch ocr_max_instances x ocr_concurrency tasks at once"
+            )
         if sum(dispatches.values()) > slots:
-            problems.append(f"{variables}: the queues dispatch {dispatches}, more than the OCR function's {slots} slots")
+            problems.append(
+                f"{variables}: the queues dispatch {dispatches}, more than the OCR function's {slots} slots"
+            )
     if not notify or notify["retry_config"][0]["max_attempts"] != "${var.notify_max_attempts}":
         problems.append("a notify queue whose max_attempts is var.notify_max_attempts must exist")
     if not refers_to(function_env(tf, "ocr").get("NOTIFY_MAX_ATTEMPTS"), "var.notify_max_attempts"):
         problems.append("NOTIFY_MAX_ATTEMPTS on the OCR function must be var.notify_max_attempts")
     if tf["variable"]["notify_max_attempts"]["default"] != config.Settings().notify_max_attempts:
         problems.append("var.notify_max_attempts' default must be the code's NOTIFY_MAX_ATTEMPTS default")
-    problems += [f"NOTIFY_QUEUE_NAME on {fn} must be the notify queue's name" for fn in ("upload", "ocr")
-                 if not refers_to(function_env(tf, fn).get("NOTIFY_QUEUE_NAME"), "google_cloud_tasks_queue.notify.name")]
-    longest_job = max(int(n) for n in re.findall(r"<=\s*(\d+)", tf["variable"]["job_timeout_seconds"]["validation"][0]["condition"]))
+    problems += [
+        f"NOTIFY_QUEUE_NAME on {fn} must be the notify queue's name"
+        for fn in ("upload", "ocr")
+        if not refers_to(function_env(tf, fn).get("NOTIFY_QUEUE_NAME"), "google_cloud_tasks_queue.notify.name")
+    ]
+    longest_job = max(
+        int(n) for n in re.findall(r"<=\s*(\d+)", tf["variable"]["job_timeout_seconds"]["validation"][0]["condition"])
+    )
     if resolve(tf, ocr["timeout_seconds"]) < longest_job + 60:
         problems.append("the OCR function's timeout must outlast a task's dispatch deadline (job timeout + 60 s)")
     return problems
 
 
 # Sizes to check the queues against the OCR function with (the variables' defaults, and more).
-SIZES = [{"ocr_max_instances": i, "ocr_concurrency": c, "notify_max_concurrent_dispatches": n}
-         for i in (1, 5, 100) for c in (1, 3, 4) for n in (1, 2, 7)]
+SIZES = [
+    {"ocr_max_instances": i, "ocr_concurrency": c, "notify_max_concurrent_dispatches": n}
+    for i in (1, 5, 100)
+    for c in (1, 3, 4)
+    for n in (1, 2, 7)
+]
 
 
 def evaluate(tf: dict, value, variables: dict):
@@ -323,30 +382,42 @@ def evaluate(tf: dict, value, variables: dict):
     if not isinstance(value, str):
         return value
     expression = value[2:-1] if value.startswith("${") and value.endswith("}") else value
-    expression = re.sub(r"\blocal\.(\w+)", lambda m: f"({evaluate(tf, tf['locals'][m.group(1)], variables)})", expression)
-    expression = re.sub(r"\bvar\.(\w+)", lambda m: repr(variables.get(m.group(1), tf["variable"][m.group(1)].get("default"))),
-                        expression)
+    expression = re.sub(
+        r"\blocal\.(\w+)", lambda m: f"({evaluate(tf, tf['locals'][m.group(1)], variables)})", expression
+    )
+    expression = re.sub(
+        r"\bvar\.(\w+)",
+        lambda m: repr(variables.get(m.group(1), tf["variable"][m.group(1)].get("default"))),
+        expression,
+    )
     return eval(expression, {"__builtins__": {}, "ceil": math.ceil})  # noqa: S307 (our own files' arithmetic)
 
 
 def config_settings() -> set[str]:
-    """Every environment variable common/config.py reads."""
-    with open(os.path.join(ROOT, "common", "config.py"), encoding="utf-8") as f:
-        return set(re.findall(r'(?:env\.get\(|\b\w+\(env,\s*)"([A-Z][A-Z0-9_]*)"', f.read()))
+    """Every environment variable common/config.py reads (each declared once there)."""
+    return config.variables_read()
 
 
 def env_violations(tf: dict) -> list[str]:
     read = config_settings()
-    problems = [f"{name}: read by common/config.py but neither set by Terraform (NEEDED_BY) nor in SAFE_DEFAULTS"
-                for name in sorted(read - set(NEEDED_BY) - set(SAFE_DEFAULTS))]
+    problems = [
+        f"{name}: read by common/config.py but neither set by Terraform (NEEDED_BY) nor in SAFE_DEFAULTS"
+        for name in sorted(read - set(NEEDED_BY) - set(SAFE_DEFAULTS))
+    ]
     for name, needers in NEEDED_BY.items():
         problems += [f"{name} is not set on the {fn} function" for fn in needers if name not in function_env(tf, fn)]
     for fn in FUNCTIONS:
         env = function_env(tf, fn)
-        problems += [f"{fn} sets {name}, which common/config.py does not read" for name in env
-                     if name not in read and name not in RUNTIME_SETTINGS]
-        problems += [f"{fn} sets {name}: production must not point at an emulator" for name in env
-                     if name.endswith("_EMULATOR_HOST")]
+        problems += [
+            f"{fn} sets {name}, which common/config.py does not read"
+            for name in env
+            if name not in read and name not in RUNTIME_SETTINGS
+        ]
+        problems += [
+            f"{fn} sets {name}: production must not point at an emulator"
+            for name in env
+            if name.endswith("_EMULATOR_HOST")
+        ]
         concurrency = function(tf, fn)["service_config"][0]["max_instance_request_concurrency"]
         if re.sub(r"tostring\((.*)\)", r"\1", str(env.get("THREADS"))) != concurrency:
             problems.append(f"THREADS on {fn} must be its max_instance_request_concurrency")
@@ -355,12 +426,18 @@ def env_violations(tf: dict) -> list[str]:
 
 # --- formatting and checkov ----------------------------------------------------------------------
 
+
 def run_checkov(directory: str) -> dict:
     if not os.access(CHECKOV, os.X_OK):
-        _missing("checkov (.venv-checkov)")
+        missing("checkov (.venv-checkov)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))}
-    run = subprocess.run([CHECKOV, "-d", directory, "--framework", "terraform", "--compact", "--skip-download",
-                          "-o", "json"], capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run(
+        [CHECKOV, "-d", directory, "--framework", "terraform", "--compact", "--skip-download", "-o", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert run.returncode in (0, 1), run.stderr[-2000:]
     report = json.loads(run.stdout)
     return report[0] if isinstance(report, list) else report
@@ -374,7 +451,7 @@ def checkov_report() -> dict:
 def test_terraform_fmt():
     terraform = shutil.which("terraform")
     if not terraform:
-        _missing("terraform")
+        missing("terraform")
     run = subprocess.run([terraform, "fmt", "-check", "-recursive", "-diff", TF_DIR], capture_output=True, text=True)
     assert run.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{run.stdout}{run.stderr}"
 
@@ -388,6 +465,7 @@ def test_checkov_passes_and_every_skip_is_justified(checkov_report):
 
 
 # --- the policies --------------------------------------------------------------------------------
+
 
 def test_iam_grants_are_exactly_the_allowlist(tf):
     assert iam_violations(tf) == []
@@ -406,8 +484,12 @@ def test_every_oidc_token_has_the_audience_the_ocr_function_checks(tf):
     oidc = tf["resource"]["google_cloud_scheduler_job"]["reconcile"]["http_target"][0]["oidc_token"][0]
     audiences = {ocr_env["OIDC_AUDIENCE"], ocr_env["TASKS_AUDIENCE"], upload_env["TASKS_AUDIENCE"], oidc["audience"]}
     assert audiences == {"${local.ocr_audience}"}
-    assert "${google_service_account.invoker.email}" == oidc["service_account_email"] \
-        == ocr_env["TASKS_SERVICE_ACCOUNT"] == upload_env["TASKS_SERVICE_ACCOUNT"]
+    assert (
+        "${google_service_account.invoker.email}"
+        == oidc["service_account_email"]
+        == ocr_env["TASKS_SERVICE_ACCOUNT"]
+        == upload_env["TASKS_SERVICE_ACCOUNT"]
+    )
 
 
 def test_buckets_are_private_versioned_and_expire(tf):
@@ -437,6 +519,7 @@ def test_every_setting_is_set_where_needed_or_safe_by_default(tf):
 def test_function_environments_are_accepted_by_config(tf):
     """Each function's environment, with its references filled in (variables at their defaults,
     secrets and resource attributes as placeholders), is one common/config.py accepts."""
+
     def value(name, raw):
         var = re.fullmatch(r"\$\{(?:tostring\()?var\.(\w+)\)?\}", str(raw))
         if var:
@@ -474,13 +557,13 @@ def test_checkov_skips_are_inline_and_justified():
 
 # --- the tests of the tests ----------------------------------------------------------------------
 
-BROKEN = '''
+BROKEN = """
 resource "google_project_iam_member" "ocr_editor" {
   project = var.project_id
   role    = "roles/editor"
   member  = "serviceAccount:${google_service_account.ocr.email}"
 }
-'''
+"""
 
 
 def test_an_editor_grant_is_caught_by_the_policies_and_by_checkov(tmp_path):
@@ -502,8 +585,9 @@ def test_every_prometheus_metric_event_has_a_log_based_metric(tf):
 
     counted = set(re.findall(r'name == "(\w+)"', inspect.getsource(metrics._observe)))
     filters = " ".join(body["filter"] for body in tf["resource"]["google_logging_metric"].values())
-    assert counted and all(f'jsonPayload.event=\\"{event}\\"' in filters or f'jsonPayload.event="{event}"' in filters
-                           for event in counted), (counted, filters)
+    assert counted and all(
+        f'jsonPayload.event=\\"{event}\\"' in filters or f'jsonPayload.event="{event}"' in filters for event in counted
+    ), (counted, filters)
 
 
 def test_the_queues_never_dispatch_more_than_the_ocr_function_serves(tmp_path):
@@ -512,8 +596,12 @@ def test_the_queues_never_dispatch_more_than_the_ocr_function_serves(tmp_path):
     broken = tmp_path / "terraform"
     shutil.copytree(TF_DIR, broken, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
     functions_tf = (broken / "functions.tf").read_text()
-    (broken / "functions.tf").write_text(functions_tf.replace("max_instance_count               = local.ocr_instances",
-                                                              "max_instance_count               = var.ocr_max_instances"))
+    (broken / "functions.tf").write_text(
+        functions_tf.replace(
+            "max_instance_count               = local.ocr_instances",
+            "max_instance_count               = var.ocr_max_instances",
+        )
+    )
     problems = queue_violations(load_tf(str(broken)))
     assert len(problems) == len(SIZES) and all("more than the OCR function's" in p for p in problems), problems
 
@@ -542,7 +630,7 @@ def test_label_extractor_regexes_match_the_events_they_label(tf):
     checked = 0
     for name, metric in tf["resource"]["google_logging_metric"].items():
         events = re.findall(r'jsonPayload\.event=\\"(\w+)\\"', metric["filter"])
-        for label, extractor in metric.get("label_extractors", {}).items():
+        for _label, extractor in metric.get("label_extractors", {}).items():
             regex = re.fullmatch(r'REGEXP_EXTRACT\(jsonPayload\.event, "(.*)"\)', hcl_string(extractor))
             if not regex:
                 continue
@@ -554,14 +642,22 @@ def test_label_extractor_regexes_match_the_events_they_label(tf):
     assert checked == 1
 
 
-CLIENT_OF = {("BLOB_STORE", "gcs"): "google-cloud-storage", ("JOB_STORE", "firestore"): "google-cloud-firestore",
-             ("TASK_QUEUE", "cloudtasks"): "google-cloud-tasks", ("OCR_ENGINE", "vision"): "google-cloud-vision"}
+CLIENT_OF = {
+    ("BLOB_STORE", "gcs"): "google-cloud-storage",
+    ("JOB_STORE", "firestore"): "google-cloud-firestore",
+    ("TASK_QUEUE", "cloudtasks"): "google-cloud-tasks",
+    ("OCR_ENGINE", "vision"): "google-cloud-vision",
+}
 
 
 def test_each_function_requires_the_clients_its_settings_use(tf):
     for fn in FUNCTIONS:
         with open(os.path.join(ROOT, "functions", fn, "requirements.txt"), encoding="utf-8") as f:
-            required = {re.split(r"[<>=~!\[ ]", line.strip())[0].lower() for line in f if line.strip() and not line.startswith("#")}
+            required = {
+                re.split(r"[<>=~!\[ ]", line.strip())[0].lower()
+                for line in f
+                if line.strip() and not line.startswith("#")
+            }
         env = function_env(tf, fn)
         needed = {package for (name, value), package in CLIENT_OF.items() if env.get(name) == value}
         assert needed and needed <= required, (fn, needed - required)

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from tests.test_terraform import TF_DIR, _missing
+from tests.helpers import TF_DIR, missing
 from tools import terraform_check
 
 # Arguments terraform/ uses that the schema (provider 6.50) does not have because they are newer,
@@ -26,7 +26,7 @@ def provider_schema() -> dict:
     try:
         return terraform_check.load_schema()
     except terraform_check.SchemaUnavailable as e:
-        _missing(f"the google provider schema ({e})")
+        missing(f"the google provider schema ({e})")
 
 
 def broken_copy(tmp_path, edits: dict[str, list[tuple[str, str]]]) -> str:
@@ -43,6 +43,7 @@ def broken_copy(tmp_path, edits: dict[str, list[tuple[str, str]]]) -> str:
 
 
 # --- terraform/ as it is -------------------------------------------------------------------------
+
 
 def test_every_reference_in_terraform_resolves():
     assert terraform_check.reference_problems(terraform_check.Config(TF_DIR)) == []
@@ -84,39 +85,60 @@ def test_provider_schema_tarball_is_refused_unless_its_digest_is_pinned(tmp_path
 
 # --- broken copies -------------------------------------------------------------------------------
 
+
 def test_provider_schema_refuses_a_misspelt_argument_and_a_wrong_nested_block(tmp_path, provider_schema):
-    broken = broken_copy(tmp_path, {
-        "storage.tf": [('  storage_class               = "STANDARD"', '  storage_clas                = "STANDARD"'),
-                       ("  versioning {\n    enabled = true\n  }", "  versioning = {\n    enabled = true\n  }"),
-                       ("    condition {\n      days_since_noncurrent_time", "    conditions {\n      days_since_noncurrent_time")],
-        "tasks.tf": [("  rate_limits {", "  rate_limit {")],
-        "scheduler.tf": [("    retry_count = 0", '    retry_count = "none"')],
-    })
+    broken = broken_copy(
+        tmp_path,
+        {
+            "storage.tf": [
+                ('  storage_class               = "STANDARD"', '  storage_clas                = "STANDARD"'),
+                ("  versioning {\n    enabled = true\n  }", "  versioning = {\n    enabled = true\n  }"),
+                (
+                    "    condition {\n      days_since_noncurrent_time",
+                    "    conditions {\n      days_since_noncurrent_time",
+                ),
+            ],
+            "tasks.tf": [("  rate_limits {", "  rate_limit {")],
+            "scheduler.tf": [("    retry_count = 0", '    retry_count = "none"')],
+        },
+    )
     problems = terraform_check.schema_problems(terraform_check.Config(broken), provider_schema)
-    assert sorted(problems) == sorted([
-        "google_cloud_scheduler_job.reconcile: retry_config: retry_count: expected a number, got the string 'none'",
-        "google_cloud_tasks_queue.ocr: rate_limit: google_cloud_tasks_queue has no such argument or block "
-        "in the provider's schema",
-        "google_storage_bucket.receipts: storage_clas: google_storage_bucket has no such argument or block "
-        "in the provider's schema",
-        "google_storage_bucket.receipts: versioning: is a block in the provider's schema: "
-        "write `versioning { ... }`, not `versioning = ...`",
-        "google_storage_bucket.receipts: lifecycle_rule: conditions: google_storage_bucket.lifecycle_rule has no "
-        "such argument or block in the provider's schema",
-        "google_storage_bucket.receipts: lifecycle_rule: the required block condition is missing",
-    ])
+    assert sorted(problems) == sorted(
+        [
+            "google_cloud_scheduler_job.reconcile: retry_config: retry_count: expected a number, got the string 'none'",
+            "google_cloud_tasks_queue.ocr: rate_limit: google_cloud_tasks_queue has no such argument or block "
+            "in the provider's schema",
+            "google_storage_bucket.receipts: storage_clas: google_storage_bucket has no such argument or block "
+            "in the provider's schema",
+            "google_storage_bucket.receipts: versioning: is a block in the provider's schema: "
+            "write `versioning { ... }`, not `versioning = ...`",
+            "google_storage_bucket.receipts: lifecycle_rule: conditions: google_storage_bucket.lifecycle_rule has no "
+            "such argument or block in the provider's schema",
+            "google_storage_bucket.receipts: lifecycle_rule: the required block condition is missing",
+        ]
+    )
 
 
 def test_a_reference_to_something_not_declared_is_refused(tmp_path):
     """The bug this check was written for: scheduler.tf depended on the v2 IAM member while
     iam.tf declares the v1 one; `terraform validate` refuses that, and so does this."""
-    broken = broken_copy(tmp_path, {
-        "scheduler.tf": [("[google_cloud_run_service_iam_member.ocr_invoker]", "[google_cloud_run_v2_service_iam_member.ocr_invoker]")],
-        "functions.tf": [("tostring(var.ocr_concurrency)", "tostring(var.ocr_concurency)"),
-                         ("data.google_project.this.number", "data.google_project.that.number")],
-        "outputs.tf": [("local.ocr_audience", "local.ocr_audiences")],
-        "storage.tf": [("${each.key}.zip", "${count.index}.zip")],
-    })
+    broken = broken_copy(
+        tmp_path,
+        {
+            "scheduler.tf": [
+                (
+                    "[google_cloud_run_service_iam_member.ocr_invoker]",
+                    "[google_cloud_run_v2_service_iam_member.ocr_invoker]",
+                )
+            ],
+            "functions.tf": [
+                ("tostring(var.ocr_concurrency)", "tostring(var.ocr_concurency)"),
+                ("data.google_project.this.number", "data.google_project.that.number"),
+            ],
+            "outputs.tf": [("local.ocr_audience", "local.ocr_audiences")],
+            "storage.tf": [("${each.key}.zip", "${count.index}.zip")],
+        },
+    )
     problems = terraform_check.reference_problems(terraform_check.Config(broken))
     assert problems == [
         "google_cloud_scheduler_job.reconcile: google_cloud_run_v2_service_iam_member.ocr_invoker: no such resource",
@@ -128,20 +150,27 @@ def test_a_reference_to_something_not_declared_is_refused(tmp_path):
 
 
 def test_provider_schema_refuses_reading_an_attribute_a_resource_does_not_have(tmp_path, provider_schema):
-    broken = broken_copy(tmp_path, {"functions.tf": [("google_service_account.invoker.email", "google_service_account.invoker.emial")]})
+    broken = broken_copy(
+        tmp_path, {"functions.tf": [("google_service_account.invoker.email", "google_service_account.invoker.emial")]}
+    )
     assert terraform_check.reference_problems(terraform_check.Config(broken), provider_schema) == [
-        "google_cloudfunctions2_function.ocr: google_service_account.invoker.emial: google_service_account has no attribute emial"]
+        "google_cloudfunctions2_function.ocr: google_service_account.invoker.emial: "
+        "google_service_account has no attribute emial"
+    ]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("${var.a}", [["var", "a"]]),
-    ("plain text with resource.type and a.b", []),
-    ('x-${join(",", [for k, v in var.m : "${k}=${local.sep}${v}"])}', [["var", "m"], ["local", "sep"]]),
-    ('${google_x.y["ocr"].name}-$${not.code}', [["google_x", "y", "[]", "name"]]),
-    ('${jsonencode({ a = "resource.labels.x", b = each.value })}', [["each", "value"]]),
-    ("${[for r in var.rs : r.name]}", [["var", "rs"], ["r", "name"]]),
-    ('${data.google_project.this.number * 2}', [["data", "google_project", "this", "number"]]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("${var.a}", [["var", "a"]]),
+        ("plain text with resource.type and a.b", []),
+        ('x-${join(",", [for k, v in var.m : "${k}=${local.sep}${v}"])}', [["var", "m"], ["local", "sep"]]),
+        ('${google_x.y["ocr"].name}-$${not.code}', [["google_x", "y", "[]", "name"]]),
+        ('${jsonencode({ a = "resource.labels.x", b = each.value })}', [["each", "value"]]),
+        ("${[for r in var.rs : r.name]}", [["var", "rs"], ["r", "name"]]),
+        ("${data.google_project.this.number * 2}", [["data", "google_project", "this", "number"]]),
+    ],
+)
 def test_references_are_read_from_code_not_from_string_literals(text, expected):
     assert terraform_check.references(terraform_check.expression_code(text)) == expected
 
@@ -151,5 +180,7 @@ def test_provider_schema_command_line_exits_1_on_problems(tmp_path, provider_sch
     broken = broken_copy(tmp_path, {"tasks.tf": [("  rate_limits {", "  rate_limit {")]})
     assert terraform_check.main([broken]) == 1
     assert capsys.readouterr().out.splitlines()[-2:] == [
-        "google_cloud_tasks_queue.ocr: rate_limit: google_cloud_tasks_queue has no such argument or block in the provider's schema",
-        "1 problem(s)"]
+        "google_cloud_tasks_queue.ocr: rate_limit: "
+        "google_cloud_tasks_queue has no such argument or block in the provider's schema",
+        "1 problem(s)",
+    ]

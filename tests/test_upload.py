@@ -7,20 +7,9 @@ import pytest
 
 from common import blobstore, config, jobstore, upload
 from common.errors import ApiError
+from tests.helpers import nothing_stored, post
 
 MIB = 1024 * 1024
-
-
-def post(client, filename=None, content=b"", **fields):
-    data = dict(fields)
-    if filename is not None:
-        data["file"] = (io.BytesIO(content), filename)
-    return client.post("/", data=data, content_type="multipart/form-data")
-
-
-def nothing_stored() -> bool:
-    settings = config.from_env()
-    return blobstore.from_settings(settings).names() == [] and jobstore.from_settings(settings).list() == []
 
 
 @pytest.fixture
@@ -68,20 +57,31 @@ def test_job_ids_are_128_bit_random_hex(client, sample):
 HTML = b"<!DOCTYPE html><html><head><title>x</title></head><body><script>alert(1)</script></body></html>"
 
 
-@pytest.mark.parametrize("case, filename, make_content, status, code", [
-    ("wrong extension", "receipt.exe", lambda s: s["png"], 415, "extension_not_allowed"),
-    ("double extension", "receipt.png.php", lambda s: s["png"], 415, "extension_not_allowed"),
-    ("no extension", "receipt", lambda s: s["png"], 415, "extension_not_allowed"),
-    ("png content named jpg", "receipt.jpg", lambda s: s["png"], 415, "mime_mismatch"),
-    ("pdf content named png", "receipt.png", lambda s: s["pdf"], 415, "mime_mismatch"),
-    ("html renamed pdf", "receipt.pdf", lambda s: HTML, 415, "mime_not_allowed"),
-    ("empty file", "receipt.png", lambda s: b"", 400, "empty_file"),
-    ("truncated png", "receipt.png", lambda s: s["png"][: len(s["png"]) // 2], 422, "unreadable_file"),
-    ("truncated jpeg", "receipt.jpg", lambda s: s["jpeg"][: len(s["jpeg"]) // 2], 422, "unreadable_file"),
-    ("truncated pdf", "receipt.pdf", lambda s: s["pdf"][:200], 422, "unreadable_file"),
-    ("16 MB + 1 byte", "receipt.png", lambda s: s["png"] + b"\0" * (16 * MIB + 1 - len(s["png"])), 413, "file_too_large"),
-])
-def test_bad_uploads_get_their_own_json_error_and_store_nothing(client, sample, case, filename, make_content, status, code):
+@pytest.mark.parametrize(
+    "case, filename, make_content, status, code",
+    [
+        ("wrong extension", "receipt.exe", lambda s: s["png"], 415, "extension_not_allowed"),
+        ("double extension", "receipt.png.php", lambda s: s["png"], 415, "extension_not_allowed"),
+        ("no extension", "receipt", lambda s: s["png"], 415, "extension_not_allowed"),
+        ("png content named jpg", "receipt.jpg", lambda s: s["png"], 415, "mime_mismatch"),
+        ("pdf content named png", "receipt.png", lambda s: s["pdf"], 415, "mime_mismatch"),
+        ("html renamed pdf", "receipt.pdf", lambda s: HTML, 415, "mime_not_allowed"),
+        ("empty file", "receipt.png", lambda s: b"", 400, "empty_file"),
+        ("truncated png", "receipt.png", lambda s: s["png"][: len(s["png"]) // 2], 422, "unreadable_file"),
+        ("truncated jpeg", "receipt.jpg", lambda s: s["jpeg"][: len(s["jpeg"]) // 2], 422, "unreadable_file"),
+        ("truncated pdf", "receipt.pdf", lambda s: s["pdf"][:200], 422, "unreadable_file"),
+        (
+            "16 MB + 1 byte",
+            "receipt.png",
+            lambda s: s["png"] + b"\0" * (16 * MIB + 1 - len(s["png"])),
+            413,
+            "file_too_large",
+        ),
+    ],
+)
+def test_bad_uploads_get_their_own_json_error_and_store_nothing(
+    client, sample, case, filename, make_content, status, code
+):
     response = post(client, filename, make_content(sample))
     assert response.status_code == status, case
     assert response.is_json
@@ -97,8 +97,11 @@ def test_missing_file_field(client):
 
 
 def test_two_file_fields(client, sample):
-    response = client.post("/", data={"file": [(io.BytesIO(sample["png"]), "a.png"), (io.BytesIO(sample["pdf"]), "b.pdf")]},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/",
+        data={"file": [(io.BytesIO(sample["png"]), "a.png"), (io.BytesIO(sample["pdf"]), "b.pdf")]},
+        content_type="multipart/form-data",
+    )
     assert (response.status_code, response.get_json()["code"]) == (400, "multiple_files")
     assert nothing_stored()
 
@@ -116,14 +119,17 @@ def test_wrong_method(client):
     assert (response.status_code, response.get_json()["code"]) == (405, "method_not_allowed")
 
 
-@pytest.mark.parametrize("field, value, code", [
-    ("pedido_id", "../../etc", "invalid_pedido_id"),
-    ("pedido_id", "x" * 65, "invalid_pedido_id"),
-    ("expected_amount", "-5", "invalid_expected_amount"),
-    ("expected_amount", "abc", "invalid_expected_amount"),
-    ("expected_amount", "0", "invalid_expected_amount"),
-    ("expected_amount", "1,2,3", "invalid_expected_amount"),
-])
+@pytest.mark.parametrize(
+    "field, value, code",
+    [
+        ("pedido_id", "../../etc", "invalid_pedido_id"),
+        ("pedido_id", "x" * 65, "invalid_pedido_id"),
+        ("expected_amount", "-5", "invalid_expected_amount"),
+        ("expected_amount", "abc", "invalid_expected_amount"),
+        ("expected_amount", "0", "invalid_expected_amount"),
+        ("expected_amount", "1,2,3", "invalid_expected_amount"),
+    ],
+)
 def test_bad_form_fields_are_refused_before_anything_is_stored(client, sample, field, value, code):
     response = post(client, "a.png", sample["png"], **{field: value})
     assert (response.status_code, response.get_json()["code"]) == (400, code)
@@ -136,9 +142,17 @@ def test_a_huge_form_field_is_refused(client, sample):
     assert nothing_stored()
 
 
-@pytest.mark.parametrize("text, amount", [
-    ("1234.56", 1234.56), ("1234,56", 1234.56), ("1.234,56", 1234.56), ("R$ 19,50", 19.5), ("7", 7.0), ("1.234", 1234.0),
-])
+@pytest.mark.parametrize(
+    "text, amount",
+    [
+        ("1234.56", 1234.56),
+        ("1234,56", 1234.56),
+        ("1.234,56", 1234.56),
+        ("R$ 19,50", 19.5),
+        ("7", 7.0),
+        ("1.234", 1234.0),
+    ],
+)
 def test_expected_amount_accepts_brazilian_and_plain_forms(text, amount):
     assert upload.parse_expected_amount(text) == amount
 
@@ -168,7 +182,9 @@ def test_with_redis_down_the_upload_falls_back_to_inline(make_client, stopped_re
     assert '"event": "queue_unavailable_fallback"' in capsys.readouterr().out
 
 
-def test_with_redis_down_and_no_fallback_the_upload_is_refused_and_nothing_stays_queued(make_client, stopped_redis, sample):
+def test_with_redis_down_and_no_fallback_the_upload_is_refused_and_nothing_stays_queued(
+    make_client, stopped_redis, sample
+):
     client = make_client("upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{stopped_redis.host}/0", SYNC_FALLBACK="false")
     response = post(client, "a.png", sample["png"])
     assert (response.status_code, response.get_json()["code"]) == (503, "queue_unavailable")
@@ -183,8 +199,9 @@ def test_with_redis_down_and_no_fallback_the_upload_is_refused_and_nothing_stays
 def test_a_queued_upload_answers_202_with_location(make_client, redis_server, sample):
     import uuid
 
-    client = make_client("upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{redis_server.host}/0",
-                         RQ_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}")
+    client = make_client(
+        "upload", TASK_QUEUE="rq", REDIS_URL=f"redis://{redis_server.host}/0", RQ_QUEUE_NAME=f"q{uuid.uuid4().hex[:8]}"
+    )
     response = post(client, "a.png", sample["png"])
     assert response.status_code == 202
     body = response.get_json()

@@ -21,7 +21,9 @@ def code_of(fn, *args) -> str:
     return caught.value.code
 
 
-@pytest.mark.parametrize("name, ext", [("a.PNG", ".png"), ("scan.Jpeg", ".jpeg"), ("c:\\x\\r.pdf", ".pdf"), ("x.y.jpg", ".jpg")])
+@pytest.mark.parametrize(
+    "name, ext", [("a.PNG", ".png"), ("scan.Jpeg", ".jpeg"), ("c:\\x\\r.pdf", ".pdf"), ("x.y.jpg", ".jpg")]
+)
 def test_allowed_extensions(name, ext):
     assert validation.validate_file_extension(name) == ext
 
@@ -54,7 +56,10 @@ def test_decompression_bombs_are_refused_before_decoding():
 
 
 def test_an_encrypted_or_page_heavy_pdf_is_refused(sample):
-    assert code_of(validation.validate_decodable, io.BytesIO(sample["pdf"]), "application/pdf", 10**7, 0) == "too_many_pages"
+    assert (
+        code_of(validation.validate_decodable, io.BytesIO(sample["pdf"]), "application/pdf", 10**7, 0)
+        == "too_many_pages"
+    )
 
 
 def test_content_addressed_names_and_hashes(sample):

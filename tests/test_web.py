@@ -7,37 +7,30 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import pytest
 
-from common import config, job, jobstore, services
-from tests.conftest import ROOT, TEST_OUTPUT
-from tools import emulators, receipts
+from common import config, job, services
+from tests.helpers import ROOT, TEST_OUTPUT, LocalFunctions, blank_png
+from tools import receipts
 
 SCREENSHOTS = os.path.join(TEST_OUTPUT, "screenshots")
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # Debian's; Playwright downloads none here
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SAMPLE_AMOUNT = "R$ 5.039,58"  # samples/receipt.png: tools.receipts.sample_receipt(0, layout="nubank")
 
 
 def new_job(sha: str, **fields) -> dict:
     return job.new_job(sha256=sha, blob_name=f"{sha}.png", content_type="image/png", size=3, **fields)
-
-
-def blank_png() -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (400, 300), "white").save(out, "PNG")
-    return out.getvalue()
 
 
 # --- The status function's pages and GET /jobs, through functions-framework's app -------------
@@ -71,8 +64,10 @@ def test_static_files_have_their_type_and_revalidate_by_content(status):
     assert status.get("/static/style.css").mimetype == "text/css"
 
 
-@pytest.mark.parametrize("path", ["/static/../main.py", "/static/%2e%2e/main.py", "/static/.hidden", "/static/nope.js",
-                                  "/static/", "/dashboard/"])
+@pytest.mark.parametrize(
+    "path",
+    ["/static/../main.py", "/static/%2e%2e/main.py", "/static/.hidden", "/static/nope.js", "/static/", "/dashboard/"],
+)
 def test_nothing_else_is_served(status, path):
     response = status.get(path)
     assert response.status_code == 404 and response.is_json
@@ -120,10 +115,19 @@ def test_jobs_lists_newest_first_page_by_page_with_counts(status):
     assert failed["next_cursor"] is None and len(status.get("/jobs").get_json()["jobs"]) == 5
 
 
-@pytest.mark.parametrize("query, code", [("status=done", "invalid_status"), ("status=QUEUED", "invalid_status"),
-                                         ("limit=0", "invalid_limit"), ("limit=101", "invalid_limit"),
-                                         ("limit=-1", "invalid_limit"), ("limit=ten", "invalid_limit"),
-                                         ("cursor=bm90IGEgY3Vyc29y", "invalid_cursor"), ("cursor=%25%25", "invalid_cursor")])
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        ("status=done", "invalid_status"),
+        ("status=QUEUED", "invalid_status"),
+        ("limit=0", "invalid_limit"),
+        ("limit=101", "invalid_limit"),
+        ("limit=-1", "invalid_limit"),
+        ("limit=ten", "invalid_limit"),
+        ("cursor=bm90IGEgY3Vyc29y", "invalid_cursor"),
+        ("cursor=%25%25", "invalid_cursor"),
+    ],
+)
 def test_bad_list_parameters_are_400_json(status, query, code):
     response = status.get(f"/jobs?{query}")
     assert (response.status_code, response.get_json()["code"]) == (400, code)
@@ -141,15 +145,27 @@ PAGE_ORIGIN = "https://status-abc.a.run.app"
 
 
 def preflight(client, path, origin, method):
-    return client.options(path, headers={"Origin": origin, "Access-Control-Request-Method": method,
-                                         "Access-Control-Request-Headers": "x-api-key"})
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "x-api-key",
+        },
+    )
 
 
-@pytest.mark.parametrize("name, path, method", [("upload", "/", "POST"), ("status", "/jobs", "GET"),
-                                                ("status", f"/jobs/{'a' * 32}/status", "GET")])
+@pytest.mark.parametrize(
+    "name, path, method",
+    [("upload", "/", "POST"), ("status", "/jobs", "GET"), ("status", f"/jobs/{'a' * 32}/status", "GET")],
+)
 def test_preflight_from_an_allowed_origin_passes_before_the_api_key_check(make_client, name, path, method):
-    client = make_client(name, CORS_ALLOWED_ORIGINS=f"http://localhost:8080, {PAGE_ORIGIN}",
-                         REQUIRE_API_KEY="true", API_KEY_HASHES="0" * 64)
+    client = make_client(
+        name,
+        CORS_ALLOWED_ORIGINS=f"http://localhost:8080, {PAGE_ORIGIN}",
+        REQUIRE_API_KEY="true",
+        API_KEY_HASHES="0" * 64,
+    )
     response = preflight(client, path, PAGE_ORIGIN, method)
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == PAGE_ORIGIN
@@ -162,8 +178,12 @@ def test_preflight_from_an_allowed_origin_passes_before_the_api_key_check(make_c
 
 def test_answers_and_refusals_carry_cors_headers_for_allowed_origins_only(make_client):
     upload = make_client("upload", CORS_ALLOWED_ORIGINS=PAGE_ORIGIN)
-    refused = upload.post("/", data={"file": (io.BytesIO(b"MZ"), "x.exe")}, content_type="multipart/form-data",
-                          headers={"Origin": PAGE_ORIGIN})
+    refused = upload.post(
+        "/",
+        data={"file": (io.BytesIO(b"MZ"), "x.exe")},
+        content_type="multipart/form-data",
+        headers={"Origin": PAGE_ORIGIN},
+    )
     assert refused.status_code == 415  # the page must be able to read why
     assert refused.headers["Access-Control-Allow-Origin"] == PAGE_ORIGIN
     assert refused.headers["Access-Control-Expose-Headers"] == "Location, Retry-After"
@@ -181,9 +201,16 @@ def test_no_cross_origin_access_unless_configured_and_star_only_explicitly(make_
     assert preflight(anyone, "/", "https://any.example", "POST").headers["Access-Control-Allow-Origin"] == "*"
 
 
-@pytest.mark.parametrize("env", [{"CORS_ALLOWED_ORIGINS": "https://x.example/path"}, {"CORS_ALLOWED_ORIGINS": "x.example"},
-                                 {"CORS_ALLOWED_ORIGINS": "https://x.example;y"}, {"UPLOAD_URL": "ftp://x.example"},
-                                 {"UPLOAD_URL": "https://x.example/\"><script>"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CORS_ALLOWED_ORIGINS": "https://x.example/path"},
+        {"CORS_ALLOWED_ORIGINS": "x.example"},
+        {"CORS_ALLOWED_ORIGINS": "https://x.example;y"},
+        {"UPLOAD_URL": "ftp://x.example"},
+        {"UPLOAD_URL": 'https://x.example/"><script>'},
+    ],
+)
 def test_bad_web_settings_fail_at_start_up_naming_the_variable(env):
     with pytest.raises(config.ConfigError, match=next(iter(env))):
         config.from_env(env)
@@ -195,63 +222,6 @@ def test_origins_are_compared_as_browsers_send_them():
 
 
 # --- The two functions as real processes, and a real browser --------------------------------
-
-
-class LocalFunctions:
-    """The upload and status functions under functions-framework on free loopback ports, sharing
-    one SQLite file and blob folder (inline processing), as `make run` starts them."""
-
-    def __init__(self, workdir: str, **env: str):
-        self.ports = {"upload": emulators.free_port(), "status": emulators.free_port()}
-        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
-        self.sqlite_path = os.path.join(workdir, "jobs.sqlite3")
-        self.env = {**os.environ, "PYTHONPATH": ROOT, "REQUIRE_API_KEY": "false", "TASK_QUEUE": "inline",
-                    "JOB_STORE": "sqlite", "BLOB_STORE": "local", "SQLITE_PATH": self.sqlite_path,
-                    "LOCAL_BLOB_DIR": os.path.join(workdir, "blobs"), "UPLOAD_URL": self.urls["upload"] + "/",
-                    "CORS_ALLOWED_ORIGINS": self.urls["status"], **env}
-        self.logs = os.path.join(TEST_OUTPUT, "logs")
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self) -> "LocalFunctions":
-        os.makedirs(self.logs, exist_ok=True)
-        framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-        targets = {"upload": "upload_receipt", "status": "job_status"}
-        for name, port in self.ports.items():
-            with open(os.path.join(self.logs, f"web-{name}.log"), "ab") as log:
-                self.processes[name] = subprocess.Popen(
-                    [framework, "--target", targets[name], "--source", os.path.join(ROOT, "functions", name, "main.py"),
-                     "--host", "127.0.0.1", "--port", str(port)],
-                    env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        for name, url in self.urls.items():
-            self._wait_until_up(name, url)
-        return self
-
-    def _wait_until_up(self, name: str, url: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.processes[name].poll() is None, f"the {name} function exited; see test-output/logs/web-{name}.log"
-            try:
-                urllib.request.urlopen(url + "/", timeout=2)
-                return
-            except urllib.error.HTTPError:
-                return  # it answered
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"the {name} function did not come up")
-
-    def store(self) -> jobstore.SqliteJobStore:
-        return jobstore.SqliteJobStore(self.sqlite_path)
-
-    def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +261,10 @@ def page(browser):
     errors: list[str] = []
     tab.on("pageerror", lambda e: errors.append(str(e)))
     # A refusal the page shows (4xx, a 503 to retry) is logged by Chromium too; that is no error here.
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
+    tab.on(
+        "console",
+        lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+    )
     yield tab
     context.close()
     assert not errors, errors
@@ -326,7 +299,7 @@ def test_upload_a_receipt_then_a_refused_file_then_see_both_in_the_dashboard(pag
     expect(page.locator("#f-payer")).not_to_be_empty()
     receipt_job = page.locator("#job-id").inner_text()
     finished = shot(page, "02-finished.png")
-    # The README's picture: written when missing or asked for, not on every run (the job id in it
+    # docs/api.md's picture: written when missing or asked for, not on every run (the job id in it
     # changes each time, and a committed file should not).
     docs_copy = os.path.join(ROOT, "docs", "page-finished.png")
     if not os.path.exists(docs_copy) or os.environ.get("UPDATE_DOCS_SCREENSHOT"):
@@ -338,7 +311,8 @@ def test_upload_a_receipt_then_a_refused_file_then_see_both_in_the_dashboard(pag
 
     # A file the upload refuses: no job, the reason in Portuguese and the server's own words.
     page.get_by_label("Escolha ou arraste o comprovante").set_input_files(
-        {"name": "programa.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00" + b"\0" * 64})
+        {"name": "programa.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00" + b"\0" * 64}
+    )
     page.get_by_role("button", name="Enviar").click()
     expect(page.get_by_role("alert")).to_contain_text("Tipo de arquivo não aceito")
     expect(page.get_by_role("alert")).to_contain_text("extension_not_allowed")
@@ -347,7 +321,8 @@ def test_upload_a_receipt_then_a_refused_file_then_see_both_in_the_dashboard(pag
 
     # An image without a receipt: a job that fails, with its error.
     page.get_by_label("Escolha ou arraste o comprovante").set_input_files(
-        {"name": "branco.png", "mimeType": "image/png", "buffer": blank_png()})
+        {"name": "branco.png", "mimeType": "image/png", "buffer": blank_png()}
+    )
     page.get_by_role("button", name="Enviar").click()
     expect(page.locator("#job-state")).to_have_text("Falhou", timeout=120_000)
     expect(page.get_by_role("alert")).to_contain_text("Nenhum comprovante PIX encontrado")
@@ -382,16 +357,27 @@ def test_a_queued_upload_is_followed_to_the_end_honouring_retry_after(page, func
     polls: list[float] = []
 
     def queued_upload(route):  # what the upload answers with a real queue: 202 and a status_url
-        route.fulfill(status=202, headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/json"},
-                      json={"job_id": doc["job_id"], "status": "queued", "created_at": doc["created_at"],
-                            "status_url": f"https://status-elsewhere.invalid/jobs/{doc['job_id']}/status",
-                            "duplicate": False, "processing": "queued"})
+        route.fulfill(
+            status=202,
+            headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/json"},
+            json={
+                "job_id": doc["job_id"],
+                "status": "queued",
+                "created_at": doc["created_at"],
+                "status_url": f"https://status-elsewhere.invalid/jobs/{doc['job_id']}/status",
+                "duplicate": False,
+                "processing": "queued",
+            },
+        )
 
     def status_route(route):
         polls.append(time.monotonic())
         if len(polls) == 2:  # one busy answer: the next poll must wait what it says
-            route.fulfill(status=503, headers={"Retry-After": "2", "Content-Type": "application/json"},
-                          body='{"error": "busy", "code": "backend_unavailable"}')
+            route.fulfill(
+                status=503,
+                headers={"Retry-After": "2", "Content-Type": "application/json"},
+                body='{"error": "busy", "code": "backend_unavailable"}',
+            )
         else:
             route.continue_()
 
@@ -412,12 +398,19 @@ def test_a_queued_upload_is_followed_to_the_end_honouring_retry_after(page, func
     expect(page.locator("#job-progress")).to_have_attribute("value", "40")
     assert polls[2] - polls[1] >= 1.9, polls
     shot(page, "08-started.png")
-    data = {"amount": 1234.56, "transaction_id": "E18236120202506040125s173f4b96d4",
-            "paid_at": "2025-06-03T22:25:30-03:00",
-            "payer": {"name": "Maria Silva", "document": "***.078.642-**", "bank": "Nubank", "pix_key": None},
-            "receiver": {"name": "Loja Outra", "document": None, "bank": "Inter", "pix_key": "loja@example.com"},
-            "needs_review": False,
-            "validacao_recebedor": {"valid": False, "matched": [], "reason": "the receiver on the receipt is not the expected one"}}
+    data = {
+        "amount": 1234.56,
+        "transaction_id": "E18236120202506040125s173f4b96d4",
+        "paid_at": "2025-06-03T22:25:30-03:00",
+        "payer": {"name": "Maria Silva", "document": "***.078.642-**", "bank": "Nubank", "pix_key": None},
+        "receiver": {"name": "Loja Outra", "document": None, "bank": "Inter", "pix_key": "loja@example.com"},
+        "needs_review": False,
+        "validacao_recebedor": {
+            "valid": False,
+            "matched": [],
+            "reason": "the receiver on the receipt is not the expected one",
+        },
+    }
     store.update(doc["job_id"], lambda d: job.finish(d, 1, {"success": True, "data": data}, job.now()))
     expect(page.locator("#f-amount")).to_have_text("R$ 1.234,56")
     expect(page.locator("#f-date")).to_have_text("03/06/2025 22:25:30")
@@ -432,12 +425,15 @@ def test_a_queued_upload_is_followed_to_the_end_honouring_retry_after(page, func
 def test_phone_sized_screen(browser, functions):
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="pt-BR")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True, locale="pt-BR"
+    )
     tab = context.new_page()
     try:
         tab.goto(functions.urls["status"] + "/")
-        tab.get_by_label("Escolha ou arraste o comprovante").set_input_files(os.path.join(ROOT, "samples", "receipt.png"))
+        tab.get_by_label("Escolha ou arraste o comprovante").set_input_files(
+            os.path.join(ROOT, "samples", "receipt.png")
+        )
         tab.get_by_role("button", name="Enviar").click()
         expect(tab.locator("#f-amount")).to_have_text(SAMPLE_AMOUNT, timeout=120_000)
         expect(tab.locator("#receiver-check")).to_have_class("check pass")
@@ -471,12 +467,25 @@ def test_the_dashboard_shows_each_jobs_webhook_delivery(page, functions):
     store = functions.store()
     shown = {}
     for seed, (status, attempts, code) in enumerate([("delivered", 1, 200), ("failed", 3, 503)], start=40):
-        doc, _ = store.create(job.new_job(sha256=f"{seed:064x}", blob_name="x.png", content_type="image/png", size=1,
-                                          callback_url="https://example.com/hook", callback_key="*"))
+        doc, _ = store.create(
+            job.new_job(
+                sha256=f"{seed:064x}",
+                blob_name="x.png",
+                content_type="image/png",
+                size=1,
+                callback_url="https://example.com/hook",
+                callback_key="*",
+            )
+        )
         store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
         store.update(doc["job_id"], lambda d: job.fail(d, 1, "timeout", "too slow", job.now()))
-        store.update(doc["job_id"], lambda d: {**d, "notification": {
-            **d["notification"], "status": status, "attempts": attempts, "last_status_code": code}})
+        store.update(
+            doc["job_id"],
+            lambda d: {
+                **d,
+                "notification": {**d["notification"], "status": status, "attempts": attempts, "last_status_code": code},
+            },
+        )
         shown[doc["job_id"]] = (status, attempts, code)
     page.goto(functions.urls["status"] + "/dashboard")
     for job_id, (status, attempts, code) in shown.items():
@@ -491,7 +500,10 @@ def test_the_api_key_is_kept_in_the_browser_and_sent(page, functions):
     from playwright.sync_api import expect
 
     sent: list[str | None] = []
-    page.route(lambda url: "/jobs?" in url, lambda route: (sent.append(route.request.headers.get("x-api-key")), route.continue_()))
+    page.route(
+        lambda url: "/jobs?" in url,
+        lambda route: (sent.append(route.request.headers.get("x-api-key")), route.continue_()),
+    )
     page.goto(functions.urls["status"] + "/dashboard")
     page.get_by_text("Chave de API", exact=True).click()
     page.get_by_label("Chave de API").fill("minha-chave")

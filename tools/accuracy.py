@@ -42,23 +42,43 @@ from common.errors import ReceiptUnreadable
 from common.receiver import normal_pix_key
 from tools.hard_receipts import LOOKALIKES
 
-FIELDS = ("amount", "transaction_id", "paid_at", "payer_name", "payer_document", "receiver_name",
-          "receiver_document", "receiver_pix_key")
+FIELDS = (
+    "amount",
+    "transaction_id",
+    "paid_at",
+    "payer_name",
+    "payer_document",
+    "receiver_name",
+    "receiver_document",
+    "receiver_pix_key",
+)
 KEY_FIELDS = ("amount", "transaction_id")  # wrong and not flagged: a silent error
 
 
 def _expected(label: dict) -> dict:
-    return {"amount": label["amount"], "transaction_id": label["end_to_end_id"], "paid_at": label["datetime"],
-            "payer_name": label["payer_name"], "payer_document": label["payer_doc"],
-            "receiver_name": label["receiver_name"], "receiver_document": label["receiver_doc"],
-            "receiver_pix_key": label["receiver_pix_key"]}
+    return {
+        "amount": label["amount"],
+        "transaction_id": label["end_to_end_id"],
+        "paid_at": label["datetime"],
+        "payer_name": label["payer_name"],
+        "payer_document": label["payer_doc"],
+        "receiver_name": label["receiver_name"],
+        "receiver_document": label["receiver_doc"],
+        "receiver_pix_key": label["receiver_pix_key"],
+    }
 
 
 def _got(data: dict) -> dict:
-    return {"amount": data["amount"], "transaction_id": data["transaction_id"], "paid_at": data["paid_at"],
-            "payer_name": data["payer"]["name"], "payer_document": data["payer"]["document"],
-            "receiver_name": data["receiver"]["name"], "receiver_document": data["receiver"]["document"],
-            "receiver_pix_key": data["receiver"]["pix_key"]}
+    return {
+        "amount": data["amount"],
+        "transaction_id": data["transaction_id"],
+        "paid_at": data["paid_at"],
+        "payer_name": data["payer"]["name"],
+        "payer_document": data["payer"]["document"],
+        "receiver_name": data["receiver"]["name"],
+        "receiver_document": data["receiver"]["document"],
+        "receiver_pix_key": data["receiver"]["pix_key"],
+    }
 
 
 def matches(name: str, got, want: str) -> bool:
@@ -91,8 +111,7 @@ def id_errors(got: str | None, want: str) -> list[tuple[str, str, str]]:
         else:  # characters dropped or added: no one-to-one reading
             pairs = [(want[i1:i2], got[j1:j2])]
         for wanted, read in pairs:
-            kind = next((name for name, chars in LOOKALIKES.items() if len(wanted) == 1 and wanted in chars),
-                        "other")
+            kind = next((name for name, chars in LOOKALIKES.items() if len(wanted) == 1 and wanted in chars), "other")
             out.append((kind, wanted, read))
     return out
 
@@ -106,16 +125,16 @@ class Report:
     seconds: dict = field(default_factory=lambda: {"image": [], "pdf": []})
     misses: list = field(default_factory=list)
     flagged: int = 0
-    unreadable: int = 0                 # no receipt found: a failed job (counted as flagged too)
+    unreadable: int = 0  # no receipt found: a failed job (counted as flagged too)
     unflagged_hits: dict = field(default_factory=dict)
     unflagged_totals: dict = field(default_factory=dict)
-    silent_errors: list = field(default_factory=list)   # {"file", "fields", "got", "want"}
-    flagged_with_id: int = 0            # flagged receipts whose label has an id
-    with_candidates: int = 0            # ... for which the extractor gave candidates
-    true_id_among: int = 0             # ... and the true id was among them
-    ids_by_class: Counter = field(default_factory=Counter)      # labelled ids holding each class
+    silent_errors: list = field(default_factory=list)  # {"file", "fields", "got", "want"}
+    flagged_with_id: int = 0  # flagged receipts whose label has an id
+    with_candidates: int = 0  # ... for which the extractor gave candidates
+    true_id_among: int = 0  # ... and the true id was among them
+    ids_by_class: Counter = field(default_factory=Counter)  # labelled ids holding each class
     wrong_ids_by_class: Counter = field(default_factory=Counter)  # ids read wrong at that class
-    confusions: Counter = field(default_factory=Counter)         # "l->I": characters read wrong
+    confusions: Counter = field(default_factory=Counter)  # "l->I": characters read wrong
 
     def rate(self, name: str) -> float | None:
         return self.hits.get(name, 0) / self.totals[name] if self.totals.get(name) else None
@@ -135,25 +154,41 @@ class Report:
         def share(value):
             return None if value is None else round(value, 4)
 
-        return {"folder": self.folder, "receipts": self.receipts,
-                "fields": {n: {"hits": self.hits.get(n, 0), "total": self.totals[n], "rate": round(self.rate(n), 4),
-                               "unflagged_hits": self.unflagged_hits.get(n, 0),
-                               "unflagged_total": self.unflagged_totals.get(n, 0),
-                               "unflagged_rate": share(self.unflagged_rate(n))}
-                           for n in FIELDS if self.totals.get(n)},
-                "flagged": self.flagged, "flagged_share": share(self.flagged_share),
-                "unreadable": self.unreadable,
-                "silent_errors": len(self.silent_errors), "silent_error_files": self.silent_errors,
-                "id_candidates": {"flagged_with_id": self.flagged_with_id,
-                                  "with_candidates": self.with_candidates,
-                                  "true_id_among": self.true_id_among},
-                "id_errors_by_class": {name: {"ids": self.ids_by_class.get(name, 0),
-                                              "wrong": self.wrong_ids_by_class[name]}
-                                       for name in (*LOOKALIKES, "other", "missing")
-                                       if self.ids_by_class.get(name) or self.wrong_ids_by_class[name]},
-                "id_confusions": dict(self.confusions.most_common()),
-                "misses": self.misses,
-                "median_seconds_image": self.median_seconds("image"), "median_seconds_pdf": self.median_seconds("pdf")}
+        return {
+            "folder": self.folder,
+            "receipts": self.receipts,
+            "fields": {
+                n: {
+                    "hits": self.hits.get(n, 0),
+                    "total": self.totals[n],
+                    "rate": round(self.rate(n), 4),
+                    "unflagged_hits": self.unflagged_hits.get(n, 0),
+                    "unflagged_total": self.unflagged_totals.get(n, 0),
+                    "unflagged_rate": share(self.unflagged_rate(n)),
+                }
+                for n in FIELDS
+                if self.totals.get(n)
+            },
+            "flagged": self.flagged,
+            "flagged_share": share(self.flagged_share),
+            "unreadable": self.unreadable,
+            "silent_errors": len(self.silent_errors),
+            "silent_error_files": self.silent_errors,
+            "id_candidates": {
+                "flagged_with_id": self.flagged_with_id,
+                "with_candidates": self.with_candidates,
+                "true_id_among": self.true_id_among,
+            },
+            "id_errors_by_class": {
+                name: {"ids": self.ids_by_class.get(name, 0), "wrong": self.wrong_ids_by_class[name]}
+                for name in (*LOOKALIKES, "other", "missing")
+                if self.ids_by_class.get(name) or self.wrong_ids_by_class[name]
+            },
+            "id_confusions": dict(self.confusions.most_common()),
+            "misses": self.misses,
+            "median_seconds_image": self.median_seconds("image"),
+            "median_seconds_pdf": self.median_seconds("pdf"),
+        }
 
     def print(self, out=sys.stdout) -> None:
         def pct(value):
@@ -163,30 +198,49 @@ class Report:
         print(f"  {'field':20} {'exact':>9} {'rate':>7}   {'unflagged':>9} {'rate':>7}", file=out)
         for name in FIELDS:
             if self.totals.get(name):
-                print(f"  {name:20} {self.hits.get(name, 0):>4}/{self.totals[name]:<4} {self.rate(name):>7.1%}"
-                      f"   {self.unflagged_hits.get(name, 0):>4}/{self.unflagged_totals.get(name, 0):<4}"
-                      f" {pct(self.unflagged_rate(name)):>7}", file=out)
-        print(f"  flagged (needs_review): {self.flagged}/{self.receipts} = {pct(self.flagged_share)}"
-              f"{f' (of which unreadable: {self.unreadable})' if self.unreadable else ''}", file=out)
+                print(
+                    f"  {name:20} {self.hits.get(name, 0):>4}/{self.totals[name]:<4} {self.rate(name):>7.1%}"
+                    f"   {self.unflagged_hits.get(name, 0):>4}/{self.unflagged_totals.get(name, 0):<4}"
+                    f" {pct(self.unflagged_rate(name)):>7}",
+                    file=out,
+                )
+        print(
+            f"  flagged (needs_review): {self.flagged}/{self.receipts} = {pct(self.flagged_share)}"
+            f"{f' (of which unreadable: {self.unreadable})' if self.unreadable else ''}",
+            file=out,
+        )
         print(f"  silent errors (amount or id wrong, not flagged): {len(self.silent_errors)}", file=out)
         for error in self.silent_errors:
             wrong = ", ".join(f"{n} got {error['got'][n]!r}, want {error['want'][n]!r}" for n in error["fields"])
             print(f"    silent {error['file']}: {wrong}", file=out)
         if self.flagged_with_id:
-            print(f"  flagged with an id: {self.flagged_with_id}; candidates given: {self.with_candidates};"
-                  f" true id among them: {self.true_id_among}", file=out)
+            print(
+                f"  flagged with an id: {self.flagged_with_id}; candidates given: {self.with_candidates};"
+                f" true id among them: {self.true_id_among}",
+                file=out,
+            )
         if self.wrong_ids_by_class:
-            classes = [f"{name} {self.wrong_ids_by_class[name]}/{self.ids_by_class[name]}"
-                       for name in LOOKALIKES if self.wrong_ids_by_class[name]]
-            classes += [f"{name} {self.wrong_ids_by_class[name]}" for name in ("other", "missing")
-                        if self.wrong_ids_by_class[name]]
+            classes = [
+                f"{name} {self.wrong_ids_by_class[name]}/{self.ids_by_class[name]}"
+                for name in LOOKALIKES
+                if self.wrong_ids_by_class[name]
+            ]
+            classes += [
+                f"{name} {self.wrong_ids_by_class[name]}"
+                for name in ("other", "missing")
+                if self.wrong_ids_by_class[name]
+            ]
             print(f"  ids read wrong, by look-alike class (wrong/holding it): {', '.join(classes)}", file=out)
-            print("  characters read wrong: " + ", ".join(f"{k} {v}" for k, v in self.confusions.most_common()),
-                  file=out)
+            print(
+                "  characters read wrong: " + ", ".join(f"{k} {v}" for k, v in self.confusions.most_common()), file=out
+            )
         for kind in ("image", "pdf"):
             if self.seconds[kind]:
-                print(f"  seconds per {kind} receipt: median {self.median_seconds(kind):.3f}, "
-                      f"max {max(self.seconds[kind]):.3f} ({len(self.seconds[kind])} files)", file=out)
+                print(
+                    f"  seconds per {kind} receipt: median {self.median_seconds(kind):.3f}, "
+                    f"max {max(self.seconds[kind]):.3f} ({len(self.seconds[kind])} files)",
+                    file=out,
+                )
         for miss in self.misses:
             print(f"  miss {miss['file']}: {miss['field']} got {miss['got']!r}, want {miss['want']!r}", file=out)
 
@@ -229,8 +283,9 @@ def evaluate(folder: str, engine=None, settings=None) -> Report:
                 wrong.append(name)
         want_id = label["end_to_end_id"]
         if want_id:
-            report.ids_by_class.update(name for name, chars in LOOKALIKES.items()
-                                       if any(c in want_id[21:] for c in chars))
+            report.ids_by_class.update(
+                name for name, chars in LOOKALIKES.items() if any(c in want_id[21:] for c in chars)
+            )
             if got["transaction_id"] != want_id:
                 errors = id_errors(got["transaction_id"], want_id)
                 report.wrong_ids_by_class.update({kind for kind, _, _ in errors})
@@ -243,18 +298,29 @@ def evaluate(folder: str, engine=None, settings=None) -> Report:
         silent = [name for name in wrong if name in KEY_FIELDS and not flagged]
         if silent:
             expected = _expected(label)
-            report.silent_errors.append({"file": label["file"], "fields": silent,
-                                         "got": {n: got[n] for n in silent}, "want": {n: expected[n] for n in silent}})
+            report.silent_errors.append(
+                {
+                    "file": label["file"],
+                    "fields": silent,
+                    "got": {n: got[n] for n in silent},
+                    "want": {n: expected[n] for n in silent},
+                }
+            )
     return report
 
 
 def print_honesty(reports: list[Report], out=sys.stdout) -> None:
     """One line per set: what the must-show figures are made of."""
-    print("\nhonesty: silent = amount or id wrong and not flagged; exact = over all receipts / over unflagged ones",
-          file=out)
-    print(f"  {'set':32} {'receipts':>8} {'silent':>6} {'flagged':>8} {'amount':>15} {'id':>15}"
-          f" {'id candidates':>14}", file=out)
+    print(
+        "\nhonesty: silent = amount or id wrong and not flagged; exact = over all receipts / over unflagged ones",
+        file=out,
+    )
+    print(
+        f"  {'set':32} {'receipts':>8} {'silent':>6} {'flagged':>8} {'amount':>15} {'id':>15} {'id candidates':>14}",
+        file=out,
+    )
     for r in reports:
+
         def both(name):
             rate, unflagged = r.rate(name), r.unflagged_rate(name)
             if rate is None:
@@ -262,8 +328,11 @@ def print_honesty(reports: list[Report], out=sys.stdout) -> None:
             return f"{rate:.1%}/{'-' if unflagged is None else f'{unflagged:.1%}'}"
 
         candidates = f"{r.true_id_among}/{r.with_candidates}" if r.with_candidates else "-"
-        print(f"  {r.folder[-32:]:32} {r.receipts:>8} {len(r.silent_errors):>6} {r.flagged_share or 0:>8.1%}"
-              f" {both('amount'):>15} {both('transaction_id'):>15} {candidates:>14}", file=out)
+        print(
+            f"  {r.folder[-32:]:32} {r.receipts:>8} {len(r.silent_errors):>6} {r.flagged_share or 0:>8.1%}"
+            f" {both('amount'):>15} {both('transaction_id'):>15} {candidates:>14}",
+            file=out,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

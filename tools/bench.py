@@ -46,6 +46,7 @@ IMAGE_LAYOUTS = ("nubank", "itau", "inter", "bradesco", "c6", "picpay")
 
 # --- inputs -------------------------------------------------------------------------------------
 
+
 class PaddedPdf:
     """A real one-page receipt PDF grown to `size` bytes by an incremental update that adds an
     unreferenced image of random pixels: validation (libmagic, pypdfium2) passes as for a bank's
@@ -57,17 +58,20 @@ class PaddedPdf:
         width = 1000
         height = max(1, (size - len(base) - 400) // (3 * width))
         pixels = random.Random(seed).randbytes(3 * width * height)
-        head = (b"6 0 obj\n<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB"
-                b" /BitsPerComponent 8 /Length %d >>\nstream\n" % (width, height, len(pixels)))
+        head = (
+            b"6 0 obj\n<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceRGB"
+            b" /BitsPerComponent 8 /Length %d >>\nstream\n" % (width, height, len(pixels))
+        )
         xref = len(base) + len(head) + len(pixels) + len(b"\nendstream\nendobj\n")
-        tail = (b"\nendstream\nendobj\nxref\n0 1\n0000000000 65535 f \n6 1\n%010d 00000 n \n"
-                b"trailer\n<< /Size 7 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
-                % (len(base), previous_xref, xref))
+        tail = (
+            b"\nendstream\nendobj\nxref\n0 1\n0000000000 65535 f \n6 1\n%010d 00000 n \n"
+            b"trailer\n<< /Size 7 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (len(base), previous_xref, xref)
+        )
         self.data = bytearray(base + head + pixels + tail)
         self._tag_at = len(base) + len(head)
 
     def variant(self, i: int) -> bytes:
-        self.data[self._tag_at:self._tag_at + 16] = uuid.UUID(int=i + 1).bytes
+        self.data[self._tag_at : self._tag_at + 16] = uuid.UUID(int=i + 1).bytes
         return bytes(self.data)
 
 
@@ -78,12 +82,15 @@ def receipt_png(seed: int) -> bytes:
 
 def multipart(data: bytes, filename: str, content_type: str) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            f"Content-Type: {content_type}\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 # --- measuring helpers --------------------------------------------------------------------------
+
 
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
@@ -127,6 +134,7 @@ class Client:
 
 # --- upload -------------------------------------------------------------------------------------
 
+
 def bench_upload(work: str, runs: dict[str, int], backend: str = "emulators") -> dict:
     """The upload function against its baseline, with production's adapters on the emulators
     (Cloud Storage, Firestore) or with the local ones (directory, SQLite; keys get `_local`)."""
@@ -137,8 +145,15 @@ def bench_upload(work: str, runs: dict[str, int], backend: str = "emulators") ->
     try:
         redis = emulators.start_redis(log_dir)
         started.append(redis)
-        env = {**os.environ, "PYTHONPATH": ROOT, "REQUIRE_API_KEY": "false", "TASK_QUEUE": "rq",
-               "REDIS_URL": f"redis://{redis.host}/0", "SYNC_FALLBACK": "false", "GOOGLE_CLOUD_PROJECT": "bench"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": ROOT,
+            "REQUIRE_API_KEY": "false",
+            "TASK_QUEUE": "rq",
+            "REDIS_URL": f"redis://{redis.host}/0",
+            "SYNC_FALLBACK": "false",
+            "GOOGLE_CLOUD_PROJECT": "bench",
+        }
         if backend == "emulators":
             storage = emulators.start_storage(log_dir, "bench")
             started.append(storage)
@@ -150,15 +165,28 @@ def bench_upload(work: str, runs: dict[str, int], backend: str = "emulators") ->
             blobs = blobstore.GcsBlobStore("bench", "bench", 20)
             jobs = jobstore.FirestoreJobStore("bench", "(default)", "baseline_jobs")
         else:
-            env |= {"BLOB_STORE": "local", "LOCAL_BLOB_DIR": os.path.join(work, "upload", "blobs"),
-                    "JOB_STORE": "sqlite", "SQLITE_PATH": os.path.join(work, "upload", "jobs.sqlite3")}
+            env |= {
+                "BLOB_STORE": "local",
+                "LOCAL_BLOB_DIR": os.path.join(work, "upload", "blobs"),
+                "JOB_STORE": "sqlite",
+                "SQLITE_PATH": os.path.join(work, "upload", "jobs.sqlite3"),
+            }
             blobs = blobstore.LocalBlobStore(os.path.join(work, "baseline", "blobs"))
             jobs = jobstore.SqliteJobStore(os.path.join(work, "baseline", "jobs.sqlite3"))
         port = emulators.free_port()
         url = f"http://127.0.0.1:{port}"
         framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-        argv = [framework, "--target", "upload_receipt", "--source",
-                os.path.join(ROOT, "functions", "upload", "main.py"), "--host", "127.0.0.1", "--port", str(port)]
+        argv = [
+            framework,
+            "--target",
+            "upload_receipt",
+            "--source",
+            os.path.join(ROOT, "functions", "upload", "main.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         server = emulators.start_process(f"bench-upload-{backend}", argv, _function_ready(url + "/"), log_dir, env=env)
         started.append(emulators.Emulator("upload", url, server, ""))
         return _measure_uploads(url, server.pid, runs, blobs, jobs, job, "" if backend == "emulators" else "_local")
@@ -200,7 +228,8 @@ def _measure_uploads(url: str, server_pid: int, runs: dict[str, int], blobs, job
         # The median of each upload's time over the baseline measured right after it: a slow
         # moment of the machine slows both halves of a pair.
         figures[f"upload_overhead_ratio_{label}{suffix}"] = statistics.median(
-            f / b for f, b in zip(function_s, baseline_s))
+            f / b for f, b in zip(function_s, baseline_s)
+        )
         if label == "16mb":
             # The sizes run smallest first, so the process's peak is the 16 MB uploads'.
             figures[f"upload_peak_rss_mb_16mb{suffix}"] = peak_rss_mb(server_pid)
@@ -210,8 +239,10 @@ def _measure_uploads(url: str, server_pid: int, runs: dict[str, int], blobs, job
 
 # --- OCR ----------------------------------------------------------------------------------------
 
-COLD_START = ("import time; started = time.perf_counter(); from common import ocr; "
-              "ocr.RapidOcrEngine().warm(); print(time.perf_counter() - started)")
+COLD_START = (
+    "import time; started = time.perf_counter(); from common import ocr; "
+    "ocr.RapidOcrEngine().warm(); print(time.perf_counter() - started)"
+)
 
 
 def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3, real_images: int = 40) -> dict:
@@ -221,8 +252,14 @@ def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3, real_imag
 
     cold = []
     for _ in range(cold_runs):
-        out = subprocess.run([sys.executable, "-c", COLD_START], cwd=ROOT, capture_output=True, text=True,
-                             check=True, env={**os.environ, "PYTHONPATH": ROOT})
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_START],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": ROOT},
+        )
         cold.append(float(out.stdout.strip().splitlines()[-1]))
 
     settings = config.from_env({"REQUIRE_API_KEY": "false"})
@@ -258,14 +295,18 @@ def bench_ocr(images: int, pdfs: int, cold_runs: int, rounds: int = 3, real_imag
         "ocr_overhead_ratio": statistics.median(o / b for o, b in zip(ours_s, bare_s)),
         "pdf_text_median_ms": statistics.median(pdf_ms),
         "ocr_cold_start_s": statistics.median(cold),
-    } | ({
-        # The labelled real receipts (RECEIPTS_DIR): what the id's evidence (second reading of
-        # its box, glyph geometry) adds to a bare OCR call, image by image, in this run.
-        "ocr_real_images": len(real),
-        "ocr_real_median_s": statistics.median(real_ours),
-        "ocr_real_bare_median_s": statistics.median(real_bare),
-        "ocr_overhead_ratio_real": statistics.median(real_ours) / statistics.median(real_bare),
-    } if real else {})
+    } | (
+        {
+            # The labelled real receipts (RECEIPTS_DIR): what the id's evidence (second reading of
+            # its box, glyph geometry) adds to a bare OCR call, image by image, in this run.
+            "ocr_real_images": len(real),
+            "ocr_real_median_s": statistics.median(real_ours),
+            "ocr_real_bare_median_s": statistics.median(real_bare),
+            "ocr_overhead_ratio_real": statistics.median(real_ours) / statistics.median(real_bare),
+        }
+        if real
+        else {}
+    )
 
 
 def _paired(time_ours, time_bare, images: list[bytes], rounds: int) -> tuple[list[float], list[float]]:
@@ -301,6 +342,7 @@ def _real_images(limit: int = 40) -> list[bytes]:
 
 
 # --- the local stack ----------------------------------------------------------------------------
+
 
 def _status(stack, job_id: str) -> dict:
     with urllib.request.urlopen(f"{stack.urls['status']}/jobs/{job_id}/status", timeout=30) as response:
@@ -347,8 +389,9 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
 
     from tools.stack import Stack
 
-    stack = Stack(os.path.join(work, "stack"), queue="rq", overrides={"METRICS_ENABLED": "true"},
-                  reconcile_every=3600).up()
+    stack = Stack(
+        os.path.join(work, "stack"), queue="rq", overrides={"METRICS_ENABLED": "true"}, reconcile_every=3600
+    ).up()
     figures = {}
     seeds = iter(range(1000, 100_000))
     try:
@@ -393,11 +436,17 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
 
 # --- report -------------------------------------------------------------------------------------
 
+
 def machine() -> dict:
     with open("/proc/meminfo") as f:
         total_kb = int(f.readline().split()[1])
-    return {"nproc": os.cpu_count(), "ram_gb": round(total_kb / 1024 / 1024, 1), "cpu": _cpu_model(),
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gb": round(total_kb / 1024 / 1024, 1),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def _cpu_model() -> str:
@@ -414,8 +463,20 @@ def _cpu_model() -> str:
 def versions() -> dict:
     from importlib import metadata
 
-    names = ("functions-framework", "flask", "werkzeug", "rapidocr", "onnxruntime", "pypdfium2", "Pillow", "rq",
-             "redis", "google-cloud-storage", "google-cloud-firestore", "prometheus-client")
+    names = (
+        "functions-framework",
+        "flask",
+        "werkzeug",
+        "rapidocr",
+        "onnxruntime",
+        "pypdfium2",
+        "Pillow",
+        "rq",
+        "redis",
+        "google-cloud-storage",
+        "google-cloud-firestore",
+        "prometheus-client",
+    )
     found = {}
     for name in names:
         try:
@@ -429,8 +490,11 @@ UNITS = [("_ratio", ""), ("_ms", "ms"), ("_s", "s"), ("_mb", "MB"), ("per_s", "/
 
 
 def table(results: dict) -> str:
-    rows = [(key, value) for key, value in results.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    rows = [
+        (key, value)
+        for key, value in results.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
     width = max(len(key) for key, _ in rows)
     lines = [f"{'figure':{width}}  value", f"{'-' * width}  ---------"]
     lines += [f"{key:{width}}  {value:9.3f}" for key, value in rows]

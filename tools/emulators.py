@@ -57,6 +57,7 @@ def http_ready(url: str, text: str | None = None):
     def ready() -> bool:
         with urllib.request.urlopen(url, timeout=2) as response:
             return text is None or text in response.read().decode(errors="replace")
+
     return ready
 
 
@@ -64,17 +65,20 @@ def tcp_ready(port: int):
     def ready() -> bool:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return True
+
     return ready
 
 
-def start_process(name: str, argv: list[str], ready, log_dir: str, env: dict | None = None,
-                  timeout: float = 60) -> subprocess.Popen:
+def start_process(
+    name: str, argv: list[str], ready, log_dir: str, env: dict | None = None, timeout: float = 60
+) -> subprocess.Popen:
     """Start `argv` in its own process group, logging to LOG_DIR/NAME.log; wait until ready()."""
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, f"{name}.log")
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                   env=env, cwd=ROOT)
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=ROOT
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -93,9 +97,21 @@ def start_storage(log_dir: str, bucket: str) -> Emulator:
     port = free_port()
     executable = os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator")
     if not os.path.exists(executable):
-        raise EmulatorUnavailable("gcp-storage-emulator is not installed in this venv: pip install gcp-storage-emulator")
-    argv = [executable, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory",
-            "--default-bucket", bucket, "--quiet"]
+        raise EmulatorUnavailable(
+            "gcp-storage-emulator is not installed in this venv: pip install gcp-storage-emulator"
+        )
+    argv = [
+        executable,
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--in-memory",
+        "--default-bucket",
+        bucket,
+        "--quiet",
+    ]
     process = start_process("storage-emulator", argv, http_ready(f"http://127.0.0.1:{port}/storage/v1/b"), log_dir)
     return Emulator("storage", f"127.0.0.1:{port}", process, os.path.join(log_dir, "storage-emulator.log"))
 
@@ -106,7 +122,8 @@ def firestore_jar() -> str:
             return jar
     raise EmulatorUnavailable(
         "Google's Firestore emulator is not installed: apt-get install google-cloud-cli-firestore-emulator "
-        "(from Google's Cloud SDK apt repository) and a Java runtime")
+        "(from Google's Cloud SDK apt repository) and a Java runtime"
+    )
 
 
 def start_firestore(log_dir: str) -> Emulator:
@@ -115,8 +132,15 @@ def start_firestore(log_dir: str) -> Emulator:
     if not java:
         raise EmulatorUnavailable("the Firestore emulator needs Java: apt-get install default-jre-headless")
     port = free_port()
-    argv = [java, "-cp", jar, "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
-            "--host=127.0.0.1", f"--port={port}"]
+    argv = [
+        java,
+        "-cp",
+        jar,
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "start",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
     process = start_process("firestore-emulator", argv, http_ready(f"http://127.0.0.1:{port}/", "Ok"), log_dir)
     return Emulator("firestore", f"127.0.0.1:{port}", process, os.path.join(log_dir, "firestore-emulator.log"))
 

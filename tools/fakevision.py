@@ -29,8 +29,14 @@ from urllib.parse import urlsplit
 Box = tuple[float, float, float, float]  # left, top, width, height in pixels
 PAGE_SIZE = (720, 1280)  # what a phone screenshot measures; PDF pages are scaled to 0..1 from it
 
-HTTP_STATUS_NAMES = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 429: "RESOURCE_EXHAUSTED",
-                     500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+HTTP_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ class FakeVision:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> "FakeVision":
+    def start(self) -> FakeVision:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -215,8 +221,11 @@ def _annotation(lines: list[tuple[str, Box]], normalized: bool) -> dict:
                 last_of_all = last_in_row and r == len(rows) - 1
                 symbols = []
                 for c, char in enumerate(token):
-                    symbol = {"text": char, "boundingBox": _poly(x + c * advance, y, advance, row_height, normalized),
-                              "confidence": 0.999}  # Vision's symbols carry their own confidence
+                    symbol = {
+                        "text": char,
+                        "boundingBox": _poly(x + c * advance, y, advance, row_height, normalized),
+                        "confidence": 0.999,
+                    }  # Vision's symbols carry their own confidence
                     if c == len(token) - 1:
                         kind = "LINE_BREAK" if last_of_all else "EOL_SURE_SPACE" if last_in_row else "SPACE"
                         symbol["property"] = {"detectedBreak": {"type": kind}}
@@ -230,8 +239,13 @@ def _annotation(lines: list[tuple[str, Box]], normalized: bool) -> dict:
         paragraph = {"boundingBox": box, "words": words_out, "confidence": 0.98}
         blocks.append({"boundingBox": box, "paragraphs": [paragraph], "blockType": "TEXT", "confidence": 0.98})
     width, height = PAGE_SIZE
-    page = {"property": {"detectedLanguages": [{"languageCode": "pt", "confidence": 0.9}]},
-            "width": width, "height": height, "blocks": blocks, "confidence": 0.98}
+    page = {
+        "property": {"detectedLanguages": [{"languageCode": "pt", "confidence": 0.9}]},
+        "width": width,
+        "height": height,
+        "blocks": blocks,
+        "confidence": 0.98,
+    }
     response = {"fullTextAnnotation": {"pages": [page], "text": text}}
     if not normalized:  # files:annotate answers carry only the full text annotation
         everything = _poly(0, 0, width, height, normalized)

@@ -44,8 +44,20 @@ FONTS = {
 }
 DEGRADATIONS = ("plain", "jpeg", "rescale", "blur")
 CAP_HEIGHTS = (10, 13, 17, 22)
-ISPBS = ("00000000", "00360305", "60701190", "60746948", "90400888", "18236120", "00416968",
-         "22896431", "08561701", "31872495", "10573521", "02038232")
+ISPBS = (
+    "00000000",
+    "00360305",
+    "60701190",
+    "60746948",
+    "90400888",
+    "18236120",
+    "00416968",
+    "22896431",
+    "08561701",
+    "31872495",
+    "10573521",
+    "02038232",
+)
 LABELS = ("ID da transação:", "ID/Transação", "Autenticação:")
 TAIL_ALPHABET = string.ascii_letters + string.digits
 
@@ -59,10 +71,11 @@ def font_file(name: str) -> str:
     fontconfig only has a fallback for it."""
     family = name.split(":")[0]
     try:
-        found = subprocess.run(["fc-match", "-f", "%{family}\n%{file}", name], capture_output=True,
-                               text=True, timeout=10).stdout.split("\n")
+        found = subprocess.run(
+            ["fc-match", "-f", "%{family}\n%{file}", name], capture_output=True, text=True, timeout=10
+        ).stdout.split("\n")
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise FontMissing(f"fc-match failed ({e}); install fontconfig and {FONTS.get(name, 'the font')}")
+        raise FontMissing(f"fc-match failed ({e}); install fontconfig and {FONTS.get(name, 'the font')}") from None
     if len(found) < 2 or family.lower() not in found[0].lower():
         raise FontMissing(f"font {name!r} is not installed: apt-get install {FONTS.get(name, '?')}")
     return found[1]
@@ -97,15 +110,26 @@ def misread(rng: random.Random, text: str, share: float = 0.5) -> str:
 
 @dataclass
 class Line:
-    crop: np.ndarray             # uint8 grayscale, the rectified line crop
+    crop: np.ndarray  # uint8 grayscale, the rectified line crop
     chars: list[tuple[str, float]]
-    truth: str                   # the id actually drawn
-    centres: list[float]         # each character's true x centre in the crop (no jitter)
+    truth: str  # the id actually drawn
+    centres: list[float]  # each character's true x centre in the crop (no jitter)
 
 
-def render_line(font_path: str, cap_height: int, e2e_id: str, rng: random.Random, *, dark: bool = True,
-                degradation: str = "plain", label: str = "", read: str | None = None, hinted: bool = False,
-                squeeze: float = 0.0, jitter: float = 0.45) -> Line:
+def render_line(
+    font_path: str,
+    cap_height: int,
+    e2e_id: str,
+    rng: random.Random,
+    *,
+    dark: bool = True,
+    degradation: str = "plain",
+    label: str = "",
+    read: str | None = None,
+    hinted: bool = False,
+    squeeze: float = 0.0,
+    jitter: float = 0.45,
+) -> Line:
     """One id line. `hinted` uses FreeType's grid-fitting at the final size (snaps heights to
     whole pixels: at small sizes l and I come out equally tall), otherwise the line is drawn 4x
     larger and reduced (unhinted, like phones render). `squeeze` (px) pulls the tail's glyphs
@@ -137,7 +161,7 @@ def render_line(font_path: str, cap_height: int, e2e_id: str, rng: random.Random
     else:
         draw.text((x, baseline), e2e_id, font=font, fill=ink, anchor="ls")
         for i in range(len(e2e_id)):
-            centres.append(x + (font.getlength(e2e_id[:i]) + font.getlength(e2e_id[:i + 1])) / 2)
+            centres.append(x + (font.getlength(e2e_id[:i]) + font.getlength(e2e_id[: i + 1])) / 2)
     if scale > 1:
         image = image.resize((image.width // scale, image.height // scale), Image.BOX)
         centres = [(c + 0.5) / scale - 0.5 for c in centres]
@@ -164,8 +188,9 @@ def _degraded(image: Image.Image, degradation: str, rng: random.Random) -> Image
         return Image.open(io.BytesIO(buffer.getvalue())).convert("L")
     if degradation == "rescale":
         factor = rng.uniform(0.6, 0.8)
-        small = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))),
-                             Image.BILINEAR)
+        small = image.resize(
+            (max(1, round(image.width * factor)), max(1, round(image.height * factor))), Image.BILINEAR
+        )
         return small.resize(image.size, Image.BICUBIC)
     if degradation == "blur":
         return image.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 0.7)))
@@ -185,8 +210,7 @@ def _detector_crop(page: np.ndarray, paper: int, rng: random.Random):
     width, height = int(right - left), int(bottom - top)
     target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
     warp = cv2.getPerspectiveTransform(quad, target)
-    crop = cv2.warpPerspective(page, warp, (width, height), flags=cv2.INTER_CUBIC,
-                               borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpPerspective(page, warp, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
     def to_crop(x: float, y: float) -> float:
         point = cv2.perspectiveTransform(np.float32([[[x, y]]]), warp)
@@ -215,11 +239,11 @@ class Tally:
 
 @dataclass
 class Grid:
-    tallies: dict            # (font, class name, degradation) -> Tally
-    wrong: list              # (font, cap height, dark, degradation, truth, position, Verdict)
-    verdicts: list           # (font, truth, verdicts) per line
+    tallies: dict  # (font, class name, degradation) -> Tally
+    wrong: list  # (font, cap height, dark, degradation, truth, position, Verdict)
+    verdicts: list  # (font, truth, verdicts) per line
     lines: int = 0
-    seconds: float = 0.0     # spent in glyphs.resolve
+    seconds: float = 0.0  # spent in glyphs.resolve
 
     def tally(self, font=None, klass=None, degradation=None) -> Tally:
         total = Tally()
@@ -231,8 +255,9 @@ class Grid:
         return total
 
 
-def run_grid(fonts=tuple(FONTS), cap_heights=CAP_HEIGHTS, degradations=DEGRADATIONS, seeds=1,
-             label_every=4, first_seed=0) -> Grid:
+def run_grid(
+    fonts=tuple(FONTS), cap_heights=CAP_HEIGHTS, degradations=DEGRADATIONS, seeds=1, label_every=4, first_seed=0
+) -> Grid:
     """Render every font x cap height x polarity x degradation x seed (a random id whose tail is
     mostly look-alikes, half of them misread; one line in `label_every` after a label; hinted
     or not by turns), resolve it and tally every look-alike position."""
@@ -246,9 +271,17 @@ def run_grid(fonts=tuple(FONTS), cap_heights=CAP_HEIGHTS, degradations=DEGRADATI
                         rng = random.Random(f"{font}|{cap}|{dark}|{degradation}|{seed}")
                         truth = random_id(rng, lookalike_tail(rng))
                         label = rng.choice(LABELS) if grid.lines % label_every == 0 else ""
-                        line = render_line(path, cap, truth, rng, dark=dark, degradation=degradation,
-                                           label=label, read=misread(rng, truth),
-                                           hinted=(seed + n + dark) % 2 == 1)
+                        line = render_line(
+                            path,
+                            cap,
+                            truth,
+                            rng,
+                            dark=dark,
+                            degradation=degradation,
+                            label=label,
+                            read=misread(rng, truth),
+                            hinted=(seed + n + dark) % 2 == 1,
+                        )
                         started = time.perf_counter()
                         verdicts = glyphs.resolve(line.crop, line.chars)
                         grid.seconds += time.perf_counter() - started

@@ -65,8 +65,11 @@ def main(argv=None) -> int:
             continue
         read, crop = found
         tail = [i for i in range(glyphs.KNOWN, glyphs.ID_LENGTH) if truth[i] in glyphs.AMBIGUOUS]
-        reads = [read] + [read[:i] + [(other, read[i][1])] + read[i + 1:]
-                          for i in tail for other in sorted(glyphs.AMBIGUOUS[truth[i]] - {truth[i]})]
+        reads = [read] + [
+            read[:i] + [(other, read[i][1])] + read[i + 1 :]
+            for i in tail
+            for other in sorted(glyphs.AMBIGUOUS[truth[i]] - {truth[i]})
+        ]
         for chars in reads:
             verdicts = glyphs.resolve(crop, chars)
             for i in tail:
@@ -76,7 +79,9 @@ def main(argv=None) -> int:
                     wrong += 1
                     print(f"WRONG {label['file']} position {i}: {verdicts[i]}")
         as_read = glyphs.resolve(crop, read)
-        shown = " ".join(f"{v.read}>{v.decided or '?'}({v.why})" for v in as_read[glyphs.KNOWN:] if v.read in glyphs.AMBIGUOUS)
+        shown = " ".join(
+            f"{v.read}>{v.decided or '?'}({v.why})" for v in as_read[glyphs.KNOWN :] if v.read in glyphs.AMBIGUOUS
+        )
         print(f"{label['file']}: {''.join(c for c, _ in read)} {shown}")
     print(f"{positions} look-alike positions (as read and misread), {decided} decided, {wrong} wrong")
     return 1 if wrong else 0

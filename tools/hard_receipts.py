@@ -30,23 +30,29 @@ import random
 import string
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from tools import receipts
-from tools.receipts import (BLACK, GREY, LIGHT, MARGIN, WHITE, WIDTH, Band, BankStyle, Receipt, Rule,
-                            Text, format_brl)
+from tools.receipts import BLACK, GREY, LIGHT, MARGIN, WHITE, WIDTH, Band, BankStyle, Receipt, Rule, Text, format_brl
 
 ADVERSARIAL_COUNT = 115
 
 # Characters OCR confuses in an id tail, by class. A class "appears" in a tail when one of its
 # characters does; "o" is in O/0/o only.
 LOOKALIKES = {
-    "I/l/1": "Il1", "O/0/o": "O0o", "c/C": "cC", "s/S": "sS", "u/U": "uU",
-    "v/V": "vV", "w/W": "wW", "x/X": "xX", "z/Z": "zZ",
+    "I/l/1": "Il1",
+    "O/0/o": "O0o",
+    "c/C": "cC",
+    "s/S": "sS",
+    "u/U": "uU",
+    "v/V": "vV",
+    "w/W": "wW",
+    "x/X": "xX",
+    "z/Z": "zZ",
 }
 LOOKALIKE_CHARS = "".join(LOOKALIKES.values())
 
@@ -66,7 +72,7 @@ class FontMissing(RuntimeError):
     pass
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font_files() -> dict[str, Path]:
     """Every font file under FONT_DIRS by file name (the first in sorted order wins)."""
     files: dict[str, Path] = {}
@@ -82,11 +88,13 @@ def font_file(filename: str, package: str) -> Path:
     try:
         return _font_files()[filename]
     except KeyError:
-        raise FontMissing(f"font file {filename} not found under {', '.join(map(str, FONT_DIRS))}: "
-                          f"install the Debian package {package} (scripts/setup.sh does)") from None
+        raise FontMissing(
+            f"font file {filename} not found under {', '.join(map(str, FONT_DIRS))}: "
+            f"install the Debian package {package} (scripts/setup.sh does)"
+        ) from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _truetype(filename: str, package: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_file(filename, package)), size)
 
@@ -95,9 +103,10 @@ def _truetype(filename: str, package: str, size: int) -> ImageFont.FreeTypeFont:
 class Typeface:
     """A system font with a real bold face; a layout measures text through it (see
     receipts.BundledFace). These fonts draw every character the receipts use (accents, "•")."""
+
     name: str
-    package: str   # the Debian package that installs it
-    regular: str   # file names
+    package: str  # the Debian package that installs it
+    regular: str  # file names
     bold: str
 
     def font(self, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
@@ -118,8 +127,7 @@ TYPEFACES = (
     Typeface("Lato", "fonts-lato", "Lato-Regular.ttf", "Lato-Bold.ttf"),
     Typeface("Noto Sans", "fonts-noto-core", "NotoSans-Regular.ttf", "NotoSans-Bold.ttf"),
     Typeface("DejaVu Sans", "fonts-dejavu-core", "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
-    Typeface("Liberation Sans", "fonts-liberation", "LiberationSans-Regular.ttf",
-             "LiberationSans-Bold.ttf"),
+    Typeface("Liberation Sans", "fonts-liberation", "LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
 )
 
 
@@ -129,36 +137,52 @@ TYPEFACES = (
 NEW_BANKS = {
     "sicoob": BankStyle("Sicoob", "BANCO SICOOB S.A.", "02038232", "***.{}.{}-**"),
     "sicredi": BankStyle("Sicredi", "BCO COOPERATIVO SICREDI S.A.", "01181521", "***.{}.{}-**"),
-    "bmg": BankStyle("Banco BMG", "BANCO BMG S.A.", "61186680", "***.{}.{}-**",
-                     phone="({ddd}) {head}-{tail}", seconds=False),
-    "picpay_new": BankStyle("PicPay", "PicPay Instituição de Pagamento S.A.", "22896431",
-                            "•••.{}.{}-••"),
-    "neon": BankStyle("Neon", "NEON PAGAMENTOS S.A. IP", "20855875", "•••.{}.{}-••",
-                      seconds=False),
+    "bmg": BankStyle(
+        "Banco BMG", "BANCO BMG S.A.", "61186680", "***.{}.{}-**", phone="({ddd}) {head}-{tail}", seconds=False
+    ),
+    "picpay_new": BankStyle("PicPay", "PicPay Instituição de Pagamento S.A.", "22896431", "•••.{}.{}-••"),
+    "neon": BankStyle("Neon", "NEON PAGAMENTOS S.A. IP", "20855875", "•••.{}.{}-••", seconds=False),
     "banrisul": BankStyle("Banrisul", "BCO DO ESTADO DO RS S.A.", "92702067", "***.{}.{}-**"),
     "btg": BankStyle("BTG Pactual", "Banco BTG Pactual S.A.", "30306294", "***.{}.{}-**"),
-    "modal": BankStyle("Banco Modal", "BANCO MODAL S.A.", "30723886", "***.{}.{}-**",
-                       seconds=False),
+    "modal": BankStyle("Banco Modal", "BANCO MODAL S.A.", "30723886", "***.{}.{}-**", seconds=False),
 }
 NEW_LAYOUTS = tuple(NEW_BANKS)
 STYLES = {**receipts.BANKS, **NEW_BANKS}
 RECEIVER_BANKS = receipts.ALL_RECEIVER_BANKS + (
-    "BANCO SICOOB S.A.", "BCO COOPERATIVO SICREDI S.A.", "BCO BMG S.A.", "NEON PAGAMENTOS S.A. IP",
-    "BCO DO ESTADO DO RS S.A.", "BANCO BTG PACTUAL S.A.", "BANCO MODAL S.A.",
+    "BANCO SICOOB S.A.",
+    "BCO COOPERATIVO SICREDI S.A.",
+    "BCO BMG S.A.",
+    "NEON PAGAMENTOS S.A. IP",
+    "BCO DO ESTADO DO RS S.A.",
+    "BANCO BTG PACTUAL S.A.",
+    "BANCO MODAL S.A.",
 )
 
 # Tails as the banks print them (real ones: Nubank "s173f4b96d4", Caixa "2fb724cc679", Itaú
 # "DY5D37MTXUM", Inter "IPlqkthD9Lc", BTG "0000002f8zM", Banco do Brasil all digits). The new
 # banks' are unknown, so mostly mixed case: an extractor must not lean on a one-case rule.
 TAIL_STYLES = {
-    "nubank": "nubank", "caixa": "hex", "caixatem": "hex", "bb": "digits", "btg": "btg",
-    "picpay": "lower", "picpay_new": "lower", "bradesco": "lower", "mercadopago": "lower",
-    "itau": "upper", "santander": "upper", "will": "upper", "pagbank": "upper",
-    "banrisul": "upper", "sicredi": "upper",
+    "nubank": "nubank",
+    "caixa": "hex",
+    "caixatem": "hex",
+    "bb": "digits",
+    "btg": "btg",
+    "picpay": "lower",
+    "picpay_new": "lower",
+    "bradesco": "lower",
+    "mercadopago": "lower",
+    "itau": "upper",
+    "santander": "upper",
+    "will": "upper",
+    "pagbank": "upper",
+    "banrisul": "upper",
+    "sicredi": "upper",
 }  # the others: "mixed"
 _ALPHABETS = {
-    "lower": string.ascii_lowercase + string.digits, "upper": string.ascii_uppercase + string.digits,
-    "mixed": string.ascii_letters + string.digits, "hex": "0123456789abcdef",
+    "lower": string.ascii_lowercase + string.digits,
+    "upper": string.ascii_uppercase + string.digits,
+    "mixed": string.ascii_letters + string.digits,
+    "hex": "0123456789abcdef",
     "digits": string.digits,
 }
 
@@ -166,8 +190,9 @@ _ALPHABETS = {
 def e2e_tail(rng: random.Random, style: str, classes: list[str]) -> str:
     """11 characters in a bank's `style`, holding a character of each of `classes` that the
     style can show, and at least one look-alike in any case; mixed tails mix cases."""
-    prefix, alphabet = {"nubank": ("s", _ALPHABETS["hex"]),
-                        "btg": ("00000", _ALPHABETS["mixed"])}.get(style, ("", _ALPHABETS.get(style)))
+    prefix, alphabet = {"nubank": ("s", _ALPHABETS["hex"]), "btg": ("00000", _ALPHABETS["mixed"])}.get(
+        style, ("", _ALPHABETS.get(style))
+    )
     chars = [rng.choice(alphabet) for _ in range(11 - len(prefix))]
     free = rng.sample(range(len(chars)), len(chars))  # positions, in the order we plant them
     for name in classes:
@@ -196,8 +221,7 @@ def hard_receipt(rng: random.Random, layout: str, classes: list[str], whole: boo
         cents = 100 * reais
     else:
         cents = rng.randint(1_000, 30_000) if rng.random() < 0.7 else rng.randint(100_000, 900_000)
-    paid_at = datetime(2025, 1, 1, tzinfo=receipts.SAO_PAULO) + timedelta(
-        seconds=rng.randrange(540 * 24 * 3600))
+    paid_at = datetime(2025, 1, 1, tzinfo=receipts.SAO_PAULO) + timedelta(seconds=rng.randrange(540 * 24 * 3600))
     tail = e2e_tail(rng, TAIL_STYLES.get(layout, "mixed"), classes)
 
     def cpf() -> str:
@@ -215,12 +239,18 @@ def hard_receipt(rng: random.Random, layout: str, classes: list[str], whole: boo
         key_type = rng.choice(style.person_keys)
     key = receipts._pix_key(rng, key_type, style, receiver_name, receiver_document)
     return Receipt(
-        bank=style.app, amount=cents / 100,
-        transaction_id=receipts.e2e_id(style.ispb, paid_at, tail), paid_at=paid_at,
-        payer_name=receipts._person(rng), payer_document=receipts.mask_cpf(cpf(), style.mask),
-        payer_bank=style.payer_bank, receiver_name=receiver_name,
-        receiver_document=receiver_document, receiver_pix_key=key,
-        receiver_bank=rng.choice(RECEIVER_BANKS), pix_key_type=key_type,
+        bank=style.app,
+        amount=cents / 100,
+        transaction_id=receipts.e2e_id(style.ispb, paid_at, tail),
+        paid_at=paid_at,
+        payer_name=receipts._person(rng),
+        payer_document=receipts.mask_cpf(cpf(), style.mask),
+        payer_bank=style.payer_bank,
+        receiver_name=receiver_name,
+        receiver_document=receiver_document,
+        receiver_pix_key=key,
+        receiver_bank=rng.choice(RECEIVER_BANKS),
+        pix_key_type=key_type,
     )
 
 
@@ -236,8 +266,7 @@ NEON_BLUE = (0, 110, 200)
 BANRISUL_BLUE = (0, 75, 141)
 MODAL_GREEN = (0, 120, 90)
 BAND_GREY = (232, 232, 232)
-MONTHS_DOTTED = ("Jan.", "Fev.", "Mar.", "Abr.", "Mai.", "Jun.", "Jul.", "Ago.", "Set.", "Out.",
-                 "Nov.", "Dez.")
+MONTHS_DOTTED = ("Jan.", "Fev.", "Mar.", "Abr.", "Mai.", "Jun.", "Jul.", "Ago.", "Set.", "Out.", "Nov.", "Dez.")
 _DOCS = ("CPF", "CNPJ", "CPF/CNPJ")
 
 
@@ -273,7 +302,7 @@ def _columns(p: receipts._Page, left: tuple, right: tuple, size: int = 24) -> No
 
 
 def _inline(p: receipts._Page, label: str, value: str, size: int, field: str) -> None:
-    """"CPF: ***.120.983-**" on one line, as two items (the label stays out of the field)."""
+    """ "CPF: ***.120.983-**" on one line, as two items (the label stays out of the field)."""
     p.line(f"{label}:", size, color=GREY)
     indent = p.face.font(size).getlength(f"{label}: ")
     p.items.append(Text(round(MARGIN + indent), p.items[-1].y, value, size, field=field))
@@ -290,8 +319,7 @@ def _sicoob(r: Receipt, p: receipts._Page) -> None:
     p.line(format_brl(r.amount), 52, "center", bold=True)
     p.line(f"{t:%d/%m/%Y} - {t:%H:%M:%S}", 26, "center", color=GREY)
     p.rule(24)
-    _columns(p, ("Pagador", receipts._payer_rows(r)),
-             ("Recebedor", receipts._receiver_rows(r, key=None)))
+    _columns(p, ("Pagador", receipts._payer_rows(r)), ("Recebedor", receipts._receiver_rows(r, key=None)))
     p.rule(24)
     p.pair("Tipo de chave", receipts._key_type(r), 24)
     p.pair("Chave Pix", r.receiver_pix_key, 24, field="receiver_pix_key")
@@ -313,8 +341,11 @@ def _sicredi(r: Receipt, p: receipts._Page) -> None:
     p.pair("Hora:", f"{t:%H:%M:%S}", 26)
     p.pair("Situação:", "Concluído", 26)
     p.rule(24)
-    _columns(p, ("De", receipts._payer_rows(r, doc="CPF/CNPJ")),
-             ("Para", receipts._receiver_rows(r, doc="CPF/CNPJ", key=None)))
+    _columns(
+        p,
+        ("De", receipts._payer_rows(r, doc="CPF/CNPJ")),
+        ("Para", receipts._receiver_rows(r, doc="CPF/CNPJ", key=None)),
+    )
     p.rule(24)
     p.pair("Chave:", r.receiver_pix_key, 24, field="receiver_pix_key")
     p.space(12)
@@ -330,8 +361,7 @@ def _bmg(r: Receipt, p: receipts._Page) -> None:
     p.line("bmg", 48, color=BMG_ORANGE, bold=True)
     p.space(10)
     p.line("Transferência Pix realizada", 34, bold=True)
-    p.line(f"{t.day} de {receipts.MONTH_NAMES[t.month - 1]} de {t:%Y} às {t:%H:%M}", 26,
-           color=GREY)
+    p.line(f"{t.day} de {receipts.MONTH_NAMES[t.month - 1]} de {t:%Y} às {t:%H:%M}", 26, color=GREY)
     p.space(16)
     p.stack("Valor", format_brl(r.amount), 46, 26, bold=True)
     p.rule(24)
@@ -354,8 +384,7 @@ def _picpay_new(r: Receipt, p: receipts._Page) -> None:
     p.line(format_brl(r.amount), 56, "center", bold=True)
     p.line(f"{t:%d/%m/%Y} às {t:%H:%M:%S}", 26, "center", color=GREY)
     p.rule(24)
-    for title, rows in (("Para", receipts._receiver_rows(r, key="Chave Pix")),
-                        ("De", receipts._payer_rows(r))):
+    for title, rows in (("Para", receipts._receiver_rows(r, key="Chave Pix")), ("De", receipts._payer_rows(r))):
         p.line(title, 26, color=GREY)
         p.wrap(rows[0][1], 32, bold=True, field=rows[0][2])
         for label, value, tag in rows[1:]:
@@ -381,8 +410,7 @@ def _neon(r: Receipt, p: receipts._Page) -> None:
     p.pair("Data", f"{t:%d/%m/%Y}", 26)
     p.pair("Hora", f"{t:%H}h{t:%M}", 26)
     p.rule(24)
-    _columns(p, ("Origem", receipts._payer_rows(r)),
-             ("Destino", receipts._receiver_rows(r, key="Chave")))
+    _columns(p, ("Origem", receipts._payer_rows(r)), ("Destino", receipts._receiver_rows(r, key="Chave")))
     p.rule(24)
     p.stack("Código da transação", r.transaction_id, 24, 22, field="end_to_end_id")
 
@@ -425,8 +453,7 @@ def _btg(r: Receipt, p: receipts._Page) -> None:
     p.space(16)
     p.stack("Valor", format_brl(r.amount), 28, 26)
     p.space(20)
-    for title, rows in (("Para", receipts._receiver_rows(r, key=None)),
-                        ("De", receipts._payer_rows(r))):
+    for title, rows in (("Para", receipts._receiver_rows(r, key=None)), ("De", receipts._payer_rows(r))):
         p.band(14, BAND_GREY)
         p.space(24)
         p.line(title, 26)
@@ -455,8 +482,11 @@ def _modal(r: Receipt, p: receipts._Page) -> None:
     p.pair("Data", f"{t:%d/%m/%Y} - {t:%H}h{t:%M}", 26)
     p.pair("Tipo", "Pix por chave", 26)
     p.rule(24)
-    _columns(p, ("Origem", receipts._payer_rows(r, doc="CPF/CNPJ")),
-             ("Destino", receipts._receiver_rows(r, doc="CPF/CNPJ", key=None)))
+    _columns(
+        p,
+        ("Origem", receipts._payer_rows(r, doc="CPF/CNPJ")),
+        ("Destino", receipts._receiver_rows(r, doc="CPF/CNPJ", key=None)),
+    )
     p.rule(24)
     p.pair(receipts._key_type(r), r.receiver_pix_key, 24, field="receiver_pix_key")
     p.rule(24)
@@ -465,8 +495,14 @@ def _modal(r: Receipt, p: receipts._Page) -> None:
 
 
 _NEW_LAYOUT_FUNCS = {
-    "sicoob": _sicoob, "sicredi": _sicredi, "bmg": _bmg, "picpay_new": _picpay_new,
-    "neon": _neon, "banrisul": _banrisul, "btg": _btg, "modal": _modal,
+    "sicoob": _sicoob,
+    "sicredi": _sicredi,
+    "bmg": _bmg,
+    "picpay_new": _picpay_new,
+    "neon": _neon,
+    "banrisul": _banrisul,
+    "btg": _btg,
+    "modal": _modal,
 }
 assert tuple(_NEW_LAYOUT_FUNCS) == NEW_LAYOUTS
 
@@ -487,8 +523,9 @@ def layout_items(r: Receipt, layout: str, face) -> tuple[list, int]:
 # 1440 px screen at 1280 px, or of a 1080 px screen at 800 px), a photo of the screen.
 DELIVERIES = ("screenshot", "chat1280", "chat800", "photo", "screenshot", "chat800", "photo")
 # Old layouts once, new ones twice, interleaved.
-LAYOUT_TURNS = tuple(x for pair in zip(receipts.LAYOUTS[:8], NEW_LAYOUTS) for x in pair) \
-    + receipts.LAYOUTS[8:] + NEW_LAYOUTS
+LAYOUT_TURNS = (
+    tuple(x for pair in zip(receipts.LAYOUTS[:8], NEW_LAYOUTS) for x in pair) + receipts.LAYOUTS[8:] + NEW_LAYOUTS
+)
 PDF_EVERY = 19  # every 19th receipt is a text PDF instead (it ignores font and mode)
 
 
@@ -498,11 +535,11 @@ class HardCase:
     layout: str
     receipt: Receipt
     face: Typeface | receipts.BundledFace
-    delivery: str           # screenshot | chat1280 | chat800 | photo | pdf
+    delivery: str  # screenshot | chat1280 | chat800 | photo | pdf
     dark: bool = False
-    whole: bool = False     # the amount printed without cents
-    id_cap: int = 0         # the id's cap height in px at 1080 px wide; 0: the layout's size
-    quality: int = 0        # JPEG quality of a messaging-app copy
+    whole: bool = False  # the amount printed without cents
+    id_cap: int = 0  # the id's cap height in px at 1080 px wide; 0: the layout's size
+    quality: int = 0  # JPEG quality of a messaging-app copy
     seed: int = 0
 
     @property
@@ -522,10 +559,16 @@ def adversarial_case(index: int, seed: int = 0) -> HardCase:
         return HardCase(index, layout, receipt, receipts.BUNDLED, "pdf", whole=whole, seed=seed)
     delivery = DELIVERIES[index % len(DELIVERIES)]
     return HardCase(
-        index, layout, receipt, TYPEFACES[index % len(TYPEFACES)], delivery,
-        dark=rng.random() < 0.3, whole=whole,
+        index,
+        layout,
+        receipt,
+        TYPEFACES[index % len(TYPEFACES)],
+        delivery,
+        dark=rng.random() < 0.3,
+        whole=whole,
         id_cap=rng.randint(12, 16) if rng.random() < 0.5 else 0,
-        quality=rng.randint(50, 70) if delivery.startswith("chat") else 0, seed=seed,
+        quality=rng.randint(50, 70) if delivery.startswith("chat") else 0,
+        seed=seed,
     )
 
 
@@ -560,10 +603,14 @@ def labels(case: HardCase) -> dict[str, str]:
         notes.append("PDF with text layer without ':' and '-'")
     else:
         notes.append(f"font {case.face.name}")
-        notes.append({"screenshot": "screenshot PNG 1080 px wide",
-                      "chat1280": f"chat JPEG q{case.quality} 1280 px wide",
-                      "chat800": f"chat JPEG q{case.quality} 800 px wide",
-                      "photo": "photo of the screen"}[case.delivery])
+        notes.append(
+            {
+                "screenshot": "screenshot PNG 1080 px wide",
+                "chat1280": f"chat JPEG q{case.quality} 1280 px wide",
+                "chat800": f"chat JPEG q{case.quality} 800 px wide",
+                "photo": "photo of the screen",
+            }[case.delivery]
+        )
         if case.dark:
             notes.append("dark mode")
         if case.id_cap and "E2E wrapped" not in row["notes"]:
@@ -600,13 +647,21 @@ def draw(items: list, height: int, face, width: int, dark: bool = False) -> Imag
         if isinstance(item, Band):
             pen.rectangle([(0, item.top * zoom), (width - 1, item.bottom * zoom - 1)], fill=item.color)
         elif isinstance(item, Rule):
-            pen.line([(MARGIN * zoom, item.y * zoom), ((WIDTH - MARGIN) * zoom, item.y * zoom)],
-                     fill=_dark(item.color) if dark else item.color, width=max(1, round(1.5 * zoom)))
+            pen.line(
+                [(MARGIN * zoom, item.y * zoom), ((WIDTH - MARGIN) * zoom, item.y * zoom)],
+                fill=_dark(item.color) if dark else item.color,
+                width=max(1, round(1.5 * zoom)),
+            )
         else:
             on_band = any(b.top <= item.y <= b.bottom for b in bands)
             color = _dark(item.color) if dark and not on_band else item.color
-            pen.text((item.x * zoom, item.y * zoom), item.text, fill=color, anchor=anchors[item.align],
-                     font=face.font(round(item.size * zoom), item.bold))
+            pen.text(
+                (item.x * zoom, item.y * zoom),
+                item.text,
+                fill=color,
+                anchor=anchors[item.align],
+                font=face.font(round(item.size * zoom), item.bold),
+            )
     return image
 
 
@@ -629,13 +684,21 @@ def photo_of_screen(screen: Image.Image, rng: random.Random, width: int = 1200) 
     def jitter() -> float:
         return rng.uniform(-0.03, 0.03) * pw
 
-    corners = [(margin + jitter(), margin + jitter()), (margin + pw + jitter(), margin + jitter()),
-               (margin + pw + jitter(), margin + ph + jitter()), (margin + jitter(), margin + ph + jitter())]
+    corners = [
+        (margin + jitter(), margin + jitter()),
+        (margin + pw + jitter(), margin + jitter()),
+        (margin + pw + jitter(), margin + ph + jitter()),
+        (margin + jitter(), margin + ph + jitter()),
+    ]
     size = (pw + 2 * margin, ph + 2 * margin)
     desk = rng.choice(((128, 106, 84), (172, 164, 152), (64, 66, 74)))
-    photo = phone.transform(size, Image.Transform.PERSPECTIVE,
-                            _perspective(corners, [(0, 0), (pw, 0), (pw, ph), (0, ph)]),
-                            Image.Resampling.BICUBIC, fillcolor=desk)
+    photo = phone.transform(
+        size,
+        Image.Transform.PERSPECTIVE,
+        _perspective(corners, [(0, 0), (pw, 0), (pw, ph), (0, ph)]),
+        Image.Resampling.BICUBIC,
+        fillcolor=desk,
+    )
     photo = photo.resize((width, round(size[1] * width / size[0])), Image.Resampling.LANCZOS)
     photo = photo.filter(ImageFilter.GaussianBlur(rng.uniform(0.6, 1.1)))
     # Light: from full to 75-85% across the picture, a touch warmer on one channel.
@@ -682,8 +745,15 @@ def write_adversarial_dataset(outdir: str | Path, count: int = ADVERSARIAL_COUNT
         case = adversarial_case(index, seed)
         name = file_name(case)
         (outdir / name).write_bytes(render(case))
-        rows.append({"file": name, "source_repo": "synthetic-adversarial", "source_commit": "",
-                     "source_path": "", **labels(case)})
+        rows.append(
+            {
+                "file": name,
+                "source_repo": "synthetic-adversarial",
+                "source_commit": "",
+                "source_path": "",
+                **labels(case),
+            }
+        )
     path = outdir / "labels.csv"
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, receipts.LABEL_COLUMNS)

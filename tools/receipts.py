@@ -40,8 +40,8 @@ import sys
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -52,8 +52,19 @@ SAO_PAULO = timezone(timedelta(hours=-3), "America/Sao_Paulo")
 # The first three are the original layouts: their output never changes, and
 # `main` writes one sample of each.
 LAYOUTS = (
-    "nubank", "itau", "inter", "bradesco", "santander", "c6", "mercadopago",
-    "bb", "caixa", "caixatem", "picpay", "will", "pagbank",
+    "nubank",
+    "itau",
+    "inter",
+    "bradesco",
+    "santander",
+    "c6",
+    "mercadopago",
+    "bb",
+    "caixa",
+    "caixatem",
+    "picpay",
+    "will",
+    "pagbank",
 )
 SAMPLE_LAYOUTS = LAYOUTS[:3]
 
@@ -90,57 +101,96 @@ ALL_RECEIVER_BANKS = tuple(ISPBS)
 @dataclass(frozen=True)
 class BankStyle:
     """How one app's receipts look, as far as the values go."""
-    app: str                  # the paying app, e.g. "Nubank"
-    payer_bank: str           # the payer's institution as the receipt names it
-    ispb: str                 # first 8 digits of every E2E id it issues
-    mask: str                 # masked CPF, digits 4-9 go in the {}: "•••.{}.{}-••"
-    payer_masks: tuple = ()   # payer's mask by seed parity (default: `mask`)
-    phone: str = "+55{ddd}{head}{tail}"   # or "({ddd}) {head}-{tail}"
+
+    app: str  # the paying app, e.g. "Nubank"
+    payer_bank: str  # the payer's institution as the receipt names it
+    ispb: str  # first 8 digits of every E2E id it issues
+    mask: str  # masked CPF, digits 4-9 go in the {}: "•••.{}.{}-••"
+    payer_masks: tuple = ()  # payer's mask by seed parity (default: `mask`)
+    phone: str = "+55{ddd}{head}{tail}"  # or "({ddd}) {head}-{tail}"
     e2e_alphabet: str = E2E_SUFFIX_ALPHABET
     person_keys: tuple = ("phone", "email", "random", "cpf")
     company_keys: tuple = ("cnpj", "random", "email")
     receiver_banks: tuple = ALL_RECEIVER_BANKS
-    seconds: bool = True      # whether the receipt shows the time's seconds
-    charges: bool = False     # odd seeds are a "Pix Cobrança" with fees
+    seconds: bool = True  # whether the receipt shows the time's seconds
+    charges: bool = False  # odd seeds are a "Pix Cobrança" with fees
 
 
-_ORIGINAL = dict(person_keys=("phone", "email"), company_keys=("cnpj",),
-                 receiver_banks=RECEIVER_BANKS)
+_ORIGINAL = dict(person_keys=("phone", "email"), company_keys=("cnpj",), receiver_banks=RECEIVER_BANKS)
 _NATIONAL_PHONE = "({ddd}) {head}-{tail}"
 BANKS = {
     "nubank": BankStyle("Nubank", "NU PAGAMENTOS - IP", "18236120", "•••.{}.{}-••", **_ORIGINAL),
     "itau": BankStyle("Itaú", "ITAÚ UNIBANCO S.A.", "60701190", "***.{}.{}-**", **_ORIGINAL),
-    "inter": BankStyle("Banco Inter", "Banco Inter S.A.", "00416968", "***.{}.{}-**",
-                       seconds=False, **_ORIGINAL),
+    "inter": BankStyle("Banco Inter", "Banco Inter S.A.", "00416968", "***.{}.{}-**", seconds=False, **_ORIGINAL),
     "bradesco": BankStyle("Bradesco", "BCO BRADESCO S.A.", "60746948", "***.{}.{}-**"),
-    "santander": BankStyle("Santander", "BCO SANTANDER (BRASIL) S.A.", "90400888",
-                           "•••.{}.{}-••", e2e_alphabet=E2E_UPPER_ALPHABET),
+    "santander": BankStyle(
+        "Santander", "BCO SANTANDER (BRASIL) S.A.", "90400888", "•••.{}.{}-••", e2e_alphabet=E2E_UPPER_ALPHABET
+    ),
     "c6": BankStyle("C6 Bank", "BANCO C6 S.A.", "31872495", "•••.{}.{}-••", seconds=False),
-    "mercadopago": BankStyle("Mercado Pago", "Mercado Pago", "10573521", "***.{}.{}-**",
-                             phone=_NATIONAL_PHONE),
-    "bb": BankStyle("Banco do Brasil", "00000000 BCO DO BRASIL S.A.", "00000000",
-                    "***.{}.{}-**", ("***.{}.{}-**", "***.{}.{}.**"), e2e_alphabet=E2E_DIGITS),
-    "caixa": BankStyle("Caixa", "CAIXA ECONÔMICA FEDERAL", "00360305", "***.{}.{}-**",
-                       charges=True),
-    "caixatem": BankStyle("Caixa (Caixa Tem)", "CAIXA ECONÔMICA FEDERAL", "00360305",
-                          "***{}{}**", seconds=False),
+    "mercadopago": BankStyle("Mercado Pago", "Mercado Pago", "10573521", "***.{}.{}-**", phone=_NATIONAL_PHONE),
+    "bb": BankStyle(
+        "Banco do Brasil",
+        "00000000 BCO DO BRASIL S.A.",
+        "00000000",
+        "***.{}.{}-**",
+        ("***.{}.{}-**", "***.{}.{}.**"),
+        e2e_alphabet=E2E_DIGITS,
+    ),
+    "caixa": BankStyle("Caixa", "CAIXA ECONÔMICA FEDERAL", "00360305", "***.{}.{}-**", charges=True),
+    "caixatem": BankStyle("Caixa (Caixa Tem)", "CAIXA ECONÔMICA FEDERAL", "00360305", "***{}{}**", seconds=False),
     "picpay": BankStyle("PicPay", "PICPAY", "22896431", "***.{}.{}-**"),
-    "will": BankStyle("Will Bank", "Will Bank", "23862762", "***.{}.{}-**",
-                      phone=_NATIONAL_PHONE, e2e_alphabet=E2E_UPPER_ALPHABET),
-    "pagbank": BankStyle("PagBank", "PagBank (PagSeguro Internet Instituição de Pagamento S.A.)",
-                         "08561701", "***.{}.{}-**", phone=_NATIONAL_PHONE,
-                         e2e_alphabet=E2E_UPPER_ALPHABET),
+    "will": BankStyle(
+        "Will Bank", "Will Bank", "23862762", "***.{}.{}-**", phone=_NATIONAL_PHONE, e2e_alphabet=E2E_UPPER_ALPHABET
+    ),
+    "pagbank": BankStyle(
+        "PagBank",
+        "PagBank (PagSeguro Internet Instituição de Pagamento S.A.)",
+        "08561701",
+        "***.{}.{}-**",
+        phone=_NATIONAL_PHONE,
+        e2e_alphabet=E2E_UPPER_ALPHABET,
+    ),
 }
 
 FIRST_NAMES = (
-    "João", "Maria", "José", "Ana", "Conceição", "Antônio", "Luíza", "Gabriel",
-    "Júlia", "Sebastião", "Letícia", "Rodrigo", "Fernanda", "Márcio",
-    "Patrícia", "Vinícius", "Cláudia", "Fábio",
+    "João",
+    "Maria",
+    "José",
+    "Ana",
+    "Conceição",
+    "Antônio",
+    "Luíza",
+    "Gabriel",
+    "Júlia",
+    "Sebastião",
+    "Letícia",
+    "Rodrigo",
+    "Fernanda",
+    "Márcio",
+    "Patrícia",
+    "Vinícius",
+    "Cláudia",
+    "Fábio",
 )
 SURNAMES = (
-    "Silva", "Santos", "Nascimento", "Araújo", "Gonçalves", "Sousa", "Ferreira",
-    "Lima", "Gomes", "Ribeiro", "Carvalho", "Magalhães", "Barbosa", "Simões",
-    "Brandão", "Assunção", "Pereira", "Mendonça",
+    "Silva",
+    "Santos",
+    "Nascimento",
+    "Araújo",
+    "Gonçalves",
+    "Sousa",
+    "Ferreira",
+    "Lima",
+    "Gomes",
+    "Ribeiro",
+    "Carvalho",
+    "Magalhães",
+    "Barbosa",
+    "Simões",
+    "Brandão",
+    "Assunção",
+    "Pereira",
+    "Mendonça",
 )
 COMPANIES = (
     "Padaria Pão Dourado Ltda",
@@ -153,25 +203,36 @@ COMPANIES = (
 DDDS = ("11", "21", "31", "61", "71", "85", "88")
 
 MONTHS = ("JAN", "FEV", "MAR", "ABR", "MAI", "JUN", "JUL", "AGO", "SET", "OUT", "NOV", "DEZ")
-MONTH_NAMES = ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho",
-               "agosto", "setembro", "outubro", "novembro", "dezembro")
+MONTH_NAMES = (
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+)
 WEEKDAYS = ("Segunda", "Terça", "Quarta", "Quinta", "Sexta", "Sábado", "Domingo")
-KEY_TYPES = {"phone": "Celular", "email": "E-mail", "random": "Chave aleatória",
-             "cpf": "CPF", "cnpj": "CNPJ"}
+KEY_TYPES = {"phone": "Celular", "email": "E-mail", "random": "Chave aleatória", "cpf": "CPF", "cnpj": "CNPJ"}
 
 
 @dataclass(frozen=True)
 class Receipt:
-    bank: str               # app that issued the receipt, e.g. "Nubank"
-    amount: float           # in reais, e.g. 1234.56: what was paid
-    transaction_id: str     # PIX end-to-end id, 32 chars
-    paid_at: datetime       # aware, Sao Paulo time
+    bank: str  # app that issued the receipt, e.g. "Nubank"
+    amount: float  # in reais, e.g. 1234.56: what was paid
+    transaction_id: str  # PIX end-to-end id, 32 chars
+    paid_at: datetime  # aware, Sao Paulo time
     payer_name: str
-    payer_document: str     # masked CPF, e.g. "•••.078.642-••"
+    payer_document: str  # masked CPF, e.g. "•••.078.642-••"
     payer_bank: str
     receiver_name: str
     receiver_document: str  # CNPJ "12.345.678/0001-95" or masked CPF
-    receiver_pix_key: str   # as shown: "+5588994515533", "(88) 99451-5533", e-mail, UUID, CPF/CNPJ
+    receiver_pix_key: str  # as shown: "+5588994515533", "(88) 99451-5533", e-mail, UUID, CPF/CNPJ
     receiver_bank: str
     pix_key_type: str = ""  # phone | email | random | cpf | cnpj
     # A "Pix Cobrança" (a charge with a due date) paid late: the charge's
@@ -203,7 +264,7 @@ def check_digits(digits: str) -> str:
 
 
 def format_cpf(cpf: str, mask: str | None = None) -> str:
-    """"12345678909" -> "123.456.789-09"; with mask "*" -> "***.456.789-**"
+    """ "12345678909" -> "123.456.789-09"; with mask "*" -> "***.456.789-**"
     (banks hide the first 3 and the last 2 digits)."""
     if mask:
         return f"{mask * 3}.{cpf[3:6]}.{cpf[6:9]}-{mask * 2}"
@@ -228,7 +289,7 @@ def format_brl(amount: float) -> str:
 
 def e2e_id(ispb: str, paid_at: datetime, suffix: str) -> str:
     """PIX end-to-end id: "E" + ISPB + yyyyMMddHHmm (UTC) + 11 chars."""
-    utc = paid_at.astimezone(timezone.utc)
+    utc = paid_at.astimezone(UTC)
     return f"E{ispb}{utc:%Y%m%d%H%M}{suffix}"
 
 
@@ -281,9 +342,7 @@ def sample_receipt(seed: int = 0, layout: str = "nubank") -> Receipt:
     # Mostly everyday amounts, but every few seeds one above R$ 1.000 so the
     # thousands separator gets exercised.
     cents = rng.randint(1_000, 30_000) if seed % 3 else rng.randint(100_000, 900_000)
-    paid_at = datetime(2025, 1, 1, tzinfo=SAO_PAULO) + timedelta(
-        seconds=rng.randrange(180 * 24 * 3600)
-    )
+    paid_at = datetime(2025, 1, 1, tzinfo=SAO_PAULO) + timedelta(seconds=rng.randrange(180 * 24 * 3600))
     suffix = "".join(rng.choice(style.e2e_alphabet) for _ in range(11))
 
     def cpf() -> str:
@@ -363,14 +422,14 @@ YELLOW = (255, 216, 0)
 @dataclass(frozen=True)
 class Text:
     x: int
-    y: int          # baseline
+    y: int  # baseline
     text: str
     size: int
-    align: str = "left"   # left | right | center (x is that edge / the middle)
+    align: str = "left"  # left | right | center (x is that edge / the middle)
     color: tuple = BLACK
     bold: bool = False
-    field: str = ""       # the labels.csv column this text shows, if any
-    glued: bool = False   # continues the line before inside a word (a wrapped key or id)
+    field: str = ""  # the labels.csv column this text shows, if any
+    glued: bool = False  # continues the line before inside a word (a wrapped key or id)
 
 
 @dataclass(frozen=True)
@@ -382,12 +441,13 @@ class Rule:
 @dataclass(frozen=True)
 class Band:
     """A full-width filled rectangle, drawn under what comes after it."""
+
     top: int
     bottom: int
     color: tuple
 
 
-@lru_cache(maxsize=None)
+@cache
 def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
@@ -406,7 +466,7 @@ class BundledFace:
         return displayed(text)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _has_glyph(char: str) -> bool:
     """Whether the bundled font draws `char` (missing ones come out as the
     same empty box as a private-use code point)."""
@@ -483,8 +543,7 @@ class _Page:
         """`text` right-aligned on the baseline of the line just written."""
         self.items.append(Text(WIDTH - MARGIN, self.items[-1].y, text, size, "right", **style))
 
-    def wrap(self, text: str, size: int = 28, align: str = "left",
-             room: int = WIDTH - 2 * MARGIN, **style) -> None:
+    def wrap(self, text: str, size: int = 28, align: str = "left", room: int = WIDTH - 2 * MARGIN, **style) -> None:
         """`text` over as many lines as it takes to fit `room` px."""
         parts = _wrap(text, size, room, self.face, style.get("bold", False))
         for part, glued in zip(parts, _glued(text, parts)):
@@ -494,8 +553,9 @@ class _Page:
         """Label on the left, value right-aligned on the same line; if both
         don't fit, the value goes on its own line(s) below (still right-aligned)."""
         shown, room = self.face.shown, WIDTH - 2 * MARGIN - 24
-        width = (self.face.font(size).getlength(shown(label))
-                 + self.face.font(size, style.get("bold", False)).getlength(shown(value)))
+        width = self.face.font(size).getlength(shown(label)) + self.face.font(size, style.get("bold", False)).getlength(
+            shown(value)
+        )
         if width > room:
             self.line(label, size, color=label_color)
             self.wrap(value, size, "right", **style)
@@ -503,14 +563,14 @@ class _Page:
         self.line(label, size, color=label_color)
         self.beside(value, size, **style)
 
-    def stack(self, label: str, value: str, size: int = 28, label_size: int | None = None,
-              label_color=GREY, **style) -> None:
+    def stack(
+        self, label: str, value: str, size: int = 28, label_size: int | None = None, label_color=GREY, **style
+    ) -> None:
         """Label on a line of its own, the value left-aligned under it."""
         self.line(label, label_size or size - 4, color=label_color)
         self.wrap(value, size, **style)
 
-    def rows(self, rows: list, stacked: bool = False, size: int = 28, gap: int = 0,
-             **style) -> None:
+    def rows(self, rows: list, stacked: bool = False, size: int = 28, gap: int = 0, **style) -> None:
         """(label, value, field) rows as `stack`s or `pair`s, `gap` px apart."""
         for label, value, field in rows:
             if stacked:
@@ -537,11 +597,16 @@ def _doc_label(document: str) -> str:
 def _key_type(r: Receipt) -> str:
     """How the app names the receiver's kind of key: "Celular", "E-mail"..."""
     kind = r.pix_key_type or (
-        "email" if "@" in r.receiver_pix_key
-        else "random" if len(r.receiver_pix_key) == 36
-        else "cnpj" if "/" in r.receiver_pix_key
-        else "cpf" if "*" in r.receiver_pix_key or "•" in r.receiver_pix_key
-        else "phone")
+        "email"
+        if "@" in r.receiver_pix_key
+        else "random"
+        if len(r.receiver_pix_key) == 36
+        else "cnpj"
+        if "/" in r.receiver_pix_key
+        else "cpf"
+        if "*" in r.receiver_pix_key or "•" in r.receiver_pix_key
+        else "phone"
+    )
     return KEY_TYPES[kind]
 
 
@@ -555,12 +620,13 @@ def _code(r: Receipt, salt: str, length: int, alphabet: str = "0123456789") -> s
     return out
 
 
-def _receiver_rows(r: Receipt, name="Nome", doc=None, bank="Instituição", key="Chave Pix",
-                   bank_value=None) -> list:
+def _receiver_rows(r: Receipt, name="Nome", doc=None, bank="Instituição", key="Chave Pix", bank_value=None) -> list:
     """The receiver's (label, value, field) rows; `key=None` leaves the key out."""
-    rows = [(name, r.receiver_name, "receiver_name"),
-            (doc or _doc_label(r.receiver_document), r.receiver_document, "receiver_doc"),
-            (bank, bank_value or r.receiver_bank, "receiver_bank")]
+    rows = [
+        (name, r.receiver_name, "receiver_name"),
+        (doc or _doc_label(r.receiver_document), r.receiver_document, "receiver_doc"),
+        (bank, bank_value or r.receiver_bank, "receiver_bank"),
+    ]
     return rows + [(key, r.receiver_pix_key, "receiver_pix_key")] if key else rows
 
 
@@ -740,10 +806,14 @@ def _mercadopago(r: Receipt, p: _Page) -> None:
     p.line(format_brl(r.amount), 52, bold=True)
     p.line("Pix", 26, color=GREY)
     p.rule(24)
-    for title, rows in (("De", _payer_rows(r)),
-                        ("Para", _receiver_rows(r, key=None)
-                         + [("Tipo de chave", _key_type(r), ""),
-                            ("Chave", r.receiver_pix_key, "receiver_pix_key")])):
+    for title, rows in (
+        ("De", _payer_rows(r)),
+        (
+            "Para",
+            _receiver_rows(r, key=None)
+            + [("Tipo de chave", _key_type(r), ""), ("Chave", r.receiver_pix_key, "receiver_pix_key")],
+        ),
+    ):
         p.line(title, 26, color=GREY)
         p.wrap(rows[0][1], 32, bold=True, field=rows[0][2])
         p.rows(rows[1:], size=26)
@@ -766,15 +836,27 @@ def _bb(r: Receipt, p: _Page) -> None:
     rows = _receiver_rows(r, bank_value=f"{ISPBS.get(r.receiver_bank, '')} {r.receiver_bank}")
     p.line("Recebedor", 26, color=GREY, bold=True)
     p.line(rows[0][1], 30, bold=True, field="receiver_name")
-    p.rows([rows[1], ("Agência", "0001", ""), ("Conta", _code(r, "conta", 9), "")]
-           + rows[2:3] + [("Tipo de conta", "Conta Pagamento", "")] + rows[3:], stacked=True,
-           **bold_label)
+    p.rows(
+        [rows[1], ("Agência", "0001", ""), ("Conta", _code(r, "conta", 9), "")]
+        + rows[2:3]
+        + [("Tipo de conta", "Conta Pagamento", "")]
+        + rows[3:],
+        stacked=True,
+        **bold_label,
+    )
     p.rule(24)
     p.line("Pagador", 26, color=GREY, bold=True)
     p.line(r.payer_name, 30, bold=True, field="payer_name")
-    p.rows([_payer_rows(r)[1], ("Agência", _code(r, "ag", 4), ""),
-            ("Conta", _code(r, "cc", 6), ""), ("Instituição", r.payer_bank, "")],
-           stacked=True, **bold_label)
+    p.rows(
+        [
+            _payer_rows(r)[1],
+            ("Agência", _code(r, "ag", 4), ""),
+            ("Conta", _code(r, "cc", 6), ""),
+            ("Instituição", r.payer_bank, ""),
+        ],
+        stacked=True,
+        **bold_label,
+    )
     p.rule(24)
     p.line("Informações adicionais", 26, color=GREY, bold=True)
     p.line("ID:", 28)
@@ -800,8 +882,7 @@ def _caixa(r: Receipt, p: _Page) -> None:
     p.line(f"{t:%H:%M:%S}", 24, "right", color=BLUE)
     p.rule(16)
     p.rows(_receiver_rows(r, key=None), **value)
-    for title, rows in (("Dados do pagador", _payer_rows(r)),
-                        ("Dados da transação", [("Situação", "Efetivado", "")])):
+    for title, rows in (("Dados do pagador", _payer_rows(r)), ("Dados da transação", [("Situação", "Efetivado", "")])):
         p.space(16)
         p.line(title, 28, color=BLUE, bold=True)
         p.rule(4)
@@ -810,14 +891,29 @@ def _caixa(r: Receipt, p: _Page) -> None:
         p.space(16)
         p.line("Pix Cobrança", 28, color=BLUE, bold=True)
         p.rule(4)
-        p.rows([(label, format_brl(amount), "") for label, amount in (
-            ("Valor", r.original_amount), ("Abatimento", 0), ("Juros", r.interest),
-            ("Multa", r.fine), ("Desconto", 0))], **value)
+        p.rows(
+            [
+                (label, format_brl(amount), "")
+                for label, amount in (
+                    ("Valor", r.original_amount),
+                    ("Abatimento", 0),
+                    ("Juros", r.interest),
+                    ("Multa", r.fine),
+                    ("Desconto", 0),
+                )
+            ],
+            **value,
+        )
         p.stack("Valor pago", format_brl(r.amount), 40, label_size=28, bold=True)
     p.stack("ID transação", r.transaction_id, 28, 24, bold=True, field="end_to_end_id")
-    p.rows([("Data/Hora", f"{t:%d/%m/%Y} às {t:%H:%M:%S}", ""),
+    p.rows(
+        [
+            ("Data/Hora", f"{t:%d/%m/%Y} às {t:%H:%M:%S}", ""),
             ("Identificador", _code(r, "id", 32, "0123456789abcdef"), ""),
-            ("Código da operação", _code(r, "op", 10), "")], **value)
+            ("Código da operação", _code(r, "op", 10), ""),
+        ],
+        **value,
+    )
 
 
 def _caixatem(r: Receipt, p: _Page) -> None:
@@ -828,24 +924,29 @@ def _caixatem(r: Receipt, p: _Page) -> None:
     p.band(80, BLUE, top=0)
     p.line("CAIXA Tem", 40, "center", color=WHITE, bold=True)
     p.space(50)
-    p.line(f"{t.day:02d} {MONTH_NAMES[t.month - 1].upper()} {t:%Y} ÀS {t:%H}H{t:%M}", 26,
-           "center", color=GREY)
+    p.line(f"{t.day:02d} {MONTH_NAMES[t.month - 1].upper()} {t:%Y} ÀS {t:%H}H{t:%M}", 26, "center", color=GREY)
     p.rule(8)
     p.line("Pagamento - Pix", 38, "center", color=BLUE, bold=True)
     p.space(20)
-    p.rows([("VALOR DO PAGAMENTO", format_brl(r.amount), ""),
-            ("DATA DO PAGAMENTO", f"{t:%d/%m/%Y}", "")], stacked=True, size=36,
-           label_size=26, gap=20, color=BLUE, bold=True)
-    for title, rows in (("QUEM VAI RECEBER", _receiver_rows(r, doc="CPF/CNPJ", key=None,
-                                                            bank="Banco destino")),
-                        ("QUEM TRANSFERIU", _payer_rows(r, doc="CPF/CNPJ", bank=None))):
+    p.rows(
+        [("VALOR DO PAGAMENTO", format_brl(r.amount), ""), ("DATA DO PAGAMENTO", f"{t:%d/%m/%Y}", "")],
+        stacked=True,
+        size=36,
+        label_size=26,
+        gap=20,
+        color=BLUE,
+        bold=True,
+    )
+    for title, rows in (
+        ("QUEM VAI RECEBER", _receiver_rows(r, doc="CPF/CNPJ", key=None, bank="Banco destino")),
+        ("QUEM TRANSFERIU", _payer_rows(r, doc="CPF/CNPJ", bank=None)),
+    ):
         p.line(title, 26, color=GREY)
         p.rows(rows, **big)
         p.space(20)
     p.stack("NSU", _code(r, "nsu", 11), 36, 26, bold=True, color=BLUE)
     p.space(20)
-    p.stack("ID TRANSAÇÃO", r.transaction_id, 38, 26, bold=True, color=BLUE,
-            field="end_to_end_id")
+    p.stack("ID TRANSAÇÃO", r.transaction_id, 38, 26, bold=True, color=BLUE, field="end_to_end_id")
     p.space(30)
     p.line("Operação realizada com sucesso.", 24, color=GREY)
 
@@ -886,8 +987,10 @@ def _will(r: Receipt, p: _Page) -> None:
     p.line("Pix enviado", 32, "center")
     p.line(f"{t:%d/%m/%Y}  ·  {t:%H:%M:%S}", 26, "center")
     p.space(80)
-    for title, rows in (("Destino", _receiver_rows(r, "Para", "CPF/CNPJ")),
-                        ("Origem", _payer_rows(r, "De", "CPF/CNPJ"))):
+    for title, rows in (
+        ("Destino", _receiver_rows(r, "Para", "CPF/CNPJ")),
+        ("Origem", _payer_rows(r, "De", "CPF/CNPJ")),
+    ):
         p.line(title, 30, bold=True)
         p.rows(rows, gap=10)
         p.rule(24)
@@ -908,11 +1011,17 @@ def _pagbank(r: Receipt, p: _Page) -> None:
     p.rule(24)
     p.stack("Valor da transferência", format_brl(r.amount), 44, 28, bold=True)
     p.rule(24)
-    p.rows([("Tipo de transferência", "Pix", ""),
-            ("Código da transação Pagbank",
-             str(uuid.UUID(_code(r, "pagbank", 32, "0123456789abcdef"), version=4)), ""),
-            ("Código da transação Pix", r.transaction_id, "end_to_end_id")],
-           stacked=True, size=28, label_size=24, gap=8)
+    p.rows(
+        [
+            ("Tipo de transferência", "Pix", ""),
+            ("Código da transação Pagbank", str(uuid.UUID(_code(r, "pagbank", 32, "0123456789abcdef"), version=4)), ""),
+            ("Código da transação Pix", r.transaction_id, "end_to_end_id"),
+        ],
+        stacked=True,
+        size=28,
+        label_size=24,
+        gap=8,
+    )
     for title, rows in (("De", _payer_rows(r)), ("Para", _receiver_rows(r, key="Chave"))):
         p.rule(24)
         p.line(title, 32, bold=True)
@@ -922,9 +1031,18 @@ def _pagbank(r: Receipt, p: _Page) -> None:
 
 
 _LAYOUT_FUNCS = {
-    "nubank": _nubank, "itau": _itau, "inter": _inter, "bradesco": _bradesco,
-    "santander": _santander, "c6": _c6, "mercadopago": _mercadopago, "bb": _bb,
-    "caixa": _caixa, "caixatem": _caixatem, "picpay": _picpay, "will": _will,
+    "nubank": _nubank,
+    "itau": _itau,
+    "inter": _inter,
+    "bradesco": _bradesco,
+    "santander": _santander,
+    "c6": _c6,
+    "mercadopago": _mercadopago,
+    "bb": _bb,
+    "caixa": _caixa,
+    "caixatem": _caixatem,
+    "picpay": _picpay,
+    "will": _will,
     "pagbank": _pagbank,
 }
 
@@ -965,8 +1083,11 @@ def render_image(receipt: Receipt, layout: str, scale: float = 1.0) -> Image.Ima
             strokes = 1 + item.size // 24 if item.bold else 1
             for dx in range(strokes):
                 draw.text(
-                    (item.x + dx, item.y), displayed(item.text), font=_font(item.size),
-                    fill=item.color, anchor=anchors[item.align],
+                    (item.x + dx, item.y),
+                    displayed(item.text),
+                    font=_font(item.size),
+                    fill=item.color,
+                    anchor=anchors[item.align],
                 )
     if scale != 1.0:
         size = (round(WIDTH * scale), round(height * scale))
@@ -1006,15 +1127,65 @@ def render_image_pdf(receipt: Receipt, layout: str, scale: float = 1.0) -> bytes
 # of digits and most lowercase letters). Accented letters share their base
 # letter's width, so they are looked up through _ascii().
 _HELVETICA = {
-    " ": 278, "!": 278, "$": 556, "%": 889, "&": 667, "(": 333, ")": 333,
-    "*": 389, "+": 584, ",": 278, "-": 333, ".": 278, "/": 278, ":": 278,
-    ";": 278, "@": 1015, "_": 556, "•": 350,
-    "A": 667, "B": 667, "C": 722, "D": 722, "E": 667, "F": 611, "G": 778,
-    "H": 722, "I": 278, "J": 500, "K": 667, "L": 556, "M": 833, "N": 722,
-    "O": 778, "P": 667, "Q": 778, "R": 722, "S": 667, "T": 611, "U": 722,
-    "V": 667, "W": 944, "X": 667, "Y": 667, "Z": 611,
-    "c": 500, "f": 278, "i": 222, "j": 222, "k": 500, "l": 222, "m": 833,
-    "r": 333, "s": 500, "t": 278, "v": 500, "w": 722, "x": 500, "y": 500, "z": 500,
+    " ": 278,
+    "!": 278,
+    "$": 556,
+    "%": 889,
+    "&": 667,
+    "(": 333,
+    ")": 333,
+    "*": 389,
+    "+": 584,
+    ",": 278,
+    "-": 333,
+    ".": 278,
+    "/": 278,
+    ":": 278,
+    ";": 278,
+    "@": 1015,
+    "_": 556,
+    "•": 350,
+    "A": 667,
+    "B": 667,
+    "C": 722,
+    "D": 722,
+    "E": 667,
+    "F": 611,
+    "G": 778,
+    "H": 722,
+    "I": 278,
+    "J": 500,
+    "K": 667,
+    "L": 556,
+    "M": 833,
+    "N": 722,
+    "O": 778,
+    "P": 667,
+    "Q": 778,
+    "R": 722,
+    "S": 667,
+    "T": 611,
+    "U": 722,
+    "V": 667,
+    "W": 944,
+    "X": 667,
+    "Y": 667,
+    "Z": 611,
+    "c": 500,
+    "f": 278,
+    "i": 222,
+    "j": 222,
+    "k": 500,
+    "l": 222,
+    "m": 833,
+    "r": 333,
+    "s": 500,
+    "t": 278,
+    "v": 500,
+    "w": 722,
+    "x": 500,
+    "y": 500,
+    "z": 500,
 }
 
 PDF_SCALE = 0.5  # 720 px -> 360 pt: a phone-sized page
@@ -1056,14 +1227,14 @@ def pdf_of_items(items: list, height: int) -> bytes:
         rgb = b" ".join(_num(c / 255) for c in item.color)
         if isinstance(item, Band):
             top, bottom = page_h - item.top * PDF_SCALE, page_h - item.bottom * PDF_SCALE
-            ops.append(b"%s rg 0 %s %s %s re f" % (rgb, _num(bottom), _num(page_w),
-                                                   _num(top - bottom)))
+            ops.append(b"%s rg 0 %s %s %s re f" % (rgb, _num(bottom), _num(page_w), _num(top - bottom)))
             continue
         y = page_h - item.y * PDF_SCALE  # PDF's y axis points up
         if isinstance(item, Rule):
-            ops.append(b"%s RG 0.75 w %s %s m %s %s l S" % (
-                rgb, _num(MARGIN * PDF_SCALE), _num(y),
-                _num(page_w - MARGIN * PDF_SCALE), _num(y)))
+            ops.append(
+                b"%s RG 0.75 w %s %s m %s %s l S"
+                % (rgb, _num(MARGIN * PDF_SCALE), _num(y), _num(page_w - MARGIN * PDF_SCALE), _num(y))
+            )
             continue
         size = item.size * PDF_SCALE
         x = item.x * PDF_SCALE
@@ -1071,8 +1242,9 @@ def pdf_of_items(items: list, height: int) -> bytes:
             x -= _pdf_width(item.text, size)
         elif item.align == "center":
             x -= _pdf_width(item.text, size) / 2
-        ops.append(b"BT /F1 %s Tf %s rg %s %s Td %s Tj ET" % (
-            _num(size), rgb, _num(x), _num(y), _pdf_string(item.text)))
+        ops.append(
+            b"BT /F1 %s Tf %s rg %s %s Td %s Tj ET" % (_num(size), rgb, _num(x), _num(y), _pdf_string(item.text))
+        )
     content = b"\n".join(ops) + b"\n"
 
     objects = [
@@ -1092,8 +1264,7 @@ def pdf_of_items(items: list, height: int) -> bytes:
     xref = len(pdf)
     pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(pdf)
 
 
@@ -1102,12 +1273,31 @@ def pdf_of_items(items: list, height: int) -> bytes:
 
 # The columns of our labels of real receipts (shared/receipts/real/labels.csv).
 LABEL_COLUMNS = (
-    "file", "source_repo", "source_commit", "source_path", "bank", "amount",
-    "end_to_end_id", "datetime", "payer_name", "payer_doc", "receiver_name",
-    "receiver_doc", "receiver_pix_key", "receiver_bank", "notes",
+    "file",
+    "source_repo",
+    "source_commit",
+    "source_path",
+    "bank",
+    "amount",
+    "end_to_end_id",
+    "datetime",
+    "payer_name",
+    "payer_doc",
+    "receiver_name",
+    "receiver_doc",
+    "receiver_pix_key",
+    "receiver_bank",
+    "notes",
 )
-_SHOWN_COLUMNS = ("end_to_end_id", "payer_name", "payer_doc", "receiver_name",
-                  "receiver_doc", "receiver_pix_key", "receiver_bank")
+_SHOWN_COLUMNS = (
+    "end_to_end_id",
+    "payer_name",
+    "payer_doc",
+    "receiver_name",
+    "receiver_doc",
+    "receiver_pix_key",
+    "receiver_bank",
+)
 
 
 def labels(receipt: Receipt, layout: str, image: bool = True) -> dict[str, str]:
@@ -1132,8 +1322,10 @@ def labels_of_items(items: list, receipt: Receipt, seconds: bool, shown=displaye
     row["end_to_end_id"] = row["end_to_end_id"].replace(" ", "")  # a wrapped id
     notes = []
     if receipt.original_amount is not None:
-        notes.append(f"Pix Cobranca: valor {format_brl(receipt.original_amount)} + juros "
-                     f"{format_brl(receipt.interest)} + multa {format_brl(receipt.fine)}")
+        notes.append(
+            f"Pix Cobranca: valor {format_brl(receipt.original_amount)} + juros "
+            f"{format_brl(receipt.interest)} + multa {format_brl(receipt.fine)}"
+        )
     if len(fields.get("end_to_end_id", ())) > 1:
         notes.append(f"E2E wrapped over {len(fields['end_to_end_id'])} lines")
     return {
@@ -1160,8 +1352,13 @@ def write_dataset(outdir: str | Path, count_per_layout: int = 2, low_res: bool =
     def write(name: str, data: bytes, receipt: Receipt, layout: str, note: str = "") -> None:
         (outdir / name).write_bytes(data)
         text_pdf = note == "PDF with text layer"
-        row = {"file": name, "source_repo": "synthetic", "source_commit": "", "source_path": "",
-               **labels(receipt, layout, image=not text_pdf)}
+        row = {
+            "file": name,
+            "source_repo": "synthetic",
+            "source_commit": "",
+            "source_path": "",
+            **labels(receipt, layout, image=not text_pdf),
+        }
         row["notes"] = "; ".join(n for n in (row["notes"], note) if n)
         rows.append(row)
 
@@ -1178,11 +1375,9 @@ def write_dataset(outdir: str | Path, count_per_layout: int = 2, low_res: bool =
                 width, height = Image.open(io.BytesIO(small)).size
                 write(f"{stem}_small.jpg", small, receipt, layout, f"low-res {width}x{height}")
             if layout == "pagbank":
-                write(f"{stem}.pdf", render_pdf(receipt, layout), receipt, layout,
-                      "PDF with text layer")
+                write(f"{stem}.pdf", render_pdf(receipt, layout), receipt, layout, "PDF with text layer")
     receipt = sample_receipt(0, "bb")
-    write("synthetic_bb_00_scan.pdf", render_image_pdf(receipt, "bb"), receipt, "bb",
-          "image-only PDF (no text layer)")
+    write("synthetic_bb_00_scan.pdf", render_image_pdf(receipt, "bb"), receipt, "bb", "image-only PDF (no text layer)")
 
     path = outdir / "labels.csv"
     with path.open("w", newline="", encoding="utf-8") as out:  # csv's \r\n, like the real one

@@ -51,7 +51,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from common import client
 from tools import emulators, receipts
@@ -69,8 +69,16 @@ OVERRIDES = {
 POLL_EVERY = 3.0  # seconds between two status polls of one job in the load test
 LOAD_QUEUED_AFTER_SECONDS = 600  # under load a backlog is normal: do not re-enqueue waiting jobs
 ENDED = ("finished", "failed")
-SCENARIOS = ("firestore-outage", "firestore-hang", "storage-crash", "tasks-crash", "ocr-kill", "duplicate-delivery",
-             "redis-crash", "worker-kill")
+SCENARIOS = (
+    "firestore-outage",
+    "firestore-hang",
+    "storage-crash",
+    "tasks-crash",
+    "ocr-kill",
+    "duplicate-delivery",
+    "redis-crash",
+    "worker-kill",
+)
 RQ_SCENARIOS = ("redis-crash", "worker-kill")
 
 
@@ -144,7 +152,8 @@ class Result:
     def ok(self) -> bool:
         # A run where nothing was accepted proves nothing: it fails too.
         return any(u.accepted for u in self.uploads) and not (
-            self.lost or self.stuck or self.duplicates or self.dead or self.unanswered)
+            self.lost or self.stuck or self.duplicates or self.dead or self.unanswered
+        )
 
 
 def classify(result: Result, events: dict[str, collections.Counter]) -> None:
@@ -190,7 +199,11 @@ def make_receipts(directory: str, seeds: range, image_every: int = 4) -> list[Up
         receipt = receipts.sample_receipt(seed, layout)
         image = image_every and seed % image_every == 0
         name = os.path.join(directory, f"receipt-{seed}.{'png' if image else 'pdf'}")
-        data = receipts.render_png(receipt, layout, receipts.LOW_RES_SCALE) if image else receipts.render_pdf(receipt, layout)
+        data = (
+            receipts.render_png(receipt, layout, receipts.LOW_RES_SCALE)
+            if image
+            else receipts.render_pdf(receipt, layout)
+        )
         with open(name, "wb") as f:
             f.write(data)
         made.append(Upload(name, "png" if image else "pdf"))
@@ -297,7 +310,9 @@ class FaultStack(Stack):
     def _start_backends(self) -> None:
         super()._start_backends()
         storage_argv = [a for a in self.processes["storage-emulator"]["argv"] if a != "--in-memory"]
-        self._backend_env["storage-emulator"] = {"STORAGE_BASE": os.path.abspath(os.path.join(self.state_dir, "storage-data"))}
+        self._backend_env["storage-emulator"] = {
+            "STORAGE_BASE": os.path.abspath(os.path.join(self.state_dir, "storage-data"))
+        }
         self.crash("storage-emulator")
         self._crashed["storage-emulator"] = storage_argv
         self.revive("storage-emulator")
@@ -319,8 +334,9 @@ class FaultStack(Stack):
             ready = emulators.http_ready(f"http://127.0.0.1:{port}/", "Ok")
         else:
             ready = emulators.tcp_ready(port)
-        process = emulators.start_process(name, argv, ready, self.log_dir,
-                                          env={**os.environ, **self._backend_env.get(name, {})})
+        process = emulators.start_process(
+            name, argv, ready, self.log_dir, env={**os.environ, **self._backend_env.get(name, {})}
+        )
         self._record(name, process)
         self._save()
 
@@ -363,16 +379,19 @@ def _wait_started(stack: Stack, batch: Batch, skip: set, timeout: float = 60) ->
 def run_scenario(stack: FaultStack, name: str, uploads: list[Upload], options: Options) -> Result:
     faults = {
         "firestore-outage": f"Firestore unreachable for {options.outage:.0f} s: the TCP proxy in front of the "
-                            "in-memory emulator drops every connection and refuses new ones (same port after)",
+        "in-memory emulator drops every connection and refuses new ones (same port after)",
         "firestore-hang": f"Firestore emulator frozen with SIGSTOP for {options.outage:.0f} s, then SIGCONT "
-                          "(connections stay open, nothing answers)",
-        "storage-crash": f"gcp-storage-emulator (on-disk data) SIGKILLed while a job runs, restarted on its port after {options.outage:.0f} s",
-        "tasks-crash": f"Cloud Tasks emulator SIGKILLed while a job runs (its queued tasks are lost), restarted on its port after "
-                       f"{options.outage:.0f} s",
+        "(connections stay open, nothing answers)",
+        "storage-crash": "gcp-storage-emulator (on-disk data) SIGKILLed while a job runs, "
+        f"restarted on its port after {options.outage:.0f} s",
+        "tasks-crash": "Cloud Tasks emulator SIGKILLed while a job runs (its queued tasks are lost), "
+        "restarted on its port after "
+        f"{options.outage:.0f} s",
         "ocr-kill": "OCR function SIGKILLed twice while a job runs, restarted 1 s later each time",
-        "duplicate-delivery": "every task delivered 10 more times at once (POST {\"job_id\"} to the OCR function)",
-        "redis-crash": f"Redis (no persistence: the RQ queue is lost) SIGKILLed while a job runs, restarted on its port after "
-                       f"{options.outage:.0f} s",
+        "duplicate-delivery": 'every task delivered 10 more times at once (POST {"job_id"} to the OCR function)',
+        "redis-crash": "Redis (no persistence: the RQ queue is lost) SIGKILLed while a job runs, "
+        "restarted on its port after "
+        f"{options.outage:.0f} s",
         "worker-kill": "RQ worker SIGKILLed twice while a job runs, restarted 1 s later each time",
     }
     result = Result(name, stack.queue, faults[name], uploads)
@@ -404,7 +423,9 @@ def run_scenario(stack: FaultStack, name: str, uploads: list[Upload], options: O
             finally:
                 os.killpg(group, signal.SIGCONT)
         elif name in ("storage-crash", "tasks-crash", "redis-crash"):
-            backend = {"storage-crash": "storage-emulator", "tasks-crash": "tasks-emulator", "redis-crash": "redis"}[name]
+            backend = {"storage-crash": "storage-emulator", "tasks-crash": "tasks-emulator", "redis-crash": "redis"}[
+                name
+            ]
             stack.crash(backend)
             time.sleep(options.outage)
             stack.revive(backend)
@@ -422,9 +443,11 @@ def run_scenario(stack: FaultStack, name: str, uploads: list[Upload], options: O
         batch.join()
         late = [u for u in uploads if not u.accepted and u.started >= cleared_at]
         if late:
-            result.notes.append(f"{len(late)} uploads refused after the fault ended, the last "
-                                f"{max(u.started for u in late) - cleared_at:.1f} s after it "
-                                f"({_codes(collections.Counter(f'{u.status} {u.code}' for u in late))})")
+            result.notes.append(
+                f"{len(late)} uploads refused after the fault ended, the last "
+                f"{max(u.started for u in late) - cleared_at:.1f} s after it "
+                f"({_codes(collections.Counter(f'{u.status} {u.code}' for u in late))})"
+            )
     wait_for_jobs(result, options.bound)
     result.drain_seconds = time.monotonic() - cleared
     result.wall_seconds = time.monotonic() - started
@@ -444,8 +467,12 @@ def _check_processes(stack: Stack, result: Result) -> None:
 
 def _deliver_again(stack: Stack, job_ids: list[str], times: int) -> collections.Counter:
     def deliver(job_id):
-        request = urllib.request.Request(stack.urls["ocr"] + "/", data=json.dumps({"job_id": job_id}).encode(),
-                                         method="POST", headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            stack.urls["ocr"] + "/",
+            data=json.dumps({"job_id": job_id}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         answer = client.call(request, timeout=120)
         return f"{answer.status} {answer.body.get('code') or answer.body.get('status', '')}".strip()
 
@@ -471,8 +498,11 @@ def run_load(stack: FaultStack, uploads: list[Upload], concurrency: int, bound: 
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             while not polling.is_set():
                 now = time.monotonic()
-                pending = [u for u in list(batch.uploads) if u.accepted and u.job_id not in result.finals
-                           and due.get(u.job_id, 0) <= now]
+                pending = [
+                    u
+                    for u in list(batch.uploads)
+                    if u.accepted and u.job_id not in result.finals and due.get(u.job_id, 0) <= now
+                ]
                 for upload in pending:
                     due[upload.job_id] = now + POLL_EVERY
                 for upload, answer in zip(pending, pool.map(lambda u: get_status(u.status_url), pending)):
@@ -499,11 +529,17 @@ def run_load(stack: FaultStack, uploads: list[Upload], concurrency: int, bound: 
     _check_processes(stack, result)
     stack.restart("reconciler", RECONCILE_QUEUED_AFTER_SECONDS=str(QUEUED_AFTER_SECONDS))
     figures = {
-        "upload_p50": percentile(latencies, 50), "upload_p95": percentile(latencies, 95),
-        "upload_p99": percentile(latencies, 99), "e2e_p50": percentile(e2e, 50), "e2e_p95": percentile(e2e, 95),
-        "upload_seconds": uploaded - started, "wall_seconds": result.wall_seconds,
+        "upload_p50": percentile(latencies, 50),
+        "upload_p95": percentile(latencies, 95),
+        "upload_p99": percentile(latencies, 99),
+        "e2e_p50": percentile(e2e, 50),
+        "e2e_p95": percentile(e2e, 95),
+        "upload_seconds": uploaded - started,
+        "wall_seconds": result.wall_seconds,
         "throughput": len(ended) / result.wall_seconds if result.wall_seconds else 0,
-        "concurrency": concurrency, "pdf": sum(1 for u in uploads if u.kind == "pdf"), "png": sum(1 for u in uploads if u.kind == "png"),
+        "concurrency": concurrency,
+        "pdf": sum(1 for u in uploads if u.kind == "pdf"),
+        "png": sum(1 for u in uploads if u.kind == "png"),
     }
     return result, figures
 
@@ -528,12 +564,15 @@ def machine() -> str:
         ram = f"{kib / 1024 / 1024:.1f} GiB RAM"
     except (OSError, StopIteration, ValueError):
         ram = "RAM unknown"
-    return (f"{os.cpu_count()} CPUs (nproc), {ram}, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}, load average at start {os.getloadavg()[0]:.2f}")
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {ram}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}, load average at start {os.getloadavg()[0]:.2f}"
+    )
 
 
-def render_report(results: list[Result], load: tuple[Result, dict] | None, command: str, started: datetime,
-                  host: str) -> str:
+def render_report(
+    results: list[Result], load: tuple[Result, dict] | None, command: str, started: datetime, host: str
+) -> str:
     lines = [
         "# Reliability report",
         "",
@@ -553,28 +592,38 @@ def render_report(results: list[Result], load: tuple[Result, dict] | None, comma
         "",
         "## Summary",
         "",
-        "| scenario | queue | uploads | accepted | rejected (codes) | finished | failed (codes) | lost | stuck | duplicates | take-overs | drain after fault |",
+        "| scenario | queue | uploads | accepted | rejected (codes) | finished | failed (codes) | lost | stuck "
+        "| duplicates | take-overs | drain after fault |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     everything = results + ([load[0]] if load else [])
     for r in everything:
         c = r.counts()
-        lines.append(f"| {r.name} | {r.queue} | {c['uploads']} | {c['accepted']} | {sum(c['rejected'].values())} "
-                     f"({_codes(c['rejected'])}) | {c['finished']} | {sum(c['failed'].values())} ({_codes(c['failed'])}) "
-                     f"| {c['lost']} | {c['stuck']} | {c['duplicates']} | {r.takeovers} | "
-                     f"{'n/a' if r.name == 'load' else f'{r.drain_seconds:.1f} s'} |")
-    verdict = "PASS: every upload answered; no accepted job lost, stuck or processed twice." \
-        if all(r.ok for r in everything) else \
-        "FAIL: " + "; ".join(f"{r.name}: {len(r.lost)} lost, {len(r.stuck)} stuck, {len(r.duplicates)} duplicates, "
-                             f"{len(r.unanswered)} unanswered"
-                             f"{', dead: ' + ', '.join(r.dead) if r.dead else ''}"
-                             f"{', nothing accepted' if not any(u.accepted for u in r.uploads) else ''}"
-                             for r in everything if not r.ok)
+        lines.append(
+            f"| {r.name} | {r.queue} | {c['uploads']} | {c['accepted']} | {sum(c['rejected'].values())} "
+            f"({_codes(c['rejected'])}) | {c['finished']} | {sum(c['failed'].values())} ({_codes(c['failed'])}) "
+            f"| {c['lost']} | {c['stuck']} | {c['duplicates']} | {r.takeovers} | "
+            f"{'n/a' if r.name == 'load' else f'{r.drain_seconds:.1f} s'} |"
+        )
+    verdict = (
+        "PASS: every upload answered; no accepted job lost, stuck or processed twice."
+        if all(r.ok for r in everything)
+        else "FAIL: "
+        + "; ".join(
+            f"{r.name}: {len(r.lost)} lost, {len(r.stuck)} stuck, {len(r.duplicates)} duplicates, "
+            f"{len(r.unanswered)} unanswered"
+            f"{', dead: ' + ', '.join(r.dead) if r.dead else ''}"
+            f"{', nothing accepted' if not any(u.accepted for u in r.uploads) else ''}"
+            for r in everything
+            if not r.ok
+        )
+    )
     lines += ["", f"**{verdict}**", ""]
     lines += [
-        "## How each fault is simulated, and why", "",
+        "## How each fault is simulated, and why",
+        "",
         "- Firestore: Google's emulator keeps everything in memory, so killing it would destroy every job and "
-        "\"none lost\" would be impossible by construction. Its crash is simulated as an outage: a TCP proxy "
+        '"none lost" would be impossible by construction. Its crash is simulated as an outage: a TCP proxy '
         "(`tools.faultproxy.TcpProxy`) between every client and the emulator drops all connections and refuses new "
         "ones, then listens again on the same port (firestore-outage); and the emulator is frozen with SIGSTOP, "
         "then resumed (firestore-hang).",
@@ -595,8 +644,10 @@ def render_report(results: list[Result], load: tuple[Result, dict] | None, comma
     for r in results:
         c = r.counts()
         lines += [
-            f"## {r.name} ({r.queue})", "",
-            f"Fault: {r.fault}.", "",
+            f"## {r.name} ({r.queue})",
+            "",
+            f"Fault: {r.fault}.",
+            "",
             "| uploads | accepted | rejected | finished | failed | lost | stuck | duplicates | take-overs | drain "
             "| upload p50 | slowest upload | scenario time |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -606,9 +657,13 @@ def render_report(results: list[Result], load: tuple[Result, dict] | None, comma
             f"{_fmt(max((u.latency for u in r.uploads), default=None))} | {r.wall_seconds:.1f} s |",
             "",
         ]
-        for note in r.notes + [f"lost: {', '.join(r.lost)}"] * bool(r.lost) + [f"stuck: {', '.join(r.stuck)}"] * bool(r.stuck) \
-                + [f"duplicates: {', '.join(r.duplicates)}"] * bool(r.duplicates) \
-                + [f"processes dead at the end: {', '.join(r.dead)}"] * bool(r.dead):
+        for note in (
+            r.notes
+            + [f"lost: {', '.join(r.lost)}"] * bool(r.lost)
+            + [f"stuck: {', '.join(r.stuck)}"] * bool(r.stuck)
+            + [f"duplicates: {', '.join(r.duplicates)}"] * bool(r.duplicates)
+            + [f"processes dead at the end: {', '.join(r.dead)}"] * bool(r.dead)
+        ):
             lines.append(f"- {note}")
         if r.notes or not r.ok:
             lines.append("")
@@ -616,15 +671,19 @@ def render_report(results: list[Result], load: tuple[Result, dict] | None, comma
         r, f = load
         c = r.counts()
         lines += [
-            f"## Load ({r.queue})", "",
+            f"## Load ({r.queue})",
+            "",
             f"{c['uploads']} uploads ({f['pdf']} text PDFs, {f['png']} PNG images needing OCR) from "
             f"{f['concurrency']} concurrent clients over loopback; each job followed by "
-            "polling its status; end to end = upload start to the job's `ended_at`.", "",
-            "| accepted | rejected | finished | failed | lost | stuck | duplicates | upload p50 | upload p95 | upload p99 "
+            "polling its status; end to end = upload start to the job's `ended_at`.",
+            "",
+            "| accepted | rejected | finished | failed | lost | stuck | duplicates "
+            "| upload p50 | upload p95 | upload p99 "
             "| end-to-end p50 | end-to-end p95 | all uploaded after | wall time | jobs/s |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {c['accepted']} | {_codes(c['rejected'])} | {c['finished']} | {_codes(c['failed'])} | {c['lost']} | "
-            f"{c['stuck']} | {c['duplicates']} | {_fmt(f['upload_p50'])} | {_fmt(f['upload_p95'])} | {_fmt(f['upload_p99'])} "
+            f"{c['stuck']} | {c['duplicates']} | {_fmt(f['upload_p50'])} | {_fmt(f['upload_p95'])} "
+            f"| {_fmt(f['upload_p99'])} "
             f"| {_fmt(f['e2e_p50'])} | {_fmt(f['e2e_p95'])} | {_fmt(f['upload_seconds'])} | {_fmt(f['wall_seconds'])} "
             f"| {f['throughput']:.1f} |",
             "",
@@ -640,7 +699,7 @@ def run(args) -> tuple[list[Result], tuple[Result, dict] | None]:
     results: list[Result] = []
     load = None
     next_seed = 10_000
-    run_dir = os.path.join(args.state_dir, datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
+    run_dir = os.path.join(args.state_dir, datetime.now(UTC).strftime("%Y%m%dT%H%M%S"))
     for queue in ("cloudtasks", "rq"):
         mine = [s for s in chosen if (s in RQ_SCENARIOS) == (queue == "rq")]
         loads = queue == args.load_queue and args.uploads > 0
@@ -654,8 +713,11 @@ def run(args) -> tuple[list[Result], tuple[Result, dict] | None]:
                 size = 10 if name == "duplicate-delivery" else options.batch
                 batch_seeds, next_seed = range(next_seed, next_seed + size), next_seed + size
                 # the duplicate-delivery batch is all images, so the extra deliveries meet running jobs
-                uploads = make_receipts(os.path.join(state_dir, "receipts", name), batch_seeds,
-                                        image_every=1 if name == "duplicate-delivery" else 4)
+                uploads = make_receipts(
+                    os.path.join(state_dir, "receipts", name),
+                    batch_seeds,
+                    image_every=1 if name == "duplicate-delivery" else 4,
+                )
                 print(f"{name}: {len(uploads)} uploads ...", flush=True)
                 result = run_scenario(stack, name, uploads, options)
                 print(f"  {result.counts()}", flush=True)
@@ -675,13 +737,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fault injection and a load test on the full local stack.")
     parser.add_argument("--uploads", type=int, default=500, help="uploads in the load test (0: no load test)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients in the load test")
-    parser.add_argument("--load-queue", choices=["cloudtasks", "rq"], default="cloudtasks", help="queue of the load test's stack")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
-                        help=f"comma-separated fault scenarios (default: all of {', '.join(SCENARIOS)}; empty: none)")
+    parser.add_argument(
+        "--load-queue", choices=["cloudtasks", "rq"], default="cloudtasks", help="queue of the load test's stack"
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated fault scenarios (default: all of {', '.join(SCENARIOS)}; empty: none)",
+    )
     parser.add_argument("--batch", type=int, default=40, help="uploads per fault scenario")
     parser.add_argument("--outage", type=float, default=8.0, help="seconds each backend stays down")
-    parser.add_argument("--bound", type=float, default=180.0, help="seconds after a fault within which every job must end")
-    parser.add_argument("--load-bound", type=float, default=900.0, help="seconds after the last upload within which every job must end")
+    parser.add_argument(
+        "--bound", type=float, default=180.0, help="seconds after a fault within which every job must end"
+    )
+    parser.add_argument(
+        "--load-bound", type=float, default=900.0, help="seconds after the last upload within which every job must end"
+    )
     parser.add_argument("--report", default="reliability-report.md")
     parser.add_argument("--state-dir", default=os.path.join("var", "reliability"))
     args = parser.parse_args(argv)
@@ -690,7 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     command = "python -m tools.reliability " + " ".join(argv if argv is not None else sys.argv[1:])
-    started, host = datetime.now(timezone.utc), machine()
+    started, host = datetime.now(UTC), machine()
     try:
         results, load = run(args)
     except emulators.EmulatorUnavailable as e:

@@ -71,8 +71,12 @@ def unique_sample(path: str = SAMPLE) -> bytes:
 def terraform_outputs() -> dict:
     """upload_url and status_url from `terraform output`, or {} when there is no deployment here."""
     try:
-        run = subprocess.run(["terraform", f"-chdir={os.path.join(ROOT, 'terraform')}", "output", "-json"],
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            ["terraform", f"-chdir={os.path.join(ROOT, 'terraform')}", "output", "-json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         outputs = json.loads(run.stdout) if run.returncode == 0 else {}
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return {}
@@ -109,8 +113,7 @@ def status_problems(status: dict, job_id: str) -> list[str]:
 
 
 class Smoke:
-    def __init__(self, upload_url: str, status_url: str, api_key: str, webhook_receiver: str, timeout: float,
-                 out=None):
+    def __init__(self, upload_url: str, status_url: str, api_key: str, webhook_receiver: str, timeout: float, out=None):
         self.upload_url, self.status_base = upload_url, status_url.rstrip("/")
         self.api_key, self.webhook_receiver, self.timeout = api_key, webhook_receiver, timeout
         self.headers = {"X-API-Key": api_key} if api_key else {}
@@ -118,7 +121,8 @@ class Smoke:
 
     def get(self, url: str, headers: dict | None = None) -> client.Answer:
         return client.call_with_retries(
-            lambda: urllib.request.Request(url, headers=self.headers if headers is None else headers))
+            lambda: urllib.request.Request(url, headers=self.headers if headers is None else headers)
+        )
 
     def run(self) -> int:
         job = self.upload()
@@ -129,14 +133,21 @@ class Smoke:
             # The sample's end-to-end id is the same every run: from the second run on, the job
             # says it was seen before (duplicate_of), as it should.
             seen_before = " (duplicate_of an earlier run)" if "duplicate_of" in json.dumps(status.get("result")) else ""
-            self.steps.check("status JSON", status_problems(status, job["job_id"]),
-                             f"the seed's fields; amount {SAMPLE_AMOUNT}, transaction_id {SAMPLE_TRANSACTION_ID}{seen_before}")
+            self.steps.check(
+                "status JSON",
+                status_problems(status, job["job_id"]),
+                f"the seed's fields; amount {SAMPLE_AMOUNT}, transaction_id {SAMPLE_TRANSACTION_ID}{seen_before}",
+            )
             self.api_key_required(job)
             self.listing(job)
             self.webhook(job)
         counts = self.steps.counts
-        print(f"smoke: {'FAIL' if counts['FAIL'] else 'PASS'} ({counts['PASS']} steps passed, {counts['FAIL']} failed, "
-              f"{counts['SKIP']} skipped)", file=self.steps.out, flush=True)
+        print(
+            f"smoke: {'FAIL' if counts['FAIL'] else 'PASS'} ({counts['PASS']} steps passed, {counts['FAIL']} failed, "
+            f"{counts['SKIP']} skipped)",
+            file=self.steps.out,
+            flush=True,
+        )
         return 1 if counts["FAIL"] else 0
 
     def upload(self) -> dict | None:
@@ -148,15 +159,22 @@ class Smoke:
             with open(path, "wb") as f:
                 f.write(unique_sample())
             body, content_type = client.multipart(path, fields)
-        answer = client.call_with_retries(lambda: urllib.request.Request(
-            self.upload_url, data=body, method="POST", headers={**self.headers, "Content-Type": content_type}))
+        answer = client.call_with_retries(
+            lambda: urllib.request.Request(
+                self.upload_url, data=body, method="POST", headers={**self.headers, "Content-Type": content_type}
+            )
+        )
         if answer.status not in (200, 202) or "job_id" not in answer.body:
             hint = {401: " (pass API_KEY)", 403: " (is API_KEY one of api_key_hashes?)"}.get(answer.status, "")
             if answer.body.get("code") == "webhooks_not_configured":
                 hint = " (set webhook_secrets in terraform.tfvars, or leave WEBHOOK_RECEIVER out)"
-            self.steps.report("FAIL", "upload", f"HTTP {answer.status} {answer.body.get('code')}: {answer.body.get('error')}{hint}")
+            self.steps.report(
+                "FAIL", "upload", f"HTTP {answer.status} {answer.body.get('code')}: {answer.body.get('error')}{hint}"
+            )
             return None
-        self.steps.report("PASS", "upload", f"HTTP {answer.status} {answer.body.get('status')}, job {answer.body['job_id']}")
+        self.steps.report(
+            "PASS", "upload", f"HTTP {answer.status} {answer.body.get('status')}, job {answer.body['job_id']}"
+        )
         return answer.body
 
     def finished(self, job: dict) -> dict | None:
@@ -168,11 +186,18 @@ class Smoke:
         client.follow(tracked, self.headers, client.ProgressBoard(["receipt.png"]), self.timeout)
         status = tracked[0].result
         if status.get("status") != "finished":
-            detail = (f"{status.get('error_code')}: {status.get('error')}" if status.get("status") == "failed"
-                      else f"{status.get('code')}: {status.get('error')}")
+            detail = (
+                f"{status.get('error_code')}: {status.get('error')}"
+                if status.get("status") == "failed"
+                else f"{status.get('code')}: {status.get('error')}"
+            )
             self.steps.report("FAIL", "finished", f"the job ended {status.get('status', 'unknown')}: {detail}")
             return None
-        self.steps.report("PASS", "finished", f"after {status.get('attempts')} attempt(s), {status['created_at']} to {status['ended_at']}")
+        self.steps.report(
+            "PASS",
+            "finished",
+            f"after {status.get('attempts')} attempt(s), {status['created_at']} to {status['ended_at']}",
+        )
         return status
 
     def api_key_required(self, job: dict) -> None:
@@ -180,8 +205,11 @@ class Smoke:
             self.steps.report("SKIP", "api key", "no API_KEY given")
             return
         answer = self.get(client.status_url_of(job, self.status_base), headers={})
-        self.steps.check("api key", [] if answer.status == 401 else [f"without the key the status answered HTTP {answer.status}"],
-                         "without X-API-Key the status is refused (401)")
+        self.steps.check(
+            "api key",
+            [] if answer.status == 401 else [f"without the key the status answered HTTP {answer.status}"],
+            "without X-API-Key the status is refused (401)",
+        )
 
     def listing(self, job: dict) -> None:
         if not self.status_base:
@@ -192,12 +220,17 @@ class Smoke:
             query = {"limit": "100", **({"cursor": cursor} if cursor else {})}
             answer = self.get(f"{self.status_base}/jobs?{urllib.parse.urlencode(query)}")
             if answer.status != 200 or not isinstance(answer.body.get("jobs"), list):
-                self.steps.report("FAIL", "listing", f"GET /jobs answered HTTP {answer.status} {answer.body.get('code')}")
+                self.steps.report(
+                    "FAIL", "listing", f"GET /jobs answered HTTP {answer.status} {answer.body.get('code')}"
+                )
                 return
             listed = [j for j in answer.body["jobs"] if j.get("job_id") == job["job_id"]]
             if listed:
-                self.steps.check("listing", [] if listed[0].get("status") == "finished" else [f"listed as {listed[0].get('status')}"],
-                                 f"GET /jobs lists the job as finished (counts {answer.body.get('counts')})")
+                self.steps.check(
+                    "listing",
+                    [] if listed[0].get("status") == "finished" else [f"listed as {listed[0].get('status')}"],
+                    f"GET /jobs lists the job as finished (counts {answer.body.get('counts')})",
+                )
                 return
             cursor, pages = answer.body.get("next_cursor"), pages + 1
             if not cursor:
@@ -216,28 +249,47 @@ class Smoke:
                 break
             time.sleep(1)
         if note.get("status") == "delivered":
-            self.steps.report("PASS", "webhook", f"delivered to {self.webhook_receiver} (HTTP {note.get('last_status_code')}, "
-                              f"{note.get('attempts')} attempt(s))")
+            self.steps.report(
+                "PASS",
+                "webhook",
+                f"delivered to {self.webhook_receiver} (HTTP {note.get('last_status_code')}, "
+                f"{note.get('attempts')} attempt(s))",
+            )
         else:
-            self.steps.report("FAIL", "webhook", f"not delivered to {self.webhook_receiver}: {note or 'no notification recorded'}")
+            self.steps.report(
+                "FAIL", "webhook", f"not delivered to {self.webhook_receiver}: {note or 'no notification recorded'}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools.smoke", description="Check a deployment step by step.")
-    parser.add_argument("--upload-url", default="", help="the upload function's URL (default: terraform output upload_url)")
-    parser.add_argument("--status-url", default="", help="the status function's URL (default: terraform output status_url)")
+    parser.add_argument(
+        "--upload-url", default="", help="the upload function's URL (default: terraform output upload_url)"
+    )
+    parser.add_argument(
+        "--status-url", default="", help="the status function's URL (default: terraform output status_url)"
+    )
     parser.add_argument("--api-key", default="", metavar="KEY", help="sent as X-API-Key")
-    parser.add_argument("--webhook-receiver", default="", metavar="URL",
-                        help="a receiver of yours for the job's webhook (https; needs webhook_secrets)")
-    parser.add_argument("--timeout", type=float, default=300, metavar="SECONDS", help="longest wait for the job (default 300)")
+    parser.add_argument(
+        "--webhook-receiver",
+        default="",
+        metavar="URL",
+        help="a receiver of yours for the job's webhook (https; needs webhook_secrets)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300, metavar="SECONDS", help="longest wait for the job (default 300)"
+    )
     args = parser.parse_args(argv)
     if not (args.upload_url and args.status_url):
         outputs = terraform_outputs()
         args.upload_url = args.upload_url or outputs.get("upload_url", "")
         args.status_url = args.status_url or outputs.get("status_url", "")
     if not args.upload_url:
-        print("smoke: no upload URL: pass UPLOAD_URL and STATUS_URL, or run it where `terraform -chdir=terraform "
-              "output` shows the deployment", file=sys.stderr)
+        print(
+            "smoke: no upload URL: pass UPLOAD_URL and STATUS_URL, or run it where `terraform -chdir=terraform "
+            "output` shows the deployment",
+            file=sys.stderr,
+        )
         return 2
     return Smoke(args.upload_url, args.status_url, args.api_key, args.webhook_receiver, args.timeout).run()
 

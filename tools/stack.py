@@ -39,12 +39,18 @@ def _function_ready(url: str):
         except urllib.error.HTTPError:
             pass  # any HTTP answer means it is serving
         return True
+
     return ready
 
 
 class Stack:
-    def __init__(self, state_dir: str = DEFAULT_STATE_DIR, queue: str = "cloudtasks", overrides: dict | None = None,
-                 reconcile_every: float = 30):
+    def __init__(
+        self,
+        state_dir: str = DEFAULT_STATE_DIR,
+        queue: str = "cloudtasks",
+        overrides: dict | None = None,
+        reconcile_every: float = 30,
+    ):
         if queue not in ("cloudtasks", "rq"):
             raise ValueError(f"queue must be cloudtasks or rq, not {queue!r}")
         self.state_dir = state_dir
@@ -57,21 +63,28 @@ class Stack:
         self.env: dict[str, str] = {}
 
     # --- starting ------------------------------------------------------------------------------
-    def up(self) -> "Stack":
+    def up(self) -> Stack:
         os.makedirs(self.log_dir, exist_ok=True)
         try:
             self._start_backends()
             ports = {name: emulators.free_port() for name in FUNCTIONS}
             self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-            self.env.update({
-                "PYTHONPATH": ROOT, "GOOGLE_CLOUD_PROJECT": PROJECT,
-                "BLOB_STORE": "gcs", "GCS_BUCKET": BUCKET, "JOB_STORE": "firestore",
-                "TASK_QUEUE": self.queue, "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
-                "STATUS_BASE_URL": self.urls["status"], "REQUIRE_API_KEY": "false",
-                "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # webhooks to receivers on this machine
-                "METRICS_ENABLED": "true",  # GET /metrics on each function
-                **self.overrides,
-            })
+            self.env.update(
+                {
+                    "PYTHONPATH": ROOT,
+                    "GOOGLE_CLOUD_PROJECT": PROJECT,
+                    "BLOB_STORE": "gcs",
+                    "GCS_BUCKET": BUCKET,
+                    "JOB_STORE": "firestore",
+                    "TASK_QUEUE": self.queue,
+                    "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
+                    "STATUS_BASE_URL": self.urls["status"],
+                    "REQUIRE_API_KEY": "false",
+                    "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # webhooks to receivers on this machine
+                    "METRICS_ENABLED": "true",  # GET /metrics on each function
+                    **self.overrides,
+                }
+            )
             for name in FUNCTIONS:
                 self.start(name)
             if self.queue == "rq":
@@ -104,8 +117,17 @@ class Stack:
         if name in FUNCTIONS:
             port = self.urls[name].rsplit(":", 1)[1]
             framework = os.path.join(os.path.dirname(python), "functions-framework")
-            argv = [framework, "--target", FUNCTIONS[name], "--source", os.path.join(ROOT, "functions", name, "main.py"),
-                    "--host", "127.0.0.1", "--port", port]
+            argv = [
+                framework,
+                "--target",
+                FUNCTIONS[name],
+                "--source",
+                os.path.join(ROOT, "functions", name, "main.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                port,
+            ]
             return argv, _function_ready(self.urls[name] + "/")
         if name == "worker" or name.startswith("worker-"):  # worker-2, ...: more RQ workers
             return [python, os.path.join(ROOT, "worker.py")], lambda: "aguardando jobs" in self.log(name)
@@ -156,7 +178,7 @@ class Stack:
             json.dump(state, f, indent=2)
 
     @classmethod
-    def load(cls, state_dir: str = DEFAULT_STATE_DIR) -> "Stack":
+    def load(cls, state_dir: str = DEFAULT_STATE_DIR) -> Stack:
         with open(os.path.join(state_dir, "stack.json")) as f:
             state = json.load(f)
         stack = cls(state_dir, state["queue"])
@@ -211,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         Stack.load(args.state_dir).down()
         print("stack stopped")
         return 0
-    if os.path.exists(os.path.join(args.state_dir, "stack.json")) and any(_runs(p) for p in Stack.load(args.state_dir).processes.values()):
+    if os.path.exists(os.path.join(args.state_dir, "stack.json")) and any(
+        _runs(p) for p in Stack.load(args.state_dir).processes.values()
+    ):
         print("a stack is already running: make down first", file=sys.stderr)
         return 1
     try:

@@ -40,8 +40,14 @@ SCHEMA = os.path.join(CACHE_DIR, f"google-schema-{VERSION}.json")
 
 # Arguments and blocks Terraform itself gives every resource (and data source); not in the schema.
 META_ARGUMENTS = {"count", "for_each", "depends_on", "provider", "lifecycle", "provisioner", "connection"}
-LIFECYCLE = {"create_before_destroy", "prevent_destroy", "ignore_changes", "replace_triggered_by",
-             "precondition", "postcondition"}
+LIFECYCLE = {
+    "create_before_destroy",
+    "prevent_destroy",
+    "ignore_changes",
+    "replace_triggered_by",
+    "precondition",
+    "postcondition",
+}
 # Roots of references that are not declared in the configuration.
 BUILTIN_ROOTS = {"path", "terraform", "self"}
 
@@ -51,6 +57,7 @@ class SchemaUnavailable(Exception):
 
 
 # --- the provider schema --------------------------------------------------------------------------
+
 
 def _integrity(path: str) -> str:
     digest = hashlib.sha512()
@@ -77,8 +84,12 @@ def fetch() -> str:
     if not npm:
         raise SchemaUnavailable(f"npm is not installed: cannot fetch {PACKAGE}@{VERSION}")
     os.makedirs(CACHE_DIR, exist_ok=True)
-    run = subprocess.run([npm, "pack", "--silent", "--pack-destination", CACHE_DIR, f"{PACKAGE}@{VERSION}"],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [npm, "pack", "--silent", "--pack-destination", CACHE_DIR, f"{PACKAGE}@{VERSION}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if run.returncode != 0 or not os.path.exists(TARBALL):
         raise SchemaUnavailable(f"npm pack {PACKAGE}@{VERSION} failed: {run.stderr.strip()[-500:]}")
     return verify(TARBALL)
@@ -108,8 +119,10 @@ def reduce_assembly(assembly: dict) -> dict:
         if "primitive" in ref:
             return {"boolean": "bool"}.get(ref["primitive"], ref["primitive"])
         if "collection" in ref:
-            return [{"array": "list"}.get(ref["collection"]["kind"], ref["collection"]["kind"]),
-                    value_type(ref["collection"]["elementtype"])]
+            return [
+                {"array": "list"}.get(ref["collection"]["kind"], ref["collection"]["kind"]),
+                value_type(ref["collection"]["elementtype"]),
+            ]
         if "union" in ref:
             kinds = [value_type(t) for t in ref["union"]["types"] if t.get("fqn") != "cdktf.IResolvable"]
             return kinds[0] if len(kinds) == 1 else "any"
@@ -148,9 +161,11 @@ def reduce_assembly(assembly: dict) -> dict:
         return fqn
 
     reduced: dict = {"source": f"{PACKAGE}@{VERSION}", "resource": {}, "data": {}, "provider": None, "blocks": blocks}
-    link = re.compile(r"Represents a \{@link https://registry\.terraform\.io/providers/hashicorp/google/[\d.]+/docs"
-                      r"(?:/(resources|data-sources)/\w+)? (\w+)\}")
-    for fqn, kind in types.items():
+    link = re.compile(
+        r"Represents a \{@link https://registry\.terraform\.io/providers/hashicorp/google/[\d.]+/docs"
+        r"(?:/(resources|data-sources)/\w+)? (\w+)\}"
+    )
+    for _fqn, kind in types.items():
         match = link.match(kind.get("docs", {}).get("summary", "")) if kind["kind"] == "class" else None
         if not match:
             continue
@@ -188,6 +203,7 @@ def load_schema() -> dict:
 
 # --- the configuration ------------------------------------------------------------------------------
 
+
 class Config:
     """Every *.tf file of a directory, parsed with python-hcl2 (blocks marked `__is_block__`)."""
 
@@ -224,8 +240,12 @@ class Config:
                             label = f"{rtype}.{name}" if kind == "resource" else f"data.{rtype}.{name}"
                             self._declare(table, (rtype, name), body, label, file)
                 elif kind in ("variable", "module", "output", "provider"):
-                    table = {"variable": self.variables, "module": self.modules, "output": self.outputs,
-                             "provider": self.providers}[kind]
+                    table = {
+                        "variable": self.variables,
+                        "module": self.modules,
+                        "output": self.outputs,
+                        "provider": self.providers,
+                    }[kind]
                     for name, body in _labels(block):
                         self._declare(table, name, body, f"{kind} {name}", file)
                 elif kind == "locals":
@@ -244,6 +264,7 @@ def _is_block(value) -> bool:
 
 
 # --- references ---------------------------------------------------------------------------------------
+
 
 def expression_code(text: str) -> str:
     """The code of every ${...} and %{...} in a template string as python-hcl2 keeps it, with the
@@ -300,7 +321,7 @@ def references(code: str) -> list[list[str]]:
     found = []
     for match in _TRAVERSAL.finditer(code):
         steps = [m.group(1) or "[]" for m in _STEP.finditer(match.group(2))]
-        if steps and steps[0] != "[]" and not code[match.end():].lstrip().startswith(("(", "::")):
+        if steps and steps[0] != "[]" and not code[match.end() :].lstrip().startswith(("(", "::")):
             found.append([match.group(1), *steps])
     return found
 
@@ -332,7 +353,9 @@ def reference_problems(config: Config, schema: dict | None = None) -> list[str]:
     for (rtype, name), body in config.data.items():
         places.append((f"data.{rtype}.{name}", body, body))
     # A variable's `type` is a type expression (string, list(string)), not references.
-    places += [(f"variable {n}", {k: v for k, v in b.items() if k != "type"}, None) for n, b in config.variables.items()]
+    places += [
+        (f"variable {n}", {k: v for k, v in b.items() if k != "type"}, None) for n, b in config.variables.items()
+    ]
     places += [(f"local.{n}", v, None) for n, v in config.locals.items()]
     places += [(f"output {n}", b, None) for n, b in config.outputs.items()]
     places += [(f"module {n}", b, b) for n, b in config.modules.items()]
@@ -392,6 +415,7 @@ def _attribute_problem(schema, kind: str, rtype: str, steps: list[str]):
 
 # --- the schema ---------------------------------------------------------------------------------------
 
+
 def schema_problems(config: Config, schema: dict, allowed: dict | None = None) -> list[str]:
     """Every argument or block not in the provider's schema, written in the wrong form or with a
     value of the wrong type, and every required one left out. `allowed`: {"TYPE.path.to.arg":
@@ -407,13 +431,15 @@ def schema_problems(config: Config, schema: dict, allowed: dict | None = None) -
             problems += _block_problems(schema, schema[kind][rtype], body, label, rtype, allowed, top=True)
     for name, body in config.providers.items():
         if name == "google" and schema.get("provider"):
-            problems += _block_problems(schema, schema["provider"], body, f"provider {name}", "provider", allowed,
-                                        top=False, meta={"alias"})
+            problems += _block_problems(
+                schema, schema["provider"], body, f"provider {name}", "provider", allowed, top=False, meta={"alias"}
+            )
     return problems
 
 
-def _block_problems(schema, block_id: str, body: dict, where: str, path: str, allowed: dict,
-                    top: bool, meta: set | None = None) -> list[str]:
+def _block_problems(
+    schema, block_id: str, body: dict, where: str, path: str, allowed: dict, top: bool, meta: set | None = None
+) -> list[str]:
     arguments = schema["blocks"][block_id]["arguments"]
     meta = meta if meta is not None else (META_ARGUMENTS if top else set())
     problems = []
@@ -426,7 +452,9 @@ def _block_problems(schema, block_id: str, body: dict, where: str, path: str, al
         here, allowed_path = f"{where}: {key}", f"{path}.{key}"
         if key in meta:
             if key == "lifecycle" and _is_block(value):
-                problems += [f"{here}: lifecycle has no {k}" for v in value for k in _labels(v) if k[0] not in LIFECYCLE]
+                problems += [
+                    f"{here}: lifecycle has no {k}" for v in value for k in _labels(v) if k[0] not in LIFECYCLE
+                ]
             continue
         if key not in arguments:
             if allowed_path not in allowed:
@@ -435,7 +463,9 @@ def _block_problems(schema, block_id: str, body: dict, where: str, path: str, al
         spec = arguments[key]
         if "block" in spec:
             if not _is_block(value):
-                problems.append(f"{here}: is a block in the provider's schema: write `{key} {{ ... }}`, not `{key} = ...`")
+                problems.append(
+                    f"{here}: is a block in the provider's schema: write `{key} {{ ... }}`, not `{key} = ...`"
+                )
                 continue
             if spec["nesting"] == "single" and len(value) > 1:
                 problems.append(f"{here}: at most one {key} block")
@@ -521,8 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     problems = check(args[0] if args else TF_DIR)
     for problem in problems:
         print(problem)
-    print(f"{len(problems)} problem(s)" if problems
-          else "terraform: every reference resolves and the provider's schema accepts every argument")
+    print(
+        f"{len(problems)} problem(s)"
+        if problems
+        else "terraform: every reference resolves and the provider's schema accepts every argument"
+    )
     return 1 if problems else 0
 
 

@@ -39,11 +39,20 @@ def run_ocr_job(request: flask.Request):
         last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.notify_max_attempts
         delivery = notify.deliver(app, job_id, last_attempt=last_attempt)
         if delivery.retry:
-            raise ApiError(503, "notification_pending", f"Try again later: {delivery.reason}",
-                           {"Retry-After": str(int(delivery.retry_after + 0.999))})
+            raise ApiError(
+                503,
+                "notification_pending",
+                f"Try again later: {delivery.reason}",
+                {"Retry-After": str(int(delivery.retry_after + 0.999))},
+            )
         return http.json_response(job.status_json(app.jobs.get(job_id)))
     last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.task_max_attempts
     outcome = app.run_job(job_id, last_attempt=last_attempt)
     if outcome.retry:
-        raise ApiError(503, outcome.code, f"Try again later: {outcome.reason}", {"Retry-After": str(int(outcome.retry_after + 0.999))})
+        raise ApiError(
+            503,
+            outcome.code,
+            f"Try again later: {outcome.reason}",
+            {"Retry-After": str(int(outcome.retry_after + 0.999))},
+        )
     return http.json_response(job.status_json(outcome.doc))
