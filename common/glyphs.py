@@ -46,29 +46,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from common import pix
+
 _CLASSES = ("Il1", "O0o", "cC", "sS", "uU", "vV", "wW", "xX", "zZ", "kK", "pP")
 AMBIGUOUS: dict[str, frozenset[str]] = {char: frozenset(members) for members in _CLASSES for char in members}
 
 ID_LENGTH = 32
 KNOWN = 21  # E/D + ISPB + UTC minute: not look-alikes once digit-corrected
-_DIGITS = str.maketrans(
-    {
-        "O": "0",
-        "o": "0",
-        "Q": "0",
-        "D": "0",
-        "I": "1",
-        "l": "1",
-        "i": "1",
-        "|": "1",
-        "L": "1",
-        "S": "5",
-        "s": "5",
-        "B": "8",
-        "Z": "2",
-        "z": "2",
-    }
-)
 _FLAT_DIGIT_TOPS = set("57")  # digits whose top is a flat cut (no overshoot, no point)
 _FLAT_BOTTOMS = set("ED12")
 _X_HEIGHT_LETTERS = set("aemnr")  # lowercase, not look-alikes, no ascender or descender
@@ -220,7 +204,7 @@ def resolve(crop: np.ndarray, chars: list[tuple[str, float]], ascender_rise: flo
     mapping = _align(glyphs, read, np.array([x for _, x in chars], dtype=float))
     for glyph in {id(g): g for g in mapping if isinstance(g, _Glyph)}.values():
         _measure(glyph, ink, labels)
-    known = read[0] + "".join(read[1:KNOWN]).translate(_DIGITS)
+    known = read[0] + "".join(read[1:KNOWN]).translate(pix.DIGIT_LOOKALIKES)
     line = _references(known, mapping[:KNOWN])
     if line is None:
         return _replaced(verdicts, {i: _undecided(read[i], "no_references") for i in wanted})

@@ -42,7 +42,7 @@ ISPB_NAMES = {
     "17184037": "Mercantil do Brasil",
 }
 
-_DIGIT_LOOKALIKES = str.maketrans(
+DIGIT_LOOKALIKES = str.maketrans(
     {
         "O": "0",
         "o": "0",
@@ -69,7 +69,7 @@ def normalize(candidate: str) -> str | None:
     """Fix OCR look-alikes where the id must have digits; None if it still is not a valid id.
     The tail may hold any of [A-Za-z0-9] in any case: it is left as read (common.evidence
     weighs its look-alikes)."""
-    fixed = candidate[0] + candidate[1:21].translate(_DIGIT_LOOKALIKES) + candidate[21:]
+    fixed = candidate[0] + candidate[1:21].translate(DIGIT_LOOKALIKES) + candidate[21:]
     if not re.fullmatch(r"[ED]\d{20}[A-Za-z0-9]{11}", fixed):
         return None
     try:
