@@ -76,7 +76,7 @@ class IdCheck:
         return not self.ambiguous
 
 
-def check_id(e2e_id: str, pages: list, shown_at=None) -> IdCheck:
+def check_id(e2e_id: str, pages: list, shown_at=None) -> IdCheck:  # shown_at: (moment, timed) or a moment
     """Evidence for `e2e_id` as read on `pages` (common.ocr.OcrPage, with an engine that can
     re-read a box). Without per-character evidence, look-alikes in the tail are unsettled.
     `shown_at`: the payment time the receipt prints (read apart from the id): the stamp's
@@ -255,14 +255,16 @@ def _decide(e2e_id: str, positions: list[Position]) -> IdCheck:
     return IdCheck(chosen, candidates, ambiguous, round(min(confidence, 0.99), 3), "ocr_evidence")
 
 
-def _confirmed_by_structure(e2e_id: str, shown_at) -> list[int]:
+def _confirmed_by_structure(e2e_id: str, shown) -> list[int]:
     """Positions of the id that other evidence on the receipt vouches for: the ISPB when it is a
-    known institution's, and each digit of the UTC stamp that the printed time (+3 h) shows."""
-
+    known institution's, and each digit of the UTC stamp that the printed date (+3 h) shows; the
+    hour and minute only when the receipt prints a time of day. `shown`: (moment, timed)."""
     confirmed = list(range(1, 9)) if pix.institution(e2e_id) else []
-    if shown_at is not None:
-        stamp = shown_at.astimezone(UTC).strftime("%Y%m%d%H%M")
-        confirmed += [9 + i for i, (a, b) in enumerate(zip(stamp, e2e_id[9:21])) if a == b]
+    moment, timed = shown if isinstance(shown, tuple) else (shown, shown is not None)
+    if moment is not None:
+        stamp = moment.astimezone(UTC).strftime("%Y%m%d%H%M")
+        digits = range(12) if timed else range(8)  # yyyyMMdd[HHmm]
+        confirmed += [9 + i for i in digits if stamp[i] == e2e_id[9 + i]]
     return confirmed
 
 

@@ -219,6 +219,17 @@ def find_paid_at(lines: list[str], e2e_id: str | None = None) -> datetime | None
     return dates[0][0] if dates else None
 
 
+def shown_time(lines: list[str], e2e_id: str | None) -> tuple[datetime | None, bool]:
+    """The payment time as the receipt itself prints it, never taken from the id: (moment, has a
+    time of day). What the id's per-character evidence may compare its stamp with."""
+    dates = _dates(lines)
+    timed = [d for d in dates if d[1]]
+    agreeing = [d for d in timed if e2e_id and pix.agrees_with(e2e_id, d[0])]
+    if agreeing or timed:
+        return (agreeing or timed)[0][0], True
+    return (dates[0][0], False) if dates else (None, False)
+
+
 def find_end_to_end_id(lines: list[str], near: datetime | None = None) -> str | None:
     """The receipt's end-to-end id; when several are printed (a refund shows the original's
     too), the one whose minute agrees with the payment time."""
@@ -773,12 +784,12 @@ REVIEW_REASONS = {
 
 def extract_fields(lines: list[str], id_check=None, amount_check=None) -> dict:
     """`result.data` fields, with a confidence per key field and the reasons to review them.
-    `id_check(e2e_id, shown_at)` -> common.evidence.IdCheck and `amount_check(amount)` -> bool | None give
+    `id_check(e2e_id, (shown moment, timed))` -> common.evidence.IdCheck and `amount_check(amount)` -> bool | None give
     per-character evidence (OCR); without them the text is taken as exact (a PDF's text layer)."""
     first_id = find_end_to_end_id(lines)
     paid_at = find_paid_at(lines, first_id)
     e2e_id = find_end_to_end_id(lines, paid_at)
-    check = id_check(e2e_id, paid_at) if id_check and e2e_id else None
+    check = id_check(e2e_id, shown_time(lines, e2e_id)) if id_check and e2e_id else None
     if check and check.transaction_id != e2e_id:
         e2e_id = check.transaction_id  # the glyphs settled a look-alike the reading got wrong
     if e2e_id != first_id:

@@ -211,3 +211,16 @@ def test_visions_look_alikes_are_settled_by_the_glyphs_on_the_image():
     assert check.settled and check.transaction_id == e2e
     without_image = evidence.check_id(e2e, [OcrPage([word])])
     assert not without_image.settled  # the same confidences, no pixels: unsettled
+
+
+def test_the_printed_time_vouches_for_the_stamp_but_a_date_alone_not_for_the_minute():
+    # Every stamp digit read at 0.6 (with a rival): only what the receipt prints settles it.
+    shaky = readings(E2E, {i: (0.6, {"8": 0.4}) for i in range(9, 21)})
+    engine = Recognizer(shaky)
+    from datetime import datetime, timedelta, timezone
+
+    printed = datetime(2025, 6, 3, 22, 25, tzinfo=timezone(timedelta(hours=-3)))  # = 2025-06-04 01:25 UTC
+    with_time = evidence.check_id(E2E, [page_with(E2E, engine)], (printed, True))
+    assert not [i for i in with_time.ambiguous if 9 <= i <= 20]
+    date_only = evidence.check_id(E2E, [page_with(E2E, Recognizer(shaky))], (printed, False))
+    assert [i for i in date_only.ambiguous if 9 <= i <= 20] == [17, 18, 19, 20]  # HHmm: not printed
