@@ -60,31 +60,14 @@ def test_pdfs_validated_and_read_on_many_threads_at_once_do_not_crash_the_proces
 def text_pdf(items: list[tuple], height: float = 400) -> bytes:
     """A one-page PDF drawing `items` in the order given: (x, y from the top, text) or
     (x, y, text, text operators: b"2 Tc" spaces letters, a `Tm` of its own places the text)."""
-    from tools.receipts import _pdf_string
+    from tools.receipts import _pdf_string, pdf_page
 
     ops = []
     for x, y, text, *extra in items:
         operators = extra[0] if extra else b""
         position = b"" if b"Tm" in operators else b"1 0 0 1 %.2f %.2f Tm" % (x, height - y)
         ops.append(b"BT /F1 12 Tf %s %s %s Tj ET" % (operators, position, _pdf_string(text)))
-    content = b"\n".join(ops) + b"\n"
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 %d] /Resources << /Font << /F1 4 0 R >> >> "
-        b"/Contents 5 0 R >>" % height,
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-        b"<< /Length %d >>\nstream\n%sendstream" % (len(content), content),
-    ]
-    pdf, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(pdf)
+    return pdf_page(b"\n".join(ops) + b"\n", 600, height)
 
 
 def pdf_lines(items: list[tuple]) -> list[str]:

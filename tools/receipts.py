@@ -1245,13 +1245,16 @@ def pdf_of_items(items: list, height: int) -> bytes:
         ops.append(
             b"BT /F1 %s Tf %s rg %s %s Td %s Tj ET" % (_num(size), rgb, _num(x), _num(y), _pdf_string(item.text))
         )
-    content = b"\n".join(ops) + b"\n"
+    return pdf_page(b"\n".join(ops) + b"\n", page_w, page_h)
 
+
+def pdf_page(content: bytes, width: float, height: float) -> bytes:
+    """A one-page PDF around a content stream, with the standard Helvetica as /F1."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %s %s] "
-        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>" % (_num(page_w), _num(page_h)),
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>" % (_num(width), _num(height)),
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Length %d >>\nstream\n%sendstream" % (len(content), content),
     ]
