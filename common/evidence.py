@@ -2,11 +2,13 @@
 
 OCR reads `l` as `I`, `0` as `O`, `z` as `Z` with a line score of 0.9999, and a wrong id sent out
 as certain is the worst thing this product can do. So every character of the id gets evidence:
-- the recognizer's own per-character probabilities (CTC), from two readings of the id's box: as
-  detected, and padded (the same text at another scale for the model); they must agree;
+- the recognizer's own per-character probabilities (RapidOCR's CTC output from its pass over the
+  page, Cloud Vision's symbol confidences) and, where a look-alike is still open, a second
+  reading of the id's box padded (the same text at another scale for the model): they must agree;
 - the glyphs' geometry on the box's crop (common.glyphs): cap height, x-height and digit width
   measured on the id's known part (`E` + 20 digits) decide `I`/`l`/`1`, `O`/`0`/`o` and case pairs;
-- the id's structure: position 1 is `E` or `D`, positions 2-21 are digits.
+- the id's structure: position 1 is `E` or `D`, positions 2-21 are digits; a known ISPB and the
+  payment time the receipt prints vouch for the digits they show.
 A look-alike the evidence does not settle makes the id ambiguous: the caller flags it for review
 and lists `transaction_id_candidates`, the likeliest readings first.
 """
@@ -56,7 +58,6 @@ class Position:
     readings: int = 0  # how many readings saw this position
     agree: bool = True  # the readings' best characters are the same
     geometry: str | None = None  # what the glyph geometry decided, if anything
-    geometry_options: tuple = ()
     confirmed: bool = False  # settled by other evidence on the receipt (its printed time, the ISPB table)
 
     def ranked(self) -> list[tuple[str, float]]:
@@ -76,26 +77,21 @@ class IdCheck:
         return not self.ambiguous
 
 
-def check_id(e2e_id: str, pages: list, shown_at=None) -> IdCheck:  # shown_at: (moment, timed) or a moment
-    """Evidence for `e2e_id` as read on `pages` (common.ocr.OcrPage, with an engine that can
-    re-read a box). Without per-character evidence, look-alikes in the tail are unsettled.
-    `shown_at`: the payment time the receipt prints (read apart from the id): the stamp's
-    digits it agrees with are settled by it, and so is an ISPB of a known institution."""
+def check_id(e2e_id: str, pages: list, shown: tuple | None = None) -> IdCheck:
+    """Evidence for `e2e_id` as read on `pages` (common.ocr.OcrPage). Without per-character
+    evidence, look-alikes in the tail are unsettled. `shown`: (moment, has a time of day), the
+    payment time the receipt prints (read apart from the id): the stamp's digits it agrees with
+    are settled by it, and so is an ISPB of a known institution."""
     positions = [Position(char) for char in e2e_id]
-    for index in _confirmed_by_structure(e2e_id, shown_at):
+    for index in _confirmed_by_structure(e2e_id, shown):
         positions[index].confirmed = True
     found = False
     for page in pages:
-        engine = getattr(page, "engine", None)
         for word, span in _boxes_holding(e2e_id, page.words):
-            if word.chars:  # the engine's own per-character confidences (Cloud Vision's symbols)
-                readings = [list(word.chars)]
-            elif engine is not None and hasattr(engine, "reread"):
-                readings = None
-            else:
-                continue
-            found = True
-            _add_readings(positions, e2e_id, engine, page, word, span, readings)
+            reading = _box_reading(page, word)
+            if reading is not None:
+                found = True
+                _add_readings(positions, e2e_id, page, word, span, reading)
     if not found:
         return _without_evidence(e2e_id)
     return _decide(e2e_id, positions)
@@ -122,13 +118,25 @@ def _boxes_holding(e2e_id: str, words: list) -> list[tuple]:
     return best
 
 
-def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, span: tuple, given: list | None) -> None:
-    """Add the box's readings to the id's positions: the engine's own (`given`), or a re-reading
-    of the box as detected; then the glyph geometry; then, only where a look-alike is still open
-    or a character unsure, a second re-reading of the box padded (another scale for the model)."""
+def _box_reading(page, word) -> tuple | None:
+    """(the box's grayscale crop or None, its CharReadings): the engine's own per-character
+    confidences (Cloud Vision's symbols), or the box read again by an engine that can (RapidOCR:
+    its first pass's CTC output); None when there is no per-character evidence to be had."""
+    if word.chars:
+        return _given(page, word, list(word.chars))
+    engine = page.engine
+    if engine is not None and hasattr(engine, "reread"):
+        return engine.reread(page, word, 0.0)
+    return None
+
+
+def _add_readings(positions: list[Position], e2e_id: str, page, word, span: tuple, reading: tuple) -> None:
+    """Add the box's reading to the id's positions, then the glyph geometry; then, only where a
+    look-alike is still open or a character unsure, a second reading of the box padded (another
+    scale for the model), when the engine can re-read it."""
     first, last = span
     expected = e2e_id[first:last]
-    crop, readings = _given(page, word, given[0]) if given is not None else engine.reread(page, word, 0.0)
+    crop, readings = reading
     aligned = _add(positions, first, expected, readings)
     if crop is not None and span == (0, len(e2e_id)) and all(r is not None for r in aligned):
         from common import glyphs  # OpenCV: only where a box was re-read, so RapidOCR is there too
@@ -136,15 +144,15 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
         chars = [(e2e_id[i], aligned[i].x) for i in range(len(e2e_id))]
         verdicts = glyphs.resolve(crop, chars)
         if any(v.why == "no_ascender_reference" for v in verdicts):
-            rise = _ascender_rise(page, engine, word)
+            rise = _ascender_rise(page, word)
             if rise is not None:
                 verdicts = glyphs.resolve(crop, chars, ascender_rise=rise)
         for position, verdict in zip(positions, verdicts):
-            if verdict.decided is not None and verdict.decided != verdict.read or verdict.read in LOOKALIKES:
+            if verdict.read in LOOKALIKES or (verdict.decided is not None and verdict.decided != verdict.read):
                 position.geometry = verdict.decided
-                position.geometry_options = tuple(verdict.options)
-    if given is None and any(_open(first + i, p) for i, p in enumerate(positions[first:last])):
-        _add(positions, first, expected, engine.reread(page, word, 0.3)[1])
+    rereads = not word.chars and page.engine is not None and hasattr(page.engine, "reread")
+    if rereads and any(_open(first + i, p) for i, p in enumerate(positions[first:last])):
+        _add(positions, first, expected, page.engine.reread(page, word, 0.3)[1])
     for position in positions[first:last]:
         if position.readings:
             position.probs = {c: p / position.readings for c, p in position.probs.items()}
@@ -153,7 +161,7 @@ def _add_readings(positions: list[Position], e2e_id: str, engine, page, word, sp
 ASCENDER_LINES = 3  # other lines of the receipt measured for whether its font's ascenders rise
 
 
-def _ascender_rise(page, engine, id_word):
+def _ascender_rise(page, id_word):
     """The median rise of ascenders over capitals on a few other lines of the page that show
     both (labels like "Identificador", "Dados do pagador"), or None."""
     from common import glyphs
@@ -162,13 +170,11 @@ def _ascender_rise(page, engine, id_word):
     for word in page.words:
         if word is id_word or not (set(word.text) & glyphs.FLAT_CAPITALS and set(word.text) & set("bdhk")):
             continue
-        if word.chars:
-            crop, readings = _given(page, word, list(word.chars))
-        elif engine is not None and hasattr(engine, "reread"):
-            crop, readings = engine.reread(page, word, 0.0)
-        else:
+        reading = _box_reading(page, word)
+        if reading is None or reading[0] is None:
             continue
-        rise = glyphs.ascender_rise(crop, [(r.char, r.x) for r in readings]) if crop is not None else None
+        crop, readings = reading
+        rise = glyphs.ascender_rise(crop, [(r.char, r.x) for r in readings])
         if rise is not None:
             rises.append(rise)
         if len(rises) == ASCENDER_LINES:
@@ -260,7 +266,7 @@ def _confirmed_by_structure(e2e_id: str, shown) -> list[int]:
     known institution's, and each digit of the UTC stamp that the printed date (+3 h) shows; the
     hour and minute only when the receipt prints a time of day. `shown`: (moment, timed)."""
     confirmed = list(range(1, 9)) if pix.institution(e2e_id) else []
-    moment, timed = shown if isinstance(shown, tuple) else (shown, shown is not None)
+    moment, timed = shown or (None, False)
     if moment is not None:
         stamp = moment.astimezone(UTC).strftime("%Y%m%d%H%M")
         digits = range(12) if timed else range(8)  # yyyyMMdd[HHmm]
@@ -330,19 +336,15 @@ def amount_settled(amount: float, pages: list) -> bool | None:
         shown.add(str(int(amount)))  # banks that print no cents
     verdicts = []
     for page in pages:
-        engine = getattr(page, "engine", None)
         for word in page.words:
             if re.sub(r"\D", "", word.text) not in shown:
                 continue
-            if word.chars:
-                readings = list(word.chars)
-            elif _every_character_clear(word):
+            if not word.chars and _every_character_clear(word):
                 return True
-            elif engine is not None and hasattr(engine, "reread"):
-                readings = engine.reread(page, word)[1]
-            else:
+            reading = _box_reading(page, word)
+            if reading is None:
                 continue
-            digits = [r for r in readings if r.char.isdigit()]
+            digits = [r for r in reading[1] if r.char.isdigit()]
             if digits and all(_digit_prob(r) >= SETTLED_PROB for r in digits):
                 return True  # one clear showing is enough (banks print the amount two or three times)
             verdicts.append(False)

@@ -142,7 +142,7 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
     pages = list(receipt_text.pages)
     fields = extraction.extract_fields(
         receipt_text.lines,
-        id_check=(lambda e2e_id, shown_at: evidence.check_id(e2e_id, pages, shown_at)) if ocr_read else None,
+        id_check=(lambda e2e_id, shown: evidence.check_id(e2e_id, pages, shown)) if ocr_read else None,
         amount_check=(lambda amount: evidence.amount_settled(amount, pages)) if ocr_read else None,
     )
     other_document = extraction.non_pix_document(receipt_text.lines) if fields["transaction_id"] is None else None
