@@ -87,13 +87,21 @@ def check_id(e2e_id: str, pages: list, shown: tuple | None = None) -> IdCheck:
         positions[index].confirmed = True
     found = False
     for page in pages:
+        parts = []
         for word, span in _boxes_holding(e2e_id, page.words):
             reading = _box_reading(page, word)
             if reading is not None:
                 found = True
-                _add_readings(positions, e2e_id, page, word, span, reading)
+                crop, readings = reading
+                parts.append((word, span, crop, _add(positions, span[0], e2e_id[span[0] : span[1]], readings)))
+        _add_geometry(positions, e2e_id, page, parts)
+        for word, span, _, _ in parts:
+            _add_second_reading(positions, e2e_id, page, word, span)
     if not found:
         return _without_evidence(e2e_id)
+    for position in positions:
+        if position.readings:
+            position.probs = {c: p / position.readings for c, p in position.probs.items()}
     return _decide(e2e_id, positions)
 
 
@@ -130,45 +138,51 @@ def _box_reading(page, word) -> tuple | None:
     return None
 
 
-def _add_readings(positions: list[Position], e2e_id: str, page, word, span: tuple, reading: tuple) -> None:
-    """Add the box's reading to the id's positions, then the glyph geometry; then, only where a
-    look-alike is still open or a character unsure, a second reading of the box padded (another
-    scale for the model), when the engine can re-read it."""
-    first, last = span
-    expected = e2e_id[first:last]
-    crop, readings = reading
-    aligned = _add(positions, first, expected, readings)
-    if crop is not None and span == (0, len(e2e_id)) and all(r is not None for r in aligned):
-        from common import glyphs  # OpenCV: only where a box was re-read, so RapidOCR is there too
+def _add_geometry(positions: list[Position], e2e_id: str, page, parts: list) -> None:
+    """The glyph geometry of the id's crop (or of its two lines' crops, wrapped on a narrow
+    screen), when the boxes hold the whole id and every character was found in the reading."""
+    spans = [span for _, span, _, _ in parts]
+    whole = spans == [(0, len(e2e_id))] or (len(spans) == 2 and spans[0][0] == 0 and spans[0][1] == spans[1][0])
+    if not whole or any(crop is None or None in aligned for _, _, crop, aligned in parts):
+        return
+    from common import glyphs  # OpenCV: only where a box was re-read, so RapidOCR is there too
 
-        chars = [(e2e_id[i], aligned[i].x) for i in range(len(e2e_id))]
-        verdicts = glyphs.resolve(crop, chars)
-        if any(v.why == "no_ascender_reference" for v in verdicts):
-            rise = _ascender_rise(page, word)
-            if rise is not None:
-                verdicts = glyphs.resolve(crop, chars, ascender_rise=rise)
-        for position, verdict in zip(positions, verdicts):
-            if verdict.read in LOOKALIKES or (verdict.decided is not None and verdict.decided != verdict.read):
-                position.geometry = verdict.decided
+    lines = [
+        (crop, [(e2e_id[first + i], r.x) for i, r in enumerate(aligned)]) for _, (first, _), crop, aligned in parts
+    ]
+    wrapped = lines[1] if len(lines) == 2 else None
+    verdicts = glyphs.resolve(*lines[0], wrapped=wrapped)
+    if any(v.why == "no_ascender_reference" for v in verdicts):
+        rise = _ascender_rise(page, [word for word, _, _, _ in parts])
+        if rise is not None:
+            verdicts = glyphs.resolve(*lines[0], ascender_rise=rise, wrapped=wrapped)
+    for position, verdict in zip(positions, verdicts):
+        if verdict.read in LOOKALIKES or (verdict.decided is not None and verdict.decided != verdict.read):
+            position.geometry = verdict.decided
+
+
+def _add_second_reading(positions: list[Position], e2e_id: str, page, word, span: tuple) -> None:
+    """Only where a look-alike is still open or a character unsure: a second reading of the box
+    padded (another scale for the model), when the engine can re-read it."""
+    first, last = span
     rereads = not word.chars and page.engine is not None and hasattr(page.engine, "reread")
     if rereads and any(_open(first + i, p) for i, p in enumerate(positions[first:last])):
-        _add(positions, first, expected, page.engine.reread(page, word, 0.3)[1])
-    for position in positions[first:last]:
-        if position.readings:
-            position.probs = {c: p / position.readings for c, p in position.probs.items()}
+        _add(positions, first, e2e_id[first:last], page.engine.reread(page, word, 0.3)[1])
 
 
 ASCENDER_LINES = 3  # other lines of the receipt measured for whether its font's ascenders rise
 
 
-def _ascender_rise(page, id_word):
+def _ascender_rise(page, id_words: list):
     """The median rise of ascenders over capitals on a few other lines of the page that show
     both (labels like "Identificador", "Dados do pagador"), or None."""
     from common import glyphs
 
     rises = []
     for word in page.words:
-        if word is id_word or not (set(word.text) & glyphs.FLAT_CAPITALS and set(word.text) & set("bdhk")):
+        if any(word is id_word for id_word in id_words) or not (
+            set(word.text) & glyphs.FLAT_CAPITALS and set(word.text) & set("bdhk")
+        ):
             continue
         reading = _box_reading(page, word)
         if reading is None or reading[0] is None:

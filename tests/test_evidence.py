@@ -213,6 +213,32 @@ def test_visions_look_alikes_are_settled_by_the_glyphs_on_the_image():
     assert not without_image.settled  # the same confidences, no pixels: unsettled
 
 
+def test_an_id_a_narrow_screen_wrapped_is_settled_by_the_glyphs_of_both_lines():
+    """The id over two lines (E + 20 digits + one tail character, then the rest): the second
+    line is measured against the first one's scale, so its look-alikes are settled too."""
+    from PIL import ImageDraw, ImageFont
+
+    from tools import hard_receipts
+
+    e2e = "E18236120202506040125xKvwzXsucnk"  # case pairs; K, z, X, n, k give the 2nd line's feet
+    font = ImageFont.truetype(str(hard_receipts.font_file("Roboto-Regular.ttf", "fonts-roboto-unhinted")), 30)
+    image = Image.new("RGB", (560, 130), "white")
+    draw = ImageDraw.Draw(image)
+    words = []
+    for text, first, (left, top) in ((e2e[:22], 0, (20, 12)), (e2e[22:], 22, (23, 71))):
+        draw.text((left, top), text, font=font, fill="black")
+        chars = tuple(
+            CharReading(c, 0.9 if first + i >= 21 else 0.999, {}, font.getlength(text[:i]) + font.getlength(c) / 2)
+            for i, c in enumerate(text)
+        )
+        x0, y0, x1, y1 = draw.textbbox((left, top), text, font=font)
+        words.append(Word(text, ((x0, y0), (x1, y0), (x1, y1), (x0, y1)), chars=chars))
+    page = OcrPage(words, numpy.asarray(image.convert("L")))
+    check = evidence.check_id(e2e, [page])
+    assert check.settled and check.transaction_id == e2e
+    assert not evidence.check_id(e2e, [OcrPage(words)]).settled  # the same confidences, no pixels
+
+
 def test_the_printed_time_vouches_for_the_stamp_but_a_date_alone_not_for_the_minute():
     # Every stamp digit read at 0.6 (with a rival): only what the receipt prints settles it.
     shaky = readings(E2E, {i: (0.6, {"8": 0.4}) for i in range(9, 21)})

@@ -216,11 +216,50 @@ def test_an_I_left_open_for_want_of_proof_is_decided_with_another_lines_rise(fon
     e2e = "E18236120202506040125I2mNa4cW9er"  # an I, and no b/d/h/k or l to prove ascenders rise
     font = fonts["Roboto"]
     for read in (e2e, e2e[:21] + "l" + e2e[22:]):  # read right, and read as the wrong twin
-        line = glyph_grid.render_line(font, 17, e2e, random.Random(5), read=read, jitter=0.1)
+        line = glyph_grid.render_line(font, 40, e2e, random.Random(5), read=read, jitter=0.1)
         alone = glyphs.resolve(line.crop, line.chars)[21]
         assert alone.decided is None and alone.why == "no_ascender_reference"
         helped = glyphs.resolve(line.crop, line.chars, ascender_rise=label_rise(font))[21]
         assert helped.decided == "I"
+    # Smaller, an l's rise (5.5% of the cap height) is less than JPEG can take off its top:
+    # another line's proof is not enough (its stems were not eroded like this one).
+    small = glyph_grid.render_line(font, 17, e2e, random.Random(5), jitter=0.1)
+    verdict = glyphs.resolve(small.crop, small.chars, ascender_rise=label_rise(font))[21]
+    assert verdict.decided is None and verdict.why == "close_to_cap"
     # A font whose ascenders do not rise gives no proof: the I stays open.
     nimbus = glyph_grid.render_line(fonts["Nimbus Sans"], 17, e2e, random.Random(5), jitter=0.1)
     assert glyphs.resolve(nimbus.crop, nimbus.chars, ascender_rise=label_rise(fonts["Nimbus Sans"]))[21].decided is None
+
+
+WRAP = 22  # a narrow screen put the known part and one tail character on the first line
+
+
+@pytest.mark.parametrize("font", ["Roboto", "Open Sans", "Liberation Sans"])
+def test_a_wrapped_id_is_decided_on_its_second_line_against_the_first_ones_scale(fonts, font):
+    # Two crops, each with the text at its own height: the second line's baseline comes from
+    # its own flat feet (I l k K), its cap height, stroke and reference 0s from the first line.
+    rng = random.Random(font)
+    first = glyph_grid.render_line(fonts[font], 20, CLEAN_TRUTH[:WRAP], rng, read=CLEAN_MISREAD[:WRAP], jitter=0.2)
+    second = glyph_grid.render_line(fonts[font], 20, CLEAN_TRUTH[WRAP:], rng, read=CLEAN_MISREAD[WRAP:], jitter=0.2)
+    verdicts = glyphs.resolve(first.crop, first.chars, wrapped=(second.crop, second.chars))
+    decided = "".join(v.decided or "?" for v in verdicts)
+    assert decided == CLEAN_TRUTH, [v.why for v in verdicts[21:]]
+
+
+def test_a_second_line_without_flat_feet_decides_nothing(fonts):
+    truth = "E18236120202506011214" + "a" + "oOcCsSuUvw"  # no glyph of the second line has a flat foot
+    rng = random.Random(3)
+    first = glyph_grid.render_line(fonts["Roboto"], 20, truth[:WRAP], rng)
+    second = glyph_grid.render_line(fonts["Roboto"], 20, truth[WRAP:], rng)
+    verdicts = glyphs.resolve(first.crop, first.chars, wrapped=(second.crop, second.chars))
+    assert all(v.decided is None and v.why == "no_second_line_references" for v in verdicts[WRAP:])
+
+
+def test_an_id_wrapped_inside_its_known_part_decides_nothing(fonts):
+    truth = CLEAN_TRUTH
+    rng = random.Random(4)
+    first = glyph_grid.render_line(fonts["Roboto"], 20, truth[:15], rng)
+    second = glyph_grid.render_line(fonts["Roboto"], 20, truth[15:], rng)
+    verdicts = glyphs.resolve(first.crop, first.chars, wrapped=(second.crop, second.chars))
+    tail = [v for v in verdicts[21:] if v.read in glyphs.AMBIGUOUS]
+    assert tail and all(v.decided is None and v.why == "wrapped_in_known_part" for v in tail)
