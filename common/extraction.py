@@ -564,6 +564,10 @@ def clean_pix_key(text: str) -> str:
     text = re.sub(
         r"^\s*\((?:e-?mail|celular|telefone|cpf|cnpj|aleat[oó]ria|chave aleat[oó]ria|evp)\)\s*", "", text, flags=re.I
     )
+    # A random key or an e-mail has no space: OCR debris beside it ("f  ff294e73-...") is not part of it.
+    shaped = [token for token in text.split() if _UUID.match(token) or _EMAIL.match(token)]
+    if len(shaped) == 1:
+        return shaped[0]
     return " ".join(text.split())
 
 
@@ -670,14 +674,15 @@ def _set(party: Party, kind: str, value: str, lines: list[str], index: int) -> N
         party.pix_key = _pix_key_value(value, lines, index)
 
 
-WRAPPED_NAME_CHARS = 10  # a shorter first line is a whole name, not one a column wrapped
+WRAPPED_NAME_CHARS = 10  # a shorter first line of two words or more is a whole name, not one a column wrapped
 
 
 def _continued_name(value: str, lines: list[str], index: int) -> str:
     """A name wrapped over two lines: "CARLOS GABRIEL PEREIRA" / "OLIVEIRA", or in a narrow
     column ("Patrícia Lima" / "Nascimento"): the next line a word or two that is nothing else."""
     nxt = lines[index + 1] if index + 1 < len(lines) else ""
-    if nxt and len(value) >= WRAPPED_NAME_CHARS and _looks_like_name(nxt) and len(nxt.split()) <= 2:
+    wrapped = len(value) >= WRAPPED_NAME_CHARS or len(value.split()) == 1  # nobody signs with one name
+    if nxt and wrapped and _looks_like_name(nxt) and len(nxt.split()) <= 2:
         return f"{value.strip()} {nxt.strip()}"
     return value.strip()
 

@@ -219,6 +219,7 @@ class _Box(NamedTuple):
 # COLUMN_GAP_HEIGHTS heights. A label and a value far apart on one row stay one line: a label is
 # no section heading, and a right-aligned value does not start under one.
 COLUMN_ALIGN_HEIGHTS = 0.75
+COLUMN_OVERLAP_HEIGHTS = 0.25  # how far a column's box may reach into the next one's (box padding)
 COLUMN_GAP_HEIGHTS = 2.5
 COLUMN_GAP_GROWTH = 1.8  # ...or, after two rows, no gap wider than this many times the widest so far
 COLUMN_MIN_ROWS = 2  # rows under the headings, one of them with text in two columns
@@ -275,9 +276,8 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
         return start + 1, None
     starts = [b.left for b in headings]
     height = sorted(b.height for b in headings)[len(headings) // 2]
-    tolerance = COLUMN_ALIGN_HEIGHTS * height
     # Geometry first: it is cheap, and most rows of two boxes are a label and its value.
-    if _in_columns(rows[start + 1], starts, tolerance) is None or not all(
+    if _in_columns(rows[start + 1], starts, height) is None or not all(
         extraction.is_section_heading(b.text) for b in headings
     ):
         return start + 1, None
@@ -285,7 +285,7 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
     end, bottom, side_by_side = start + 1, max(b.bottom for b in headings), False
     gaps: list[float] = []
     while end < len(rows):
-        parts = _in_columns(rows[end], starts, tolerance)
+        parts = _in_columns(rows[end], starts, height)
         gap = min(b.top for b in rows[end]) - bottom
         # A gap much wider than the block's own line spacing starts the next part of the receipt.
         too_far = gap > COLUMN_GAP_HEIGHTS * height or (len(gaps) >= 2 and gap > COLUMN_GAP_GROWTH * max(gaps))
@@ -302,14 +302,17 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
     return end, columns
 
 
-def _in_columns(row: list[_Box], starts: list[float], tolerance: float) -> list[list[_Box]] | None:
+def _in_columns(row: list[_Box], starts: list[float], height: float) -> list[list[_Box]] | None:
     """The row's boxes split by column, or None if the row does not fit the columns: a box left
     of the first column or running into the next one, or a column whose text does not start
-    under its heading."""
+    under its heading. `height`: the headings' box height."""
+    tolerance, overlap = COLUMN_ALIGN_HEIGHTS * height, COLUMN_OVERLAP_HEIGHTS * height
     parts: list[list[_Box]] = [[] for _ in starts]
     for box in sorted(row, key=lambda b: b.left):
         column = max((i for i, x in enumerate(starts) if box.left >= x - tolerance), default=None)
-        if column is None or (column + 1 < len(starts) and box.right > starts[column + 1] - tolerance):
+        # Running into the next column: well past where its text starts (detectors pad their
+        # boxes, so two columns with a narrow gutter overlap a little).
+        if column is None or (column + 1 < len(starts) and box.right > starts[column + 1] + overlap):
             return None
         parts[column].append(box)
     texts = [[b for b in part if any(c.isalnum() for c in b.text)] for part in parts]

@@ -670,6 +670,15 @@ def test_a_name_wrapped_in_a_narrow_column_is_joined():
     assert parties["receiver"].name == "Ana Souza"  # short, and its next line is a label
 
 
+def test_a_one_word_first_line_of_a_name_is_joined_with_the_next():
+    # "Sebastião Magalhães" does not fit the column: its first line holds one word, no name.
+    lines = ["De", "Rodrigo Pereira", "Assunção", "CPF  ***.297.439-**", "Para", "Sebastião", "Magalhães Simões"]
+    lines += ["CPF  ***.578.193-**"]
+    parties = extraction.find_parties(lines)
+    assert parties["receiver"].name == "Sebastião Magalhães Simões"
+    assert parties["payer"].name == "Rodrigo Pereira Assunção"
+
+
 @pytest.mark.parametrize(
     "lines, key",
     [
@@ -678,6 +687,10 @@ def test_a_name_wrapped_in_a_narrow_column_is_joined():
             "e405fe81-7cff-4e69-9609-4cc7d1afd1bb",
         ),
         (["Para", "Ana Souza", "E-mail  ana.souza@exemplo.com"], "ana.souza@exemplo.com"),
+        (
+            ["Para", "Ana Souza", "Chave f  ff294e73-8342-40ef-94a4-0c1508b6cf68"],
+            "ff294e73-8342-40ef-94a4-0c1508b6cf68",
+        ),  # OCR debris beside a key that has no space
         (
             ["Para", "Ana Souza", "Chave  aleatória", "abd667ad-fbb0-4657-81d6-7", "07593f5a950"],
             "abd667ad-fbb0-4657-81d6-707593f5a950",

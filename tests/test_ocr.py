@@ -50,6 +50,34 @@ def test_two_column_blocks_are_read_column_by_column():
     assert ocr.group_into_lines(TWO_COLUMNS) == TWO_COLUMN_LINES
 
 
+def test_columns_with_a_narrow_gutter_whose_boxes_overlap_are_still_columns():
+    # Detectors pad their boxes: a long name in the left column reaches a few pixels past where
+    # the right column's text starts, and the right column's name wraps (rows no longer pair up).
+    words = [
+        (box(54, 660, 60, 44), "De"),
+        (box(557, 660, 90, 44), "Para"),
+        (box(55, 724, 509, 44), "Vinícius Nascimento de"),
+        (box(557, 725, 411, 44), "Papelaria Caderno &"),
+        (box(54, 788, 164, 44), "Ferreira"),
+        (box(557, 787, 75, 44), "Cia"),
+        (box(57, 853, 440, 44), "CPF/CNPJ: ***.089.756-**"),
+        (box(562, 853, 514, 44), "CPF/CNPJ: 49.523.639/0001-40"),
+    ]
+    assert ocr.group_into_lines(words) == [
+        "De",
+        "Vinícius Nascimento de",
+        "Ferreira",
+        "CPF/CNPJ: ***.089.756-**",
+        "Para",
+        "Papelaria Caderno &",
+        "Cia",
+        "CPF/CNPJ: 49.523.639/0001-40",
+    ]
+    # A box that runs well into the other column is one line across both: no columns.
+    across = words[:2] + [(box(55, 724, 700, 44), "Uma observação que atravessa a página inteira")] + words[4:]
+    assert "De  Para" in ocr.group_into_lines(across)
+
+
 def test_an_arrow_between_the_headings_is_left_out():
     assert ocr.group_into_lines(TWO_COLUMNS + [(box(300, 100, 30), "→")]) == TWO_COLUMN_LINES
 
