@@ -325,7 +325,11 @@ class Settings:
         minimum=1,
     )
     notify_timeout_seconds: int = setting(
-        "NOTIFY_TIMEOUT_SECONDS", 10, "connect and read timeout of one delivery attempt", minimum=1
+        "NOTIFY_TIMEOUT_SECONDS",
+        10,
+        "deadline of one delivery attempt, all of it: connect, TLS, the request and the answer's headers "
+        "(a receiver that drips its answer is cut off)",
+        minimum=1,
     )
     notify_backoff_seconds: int = setting(
         "NOTIFY_BACKOFF_SECONDS",
