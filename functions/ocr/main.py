@@ -14,7 +14,7 @@ import functions_framework
 from common import auth, config, http, job, notify, reconcile, services
 from common.errors import ApiError
 
-http.install(flask.current_app, config.from_env())
+http.install(flask.current_app, config.from_env(), max_body_bytes=http.SMALL_BODY_BYTES)
 
 
 @functions_framework.http
