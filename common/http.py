@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
-from common import log
+from common import auth, log
 from common.errors import ApiError, BackendUnavailable
 from common.spool import HashingSpool
 
@@ -194,9 +196,10 @@ def _install_trace(app: flask.Flask, project: str) -> None:
             scope.__exit__(None, None, None)
 
 
-def _install_metrics(app: flask.Flask) -> None:
+def _install_metrics(app: flask.Flask, settings, caller_check) -> None:
     """GET /metrics in Prometheus' text format (METRICS_ENABLED; the local stack only: in
-    production the log-based metrics of terraform/metrics.tf count the same events)."""
+    production the log-based metrics of terraform/metrics.tf count the same events), to the
+    callers the function's own check lets in: the API key, or the OCR function's OIDC token."""
     from common import metrics, services
 
     metrics.enable(queue_depth=lambda: services.get().jobs.count("queued"))
@@ -204,25 +207,31 @@ def _install_metrics(app: flask.Flask) -> None:
     @app.before_request
     def serve_metrics():
         if flask.request.method == "GET" and flask.request.path == "/metrics":
+            caller_check(flask.request.headers, settings)  # 401/403 as for the function's own routes
             body, content_type = metrics.exposition()
             return flask.Response(body, content_type=content_type)
         return None
 
 
 def install(
-    app: flask.Flask, settings, rejection_event: str = "request_rejected", max_body_bytes: int | None = None
+    app: flask.Flask,
+    settings,
+    rejection_event: str = "request_rejected",
+    max_body_bytes: int | None = None,
+    caller_check: Callable[[Any, Any], object] = auth.require_api_key,
 ) -> None:
     """Configure a functions-framework app; call it at import, where `flask.current_app` is it.
     `rejection_event`: the log event of a refused (4xx) request. `max_body_bytes`: the largest
     request body (default: an upload's, `settings.max_request_bytes`; SMALL_BODY_BYTES for the
-    functions that take no files)."""
+    functions that take no files). `caller_check(headers, settings)`: who may read GET /metrics
+    (raises ApiError 401/403 for anyone else)."""
     log.set_level(settings.log_level)
     app.config["REJECTION_EVENT"] = rejection_event
     _install_trace(app, settings.project_id)
     limit = settings.max_request_bytes if max_body_bytes is None else max_body_bytes
     _refuse_large_bodies(app, limit, read_streamed=max_body_bytes is not None)
     if settings.metrics_enabled:
-        _install_metrics(app)
+        _install_metrics(app, settings, caller_check)
     app.config["MAX_CONTENT_LENGTH"] = limit  # checked as the body is read
     # Werkzeug applies this to its parser's buffer of any part, files included, so it must stay
     # well above its 64 KiB read size; text fields larger than this are refused with a 413.
