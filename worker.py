@@ -18,7 +18,7 @@ def banner(settings: config.Settings, queues: list[str]) -> str:
             line,
             "🚀 RQ Worker - PIX receipt pipeline",
             line,
-            f"Redis: {settings.redis_url}",
+            f"Redis: {log.redact_url(settings.redis_url)}",  # never its password
             f"Filas: {', '.join(queues)}",
             line,
             "",
@@ -44,8 +44,9 @@ def main() -> int:
     if settings.metrics_port:
         depth_of = rq.Queue(settings.rq_queue_name, connection=connection)
         metrics.enable(queue_depth=lambda: depth_of.count)
-        metrics.serve(settings.metrics_port)
-        print(f"📈 Métricas em http://0.0.0.0:{settings.metrics_port}/metrics", flush=True)
+        metrics.serve(settings.metrics_port, settings.metrics_host)
+        host = f"[{settings.metrics_host}]" if ":" in settings.metrics_host else settings.metrics_host
+        print(f"📈 Métricas em http://{host}:{settings.metrics_port}/metrics", flush=True)
     services.get().ocr.warm()
     while True:
         worker = rq.SimpleWorker([rq.Queue(name, connection=connection) for name in queues], connection=connection)

@@ -20,6 +20,7 @@ import hmac
 import threading
 import time
 
+from common import log
 from common.config import ConfigError
 from common.errors import ApiError
 
@@ -111,15 +112,25 @@ def _verified_claims(token: str, settings) -> dict:
     try:
         certs = _certificates.get(settings.oidc_certs_url)
     except Exception as e:  # the certificates could not be fetched: retry later
+        log.event("oidc_certificates_unavailable", severity="WARNING", error=f"{type(e).__name__}: {e}"[:500])
         raise ApiError(
-            503, "auth_unavailable", f"Could not fetch token certificates: {e}", {"Retry-After": "10"}
+            503,
+            "auth_unavailable",
+            "The token certificates could not be fetched; try again shortly.",
+            {"Retry-After": "10"},
         ) from None
     from google.auth import jwt
 
     try:
         return jwt.decode(token, certs=certs, audience=settings.oidc_audience, clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
     except Exception as e:  # bad signature, expired, wrong audience, malformed
-        raise ApiError(403, "invalid_token", f"The OIDC token was refused: {e}") from None
+        raise _token_refused(e) from None
+
+
+def _token_refused(e: Exception) -> ApiError:
+    # The verifier's words (claims, times, certificate ids) go to the log, not to the caller.
+    log.event("oidc_token_refused", severity="NOTICE", error=f"{type(e).__name__}: {e}"[:500])
+    return ApiError(403, "invalid_token", "The OIDC token was refused: its signature, expiry or audience is not valid.")
 
 
 def _claims_checked_by_cloud_run(token: str, settings) -> dict:
@@ -136,7 +147,7 @@ def _claims_checked_by_cloud_run(token: str, settings) -> dict:
     try:
         claims = jwt.decode(token, verify=False)
     except Exception as e:  # not a JWT
-        raise ApiError(403, "invalid_token", f"The OIDC token was refused: {e}") from None
+        raise _token_refused(e) from None
     if not isinstance(claims, dict):
         raise ApiError(403, "invalid_token", "The OIDC token's payload is not a JSON object.")
     now = time.time()

@@ -125,13 +125,14 @@ def _job_lease_seconds(env: Mapping[str, str]) -> int:
 
 def _webhook_secrets(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     pairs = []
-    for item in _list(env, "WEBHOOK_SECRETS"):
+    for number, item in enumerate(_list(env, "WEBHOOK_SECRETS"), 1):
         name, _, secret = item.partition("=")
         name = name.strip().lower()
+        # Entries are named by their position, never by their text: it may hold a key or a secret.
         if name != "*" and not re.fullmatch(r"[0-9a-f]{64}", name):
-            raise ConfigError(f"WEBHOOK_SECRETS: {name[:16]!r}... is neither an API key digest nor *")
+            raise ConfigError(f"WEBHOOK_SECRETS: entry {number} does not start with an API key digest or *")
         if len(secret.strip()) < 16:
-            raise ConfigError(f"WEBHOOK_SECRETS: the secret for {name[:12]} is shorter than 16 characters")
+            raise ConfigError(f"WEBHOOK_SECRETS: the secret of entry {number} is shorter than 16 characters")
         pairs.append((name, secret.strip()))
     return tuple(pairs)
 
@@ -325,7 +326,11 @@ class Settings:
         minimum=1,
     )
     notify_timeout_seconds: int = setting(
-        "NOTIFY_TIMEOUT_SECONDS", 10, "connect and read timeout of one delivery attempt", minimum=1
+        "NOTIFY_TIMEOUT_SECONDS",
+        10,
+        "deadline of one delivery attempt, all of it: connect, TLS, the request and the answer's headers "
+        "(a receiver that drips its answer is cut off)",
+        minimum=1,
     )
     notify_backoff_seconds: int = setting(
         "NOTIFY_BACKOFF_SECONDS",
@@ -348,10 +353,17 @@ class Settings:
         "METRICS_ENABLED",
         False,
         "the functions answer `GET /metrics` (Prometheus text format; the local stack sets `true`; "
-        "in production the log-based metrics count the same events)",
+        "in production the log-based metrics count the same events), with the API key when keys are "
+        "required (the OCR function: its OIDC token when `OIDC_AUDIENCE` is set)",
     )
     metrics_port: int = setting(
         "METRICS_PORT", 0, "`worker.py` serves Prometheus metrics on this port (`/metrics`); `0` is off"
+    )
+    metrics_host: str = setting(
+        "METRICS_HOST",
+        "127.0.0.1",
+        "the address `worker.py`'s metrics port listens on: loopback unless set (`0.0.0.0`: every interface, "
+        "for a scraper on another machine; the port has no authentication)",
     )
 
     @property
@@ -428,9 +440,13 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     settings = _read(env)
     if settings.task_queue == "cloudtasks" and not settings.ocr_function_url:
         raise ConfigError("TASK_QUEUE=cloudtasks needs OCR_FUNCTION_URL, the OCR function's URL")
-    bad = [h for h in settings.api_key_hashes if not re.fullmatch(r"[0-9a-f]{64}", h)]
-    if bad:
-        raise ConfigError(f"API_KEY_HASHES: {bad[0]!r} is not a SHA-256 hex digest (printf %s KEY | sha256sum)")
+    # Never the value itself: a raw key pasted in place of its digest must not reach a log.
+    malformed = [i for i, h in enumerate(settings.api_key_hashes, 1) if not re.fullmatch(r"[0-9a-f]{64}", h)]
+    if malformed:
+        raise ConfigError(
+            f"API_KEY_HASHES: entry {malformed[0]} (of {len(settings.api_key_hashes)}, comma-separated) is not "
+            "a SHA-256 hex digest; put the digest of each key there, never the key (printf %s KEY | sha256sum)"
+        )
     if settings.upload_url and not re.fullmatch(_ORIGIN + r"(/[^\s?#\"'<>;]*)?", settings.upload_url):
         raise ConfigError(f"UPLOAD_URL={settings.upload_url!r}: expected the upload function's http(s) URL")
     # A browser sends its origin as scheme://host[:port], nothing more; anything else never matches.

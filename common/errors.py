@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# What a client is told about a file its decoder refuses; the decoder's own words (object
+# addresses, parser internals) go to the log only.
+IMAGE_UNREADABLE = "The image could not be decoded: the file is damaged or not a complete JPEG or PNG."
+PDF_UNREADABLE = "The PDF could not be read: the file is damaged or not a complete PDF."
+
 
 class ApiError(Exception):
     """A request the pipeline refuses: becomes `{"error": message, "code": code}` with `status`."""

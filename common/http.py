@@ -4,13 +4,16 @@ for the functions a browser page calls."""
 
 from __future__ import annotations
 
+import io
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
-from common import log
+from common import auth, log
 from common.errors import ApiError, BackendUnavailable
 from common.spool import HashingSpool
 
@@ -30,6 +33,11 @@ _HTTP_CODES = {
 # MAX_FORM_MEMORY_SIZE (1 MiB), which werkzeug applies to its parser's buffer: the margin holds
 # what the parser keeps back between reads (a part's headers, a possible boundary).
 MULTIPART_READ_BYTES = 960 * 1024
+
+
+# The status and OCR functions take no uploads: a GET, a task's {"job_id": ...}, the scheduler's
+# {}. Their bodies are refused past this many bytes, before they are read.
+SMALL_BODY_BYTES = 8 * 1024
 
 
 class _MultipartInLargeReads(FormDataParser):
@@ -104,6 +112,35 @@ def _on_unexpected(e: Exception):
     return error_response(500, "internal_error", "Internal error; the failure was logged.")
 
 
+def _refuse_large_bodies(app: flask.Flask, limit: int, read_streamed: bool) -> None:
+    """413 for a body over `limit` before any other check (an unauthenticated request too):
+    from its Content-Length, without reading it; a body without one (chunked), when
+    `read_streamed`, is read here up to one byte past the limit and no further."""
+
+    def refuse() -> ApiError:
+        # Close: the rest of the body is never read, so the connection cannot carry another request.
+        message = f"The request body is larger than {limit} bytes."
+        return ApiError(413, "request_too_large", message, {"Connection": "close"})
+
+    @app.before_request
+    def check_body_size():
+        request = flask.request
+        length = request.content_length
+        if length is not None and length > limit:
+            raise refuse()
+        environ = request.environ
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if read_streamed and length is None and chunked and environ.get("wsgi.input_terminated"):
+            # The server ends the chunked stream; werkzeug's own read stops at the limit without
+            # telling a body of exactly `limit` bytes from a longer one, so read one byte more.
+            data = environ["wsgi.input"].read(limit + 1)
+            if len(data) > limit:
+                raise refuse()
+            environ["wsgi.input"] = io.BytesIO(data)  # what the handler reads, now of known length
+            environ["CONTENT_LENGTH"] = str(len(data))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+
+
 def _drain_within_limits(response: flask.Response) -> flask.Response:
     """functions-framework's `read_request` hook, minus its crash on a body over the limit.
 
@@ -159,9 +196,10 @@ def _install_trace(app: flask.Flask, project: str) -> None:
             scope.__exit__(None, None, None)
 
 
-def _install_metrics(app: flask.Flask) -> None:
+def _install_metrics(app: flask.Flask, settings, caller_check) -> None:
     """GET /metrics in Prometheus' text format (METRICS_ENABLED; the local stack only: in
-    production the log-based metrics of terraform/metrics.tf count the same events)."""
+    production the log-based metrics of terraform/metrics.tf count the same events), to the
+    callers the function's own check lets in: the API key, or the OCR function's OIDC token."""
     from common import metrics, services
 
     metrics.enable(queue_depth=lambda: services.get().jobs.count("queued"))
@@ -169,20 +207,32 @@ def _install_metrics(app: flask.Flask) -> None:
     @app.before_request
     def serve_metrics():
         if flask.request.method == "GET" and flask.request.path == "/metrics":
+            caller_check(flask.request.headers, settings)  # 401/403 as for the function's own routes
             body, content_type = metrics.exposition()
             return flask.Response(body, content_type=content_type)
         return None
 
 
-def install(app: flask.Flask, settings, rejection_event: str = "request_rejected") -> None:
+def install(
+    app: flask.Flask,
+    settings,
+    rejection_event: str = "request_rejected",
+    max_body_bytes: int | None = None,
+    caller_check: Callable[[Any, Any], object] = auth.require_api_key,
+) -> None:
     """Configure a functions-framework app; call it at import, where `flask.current_app` is it.
-    `rejection_event`: the log event of a refused (4xx) request."""
+    `rejection_event`: the log event of a refused (4xx) request. `max_body_bytes`: the largest
+    request body (default: an upload's, `settings.max_request_bytes`; SMALL_BODY_BYTES for the
+    functions that take no files). `caller_check(headers, settings)`: who may read GET /metrics
+    (raises ApiError 401/403 for anyone else)."""
     log.set_level(settings.log_level)
     app.config["REJECTION_EVENT"] = rejection_event
     _install_trace(app, settings.project_id)
+    limit = settings.max_request_bytes if max_body_bytes is None else max_body_bytes
+    _refuse_large_bodies(app, limit, read_streamed=max_body_bytes is not None)
     if settings.metrics_enabled:
-        _install_metrics(app)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes  # checked as the body is read
+        _install_metrics(app, settings, caller_check)
+    app.config["MAX_CONTENT_LENGTH"] = limit  # checked as the body is read
     # Werkzeug applies this to its parser's buffer of any part, files included, so it must stay
     # well above its 64 KiB read size; text fields larger than this are refused with a 413.
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024

@@ -24,6 +24,26 @@ _bound: contextvars.ContextVar[dict] = contextvars.ContextVar("log_fields", defa
 _listeners: list[Callable[[str, dict], None]] = []
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password (`redis://user:secret@host`, `?password=secret`) replaced by
+    `***`, for logs and banners; the rest stays, so an operator still sees which server it is."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "<unparsable URL>"
+    if password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name.lower() == "password" for name, _ in query):
+        query = [(name, "***" if name.lower() == "password" else value) for name, value in query]
+        parts = parts._replace(query=urlencode(query, safe="*"))
+    return urlunsplit(parts)
+
+
 def set_level(level: str) -> None:
     global _threshold
     _threshold = _RANKS[level.upper()]

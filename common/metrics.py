@@ -88,8 +88,10 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-def serve(port: int, host: str = "0.0.0.0") -> None:
-    """Serve /metrics on `port` from a background thread (for processes that are not web apps)."""
+def serve(port: int, host: str = "127.0.0.1"):
+    """Serve /metrics on `host`:`port` from a background thread (for processes that are not web
+    apps); loopback unless told otherwise, as it has no authentication."""
     from prometheus_client import start_http_server
 
-    start_http_server(port, addr=host)
+    server, _thread = start_http_server(port, addr=host)
+    return server  # its shutdown() stops it (the worker never does: it serves until the process ends)

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
 
 from common import job, log
 from common.errors import ApiError, QueueUnavailable
@@ -125,45 +126,88 @@ class Response:
         return self.status_code is None or self.status_code in RETRYABLE_STATUS or self.status_code >= 500
 
 
-def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response:
-    """One POST to the checked address, no redirects followed, the answer's body ignored."""
-    import urllib3
+MAX_RESPONSE_BYTES = 64 * 1024  # of the answer's body read (and thrown away) before hanging up
 
+
+class _Deadline:
+    """Cuts one connection off when its time is up, whatever it is doing: connecting, the TLS
+    handshake, sending, or waiting for the answer's headers or body. A socket timeout alone
+    bounds each read, so a receiver dripping a byte a second would hold the attempt forever."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.expired = threading.Event()
+        self._lock = threading.Lock()
+        self._watched: socket.socket | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+    def watch(self, sock: socket.socket) -> None:
+        # A duplicate of the descriptor: shutting it down ends the connection under every object
+        # that wraps it (the TLS socket detaches the original one).
+        with self._lock:
+            self._watched = sock.dup()
+            if self.expired.is_set():
+                self._watched.shutdown(socket.SHUT_RDWR)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired.set()
+            if self._watched is not None:
+                try:
+                    self._watched.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # closed already
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._watched is not None:
+                self._watched.close()
+
+
+def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response:
+    """One POST to the checked address, no redirects followed, within `timeout` seconds in all
+    (connect, TLS, request, the answer's status and headers, and at most MAX_RESPONSE_BYTES of its
+    body, which is thrown away)."""
     host_header = target.host if ":" not in target.host else f"[{target.host}]"
     if target.port not in (80, 443):
         host_header += f":{target.port}"
-    pool: urllib3.HTTPConnectionPool
-    options: dict[str, Any] = {
-        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
-        "retries": False,
-        "maxsize": 1,
-    }
-    if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            target.address,
-            target.port,
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-            **options,
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(target.address, target.port, **options)
+    connection = http.client.HTTPConnection(target.address, target.port)
     try:
-        response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers={**headers, "Host": host_header},
-            redirect=False,
-            preload_content=False,
-        )
-        response.drain_conn()
-        return Response(response.status)
-    except urllib3.exceptions.HTTPError as e:
-        return Response(None, f"{type(e).__name__}: {e}"[:300])
+        with _Deadline(timeout) as deadline:
+            try:
+                sock = socket.create_connection((target.address, target.port), timeout=deadline.remaining())
+                connection.sock = sock  # closed with the connection, whatever happens next
+                deadline.watch(sock)
+                if target.scheme == "https":
+                    sock.settimeout(deadline.remaining())
+                    connection.sock = ssl.create_default_context().wrap_socket(sock, server_hostname=target.host)
+                connection.sock.settimeout(deadline.remaining())  # each operation's bound; the deadline the total's
+                connection.request("POST", target.path, body=body, headers={**headers, "Host": host_header})
+                response = connection.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                if deadline.expired.is_set() or isinstance(e, TimeoutError):
+                    return Response(None, f"timed out: no answer within {timeout:g} s")
+                return Response(None, f"{type(e).__name__}: {e}"[:300])
+            try:  # the answer is its status; a body that drips or breaks off changes nothing
+                response.read(MAX_RESPONSE_BYTES)
+            except (OSError, http.client.HTTPException):
+                pass
+            return Response(response.status)
     finally:
-        pool.close()
+        connection.close()
 
 
 def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:

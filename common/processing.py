@@ -21,9 +21,11 @@ Outcome = job.Outcome  # one Outcome for every kind of task
 
 
 class _Failure(Exception):
-    def __init__(self, code: str, message: str):
+    """A job's end: `message` is what its client reads; `detail` (hosts, exception text) the log only."""
+
+    def __init__(self, code: str, message: str, detail: str = ""):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.detail = code, message, detail
 
 
 def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
@@ -66,7 +68,8 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
                 log.event("job_retry", severity="WARNING", job_id=job_id, attempt=attempt, error=str(e))
                 released = store.update(job_id, lambda d: job.release(d, attempt, str(e), job.now()))  # noqa: F821 (called in the except)
                 return Outcome(released, RETRY_AFTER_SECONDS, str(e), "backend_unavailable")
-            raise _Failure("backend_unavailable", f"Gave up after {attempt} attempts: {e}") from None
+            message = f"Gave up after {attempt} attempts: a storage backend was unavailable."
+            raise _Failure("backend_unavailable", message, detail=str(e)) from None
         doc = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
         log.event("job_finished", job_id=job_id, attempt=attempt, duration_ms=_ms_since(started))
         notify.job_ended(services, doc)
@@ -79,6 +82,7 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
             attempt=attempt,
             error_code=e.code,
             duration_ms=_ms_since(started),
+            **({"error": e.detail[:500]} if e.detail else {}),
         )
         try:
             doc = store.update(job_id, lambda d: job.fail(d, attempt, e.code, e.message, job.now()))  # noqa: F821 (called in the except)

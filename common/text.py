@@ -6,7 +6,8 @@ import bisect
 import io
 from dataclasses import dataclass
 
-from common.errors import ReceiptUnreadable
+from common import log
+from common.errors import IMAGE_UNREADABLE, PDF_UNREADABLE, ReceiptUnreadable
 from common.pdf import LOCK as pdf_lock
 
 MIN_TEXT_LAYER_CHARS = 20  # fewer than this: a scanned PDF, OCR its pages instead
@@ -49,7 +50,8 @@ def _open_image(data: bytes, max_side: int):
         ImageOps.exif_transpose(image, in_place=True)  # phone photos carry their rotation in EXIF
         image = image.convert("RGB")  # type: ignore[assignment]  # (in place: a copy of every image cost ~9 ms, tools/bench.py)
     except Exception as e:
-        raise ReceiptUnreadable("unreadable_file", f"The image could not be decoded: {e}") from None
+        log.event("file_undecodable", severity="NOTICE", kind="image", error=f"{type(e).__name__}: {e}"[:300])
+        raise ReceiptUnreadable("unreadable_file", IMAGE_UNREADABLE) from None
     return _fit(image, max_side)
 
 
@@ -95,7 +97,8 @@ def _pdf_text_layer(data: bytes, max_pages: int) -> tuple[int, list[str]]:
     try:
         pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as e:
-        raise ReceiptUnreadable("unreadable_file", f"The PDF could not be read: {e}") from None
+        log.event("file_undecodable", severity="NOTICE", kind="pdf", error=f"{type(e).__name__}: {e}"[:300])
+        raise ReceiptUnreadable("unreadable_file", PDF_UNREADABLE) from None
     try:
         pages, lines = min(len(pdf), max_pages), []
         for number in range(pages):

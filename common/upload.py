@@ -118,7 +118,7 @@ def _hand_over(services, doc: dict, checked) -> Accepted:
             log.event("queue_unavailable", severity="ERROR", job_id=job_id, error=str(e))
             failed = services.jobs.update(
                 job_id,
-                lambda d: job.fail(d, None, "queue_unavailable", f"The task queue was unavailable: {e}", job.now()),  # noqa: F821 (called in the except)
+                lambda d: job.fail(d, None, "queue_unavailable", "The task queue was unavailable.", job.now()),
             )
             notify.job_ended(services, failed)
             raise ApiError(

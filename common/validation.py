@@ -13,7 +13,8 @@ import warnings
 from dataclasses import dataclass
 from typing import IO
 
-from common.errors import ApiError
+from common import log
+from common.errors import IMAGE_UNREADABLE, PDF_UNREADABLE, ApiError
 from common.pdf import LOCK as pdf_lock
 
 # extension -> the MIME type its content must have
@@ -108,7 +109,8 @@ def _check_image(data: IO[bytes], max_pixels: int) -> None:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ApiError(422, "image_too_large", "The image has too many pixels to decode safely.") from None
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError... for broken files
-        raise ApiError(422, "unreadable_file", f"The image could not be decoded: {e}") from None
+        log.event("file_undecodable", severity="NOTICE", kind="image", error=f"{type(e).__name__}: {e}"[:300])
+        raise ApiError(422, "unreadable_file", IMAGE_UNREADABLE) from None
 
 
 def _check_pdf(data: IO[bytes], max_pages: int) -> None:
@@ -119,9 +121,8 @@ def _check_pdf(data: IO[bytes], max_pages: int) -> None:
             # Given the stream, pdfium reads only what it needs (trailer, xref, first page), not all.
             pdf = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as e:
-            message = (
-                "The PDF is password-protected." if "password" in str(e).lower() else f"The PDF could not be read: {e}"
-            )
+            log.event("file_undecodable", severity="NOTICE", kind="pdf", error=f"{type(e).__name__}: {e}"[:300])
+            message = "The PDF is password-protected." if "password" in str(e).lower() else PDF_UNREADABLE
             raise ApiError(422, "unreadable_file", message) from None
         try:
             pages = len(pdf)

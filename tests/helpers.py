@@ -65,9 +65,10 @@ def queue_file(data: bytes, mime: str) -> dict:
     return doc
 
 
-def post_file(url, size, chunked=False):
-    """POST a multipart file of `size` bytes over a raw socket and read the answer even when the
-    server stops reading and closes early (what it should do with a body over the limit)."""
+def post_file(url, size, chunked=False, path="/", headers=""):
+    """POST a multipart file of `size` bytes to `path` over a raw socket and read the answer even
+    when the server stops reading and closes early (what it should do with a body over the limit).
+    `headers`: more header lines, each ending in CRLF."""
     host, port = url.split("//")[1].strip("/").split(":")
     boundary = "b0undary"
     head = (
@@ -77,8 +78,8 @@ def post_file(url, size, chunked=False):
     body = head + b"\0" * size + f"\r\n--{boundary}--\r\n".encode()
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
     request = (
-        f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
-        f"{framing}\r\nConnection: close\r\n\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"{framing}\r\n{headers}Connection: close\r\n\r\n"
     ).encode()
     pieces = [body[i : i + 65536] for i in range(0, len(body), 65536)]
     if chunked:
@@ -113,11 +114,15 @@ def blank_png() -> bytes:
 
 class LocalFunctions:
     """The upload and status functions under functions-framework on free loopback ports, sharing
-    one SQLite file and blob folder (inline processing), as `make run` starts them."""
+    one SQLite file and blob folder (inline processing), as `make run` starts them; `functions`
+    names fewer (or the OCR function too)."""
 
-    def __init__(self, workdir: str, **env: str):
-        self.ports = {"upload": emulators.free_port(), "status": emulators.free_port()}
+    TARGETS = {"upload": "upload_receipt", "status": "job_status", "ocr": "run_ocr_job"}
+
+    def __init__(self, workdir: str, functions: tuple[str, ...] = ("upload", "status"), **env: str):
+        self.ports = {name: emulators.free_port() for name in functions}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        upload_url = self.urls.get("upload", "http://127.0.0.1:9")
         self.sqlite_path = os.path.join(workdir, "jobs.sqlite3")
         self.env = {
             **os.environ,
@@ -128,8 +133,8 @@ class LocalFunctions:
             "BLOB_STORE": "local",
             "SQLITE_PATH": self.sqlite_path,
             "LOCAL_BLOB_DIR": os.path.join(workdir, "blobs"),
-            "UPLOAD_URL": self.urls["upload"] + "/",
-            "CORS_ALLOWED_ORIGINS": self.urls["status"],
+            "UPLOAD_URL": upload_url + "/",
+            "CORS_ALLOWED_ORIGINS": self.urls.get("status", "http://127.0.0.1:9"),
             **env,
         }
         self.logs = os.path.join(TEST_OUTPUT, "logs")
@@ -138,7 +143,7 @@ class LocalFunctions:
     def start(self) -> LocalFunctions:
         os.makedirs(self.logs, exist_ok=True)
         framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-        targets = {"upload": "upload_receipt", "status": "job_status"}
+        targets = self.TARGETS
         for name, port in self.ports.items():
             with open(os.path.join(self.logs, f"web-{name}.log"), "ab") as log:
                 self.processes[name] = subprocess.Popen(
@@ -177,6 +182,21 @@ class LocalFunctions:
             except OSError:
                 time.sleep(0.1)
         raise AssertionError(f"the {name} function did not come up")
+
+    def worker_rss_kib(self, name: str) -> int:
+        """VmRSS of the function's gunicorn worker process (the arbiter's child), in KiB."""
+        arbiter = self.processes[name].pid
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    status = dict(line.split(":", 1) for line in f if ":" in line)
+            except OSError:
+                continue
+            if int(status["PPid"]) == arbiter:
+                return int(status["VmRSS"].split()[0])
+        raise AssertionError(f"the {name} function has no worker process")
 
     def store(self) -> jobstore.SqliteJobStore:
         return jobstore.SqliteJobStore(self.sqlite_path)

@@ -232,3 +232,26 @@ def test_behind_cloud_run_iam_a_signed_token_is_still_verified(ocr_behind_iam, s
     ):  # forged; not a JWT; a payload that is not an object
         response = post_task(ocr_behind_iam, token)
         assert (response.status_code, response.get_json()["code"]) == (403, "invalid_token"), token
+
+
+def test_refused_tokens_and_a_certificate_outage_tell_the_caller_no_internals(make_client, signing, capsys):
+    from tools import emulators
+
+    certs_url, token = signing
+    ocr = make_client("ocr", OIDC_AUDIENCE=AUDIENCE, OIDC_INVOKER_EMAIL=INVOKER, OIDC_CERTS_URL=certs_url)
+    good = token()
+    header, payload, signature = good.split(".")
+    for bad in (".".join([header, payload, signature[::-1]]), "not.a.jwt", token(exp=int(time.time()) - 3600)):
+        body = post_task(ocr, bad).get_json()
+        assert body["code"] == "invalid_token"
+        assert body["error"] in (
+            "The OIDC token was refused: its signature, expiry or audience is not valid.",
+            "The OIDC token has expired.",
+        )
+    down = f"http://127.0.0.1:{emulators.free_port()}/oauth2/v1/certs"  # nothing listens there
+    outage = post_task(make_client("ocr", OIDC_AUDIENCE=AUDIENCE, OIDC_CERTS_URL=down), good)
+    assert (outage.status_code, outage.get_json()["code"]) == (503, "auth_unavailable")
+    assert "127.0.0.1" not in outage.get_data(as_text=True) and "oauth2" not in outage.get_data(as_text=True)
+    logged = capsys.readouterr().out
+    assert '"event": "oidc_token_refused"' in logged and '"event": "oidc_certificates_unavailable"' in logged
+    assert down.split("/")[2].split(":")[1] in logged  # the operator still learns where the fetch failed

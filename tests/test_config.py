@@ -79,7 +79,7 @@ def test_webhook_secrets_are_per_key_with_a_fallback():
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("not-a-digest=secret-long-enough-1", "neither an API key digest"),
+        ("not-a-digest=secret-long-enough-1", "entry 1 does not start with an API key digest or"),
         ("*=short", "shorter than 16"),
         ("*", "shorter than 16"),
     ],
@@ -116,3 +116,24 @@ def test_every_setting_is_declared_once_with_the_default_it_parses_to():
     assert len(config.fields(config.Settings)) == len(variables) - len(config.OTHER_VARIABLES)
     assert config.from_env({}) == config.Settings()
     assert all(v.description for v in variables)
+
+
+def test_a_raw_key_in_api_key_hashes_is_named_by_its_place_and_never_echoed():
+    raw_key = "sk-live-this-is-the-key-itself"
+    digest = "a" * 64
+    with pytest.raises(config.ConfigError) as caught:
+        config.from_env({"API_KEY_HASHES": f"{digest},{raw_key}"})
+    message = str(caught.value)
+    assert "entry 2" in message and "API_KEY_HASHES" in message
+    assert raw_key not in message and raw_key[:6] not in message
+
+
+def test_a_malformed_webhook_secrets_entry_is_named_by_its_place_and_never_echoed():
+    raw_key, secret = "sk-live-this-is-the-key-itself", "a-secret-long-enough-123"
+    with pytest.raises(config.ConfigError) as caught:
+        config.from_env({"WEBHOOK_SECRETS": f"*={secret},{raw_key}={secret}"})
+    assert "entry 2" in str(caught.value)
+    assert raw_key[:6] not in str(caught.value) and secret not in str(caught.value)
+    with pytest.raises(config.ConfigError) as short:
+        config.from_env({"WEBHOOK_SECRETS": f"{'b' * 64}=short-secret"})
+    assert "entry 1" in str(short.value) and "short-secret" not in str(short.value)

@@ -46,3 +46,14 @@ def test_a_broken_anchor_is_noticed():
     assert "queue-modes" in anchors("## Queue modes\n")
     assert "the-local-stack" in anchors("# Ops\n## The local stack\n")
     assert "not-there" not in anchors("## Queue modes\n```\n## not there\n```\n")
+
+
+@pytest.mark.parametrize("path", DOCS)
+def test_every_documented_command_that_starts_a_function_listens_on_loopback(path):
+    """functions-framework listens on 0.0.0.0 unless given --host; the documented commands run
+    without API keys, so they must not open the functions to the network."""
+    text = read(path)
+    # A command, with its backslash-continued lines joined.
+    commands = re.sub(r"\\\n\s*", " ", text).splitlines()
+    starting = [line for line in commands if re.search(r"functions-framework\s+--", line)]
+    assert all("--host 127.0.0.1" in line for line in starting), starting

@@ -4,6 +4,8 @@ import hashlib
 import io
 import json
 
+import pytest
+
 from common import documents
 
 
@@ -142,3 +144,20 @@ def test_a_queued_job_is_processed_under_the_trace_stored_at_upload(make_client,
     records = records_of(capsys.readouterr().out)
     for name in ("job_started", "job_finished"):
         assert by_event(records, name)["logging.googleapis.com/trace"] == TRACE
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        ("redis://:s3cr3t-pw@10.0.0.7:6379/0", "redis://:***@10.0.0.7:6379/0"),
+        ("rediss://default:s3cr3t-pw@cache.example.com:6380/1", "rediss://default:***@cache.example.com:6380/1"),
+        ("redis://user:p@ss@host/0", "redis://user:***@host/0"),
+        ("redis://host:6379/0?password=s3cr3t-pw&db=2", "redis://host:6379/0?password=***&db=2"),
+        ("redis://[::1", "<unparsable URL>"),
+    ],
+)
+def test_a_url_is_shown_without_its_password(url, shown):
+    from common import log
+
+    assert log.redact_url(url) == shown

@@ -83,6 +83,66 @@ def test_the_upload_function_serves_metrics_when_enabled(make_client, sample):
     assert sample_value(text, "receipts_queue_depth") == 0  # no job left queued in this job store
 
 
+def test_with_keys_required_metrics_need_the_key_too(make_client):
+    import hashlib
+
+    key = "metrics-key-0123456789"
+    env = {
+        "METRICS_ENABLED": "true",
+        "REQUIRE_API_KEY": "true",
+        "API_KEY_HASHES": hashlib.sha256(key.encode()).hexdigest(),
+    }
+    for name in ("upload", "status"):
+        client = make_client(name, **env)
+        missing, wrong = client.get("/metrics"), client.get("/metrics", headers={"X-API-Key": "nope"})
+        assert (missing.status_code, missing.get_json()["code"]) == (401, "missing_api_key"), name
+        assert (wrong.status_code, wrong.get_json()["code"]) == (403, "invalid_api_key"), name
+        right = client.get("/metrics", headers={"X-API-Key": key})
+        assert right.status_code == 200 and b"receipts_jobs_queued_total" in right.data, name
+
+
+def test_the_ocr_functions_metrics_need_its_oidc_token_when_it_checks_tokens(make_client):
+    assert make_client("ocr", METRICS_ENABLED="true").get("/metrics").status_code == 200  # local: no tokens
+    ocr = make_client("ocr", METRICS_ENABLED="true", OIDC_AUDIENCE="https://ocr.example.run.app")
+    refused = ocr.get("/metrics")
+    assert (refused.status_code, refused.get_json()["code"]) == (401, "missing_token")
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses a socket LISTENs on for `port`, read from /proc/net/tcp{,6} (hex)."""
+    import ipaddress
+
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            ordered = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(str(ipaddress.ip_address(ordered if width == 32 else ordered[:4])))
+    return found
+
+
+def test_metrics_are_served_on_loopback_unless_another_address_is_given():
+    assert config.from_env({}).metrics_host == "127.0.0.1"
+    port = emulators.free_port()
+    server = metrics.serve(port)
+    try:
+        assert listening_addresses(port) == {"127.0.0.1"}
+        assert "receipts_jobs" in _scrape(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _scrape(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read().decode()
@@ -116,6 +176,8 @@ def test_the_rq_worker_serves_metrics_after_a_job(make_client, sample, redis_ser
             time.sleep(0.2)
         assert services.get().jobs.get(job_id)["status"] == "finished"
         text = _scrape(f"http://127.0.0.1:{port}/metrics")
+        assert listening_addresses(port) == {"127.0.0.1"}  # METRICS_HOST's default: loopback only
+        assert f"http://127.0.0.1:{port}/metrics" in log_path.read_text()
         assert sample_value(text, "receipts_jobs_started_total") == 1
         assert sample_value(text, "receipts_jobs_finished_total") == 1
         assert sample_value(text, "receipts_job_duration_seconds_count") == 1

@@ -306,3 +306,139 @@ def test_a_receiver_that_never_answers_times_out_each_attempt(make_client, sampl
     note = doc["notification"]
     assert (note["status"], note["attempts"], note["last_status_code"]) == ("failed", 2, None)
     assert "timed out" in note["last_error"].lower()
+
+
+class DripReceiver:
+    """A real TCP server in a thread that reads the request, then sends `answer`: its first
+    `at_once` bytes at once, the rest one byte every `interval` seconds (a receiver slow on
+    purpose, or a stuck proxy). `https`-free: the TLS case uses a listener that says nothing."""
+
+    def __init__(self, answer: bytes, at_once: int, interval: float = 1.0):
+        import socket
+        import threading
+
+        self.answer, self.at_once, self.interval = answer, at_once, interval
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/drip"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import threading
+
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            try:
+                conn.recv(65536)  # the request (small: its headers and the JSON fit in one read)
+                conn.sendall(self.answer[: self.at_once])
+                for i in range(self.at_once, len(self.answer)):
+                    if self.stopped.wait(self.interval):
+                        return
+                    conn.sendall(self.answer[i : i + 1])
+            except OSError:
+                return  # the client hung up: what it should do at its deadline
+
+    def stop(self):
+        self.stopped.set()
+        self.listener.close()
+
+
+DRIP_HEADERS = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Slow: " + b"a" * 20 + b"\r\n\r\n"
+DRIP_BODY_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n"
+
+
+def timed_post(url: str, timeout: float) -> tuple[notify.Response, float]:
+    started = time.monotonic()
+    response = notify.post(notify.resolve(url, LOCAL), b"{}", {"Content-Type": "application/json"}, timeout)
+    return response, time.monotonic() - started
+
+
+def test_a_receiver_dripping_its_headers_is_cut_off_at_the_deadline():
+    receiver = DripReceiver(DRIP_HEADERS, at_once=0)  # about 60 s at one byte a second
+    try:
+        response, elapsed = timed_post(receiver.url, timeout=2)
+    finally:
+        receiver.stop()
+    assert elapsed < 8  # the deadline (2 s) and a generous margin; each read alone never times out
+    assert response.status_code is None and response.retryable
+    assert "timed out" in response.error
+
+
+def test_a_receiver_dripping_its_body_is_cut_off_at_the_deadline_and_its_status_counts():
+    receiver = DripReceiver(DRIP_BODY_HEAD + b"x" * 20, at_once=len(DRIP_BODY_HEAD))  # 20 s of body
+    try:
+        response, elapsed = timed_post(receiver.url, timeout=2)
+    finally:
+        receiver.stop()
+    assert elapsed < 8
+    assert response.status_code == 200 and response.delivered  # the body is thrown away anyway
+
+
+def test_an_endless_answer_body_is_read_no_further_than_the_cap():
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = []
+
+    def flood():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")  # no length: until close
+            total = 0
+            try:
+                while total < 1024 * 1024 * 1024:
+                    total += conn.send(b"x" * 65536)
+            except OSError:
+                pass
+            sent.append(total)
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    try:
+        response, elapsed = timed_post(f"http://127.0.0.1:{listener.getsockname()[1]}/flood", timeout=20)
+        thread.join(20)
+    finally:
+        listener.close()
+    assert response.status_code == 200
+    assert elapsed < 8  # it stopped reading long before its deadline
+    # The client read at most the cap; the rest is what the kernel buffers took before it hung up.
+    assert sent and sent[0] < 64 * 1024 * 1024
+
+
+def test_an_https_receiver_that_never_completes_the_handshake_is_cut_off_at_the_deadline():
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel does), never speaks TLS
+    try:
+        started = time.monotonic()
+        target = notify.resolve(f"https://127.0.0.1:{silent.getsockname()[1]}/tls", LOCAL)
+        response = notify.post(target, b"{}", {}, timeout=2)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert elapsed < 8
+    assert response.status_code is None and "timed out" in response.error
+
+
+def test_a_dripping_receiver_holds_a_delivery_attempt_no_longer_than_notify_timeout(make_client, sample):
+    receiver = DripReceiver(DRIP_HEADERS, at_once=0)
+    try:
+        started = time.monotonic()
+        body = inline_upload(make_client, sample, receiver.url, NOTIFY_TIMEOUT_SECONDS="2", NOTIFY_MAX_ATTEMPTS="1")
+        doc = wait_for_notification(body["job_id"])
+        elapsed = time.monotonic() - started
+    finally:
+        receiver.stop()
+    note = doc["notification"]
+    assert (note["status"], note["attempts"], note["last_status_code"]) == ("failed", 1, None)
+    assert "timed out" in note["last_error"]
+    assert elapsed < 15  # the upload and its OCR (a PDF's text layer), and one 2 s attempt

@@ -2,6 +2,7 @@
 unreadable receipts end failed with a clear message."""
 
 import io
+import json
 
 import pytest
 
@@ -204,17 +205,23 @@ def test_a_transient_storage_failure_is_retried_then_succeeds(flaky_storage, sam
     assert [status for method, path, status in proxy.requests if media_read(method, path)] == [503, 200]
 
 
-def test_the_last_delivery_of_a_transient_failure_ends_the_job(flaky_storage, sample):
+def test_the_last_delivery_of_a_transient_failure_ends_the_job(flaky_storage, sample, capsys):
     proxy, ocr = flaky_storage
     doc = queue_file(sample["pdf"], "application/pdf")
     proxy.fail(times=2, status=503, when=media_read)
     first = ocr.post("/", json={"job_id": doc["job_id"]}, headers={"X-CloudTasks-TaskRetryCount": "0"})
     assert first.status_code == 503
+    assert first.get_json()["error"] == "The job could not be run now; try again later."  # no storage URL
     last = ocr.post("/", json={"job_id": doc["job_id"]}, headers={"X-CloudTasks-TaskRetryCount": "4"})
     assert last.status_code == 200
     body = last.get_json()
     assert body["status"] == "failed" and body["error_code"] == "backend_unavailable" and body["attempts"] == 2
-    assert "Gave up after 2 attempts" in body["error"]
+    assert body["error"] == "Gave up after 2 attempts: a storage backend was unavailable."
+    # The storage's host and the object's path are in the log, for the operator, not in the job.
+    host = proxy.url.removeprefix("http://")
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    [failed] = [e for e in logged if e["event"] == "job_failed"]
+    assert "503" in failed["error"] and host not in json.dumps(body)
 
 
 def test_a_permanent_failure_is_answered_2xx_once_and_not_retried(ocr):

@@ -123,12 +123,13 @@ SAFE_DEFAULTS = {
     "OCR_MAX_SIDE": "2000 px, what the accuracy suite measured",
     "OIDC_CERTS_URL": "Google's token-signing certificates; another URL only in tests",
     "WEBHOOK_ALLOW_PRIVATE_URLS": "must stay false in production: callbacks to private addresses are SSRF",
-    "NOTIFY_TIMEOUT_SECONDS": "10 s per delivery attempt, well inside the notify task's deadline",
+    "NOTIFY_TIMEOUT_SECONDS": "10 s for a whole delivery attempt, well inside the notify task's deadline",
     "NOTIFY_BACKOFF_SECONDS": "only for the inline and RQ queues; "
     "the notify queue's retry_config backs off in Cloud Tasks",
     "RQ_NOTIFY_QUEUE_NAME": "only for TASK_QUEUE=rq",
     "METRICS_ENABLED": "off: in production the log-based metrics (metrics.tf) count the same events",
     "METRICS_PORT": "0 = off; only worker.py (the RQ stack) reads it",
+    "METRICS_HOST": "loopback; only worker.py (the RQ stack) reads it, with METRICS_PORT",
 }
 
 

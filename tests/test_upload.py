@@ -2,6 +2,7 @@
 of rejected upload answered with its own JSON error and nothing stored."""
 
 import io
+import json
 
 import pytest
 
@@ -191,6 +192,11 @@ def test_with_redis_down_and_no_fallback_the_upload_is_refused_and_nothing_stays
     assert int(response.headers["Retry-After"]) > 0
     jobs = jobstore.from_settings(config.from_env()).list()
     assert [j["status"] for j in jobs] == ["failed"] and jobs[0]["error_code"] == "queue_unavailable"
+    # What the client reads (the answer, the job's status JSON) names no host and quotes no error.
+    status = make_client("status", TASK_QUEUE="rq").get(f"/jobs/{jobs[0]['job_id']}/status").get_json()
+    assert status["error"] == "The task queue was unavailable."
+    for text in (response.get_data(as_text=True), json.dumps(status)):
+        assert stopped_redis.host.split(":")[0] not in text and "Error" not in text and "Redis" not in text
     # Once the queue is back, the same file makes a new job.
     client = make_client("upload", TASK_QUEUE="inline")
     assert post(client, "a.png", sample["png"]).get_json()["duplicate"] is False

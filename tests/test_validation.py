@@ -68,3 +68,20 @@ def test_content_addressed_names_and_hashes(sample):
     settings = config.from_env({})
     checked = validation.validate_upload("x.png", io.BytesIO(sample["png"]), len(sample["png"]), sha, settings)
     assert checked.blob_name == f"{sha}.png" and checked.mime == "image/png"
+
+
+def test_a_file_its_decoder_refuses_is_described_without_the_decoders_words(capsys):
+    from common import errors, text
+
+    broken_png = b"\x89PNG\r\n\x1a\n" + b"\x07" * 100  # a PNG signature and nothing decodable after it
+    with pytest.raises(ApiError) as image:
+        validation.validate_decodable(io.BytesIO(broken_png), "image/png", 50_000_000, 20)
+    with pytest.raises(ApiError) as pdf:
+        validation.validate_decodable(io.BytesIO(b"%PDF-1.4\n" + b"\0" * 200), "application/pdf", 50_000_000, 20)
+    with pytest.raises(errors.ReceiptUnreadable) as ocr_side:
+        text._open_image(broken_png, 2000)
+    assert (image.value.code, image.value.message) == ("unreadable_file", errors.IMAGE_UNREADABLE)
+    assert (pdf.value.code, pdf.value.message) == ("unreadable_file", errors.PDF_UNREADABLE)
+    assert ocr_side.value.message == errors.IMAGE_UNREADABLE
+    logged = capsys.readouterr().out
+    assert logged.count('"event": "file_undecodable"') == 3  # the decoder's own words are kept there

@@ -14,7 +14,7 @@ import functions_framework
 from common import auth, config, http, job, notify, reconcile, services
 from common.errors import ApiError
 
-http.install(flask.current_app, config.from_env())
+http.install(flask.current_app, config.from_env(), max_body_bytes=http.SMALL_BODY_BYTES, caller_check=auth.verify_oidc)
 
 
 @functions_framework.http
@@ -42,7 +42,7 @@ def run_ocr_job(request: flask.Request):
             raise ApiError(
                 503,
                 "notification_pending",
-                f"Try again later: {delivery.reason}",
+                "The webhook delivery is not done; try again later.",
                 {"Retry-After": str(int(delivery.retry_after + 0.999))},
             )
         return http.json_response(job.status_json(app.jobs.get(job_id)))
@@ -52,7 +52,7 @@ def run_ocr_job(request: flask.Request):
         raise ApiError(
             503,
             outcome.code,
-            f"Try again later: {outcome.reason}",
+            "The job could not be run now; try again later.",
             {"Retry-After": str(int(outcome.retry_after + 0.999))},
         )
     return http.json_response(job.status_json(outcome.doc))

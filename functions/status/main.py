@@ -12,7 +12,7 @@ from common import auth, config, http, job, services, web
 from common.errors import ApiError
 
 settings = config.from_env()
-http.install(flask.current_app, settings)
+http.install(flask.current_app, settings, max_body_bytes=http.SMALL_BODY_BYTES)
 http.install_cors(flask.current_app, settings, "GET, HEAD")
 auth.check_api_key_settings(settings)
 
