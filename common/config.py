@@ -469,11 +469,6 @@ class Settings:
         # Notification tasks go to the OCR function's /notify path (same service, same token).
         return self.ocr_function_url.rstrip("/") + "/notify" if self.ocr_function_url else ""
 
-    def webhook_secret(self, api_key_digest: str | None) -> str | None:
-        """The signing secret of the caller's API key, else the `*` one, else None."""
-        secrets = dict(self.webhook_secrets)
-        return secrets.get(api_key_digest or "") or secrets.get("*")
-
     @property
     def expected_receiver_configured(self) -> bool:
         return bool(self.expected_receiver_name or self.expected_receiver_documents or self.expected_receiver_pix_keys)

@@ -60,14 +60,14 @@ def parse_callback(form, settings, tenant: str) -> tuple[str | None, str | None]
     url = notify.parse_callback_url(form.get("callback_url"), settings)
     if url is None:
         return None, None
-    secret = tenants.webhook_secret(settings, tenant)
-    if secret is None:
+    entry = tenants.webhook_secret(settings, tenant)
+    if entry is None:
         raise ApiError(
             400,
             "webhooks_not_configured",
             "callback_url needs a webhook secret for your API key's tenant (WEBHOOK_SECRETS); none is configured.",
         )
-    return url, secret[0]
+    return url, entry[0]
 
 
 def accept_upload(services, files, form, tenant: str = tenants.DEFAULT) -> Accepted:
