@@ -232,6 +232,31 @@ def test_without_keys_everything_is_the_default_tenants(make_client, store_env, 
     assert [j["job_id"] for j in st.get("/jobs").get_json()["jobs"]] == [done["job_id"]]
 
 
+def test_the_reconciler_and_the_ocr_side_see_every_tenants_jobs(store_env, sample, other_pdf, monkeypatch):
+    """Only callers are scoped: the reconciler rescues queued jobs of every tenant, and each job is
+    processed with its own tenant's transaction index."""
+    from datetime import timedelta
+
+    from common import reconcile, validation
+
+    for name, value in {"RECONCILE_QUEUED_AFTER_SECONDS": "60", **store_env}.items():
+        monkeypatch.setenv(name, value)
+    services.reset()
+    app = services.get()
+    queued = []
+    for tenant, data in (("acme", sample["pdf"]), (DIGEST_B, other_pdf), (DIGEST_B, sample["pdf"])):
+        sha = validation.calculate_file_hash(io.BytesIO(data))
+        name = validation.generate_secure_filename(sha, "application/pdf")
+        app.blobs.put(name, io.BytesIO(data), "application/pdf")
+        new = job.new_job(sha256=sha, blob_name=name, content_type="application/pdf", size=len(data), tenant=tenant)
+        queued.append(app.jobs.create(new)[0])
+    assert len({d["job_id"] for d in queued}) == 3  # B's copy of acme's bytes is B's own job
+    assert reconcile.reconcile_once(app, at=job.now() + timedelta(seconds=61))["requeued"] == 3
+    done = [app.jobs.get(d["job_id"]) for d in queued]
+    assert [d["status"] for d in done] == ["finished"] * 3
+    assert all("duplicate_of" not in d["result"]["data"] for d in done)
+
+
 # --- the configuration --------------------------------------------------------------------------
 
 
