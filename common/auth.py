@@ -20,7 +20,7 @@ import hmac
 import threading
 import time
 
-from common import log
+from common import log, tenants
 from common.config import ConfigError
 from common.errors import ApiError
 
@@ -33,10 +33,10 @@ CLOCK_SKEW_SECONDS = 10
 
 def check_api_key_settings(settings) -> None:
     """At start-up of a function that needs keys: refuse a configuration that locks everyone out."""
-    if settings.require_api_key and not settings.api_key_hashes:
+    if settings.require_api_key and not tenants.accepted_digests(settings):
         raise ConfigError(
-            "REQUIRE_API_KEY is true but API_KEY_HASHES is empty: set the SHA-256 of your API keys, "
-            "or REQUIRE_API_KEY=false for a local run"
+            "REQUIRE_API_KEY is true but API_KEY_HASHES and TENANTS name no key: set the SHA-256 of your "
+            "API keys, or REQUIRE_API_KEY=false for a local run"
         )
 
 
@@ -54,9 +54,14 @@ def require_api_key(headers, settings) -> str | None:
         )
     digest = hashlib.sha256(key.encode()).hexdigest()
     # Compare with every configured digest in constant time: no early exit tells which is close.
-    if not any([hmac.compare_digest(digest, allowed) for allowed in settings.api_key_hashes]):
+    if not any([hmac.compare_digest(digest, allowed) for allowed in tenants.accepted_digests(settings)]):
         raise ApiError(403, "invalid_api_key", "The API key is not valid.")
     return digest
+
+
+def require_tenant(headers, settings) -> str:
+    """The caller's tenant (common.tenants): `default` when keys are not required; 401/403 otherwise."""
+    return tenants.of_digest(settings, require_api_key(headers, settings))
 
 
 class _Certificates:

@@ -11,6 +11,7 @@ function each instead of validators.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -123,14 +124,100 @@ def _job_lease_seconds(env: Mapping[str, str]) -> int:
     return _int(env, "JOB_LEASE_SECONDS", 0, minimum=0) or _int(env, "JOB_TIMEOUT_SECONDS", 300, minimum=1) + 60
 
 
+_DIGEST = r"[0-9a-f]{64}"
+_TENANT_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One named tenant of TENANTS: the API keys (their digests) that act as it, and its own
+    expected receiver (empty fields: EXPECTED_RECEIVER_* apply). See common.tenants."""
+
+    name: str
+    api_key_hashes: tuple[str, ...]
+    expected_receiver_name: str = ""
+    expected_receiver_documents: tuple[str, ...] = ()
+    expected_receiver_pix_keys: tuple[str, ...] = ()
+
+
+_TENANT_FIELDS = (
+    "api_key_hashes",
+    "expected_receiver_name",
+    "expected_receiver_documents",
+    "expected_receiver_pix_keys",
+)
+
+
+def _strings(name: str, field_name: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"TENANTS: {field_name} of {name!r} must be a list of strings")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _tenants(env: Mapping[str, str]) -> tuple[Tenant, ...]:
+    raw = env.get("TENANTS", "").strip()
+    if not raw:
+        return ()
+    try:
+        table = json.loads(raw)
+    except ValueError:
+        raise ConfigError('TENANTS: not valid JSON (expected {"<name>": {"api_key_hashes": [...]}, ...})') from None
+    if not isinstance(table, dict):
+        raise ConfigError("TENANTS: expected a JSON object of tenant name -> settings")
+    found: list[Tenant] = []
+    owner: dict[str, str] = {}
+    for name, entry in table.items():
+        if not re.fullmatch(_TENANT_NAME, name):
+            raise ConfigError(f"TENANTS: {name[:70]!r} is not a tenant name (1-64 letters, digits, _ or -)")
+        if not isinstance(entry, dict) or set(entry) - set(_TENANT_FIELDS):
+            unknown = sorted(set(entry) - set(_TENANT_FIELDS)) if isinstance(entry, dict) else []
+            raise ConfigError(f"TENANTS: {name!r} must be an object of {', '.join(_TENANT_FIELDS)}; unknown {unknown}")
+        digests = tuple(d.lower() for d in _strings(name, "api_key_hashes", entry.get("api_key_hashes", [])))
+        if not digests:
+            raise ConfigError(f"TENANTS: {name!r} has no api_key_hashes")
+        for digest in digests:
+            if not re.fullmatch(_DIGEST, digest):
+                # Never echo the value: it may be a raw key pasted in by mistake.
+                raise ConfigError(
+                    f"TENANTS: an api_key_hashes entry of {name!r} is not a SHA-256 hex digest "
+                    "(printf %s KEY | sha256sum)"
+                )
+            if owner.setdefault(digest, name) != name:
+                raise ConfigError(f"TENANTS: one API key digest is listed for both {owner[digest]!r} and {name!r}")
+        receiver_name = entry.get("expected_receiver_name", "")
+        if not isinstance(receiver_name, str):
+            raise ConfigError(f"TENANTS: expected_receiver_name of {name!r} must be a string")
+        found.append(
+            Tenant(
+                name=name,
+                api_key_hashes=digests,
+                expected_receiver_name=receiver_name.strip(),
+                expected_receiver_documents=_strings(
+                    name, "expected_receiver_documents", entry.get("expected_receiver_documents", [])
+                ),
+                expected_receiver_pix_keys=_strings(
+                    name, "expected_receiver_pix_keys", entry.get("expected_receiver_pix_keys", [])
+                ),
+            )
+        )
+    return tuple(found)
+
+
 def _webhook_secrets(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     pairs = []
+    names = {tenant.name for tenant in _tenants(env)}
     for number, item in enumerate(_list(env, "WEBHOOK_SECRETS"), 1):
         name, _, secret = item.partition("=")
-        name = name.strip().lower()
+        name = name.strip()
         # Entries are named by their position, never by their text: it may hold a key or a secret.
-        if name != "*" and not re.fullmatch(r"[0-9a-f]{64}", name):
-            raise ConfigError(f"WEBHOOK_SECRETS: entry {number} does not start with an API key digest or *")
+        if name in names:
+            pass  # a TENANTS name: that tenant's secret, whichever of its keys uploaded
+        elif name.lower() == "*" or re.fullmatch(_DIGEST, name.lower()):
+            name = name.lower()
+        else:
+            raise ConfigError(
+                f"WEBHOOK_SECRETS: entry {number} starts with neither an API key digest, a TENANTS name nor *"
+            )
         if len(secret.strip()) < 16:
             raise ConfigError(f"WEBHOOK_SECRETS: the secret of entry {number} is shorter than 16 characters")
         pairs.append((name, secret.strip()))
@@ -268,8 +355,19 @@ class Settings:
         "API_KEY_HASHES",
         (),
         "SHA-256 hex digests of the accepted API keys, comma-separated (`printf %s KEY \\| sha256sum`); "
-        "with `REQUIRE_API_KEY=true` and none, upload and status refuse to start",
+        "each one a tenant of its own (see [Tenants](api.md#tenants)); "
+        "with `REQUIRE_API_KEY=true` and no key here or in `TENANTS`, upload and status refuse to start",
         clean=_lower,
+    )
+    tenants: tuple[Tenant, ...] = setting(
+        "TENANTS",
+        (),
+        'named tenants, JSON: `{"<name>": {"api_key_hashes": ["<digest>", ...], '
+        '"expected_receiver_name": "...", "expected_receiver_documents": [...], '
+        '"expected_receiver_pix_keys": [...]}}`; the keys of one tenant share its jobs (rotation without '
+        "downtime); empty receiver fields fall back to `EXPECTED_RECEIVER_*` "
+        "(see [Tenants](api.md#tenants))",
+        read=_tenants,
     )
     oidc_audience: str = setting(
         "OIDC_AUDIENCE",
@@ -306,12 +404,12 @@ class Settings:
         clean=_origins,
     )
     # Webhooks (common.notify)
-    webhook_secrets: tuple[tuple[str, str], ...] = setting(  # (key digest or "*", secret)
+    webhook_secrets: tuple[tuple[str, str], ...] = setting(  # (TENANTS name, key digest or "*"; secret)
         "WEBHOOK_SECRETS",
         (),
-        "webhook signing secrets, comma-separated `<API key SHA-256 digest>=<secret>` or `*=<secret>` (any key, "
-        "and uploads when keys are not required); secrets of at least 16 characters; empty: `callback_url` is "
-        "refused",
+        "webhook signing secrets, comma-separated `<tenant>=<secret>` (a `TENANTS` name or an API key SHA-256 "
+        "digest) or `*=<secret>` (only while there is a single tenant: keys not required, or one tenant); "
+        "secrets of at least 16 characters; a tenant without one: `callback_url` is refused",
         read=_webhook_secrets,
     )
     webhook_allow_private_urls: bool = setting(
@@ -385,11 +483,6 @@ class Settings:
         # Notification tasks go to the OCR function's /notify path (same service, same token).
         return self.ocr_function_url.rstrip("/") + "/notify" if self.ocr_function_url else ""
 
-    def webhook_secret(self, api_key_digest: str | None) -> str | None:
-        """The signing secret of the caller's API key, else the `*` one, else None."""
-        secrets = dict(self.webhook_secrets)
-        return secrets.get(api_key_digest or "") or secrets.get("*")
-
     @property
     def expected_receiver_configured(self) -> bool:
         return bool(self.expected_receiver_name or self.expected_receiver_documents or self.expected_receiver_pix_keys)
@@ -441,12 +534,16 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     if settings.task_queue == "cloudtasks" and not settings.ocr_function_url:
         raise ConfigError("TASK_QUEUE=cloudtasks needs OCR_FUNCTION_URL, the OCR function's URL")
     # Never the value itself: a raw key pasted in place of its digest must not reach a log.
-    malformed = [i for i, h in enumerate(settings.api_key_hashes, 1) if not re.fullmatch(r"[0-9a-f]{64}", h)]
+    malformed = [i for i, h in enumerate(settings.api_key_hashes, 1) if not re.fullmatch(_DIGEST, h)]
     if malformed:
         raise ConfigError(
             f"API_KEY_HASHES: entry {malformed[0]} (of {len(settings.api_key_hashes)}, comma-separated) is not "
             "a SHA-256 hex digest; put the digest of each key there, never the key (printf %s KEY | sha256sum)"
         )
+    # A digest of API_KEY_HASHES that no named tenant lists is a tenant of its own, named by it.
+    grouped = {h for t in settings.tenants for h in t.api_key_hashes}
+    if {t.name for t in settings.tenants} & (set(settings.api_key_hashes) - grouped):
+        raise ConfigError("TENANTS: a tenant is named after an API_KEY_HASHES digest that it does not list")
     if settings.upload_url and not re.fullmatch(_ORIGIN + r"(/[^\s?#\"'<>;]*)?", settings.upload_url):
         raise ConfigError(f"UPLOAD_URL={settings.upload_url!r}: expected the upload function's http(s) URL")
     # A browser sends its origin as scheme://host[:port], nothing more; anything else never matches.

@@ -29,6 +29,10 @@ ACTIVE = (QUEUED, STARTED, FINISHED)  # a new upload of the same bytes returns s
 
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
+# Whose job it is (common.tenants): a TENANTS name or an API key digest; this one when keys are
+# not required, and for documents stored before jobs had a tenant.
+DEFAULT_TENANT = "default"
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -69,6 +73,10 @@ def is_valid_job_id(value: str) -> bool:
     return bool(_JOB_ID.fullmatch(value))
 
 
+def tenant_of(doc: dict) -> str:
+    return doc.get("tenant") or DEFAULT_TENANT
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -89,10 +97,12 @@ def new_job(
     callback_key: str | None = None,
     created: datetime | None = None,
     trace: str | None = None,
+    tenant: str = DEFAULT_TENANT,
 ) -> dict:
     created_at = iso(created or now())
     return {
         "job_id": new_job_id(),
+        "tenant": tenant,  # only its tenant's keys see it; never in the status JSON
         "status": QUEUED,
         "created_at": created_at,
         "queued_at": created_at,  # last time a task was handed over for it (the reconciler's clock)
@@ -112,7 +122,7 @@ def new_job(
         "pedido_id": pedido_id,
         "expected_amount": expected_amount,
         "callback_url": callback_url,  # POSTed the status JSON when the job ends (common.notify)
-        "callback_key": callback_key,  # whose webhook secret signs it: an API key digest or "*"
+        "callback_key": callback_key,  # whose webhook secret signs it: a tenant (name or key digest) or "*"
         "notification": None,
         "trace": trace,  # the upload request's Cloud Trace: the job's log lines carry it too
     }

@@ -1,8 +1,12 @@
 """The job store port: job documents (common.job), created once per receipt and changed atomically.
 
+Every job belongs to a tenant (its `tenant` field, common.tenants), and so do the content and
+transaction indexes: the reads that serve a caller (`get`, `page`, `count`) take its tenant and
+see nothing of another's; `tenant=None` (the OCR function, the reconciler) sees every job.
+
 Two operations carry the correctness rules:
-- `create(doc)` is atomic with the duplicate check: while a job for the same bytes (sha256) is
-  queued, started or finished, that job is returned instead of creating another.
+- `create(doc)` is atomic with the duplicate check: while a job of the same tenant for the same
+  bytes (sha256) is queued, started or finished, that job is returned instead of creating another.
 - `update(job_id, change)` applies `change(doc) -> new doc` as one read-modify-write, so two
   deliveries of one task cannot both claim a job. `change` may raise to leave the job untouched.
 
@@ -21,7 +25,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from common import job as jobs
 from common.errors import BackendUnavailable
@@ -61,29 +65,36 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 class JobStore(Protocol):
     def create(self, doc: dict) -> tuple[dict, bool]:
-        """Store a new job, or return (active job for the same sha256, False)."""
+        """Store a new job, or return (active job of the same tenant for the same sha256, False)."""
 
-    def get(self, job_id: str) -> dict | None: ...
+    def get(self, job_id: str, tenant: str | None = None) -> dict | None:
+        """The job; None when unknown or, with `tenant`, another tenant's."""
 
     def update(self, job_id: str, change: Change) -> dict: ...
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[dict]:
         """Newest first."""
 
     def page(
-        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None, tenant: str | None = None
     ) -> tuple[builtins.list[dict], str | None]:
         """Newest first (created_at, then job_id, descending), `limit` jobs after `cursor`; and the
         cursor of the next page, None on the last one. Raises BadCursor for a cursor it did not make."""
 
-    def count(self, status: str | None = None) -> int: ...
+    def count(self, status: str | None = None, tenant: str | None = None) -> int: ...
 
     def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
         """Jobs whose notification (webhook) is still `pending`, any order."""
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
-        """Remember `job_id` as the first job with this id unless one already is; return the first
-        record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
+    def record_transaction(
+        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
+    ) -> dict:
+        """Remember `job_id` as the tenant's first job with this id unless one already is; return
+        the first record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
+
+
+def _visible(doc: dict | None, tenant: str | None) -> dict | None:
+    return doc if doc is not None and (tenant is None or jobs.tenant_of(doc) == tenant) else None
 
 
 class SqliteJobStore:
@@ -96,14 +107,54 @@ class SqliteJobStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
-                " status TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL)"
+                " status TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL,"
+                f" tenant TEXT NOT NULL DEFAULT '{jobs.DEFAULT_TENANT}')"
             )
-            db.execute("CREATE INDEX IF NOT EXISTS jobs_sha256 ON jobs (sha256, status)")
+            self._migrate(db)
             db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant_sha256 ON jobs (tenant, sha256, status)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant_status ON jobs (tenant, status, created_at)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at)")
             db.execute(
-                "CREATE TABLE IF NOT EXISTS transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
-                " pedido_id TEXT, first_seen_at TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS transactions (tenant TEXT NOT NULL, transaction_id TEXT NOT NULL,"
+                " job_id TEXT NOT NULL, pedido_id TEXT, first_seen_at TEXT NOT NULL,"
+                " PRIMARY KEY (tenant, transaction_id))"
             )
+
+    @staticmethod
+    def _migrate(db) -> None:
+        """A database from before tenants: its jobs and transactions become the default tenant's."""
+
+        def columns(table: str) -> set[str]:
+            return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+        def stale() -> bool:  # a table without a tenant column (no transactions table yet is fine)
+            return "tenant" not in columns("jobs") or "tenant" not in (columns("transactions") or {"tenant"})
+
+        if not stale():
+            return
+        db.execute("BEGIN IMMEDIATE")  # another process may be migrating too: look again under the lock
+        if not stale():
+            db.execute("COMMIT")
+            return
+        if "tenant" not in columns("jobs"):
+            db.execute(f"ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT '{jobs.DEFAULT_TENANT}'")
+            db.execute("DROP INDEX IF EXISTS jobs_sha256")
+        old = columns("transactions")
+        if old and "tenant" not in old:  # its primary key was the id alone: rebuild the table
+            db.execute("ALTER TABLE transactions RENAME TO transactions_before_tenants")
+            db.execute(
+                "CREATE TABLE transactions (tenant TEXT NOT NULL, transaction_id TEXT NOT NULL,"
+                " job_id TEXT NOT NULL, pedido_id TEXT, first_seen_at TEXT NOT NULL,"
+                " PRIMARY KEY (tenant, transaction_id))"
+            )
+            db.execute(
+                "INSERT INTO transactions SELECT ?, transaction_id, job_id, pedido_id, first_seen_at"
+                " FROM transactions_before_tenants",
+                (jobs.DEFAULT_TENANT,),
+            )
+            db.execute("DROP TABLE transactions_before_tenants")
+        db.execute("COMMIT")
 
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread; autocommit mode so each write transaction is explicit.
@@ -126,17 +177,18 @@ class SqliteJobStore:
 
     @staticmethod
     def _save(db, doc: dict, insert: bool) -> None:
-        row = (doc["sha256"], doc["status"], doc["created_at"], json.dumps(doc), doc["job_id"])
+        row = (jobs.tenant_of(doc), doc["sha256"], doc["status"], doc["created_at"], json.dumps(doc), doc["job_id"])
         if insert:
-            db.execute("INSERT INTO jobs (sha256, status, created_at, doc, job_id) VALUES (?,?,?,?,?)", row)
+            db.execute("INSERT INTO jobs (tenant, sha256, status, created_at, doc, job_id) VALUES (?,?,?,?,?,?)", row)
         else:
-            db.execute("UPDATE jobs SET sha256=?, status=?, created_at=?, doc=? WHERE job_id=?", row)
+            db.execute("UPDATE jobs SET tenant=?, sha256=?, status=?, created_at=?, doc=? WHERE job_id=?", row)
 
     def create(self, doc: dict) -> tuple[dict, bool]:
         def tx(db):
             row = db.execute(
-                "SELECT doc FROM jobs WHERE sha256=? AND status IN (?,?,?) ORDER BY created_at DESC LIMIT 1",
-                (doc["sha256"], *jobs.ACTIVE),
+                "SELECT doc FROM jobs WHERE tenant=? AND sha256=? AND status IN (?,?,?)"
+                " ORDER BY created_at DESC LIMIT 1",
+                (jobs.tenant_of(doc), doc["sha256"], *jobs.ACTIVE),
             ).fetchone()
             if row:
                 return json.loads(row[0]), False
@@ -145,9 +197,20 @@ class SqliteJobStore:
 
         return self._write(tx)
 
-    def get(self, job_id: str) -> dict | None:
+    def get(self, job_id: str, tenant: str | None = None) -> dict | None:
         row = self._connection().execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return _visible(json.loads(row[0]) if row else None, tenant)
+
+    @staticmethod
+    def _where(status: str | None, tenant: str | None) -> tuple[builtins.list[str], builtins.list[str]]:
+        where, params = [], []
+        if tenant is not None:
+            where.append("tenant=?")
+            params.append(tenant)
+        if status:
+            where.append("status=?")
+            params.append(status)
+        return where, params
 
     def update(self, job_id: str, change: Change) -> dict:
         def tx(db):
@@ -160,22 +223,16 @@ class SqliteJobStore:
 
         return self._write(tx)
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
-        if status:
-            rows = self._connection().execute(
-                "SELECT doc FROM jobs WHERE status=? ORDER BY created_at DESC LIMIT ?", (status, limit)
-            )
-        else:
-            rows = self._connection().execute("SELECT doc FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[dict]:
+        where, params = self._where(status, tenant)
+        sql = "SELECT doc FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self._connection().execute(sql + " ORDER BY created_at DESC LIMIT ?", (*params, limit))
         return [json.loads(r[0]) for r in rows]
 
     def page(
-        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None, tenant: str | None = None
     ) -> tuple[builtins.list[dict], str | None]:
-        where, params = [], []
-        if status:
-            where.append("status=?")
-            params.append(status)
+        where, params = self._where(status, tenant)
         if cursor:
             created_at, job_id = decode_cursor(cursor)
             where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
@@ -194,16 +251,23 @@ class SqliteJobStore:
         )
         return [json.loads(r[0]) for r in rows]
 
-    def count(self, status: str | None = None) -> int:
-        if status:
-            return self._connection().execute("SELECT COUNT(*) FROM jobs WHERE status=?", (status,)).fetchone()[0]
-        return self._connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    def count(self, status: str | None = None, tenant: str | None = None) -> int:
+        where, params = self._where(status, tenant)
+        sql = "SELECT COUNT(*) FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        return self._connection().execute(sql, params).fetchone()[0]
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(
+        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
+    ) -> dict:
         def tx(db):
-            db.execute("INSERT OR IGNORE INTO transactions VALUES (?,?,?,?)", (transaction_id, job_id, pedido_id, at))
+            db.execute(
+                "INSERT OR IGNORE INTO transactions (tenant, transaction_id, job_id, pedido_id, first_seen_at)"
+                " VALUES (?,?,?,?,?)",
+                (tenant, transaction_id, job_id, pedido_id, at),
+            )
             row = db.execute(
-                "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?", (transaction_id,)
+                "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE tenant=? AND transaction_id=?",
+                (tenant, transaction_id),
             ).fetchone()
             return {"transaction_id": transaction_id, "job_id": row[0], "pedido_id": row[1], "first_seen_at": row[2]}
 
@@ -211,8 +275,9 @@ class SqliteJobStore:
 
 
 class FirestoreJobStore:
-    """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<sha256>` points at the active job;
-    `<collection>_transactions/<end-to-end id>` records the first job that showed a payment."""
+    """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<tenant>:<sha256>` points at the
+    tenant's active job for those bytes; `<collection>_transactions/<tenant>:<end-to-end id>` records
+    the tenant's first job that showed a payment. Index documents carry their `tenant` too."""
 
     def __init__(self, project: str, database: str, collection: str, retry_seconds: int = 60):
         from google.api_core import exceptions
@@ -256,24 +321,41 @@ class FirestoreJobStore:
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 
+    @staticmethod
+    def scoped_id(tenant: str, key: str) -> str:
+        """The id of a tenant's index document (a content hash or an end-to-end id): tenant names
+        and digests hold no `:`, so no two tenants' ids meet."""
+        return f"{tenant}:{key}"
+
+    def _sha_pointer(self, doc: dict):
+        return self._by_sha.document(self.scoped_id(jobs.tenant_of(doc), doc["sha256"]))
+
+    def _transaction_ref(self, tenant: str, transaction_id: str):
+        return self._transactions.document(self.scoped_id(tenant, transaction_id))
+
     def create(self, doc: dict) -> tuple[dict, bool]:
-        pointer = self._by_sha.document(doc["sha256"])
+        pointer = self._sha_pointer(doc)
+        tenant = jobs.tenant_of(doc)
 
         def tx(transaction):
             seen = pointer.get(transaction=transaction)
             if seen.exists:
                 existing = self._jobs.document(seen.get("job_id")).get(transaction=transaction)
-                if existing.exists and existing.get("status") in jobs.ACTIVE:
+                if (
+                    existing.exists
+                    and existing.get("status") in jobs.ACTIVE
+                    and jobs.tenant_of(existing.to_dict()) == tenant
+                ):
                     return existing.to_dict(), False
             transaction.create(self._jobs.document(doc["job_id"]), doc)
-            transaction.set(pointer, {"job_id": doc["job_id"]})
+            transaction.set(pointer, {"job_id": doc["job_id"], "tenant": tenant})
             return doc, True
 
         return self._run(tx)
 
-    def get(self, job_id: str) -> dict | None:
+    def get(self, job_id: str, tenant: str | None = None) -> dict | None:
         snapshot = self._read(lambda: self._jobs.document(job_id).get(retry=self._retry))
-        return snapshot.to_dict() if snapshot.exists else None
+        return _visible(snapshot.to_dict() if snapshot.exists else None, tenant)
 
     def _stream(self, query) -> list[dict]:
         return self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
@@ -291,23 +373,28 @@ class FirestoreJobStore:
 
         return self._run(tx)
 
-    def _by_status(self, status: str | None):
+    def _where(self, status: str | None, tenant: str | None):
+        # Each combination of these equality filters, ordered by created_at, has its composite
+        # index in terraform/firestore.tf (tests/test_terraform.py checks them against this code).
+        query: Any = self._jobs
+        if tenant is not None:
+            query = query.where(filter=self._firestore.FieldFilter("tenant", "==", tenant))
         if status:
-            return self._jobs.where(filter=self._firestore.FieldFilter("status", "==", status))
-        return self._jobs
+            query = query.where(filter=self._firestore.FieldFilter("status", "==", status))
+        return query
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
-        query = self._by_status(status).order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
-        return self._stream(query)
+    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[dict]:
+        query = self._where(status, tenant).order_by("created_at", direction=self._firestore.Query.DESCENDING)
+        return self._stream(query.limit(limit))
 
     def page(
-        self, status: str | None = None, limit: int = 50, cursor: str | None = None
+        self, status: str | None = None, limit: int = 50, cursor: str | None = None, tenant: str | None = None
     ) -> tuple[builtins.list[dict], str | None]:
         descending = self._firestore.Query.DESCENDING
-        # Ordering on the document id (the job id) after created_at needs no index beyond the one
-        # on (status, created_at): Firestore appends __name__ to every index in the last direction.
+        # Ordering on the document id (the job id) after created_at needs no index beyond the ones
+        # on (..., created_at): Firestore appends __name__ to every index in the last direction.
         query = (
-            self._by_status(status)
+            self._where(status, tenant)
             .order_by("created_at", direction=descending)
             .order_by("__name__", direction=descending)
         )
@@ -322,20 +409,23 @@ class FirestoreJobStore:
         query = self._jobs.where(filter=self._firestore.FieldFilter("notification.status", "==", jobs.NOTIFY_PENDING))
         return self._stream(query.limit(limit))
 
-    def count(self, status: str | None = None) -> int:
+    def count(self, status: str | None = None, tenant: str | None = None) -> int:
         # A count() aggregation: billed per 1000 index entries, not one read per job.
-        return int(self._read(lambda: self._by_status(status).count().get(retry=self._retry))[0][0].value)
+        return int(self._read(lambda: self._where(status, tenant).count().get(retry=self._retry))[0][0].value)
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(
+        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
+    ) -> dict:
         from google.api_core import exceptions
 
         record = {"transaction_id": transaction_id, "job_id": job_id, "pedido_id": pedido_id, "first_seen_at": at}
-        ref = self._transactions.document(transaction_id)
+        ref = self._transaction_ref(tenant, transaction_id)
         try:
-            ref.create(record)  # a create-only write: no transaction, no contention
+            ref.create({**record, "tenant": tenant})  # a create-only write: no transaction, no contention
             return record
         except exceptions.Conflict:
-            return self._read(lambda: ref.get(retry=self._retry)).to_dict()
+            first = self._read(lambda: ref.get(retry=self._retry)).to_dict()
+            return {k: first[k] for k in record}
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 

@@ -8,7 +8,7 @@ Each request carries
     X-Timestamp: <unix seconds>
     X-Delivery-Id: <the same for every attempt of one notification: receivers dedupe on it>
     X-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + body)>
-where the secret is the caller's API key's (WEBHOOK_SECRETS). 2xx ends the delivery; 408, 429,
+where the secret is the caller's tenant's (WEBHOOK_SECRETS, common.tenants). 2xx ends the delivery; 408, 429,
 5xx, timeouts and connection errors are retried with backoff up to NOTIFY_MAX_ATTEMPTS; any other
 answer (a 4xx, a redirect) fails it at once: the receiver refused it.
 
@@ -31,7 +31,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-from common import job, log
+from common import job, log, tenants
 from common.errors import ApiError, QueueUnavailable
 
 MAX_URL_LENGTH = 2048
@@ -260,9 +260,9 @@ def _deliver_claimed(services, doc: dict, last_attempt: bool) -> job.Outcome:
 
 
 def _send(doc: dict, settings) -> Response:
-    secret = settings.webhook_secret(doc.get("callback_key"))
+    secret = tenants.signing_secret(settings, doc)
     if secret is None:
-        return Response(None, "no webhook secret is configured for this job's API key")
+        return Response(None, "no webhook secret is configured for this job's tenant")
     try:
         target = resolve(doc["callback_url"], settings)
     except UnsafeUrl as e:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import traceback
 
-from common import evidence, extraction, job, jobstore, log, notify, receiver, text
+from common import evidence, extraction, job, jobstore, log, notify, receiver, tenants, text
 from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -137,8 +137,9 @@ def _extract_within_timeout(services, doc: dict, attempt: int) -> dict:
         pool.shutdown(wait=False)
 
 
-def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent: None) -> dict:
-    """A receipt file's `result.data`: its text, the PIX fields and the receiver check."""
+def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent: None, expected=None) -> dict:
+    """A receipt file's `result.data`: its text, the PIX fields and the receiver check against
+    `expected` (a tenant's common.tenants.ExpectedReceiver; default: EXPECTED_RECEIVER_*)."""
     receipt_text = text.extract_text(data, mime, ocr, settings, progress=lambda done: progress(20 + int(60 * done)))
     progress(80)
     # OCR'd text gets per-character evidence for the id; a PDF's text layer is exact.
@@ -160,7 +161,7 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
         )
     return {
         **fields,
-        "validacao_recebedor": receiver.validate_receiver(fields["receiver"], fields["payer"], settings),
+        "validacao_recebedor": receiver.validate_receiver(fields["receiver"], fields["payer"], expected or settings),
         "text_source": receipt_text.source,
     }
 
@@ -173,10 +174,16 @@ def _extract(services, doc: dict, attempt: int) -> dict:
 
     data = services.blobs.get(doc["blob_name"])
     progress(20)
-    data_out = read_receipt(data, doc["content_type"], services.ocr, settings, progress)
+    tenant = job.tenant_of(doc)
+    data_out = read_receipt(
+        data, doc["content_type"], services.ocr, settings, progress, tenants.expected_receiver(settings, tenant)
+    )
     if data_out["transaction_id"]:
-        # Atomic per end-to-end id: of two jobs with one payment, exactly one is the first.
-        first = store.record_transaction(data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"])
+        # Atomic per end-to-end id and tenant: of two jobs of a tenant with one payment, exactly
+        # one is the first; another tenant's job never is (its receipts are not this one's business).
+        first = store.record_transaction(
+            data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"], tenant=tenant
+        )
         if first["job_id"] != job_id:
             data_out["duplicate_of"] = {k: first[k] for k in ("job_id", "pedido_id", "first_seen_at")}
             extraction.flag(data_out, "duplicate_transaction")

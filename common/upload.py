@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common import job, log, notify, validation
+from common import job, log, notify, tenants, validation
 from common.errors import ApiError, QueueUnavailable
 from common.spool import HashingSpool
 
@@ -55,24 +55,24 @@ def parse_expected_amount(value: str | None) -> float | None:
     )
 
 
-def parse_callback(form, settings, api_key_digest: str | None) -> tuple[str | None, str | None]:
-    """The optional `callback_url` and whose webhook secret will sign its deliveries."""
+def parse_callback(form, settings, tenant: str) -> tuple[str | None, str | None]:
+    """The optional `callback_url` and which WEBHOOK_SECRETS entry will sign its deliveries."""
     url = notify.parse_callback_url(form.get("callback_url"), settings)
     if url is None:
         return None, None
-    if settings.webhook_secret(api_key_digest) is None:
+    entry = tenants.webhook_secret(settings, tenant)
+    if entry is None:
         raise ApiError(
             400,
             "webhooks_not_configured",
-            "callback_url needs a webhook secret for your API key (WEBHOOK_SECRETS); none is configured.",
+            "callback_url needs a webhook secret for your API key's tenant (WEBHOOK_SECRETS); none is configured.",
         )
-    key = api_key_digest if api_key_digest in dict(settings.webhook_secrets) else "*"
-    return url, key
+    return url, entry[0]
 
 
-def accept_upload(services, files, form, api_key_digest: str | None = None) -> Accepted:
+def accept_upload(services, files, form, tenant: str = tenants.DEFAULT) -> Accepted:
     """`files` and `form` are the request's parsed multipart parts (werkzeug MultiDicts);
-    `api_key_digest` is the caller's key (None when keys are not required)."""
+    `tenant` is the caller's (common.tenants): the job is its, and so is the duplicate check."""
     parts = files.getlist("file")
     if not parts:
         raise ApiError(400, "missing_file", "The multipart field 'file' is required.")
@@ -80,7 +80,7 @@ def accept_upload(services, files, form, api_key_digest: str | None = None) -> A
         raise ApiError(400, "multiple_files", "Send exactly one 'file' per upload.")
     pedido_id = parse_pedido_id(form.get("pedido_id"))
     expected_amount = parse_expected_amount(form.get("expected_amount"))
-    callback_url, callback_key = parse_callback(form, services.settings, api_key_digest)
+    callback_url, callback_key = parse_callback(form, services.settings, tenant)
 
     part = parts[0]
     spool = part.stream
@@ -100,6 +100,7 @@ def accept_upload(services, files, form, api_key_digest: str | None = None) -> A
             callback_url=callback_url,
             callback_key=callback_key,
             trace=log.bound("trace"),
+            tenant=tenant,
         )
     )
     if not created:

@@ -68,9 +68,10 @@ def static_file(static_dir: str, name: str) -> flask.Response:
     return _file_response(data, _TYPES.get(extension) or mimetypes.guess_type(name)[0] or "application/octet-stream")
 
 
-def list_jobs(store, args) -> dict:
-    """`GET /jobs?status=&limit=&cursor=`: one page of jobs (newest first, as their status JSON),
-    the cursor of the next page (null on the last) and the number of jobs in each status."""
+def list_jobs(store, args, tenant: str) -> dict:
+    """`GET /jobs?status=&limit=&cursor=`: one page of the tenant's jobs (newest first, as their
+    status JSON), the cursor of the next page (null on the last) and the number of its jobs in each
+    status."""
     status = args.get("status", "")
     if status and status not in job.STATUSES:
         raise ApiError(400, "invalid_status", f"status must be one of {', '.join(job.STATUSES)}.")
@@ -79,11 +80,11 @@ def list_jobs(store, args) -> dict:
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     limit = int(raw_limit) if raw_limit else DEFAULT_LIMIT
     try:
-        docs, next_cursor = store.page(status or None, limit, args.get("cursor") or None)
+        docs, next_cursor = store.page(status or None, limit, args.get("cursor") or None, tenant=tenant)
     except jobstore.BadCursor:
         raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor this endpoint returned.") from None
     return {
         "jobs": [job.status_json(doc) for doc in docs],
         "next_cursor": next_cursor,
-        "counts": {s: store.count(s) for s in job.STATUSES},
+        "counts": {s: store.count(s, tenant=tenant) for s in job.STATUSES},
     }

@@ -29,3 +29,40 @@ resource "google_firestore_index" "jobs_by_status_created_at" {
     order      = "DESCENDING"
   }
 }
+
+# GET /jobs and its counts (FirestoreJobStore.page and .count, common/jobstore.py) for one tenant:
+#   jobs.where("tenant", "==", t)[.where("status", "==", s)].order_by("created_at", DESCENDING)
+# Each combination of equality filters with the order needs its own composite index.
+resource "google_firestore_index" "jobs_by_tenant_created_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+
+  fields {
+    field_path = "tenant"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}
+
+resource "google_firestore_index" "jobs_by_tenant_status_created_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+
+  fields {
+    field_path = "tenant"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "DESCENDING"
+  }
+}

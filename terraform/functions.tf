@@ -76,12 +76,20 @@ resource "google_cloudfunctions2_function" "ocr" {
       secret     = google_secret_manager_secret.webhook_secrets.secret_id
       version    = google_secret_manager_secret_version.webhook_secrets.version
     }
+
+    secret_environment_variables {
+      key        = "TENANTS"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.tenants.secret_id
+      version    = google_secret_manager_secret_version.tenants.version
+    }
   }
 
   depends_on = [
     google_project_iam_member.build_run_builder,
     google_storage_bucket_iam_member.build_source_viewer,
     google_secret_manager_secret_iam_member.ocr_webhook_secrets,
+    google_secret_manager_secret_iam_member.ocr_tenants,
   ]
 }
 
@@ -138,12 +146,20 @@ resource "google_cloudfunctions2_function" "status" {
       # A pinned version: new hashes roll out as a new revision, at once.
       version = google_secret_manager_secret_version.api_key_hashes.version
     }
+
+    secret_environment_variables {
+      key        = "TENANTS"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.tenants.secret_id
+      version    = google_secret_manager_secret_version.tenants.version
+    }
   }
 
   depends_on = [
     google_project_iam_member.build_run_builder,
     google_storage_bucket_iam_member.build_source_viewer,
     google_secret_manager_secret_iam_member.status_api_key_hashes,
+    google_secret_manager_secret_iam_member.status_tenants,
   ]
 }
 
@@ -229,6 +245,13 @@ resource "google_cloudfunctions2_function" "upload" {
       secret     = google_secret_manager_secret.webhook_secrets.secret_id
       version    = google_secret_manager_secret_version.webhook_secrets.version
     }
+
+    secret_environment_variables {
+      key        = "TENANTS"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.tenants.secret_id
+      version    = google_secret_manager_secret_version.tenants.version
+    }
   }
 
   depends_on = [
@@ -236,5 +259,6 @@ resource "google_cloudfunctions2_function" "upload" {
     google_storage_bucket_iam_member.build_source_viewer,
     google_secret_manager_secret_iam_member.upload_api_key_hashes,
     google_secret_manager_secret_iam_member.upload_webhook_secrets,
+    google_secret_manager_secret_iam_member.upload_tenants,
   ]
 }

@@ -93,6 +93,13 @@ resource "google_secret_manager_secret_iam_member" "upload_api_key_hashes" {
   member    = google_service_account.upload.member
 }
 
+resource "google_secret_manager_secret_iam_member" "upload_tenants" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.tenants.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}
+
 # --- ocr ----------------------------------------------------------------------------------------
 
 # Reads receipts. Cloud Vision needs no IAM role: images:annotate is authorized by the API being
@@ -137,6 +144,13 @@ resource "google_project_iam_member" "status_datastore_viewer" {
 resource "google_secret_manager_secret_iam_member" "status_api_key_hashes" {
   project   = var.project_id
   secret_id = google_secret_manager_secret.api_key_hashes.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.status.member
+}
+
+resource "google_secret_manager_secret_iam_member" "status_tenants" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.tenants.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.status.member
 }
@@ -215,6 +229,14 @@ resource "google_cloud_tasks_queue_iam_member" "upload_notify_enqueuer" {
 resource "google_secret_manager_secret_iam_member" "ocr_webhook_secrets" {
   project   = var.project_id
   secret_id = google_secret_manager_secret.webhook_secrets.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.ocr.member
+}
+
+# Each job's receipt is checked against its tenant's expected receiver.
+resource "google_secret_manager_secret_iam_member" "ocr_tenants" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.tenants.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.ocr.member
 }

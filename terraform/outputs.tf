@@ -33,6 +33,11 @@ output "invoker_service_account" {
   value       = google_service_account.invoker.email
 }
 
+output "tenants_secret" {
+  description = "The Secret Manager secret holding TENANTS (JSON)."
+  value       = google_secret_manager_secret.tenants.id
+}
+
 output "api_key_secret" {
   description = "The Secret Manager secret holding API_KEY_HASHES."
   value       = google_secret_manager_secret.api_key_hashes.id

@@ -126,6 +126,23 @@ variable "api_key_hashes" {
   }
 }
 
+variable "tenants" {
+  description = "Named tenants (TENANTS): name -> its API key digests (several keys share the tenant's jobs: add the new key's digest, move clients over, drop the old one) and optionally its own expected receiver (empty: the expected_receiver_* variables). A digest of api_key_hashes that no tenant lists is a tenant of its own. Webhook secrets go in webhook_secrets under the tenant's name. Stored in Secret Manager."
+  type = map(object({
+    api_key_hashes              = list(string)
+    expected_receiver_name      = optional(string, "")
+    expected_receiver_documents = optional(list(string), [])
+    expected_receiver_pix_keys  = optional(list(string), [])
+  }))
+  default   = {}
+  sensitive = true
+
+  validation {
+    condition     = alltrue([for name, t in var.tenants : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", name)) && length(t.api_key_hashes) > 0 && alltrue([for h in t.api_key_hashes : can(regex("^[0-9a-f]{64}$", h))])])
+    error_message = "Tenant names are 1-64 letters, digits, _ or -; each tenant needs at least one SHA-256 hex digest in api_key_hashes."
+  }
+}
+
 variable "upload_max_instances" {
   description = "Most instances of the upload function."
   type        = number
@@ -260,14 +277,14 @@ variable "cors_allowed_origins" {
 }
 
 variable "webhook_secrets" {
-  description = "Webhook signing secrets (WEBHOOK_SECRETS): API key SHA-256 digest -> secret (at least 16 characters), or \"*\" -> the secret for every key without its own. Empty: uploads with a callback_url are refused (webhooks_not_configured). Stored in Secret Manager."
+  description = "Webhook signing secrets (WEBHOOK_SECRETS): tenant (a name of var.tenants, or an API key SHA-256 digest) -> secret (at least 16 characters), or \"*\" -> the secret while there is a single tenant (with two or more, each needs its own: tenants sharing a secret could forge each other's webhooks). A tenant without one: its uploads with a callback_url are refused (webhooks_not_configured). Stored in Secret Manager."
   type        = map(string)
   default     = {}
   sensitive   = true
 
   validation {
-    condition     = alltrue([for k, v in var.webhook_secrets : (k == "*" || can(regex("^[0-9a-f]{64}$", k))) && length(v) >= 16 && !strcontains(v, ",")])
-    error_message = "webhook_secrets keys must be API key digests or \"*\"; secrets at least 16 characters, without commas."
+    condition     = alltrue([for k, v in var.webhook_secrets : (k == "*" || can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", k))) && length(v) >= 16 && !strcontains(v, ",")])
+    error_message = "webhook_secrets keys must be tenant names, API key digests or \"*\"; secrets at least 16 characters, without commas."
   }
 }
 

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from common import config
+from common import config, tenants
 
 
 def test_defaults_are_the_embedded_local_mode():
@@ -67,12 +67,16 @@ def test_the_lease_outlasts_the_job_timeout_by_default():
     assert config.from_env({"JOB_LEASE_SECONDS": "7"}).job_lease_seconds == 7
 
 
-def test_webhook_secrets_are_per_key_with_a_fallback():
+def test_webhook_secrets_are_per_tenant_with_a_fallback_for_a_single_tenant():
     digest = "ab" * 32
-    settings = config.from_env({"WEBHOOK_SECRETS": f"{digest}=secret-of-that-key, *=secret-for-everyone"})
-    assert settings.webhook_secret(digest) == "secret-of-that-key"
-    assert settings.webhook_secret("cd" * 32) == settings.webhook_secret(None) == "secret-for-everyone"
-    assert config.from_env({"WEBHOOK_SECRETS": " "}).webhook_secret(None) is None  # Terraform's "none"
+    secrets = f"{digest}=secret-of-that-key, *=secret-for-everyone"
+    settings = config.from_env({"API_KEY_HASHES": digest, "WEBHOOK_SECRETS": secrets})
+    assert settings.webhook_secrets == ((digest, "secret-of-that-key"), ("*", "secret-for-everyone"))
+    assert tenants.webhook_secret(settings, digest) == (digest, "secret-of-that-key")
+    local = config.from_env({"REQUIRE_API_KEY": "false", "WEBHOOK_SECRETS": secrets})
+    assert tenants.webhook_secret(local, tenants.DEFAULT) == ("*", "secret-for-everyone")
+    none = config.from_env({"REQUIRE_API_KEY": "false", "WEBHOOK_SECRETS": " "})  # Terraform's "none"
+    assert none.webhook_secrets == () and tenants.webhook_secret(none, tenants.DEFAULT) is None
     assert config.from_env({}).webhook_allow_private_urls is False
 
 

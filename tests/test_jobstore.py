@@ -233,3 +233,66 @@ def test_firestore_down_longer_than_its_retries_is_a_backend_failure(local_env, 
     response = status.get(f"/jobs/{'a' * 32}/status")
     assert (response.status_code, response.get_json()["code"]) == (503, "backend_unavailable")
     assert response.headers["Retry-After"]
+
+
+def test_each_tenant_sees_only_its_own_jobs_and_duplicates(store):
+    base = job.now()
+    a, _ = store.create(new(tenant="acme", created=base))
+    b, created = store.create(new(tenant="other", created=base + timedelta(seconds=1)))
+    assert created and b["job_id"] != a["job_id"]  # the same bytes, another tenant: a new job
+    again, created = store.create(new(tenant="acme"))
+    assert not created and again["job_id"] == a["job_id"]
+    assert store.get(a["job_id"], tenant="acme") == a and store.get(a["job_id"], tenant="other") is None
+    assert store.get(a["job_id"]) == a  # no tenant: the OCR function and the reconciler see every job
+    store.update(b["job_id"], lambda d: job.fail(d, None, "x", "broken", job.now()))
+    assert [d["job_id"] for d in store.page(tenant="acme")[0]] == [a["job_id"]]
+    assert [d["job_id"] for d in store.page(status=job.FAILED, tenant="other")[0]] == [b["job_id"]]
+    assert store.page(status=job.FAILED, tenant="acme") == ([], None)
+    assert [d["job_id"] for d in store.list(tenant="other")] == [b["job_id"]]
+    assert (store.count(tenant="acme"), store.count(job.QUEUED, "acme"), store.count(job.FAILED, "acme")) == (1, 1, 0)
+    assert (store.count(job.FAILED, "other"), store.count()) == (1, 2)
+    assert store.page(tenant=job.DEFAULT_TENANT) == ([], None)
+
+
+def test_each_tenant_has_its_own_first_job_of_a_transaction(store):
+    at = "2026-01-01T00:00:00.000+00:00"
+    first_a = store.record_transaction(E2E, "a" * 32, "P-A", at, tenant="acme")
+    first_b = store.record_transaction(E2E, "b" * 32, "P-B", at, tenant="other")
+    assert (first_a["job_id"], first_b["job_id"]) == ("a" * 32, "b" * 32)
+    assert store.record_transaction(E2E, "c" * 32, "P-C", at, tenant="other") == first_b
+    assert store.record_transaction(E2E, "d" * 32, None, at)["job_id"] == "d" * 32  # the default tenant's
+
+
+def test_a_sqlite_database_from_before_tenants_becomes_the_default_tenants(tmp_path):
+    import json
+    import sqlite3
+
+    path = str(tmp_path / "old.sqlite3")
+    old = new()
+    del old["tenant"]
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, status TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, doc TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX jobs_sha256 ON jobs (sha256, status)")
+    db.execute(
+        "CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
+        " pedido_id TEXT, first_seen_at TEXT NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO jobs VALUES (?,?,?,?,?)",
+        (old["job_id"], old["sha256"], "queued", old["created_at"], json.dumps(old)),
+    )
+    db.execute("INSERT INTO transactions VALUES (?,?,?,?)", (E2E, old["job_id"], None, old["created_at"]))
+    db.commit()
+    db.close()
+    store = jobstore.SqliteJobStore(path)
+    assert store.get(old["job_id"], tenant=job.DEFAULT_TENANT) == old
+    assert store.get(old["job_id"], tenant="acme") is None
+    assert store.create(new())[0]["job_id"] == old["job_id"]  # still the default tenant's duplicate
+    assert store.create(new(tenant="acme"))[1] is True
+    assert store.record_transaction(E2E, "b" * 32, None, old["created_at"])["job_id"] == old["job_id"]
+    assert store.record_transaction(E2E, "b" * 32, None, old["created_at"], tenant="acme")["job_id"] == "b" * 32
+    assert [d["job_id"] for d in store.page(tenant=job.DEFAULT_TENANT)[0]] == [old["job_id"]]
+    jobstore.SqliteJobStore(path)  # opening it again finds nothing left to migrate

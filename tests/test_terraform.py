@@ -44,6 +44,9 @@ IAM_ALLOWLIST = {
     ("ocr", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.webhook_secrets"),
     ("status", "roles/datastore.viewer", "project"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
+    ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
+    ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
+    ("ocr", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
     ("build", "roles/run.builder", "project"),
     ("build", "roles/storage.objectViewer", "google_storage_bucket.source"),
     ("invoker", "roles/run.invoker", "google_cloudfunctions2_function.ocr"),
@@ -95,6 +98,7 @@ NEEDED_BY = {
     "STATUS_BASE_URL": ("upload",),
     "REQUIRE_API_KEY": ("upload", "status"),
     "API_KEY_HASHES": ("upload", "status"),
+    "TENANTS": FUNCTIONS,  # keys to tenants (upload, status); each tenant's expected receiver (upload, ocr)
     "OIDC_AUDIENCE": ("ocr",),
     "OIDC_INVOKER_EMAIL": ("ocr",),
     "OIDC_BEHIND_CLOUD_RUN_IAM": ("ocr",),
@@ -289,30 +293,43 @@ def bucket_violations(tf: dict) -> list[str]:
     return problems
 
 
-def code_query() -> tuple[str, list[tuple[str, str]]]:
-    """The Firestore query of FirestoreJobStore.list and .page (filtered by status, newest first):
-    the collection and its index fields."""
+def code_queries() -> tuple[str, list[list[tuple[str, str]]]]:
+    """The Firestore queries of FirestoreJobStore.list, .page and .count: the equality filters of
+    its `_where` (tenant, status) in every combination, ordered by created_at, newest first. The
+    collection, and the index fields of each combination that needs a composite index (a lone
+    order needs none)."""
     with open(os.path.join(ROOT, "common", "jobstore.py"), encoding="utf-8") as f:
         source = f.read()
-    method = source[source.index("class FirestoreJobStore") :]
-    equal = re.search(r'FieldFilter\("(\w+)", "=="', method).group(1)
-    order = re.search(r'order_by\("(\w+)", direction=[\w.]*Query\.(ASCENDING|DESCENDING)\)', method)
-    return config.Settings().jobs_collection, [(equal, "ASCENDING"), (order.group(1), order.group(2))]
+    store = source[source.index("class FirestoreJobStore") :]
+    where = store[store.index("    def _where(") :]
+    where = where[: where.index("\n    def ", 1)]
+    equal = re.findall(r'FieldFilter\("(\w+)", "=="', where)
+    order = re.search(r'order_by\("(\w+)", direction=[\w.]*Query\.(ASCENDING|DESCENDING)\)', store)
+    combinations = [[f for i, f in enumerate(equal) if mask >> i & 1] for mask in range(1, 2 ** len(equal))]
+    return config.Settings().jobs_collection, [
+        [(f, "ASCENDING") for f in filters] + [(order.group(1), order.group(2))] for filters in combinations
+    ]
 
 
 def index_violations(tf: dict) -> list[str]:
-    collection, fields = code_query()
-    for _name, index in tf["resource"].get("google_firestore_index", {}).items():
-        if (
-            resolve(tf, index["collection"]) == collection
+    collection, queries = code_queries()
+    problems = []
+    for fields in queries:
+        matching = [
+            index
+            for index in tf["resource"].get("google_firestore_index", {}).values()
+            if resolve(tf, index["collection"]) == collection
             and [(f["field_path"], f["order"]) for f in index["fields"]] == fields
-        ):
-            return [
-                f"JOBS_COLLECTION on {fn} is not the index's collection"
-                for fn in FUNCTIONS
-                if function_env(tf, fn).get("JOBS_COLLECTION") != index["collection"]
-            ]
-    return [f"no google_firestore_index on {collection} with fields {fields} (FirestoreJobStore.list)"]
+        ]
+        if not matching:
+            problems.append(f"no google_firestore_index on {collection} with fields {fields} (FirestoreJobStore)")
+        problems += [
+            f"JOBS_COLLECTION on {fn} is not the index's collection"
+            for index in matching
+            for fn in FUNCTIONS
+            if function_env(tf, fn).get("JOBS_COLLECTION") != index["collection"]
+        ]
+    return problems
 
 
 def queue_violations(tf: dict) -> list[str]:
@@ -507,6 +524,17 @@ def test_source_objects_are_named_after_their_zip_hash(tf):
 
 def test_firestore_index_matches_the_code_query(tf):
     assert index_violations(tf) == []
+    collection, queries = code_queries()
+    # The reconciler's (status), GET /jobs' (tenant) and its filter and counts (tenant, status).
+    assert [[f for f, _ in fields[:-1]] for fields in queries] == [["tenant"], ["status"], ["tenant", "status"]]
+
+
+def test_a_missing_tenant_index_is_caught(tf):
+    indexes = dict(tf["resource"]["google_firestore_index"])
+    del indexes["jobs_by_tenant_status_created_at"]
+    broken = {**tf, "resource": {**tf["resource"], "google_firestore_index": indexes}}
+    [problem] = index_violations(broken)
+    assert "('tenant', 'ASCENDING'), ('status', 'ASCENDING'), ('created_at', 'DESCENDING')" in problem
 
 
 def test_queue_matches_task_max_attempts_and_the_ocr_function(tf):
@@ -528,6 +556,8 @@ def test_function_environments_are_accepted_by_config(tf):
             return str(default).lower() if isinstance(default, bool) else str(default)
         if raw == "<secret>" and name == "WEBHOOK_SECRETS":  # what Terraform writes for none
             return " "
+        if raw == "<secret>" and name == "TENANTS":  # jsonencode of the empty map
+            return "{}"
         if raw == "<secret>":  # API_KEY_HASHES: the secret holds SHA-256 digests
             return "0" * 64
         if "${" not in str(raw):

@@ -38,10 +38,10 @@ def job_status(request: flask.Request):
     if path.startswith("/static/"):
         _only_get(request)
         return web.static_file(STATIC_DIR, path.removeprefix("/static/"))
-    auth.require_api_key(request.headers, app.settings)
+    tenant = auth.require_tenant(request.headers, app.settings)
     if path.rstrip("/") == "/jobs":
         _only_get(request)
-        return http.json_response(web.list_jobs(app.jobs, request.args))
+        return http.json_response(web.list_jobs(app.jobs, request.args, tenant))
     match = _STATUS_PATH.fullmatch(path)
     if not match:
         raise ApiError(404, "not_found", "Unknown path; use GET /jobs/<job_id>/status.")
@@ -49,7 +49,7 @@ def job_status(request: flask.Request):
     job_id = match.group("job_id")
     if not job.is_valid_job_id(job_id):
         raise ApiError(400, "invalid_job_id", "A job id is 32 lowercase hexadecimal characters.")
-    doc = app.jobs.get(job_id)
-    if doc is None:
+    doc = app.jobs.get(job_id, tenant=tenant)
+    if doc is None:  # another tenant's job too: indistinguishable from a missing one
         raise ApiError(404, "job_not_found", f"No job {job_id}.")
     return http.json_response(job.status_json(doc))

@@ -21,12 +21,12 @@ auth.check_api_key_settings(settings)
 @functions_framework.http
 def upload_receipt(request: flask.Request):
     app = services.get()
-    api_key_digest = auth.require_api_key(request.headers, app.settings)
+    tenant = auth.require_tenant(request.headers, app.settings)
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "Use POST with a multipart/form-data body.", {"Allow": "POST"})
     if request.mimetype != "multipart/form-data":
         raise ApiError(400, "not_multipart", "The body must be multipart/form-data with a 'file' field.")
-    outcome = upload.accept_upload(app, request.files, request.form, api_key_digest)
+    outcome = upload.accept_upload(app, request.files, request.form, tenant)
     doc = outcome.job
     status_url = f"{app.settings.status_base_url}/jobs/{doc['job_id']}/status"
     extra = {"status_url": status_url, "duplicate": outcome.duplicate, "processing": outcome.processing}
