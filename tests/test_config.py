@@ -83,7 +83,7 @@ def test_webhook_secrets_are_per_tenant_with_a_fallback_for_a_single_tenant():
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("not-a-digest=secret-long-enough-1", "entry 1 does not start with an API key digest or"),
+        ("not-a-digest=secret-long-enough-1", "entry 1 starts with neither an API key digest, a TENANTS name nor"),
         ("*=short", "shorter than 16"),
         ("*", "shorter than 16"),
     ],
