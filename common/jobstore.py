@@ -21,12 +21,21 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from common import job as jobs
 from common.errors import BackendUnavailable
 
-Change = Callable[[dict], dict]
+Change = Callable[[jobs.Job], jobs.Job]
+
+
+class FirstSeen(TypedDict):
+    """The transaction index's record: the first job that showed an end-to-end id."""
+
+    transaction_id: str
+    job_id: str
+    pedido_id: str | None
+    first_seen_at: str
 
 
 class JobNotFound(Exception):
@@ -41,7 +50,7 @@ class BadCursor(ValueError):
     """A page cursor that this store did not hand out (or that was altered)."""
 
 
-def encode_cursor(doc: dict) -> str:
+def encode_cursor(doc: jobs.Job) -> str:
     """The opaque cursor after `doc`: its place in the (created_at, job_id) order, newest first.
     Clients must not build cursors; the encoding only keeps them short and URL-safe."""
     return base64.urlsafe_b64encode(f"{doc['created_at']}|{doc['job_id']}".encode()).decode().rstrip("=")
@@ -60,28 +69,28 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 class JobStore(Protocol):
-    def create(self, doc: dict) -> tuple[dict, bool]:
+    def create(self, doc: jobs.Job) -> tuple[jobs.Job, bool]:
         """Store a new job, or return (active job for the same sha256, False)."""
 
-    def get(self, job_id: str) -> dict | None: ...
+    def get(self, job_id: str) -> jobs.Job | None: ...
 
-    def update(self, job_id: str, change: Change) -> dict: ...
+    def update(self, job_id: str, change: Change) -> jobs.Job: ...
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+    def list(self, status: str | None = None, limit: int = 50) -> list[jobs.Job]:
         """Newest first."""
 
     def page(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None
-    ) -> tuple[builtins.list[dict], str | None]:
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
         """Newest first (created_at, then job_id, descending), `limit` jobs after `cursor`; and the
         cursor of the next page, None on the last one. Raises BadCursor for a cursor it did not make."""
 
     def count(self, status: str | None = None) -> int: ...
 
-    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         """Jobs whose notification (webhook) is still `pending`, any order."""
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> FirstSeen:
         """Remember `job_id` as the first job with this id unless one already is; return the first
         record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
 
@@ -125,14 +134,14 @@ class SqliteJobStore:
         return result
 
     @staticmethod
-    def _save(db, doc: dict, insert: bool) -> None:
+    def _save(db, doc: jobs.Job, insert: bool) -> None:
         row = (doc["sha256"], doc["status"], doc["created_at"], json.dumps(doc), doc["job_id"])
         if insert:
             db.execute("INSERT INTO jobs (sha256, status, created_at, doc, job_id) VALUES (?,?,?,?,?)", row)
         else:
             db.execute("UPDATE jobs SET sha256=?, status=?, created_at=?, doc=? WHERE job_id=?", row)
 
-    def create(self, doc: dict) -> tuple[dict, bool]:
+    def create(self, doc: jobs.Job) -> tuple[jobs.Job, bool]:
         def tx(db):
             row = db.execute(
                 "SELECT doc FROM jobs WHERE sha256=? AND status IN (?,?,?) ORDER BY created_at DESC LIMIT 1",
@@ -145,11 +154,11 @@ class SqliteJobStore:
 
         return self._write(tx)
 
-    def get(self, job_id: str) -> dict | None:
+    def get(self, job_id: str) -> jobs.Job | None:
         row = self._connection().execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def update(self, job_id: str, change: Change) -> dict:
+    def update(self, job_id: str, change: Change) -> jobs.Job:
         def tx(db):
             row = db.execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
             if not row:
@@ -160,7 +169,7 @@ class SqliteJobStore:
 
         return self._write(tx)
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+    def list(self, status: str | None = None, limit: int = 50) -> list[jobs.Job]:
         if status:
             rows = self._connection().execute(
                 "SELECT doc FROM jobs WHERE status=? ORDER BY created_at DESC LIMIT ?", (status, limit)
@@ -171,7 +180,7 @@ class SqliteJobStore:
 
     def page(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None
-    ) -> tuple[builtins.list[dict], str | None]:
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
         where, params = [], []
         if status:
             where.append("status=?")
@@ -186,7 +195,7 @@ class SqliteJobStore:
         docs = [json.loads(r[0]) for r in rows]
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
-    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         # Only ended jobs can owe a notification: the status index narrows the JSON scan to them.
         rows = self._connection().execute(
             "SELECT doc FROM jobs WHERE status IN (?,?) AND json_extract(doc, '$.notification.status')=? LIMIT ?",
@@ -199,7 +208,7 @@ class SqliteJobStore:
             return self._connection().execute("SELECT COUNT(*) FROM jobs WHERE status=?", (status,)).fetchone()[0]
         return self._connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> FirstSeen:
         def tx(db):
             db.execute("INSERT OR IGNORE INTO transactions VALUES (?,?,?,?)", (transaction_id, job_id, pedido_id, at))
             row = db.execute(
@@ -256,7 +265,7 @@ class FirestoreJobStore:
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 
-    def create(self, doc: dict) -> tuple[dict, bool]:
+    def create(self, doc: jobs.Job) -> tuple[jobs.Job, bool]:
         pointer = self._by_sha.document(doc["sha256"])
 
         def tx(transaction):
@@ -271,14 +280,14 @@ class FirestoreJobStore:
 
         return self._run(tx)
 
-    def get(self, job_id: str) -> dict | None:
+    def get(self, job_id: str) -> jobs.Job | None:
         snapshot = self._read(lambda: self._jobs.document(job_id).get(retry=self._retry))
         return snapshot.to_dict() if snapshot.exists else None
 
-    def _stream(self, query) -> list[dict]:
+    def _stream(self, query) -> list[jobs.Job]:
         return self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
 
-    def update(self, job_id: str, change: Change) -> dict:
+    def update(self, job_id: str, change: Change) -> jobs.Job:
         ref = self._jobs.document(job_id)
 
         def tx(transaction):
@@ -296,13 +305,13 @@ class FirestoreJobStore:
             return self._jobs.where(filter=self._firestore.FieldFilter("status", "==", status))
         return self._jobs
 
-    def list(self, status: str | None = None, limit: int = 50) -> list[dict]:
+    def list(self, status: str | None = None, limit: int = 50) -> list[jobs.Job]:
         query = self._by_status(status).order_by("created_at", direction=self._firestore.Query.DESCENDING).limit(limit)
         return self._stream(query)
 
     def page(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None
-    ) -> tuple[builtins.list[dict], str | None]:
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
         descending = self._firestore.Query.DESCENDING
         # Ordering on the document id (the job id) after created_at needs no index beyond the one
         # on (status, created_at): Firestore appends __name__ to every index in the last direction.
@@ -317,7 +326,7 @@ class FirestoreJobStore:
         docs = self._stream(query.limit(limit + 1))
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
-    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         # An equality filter on one field: served by Firestore's automatic single-field index.
         query = self._jobs.where(filter=self._firestore.FieldFilter("notification.status", "==", jobs.NOTIFY_PENDING))
         return self._stream(query.limit(limit))
@@ -326,13 +335,18 @@ class FirestoreJobStore:
         # A count() aggregation: billed per 1000 index entries, not one read per job.
         return int(self._read(lambda: self._by_status(status).count().get(retry=self._retry))[0][0].value)
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> FirstSeen:
         from google.api_core import exceptions
 
-        record = {"transaction_id": transaction_id, "job_id": job_id, "pedido_id": pedido_id, "first_seen_at": at}
+        record: FirstSeen = {
+            "transaction_id": transaction_id,
+            "job_id": job_id,
+            "pedido_id": pedido_id,
+            "first_seen_at": at,
+        }
         ref = self._transactions.document(transaction_id)
         try:
-            ref.create(record)  # a create-only write: no transaction, no contention
+            ref.create(dict(record))  # a create-only write: no transaction, no contention
             return record
         except exceptions.Conflict:
             return self._read(lambda: ref.get(retry=self._retry)).to_dict()
