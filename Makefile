@@ -73,7 +73,7 @@ clean:
 ##        [UPLOAD_URL=... STATUS_URL=...], the URLs from `terraform output` by default
 .PHONY: smoke
 smoke:
-	@python3 -m tools.smoke --upload-url "$(UPLOAD_URL)" --status-url "$(STATUS_URL)" --api-key "$(API_KEY)" \
+	@$(if $(wildcard $(PY)),$(PY),python3) -m tools.smoke --upload-url "$(UPLOAD_URL)" --status-url "$(STATUS_URL)" --api-key "$(API_KEY)" \
 		--webhook-receiver "$(WEBHOOK_RECEIVER)"
 
 .PHONY: plan deploy

@@ -1,31 +1,40 @@
 """A small HTTP client of the deployed (or local) functions for `python -m common.cli upload`:
 upload receipt files, optionally follow each job to its end with a progress bar per job.
 
-Standard library only (urllib), so the command runs anywhere the repo does. Busy or unreachable
-servers (429, 502-504, connection errors) are retried after Retry-After or a growing delay, a
-bounded number of times; any other refusal is reported as the server's JSON error.
+On `requests` (installed with the Google clients): multipart bodies are requests' `files=`, and
+busy or unreachable servers (429, 502-504, connection errors) are retried by urllib3's `Retry`,
+after Retry-After or a growing delay, a bounded number of times; any other refusal is reported as
+the server's JSON error.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import mimetypes
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
 from common import auth
 
-TRANSIENT = (0, 429, 502, 503, 504)  # 0: the server could not be reached at all
+RETRIED = (429, 502, 503, 504)  # busy or a backend down: worth another try
+TRANSIENT = (0, *RETRIED)  # 0: the server could not be reached at all
 MAX_RETRIES = 5  # consecutive transient answers before giving up on a request or a job
-MAX_WAIT = 30.0  # longest pause between two tries, whatever Retry-After says
+MAX_WAIT = 30  # longest pause between two tries, whatever Retry-After says
 ENDED = ("finished", "failed")
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 @dataclass
@@ -35,16 +44,71 @@ class Answer:
     retry_after: float | None = None
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+class _Retry(Retry):
+    """urllib3's Retry, telling `say` how long it waits before each new try, and waiting 1, 2,
+    4... s (urllib3 retries the first time at once) when the server gives no valid Retry-After."""
+
+    def __init__(self, *args: Any, say: Callable[[str], None] = _quiet, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.say = say
+
+    def new(self, **kw: Any) -> _Retry:
+        retry = super().new(**kw)
+        retry.say = self.say
+        return retry
+
+    def get_backoff_time(self) -> float:
+        return float(min(self.backoff_max, self.backoff_factor * 2 ** max(0, len(self.history) - 1)))
+
+    def get_retry_after(self, response: Any) -> float | None:
+        try:
+            return super().get_retry_after(response)
+        except InvalidHeader:
+            return None  # not a number of seconds nor an HTTP date: the backoff instead
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None) -> _Retry:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)  # raises when out of tries
+        wait = (retry.get_retry_after(response) if response is not None else None) or retry.get_backoff_time()
+        self.say(f"{_code_of(response)}: trying again in {wait:.0f} s")
+        return retry
+
+
+def _code_of(response: Any) -> str:
+    """What to call a transient answer: its JSON `code`, else its status; no answer: unreachable."""
+    if response is None:
+        return "unreachable"
+    try:
+        code = json.loads(response.data).get("code")  # the body is drained before the retry anyway
+    except (ValueError, AttributeError):
+        code = None
+    return str(code or response.status)
+
+
+def retrying(say: Callable[[str], None] = _quiet) -> HTTPAdapter:
+    """An adapter that retries what is worth retrying, MAX_RETRIES times at most. POST too: an
+    upload is idempotent (the same bytes give back the same job)."""
+    retry = _Retry(
+        total=MAX_RETRIES,
+        backoff_factor=1,
+        backoff_max=MAX_WAIT,
+        status_forcelist=RETRIED,
+        allowed_methods=frozenset({"GET", "HEAD", "POST"}),
+        respect_retry_after_header=True,
+        retry_after_max=MAX_WAIT,
+        raise_on_status=False,  # the last busy answer is the answer
+        say=say,
+    )
+    return HTTPAdapter(max_retries=retry)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (a number of seconds or an HTTP date), None without a
+    valid one; urllib3 parses it."""
     if not value:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
     try:
-        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        return float(Retry().parse_retry_after(value))
+    except InvalidHeader:
         return None
 
 
@@ -58,54 +122,66 @@ def _json_or_error(status: int, raw: bytes) -> dict:
     return {"error": f"HTTP {status}: {raw[:200].decode(errors='replace')}", "code": "bad_response"}
 
 
-def call(request: urllib.request.Request, timeout: float = 600) -> Answer:
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(
-                response.status,
-                _json_or_error(response.status, response.read()),
-                _retry_after(response.headers.get("Retry-After")),
-            )
-    except urllib.error.HTTPError as e:
-        return Answer(e.code, _json_or_error(e.code, e.read()), _retry_after(e.headers.get("Retry-After")))
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        return Answer(0, {"error": f"could not reach {request.full_url}: {reason}", "code": "unreachable"})
+def _reason(error: BaseException) -> str:
+    """The root cause of a failed request ("[Errno 111] Connection refused", "timed out"), not
+    requests' and urllib3's wrappers around it."""
+    seen: list[BaseException] = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        wrapped = getattr(error, "reason", None)  # urllib3's MaxRetryError
+        if not isinstance(wrapped, BaseException):
+            args = getattr(error, "args", ())
+            wrapped = args[0] if args and isinstance(args[0], BaseException) else error.__cause__
+        if wrapped is None:
+            break
+        error = wrapped
+    return str(error)
+
+
+def call(
+    method: str,
+    url: str,
+    *,
+    timeout: float = 600,
+    retries: bool = False,
+    say: Callable[[str], None] = _quiet,
+    **options: Any,
+) -> Answer:
+    """One request (`options` are requests' `headers=`, `files=`, `data=`, `json=`...) and its
+    answer; with `retries`, transient answers are tried again first, each wait told to `say`."""
+    with requests.Session() as session:
+        if retries:
+            adapter = retrying(say)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        try:
+            response = session.request(method, url, timeout=timeout, **options)
+        except requests.RequestException as e:
+            return Answer(0, {"error": f"could not reach {url}: {_reason(e)}", "code": "unreachable"})
+        return Answer(
+            response.status_code,
+            _json_or_error(response.status_code, response.content),
+            retry_after(response.headers.get("Retry-After")),
+        )
+
+
+def call_with_retries(method: str, url: str, say: Callable[[str], None] = _quiet, **options: Any) -> Answer:
+    return call(method, url, retries=True, say=say, **options)
 
 
 def pause(answer: Answer, tries: int) -> float:
-    """How long to wait before trying again: what the server asked, else 1, 2, 4... seconds."""
+    """How long to wait before polling again: what the server asked, else 1, 2, 4... seconds."""
     wait = answer.retry_after if answer.retry_after is not None else 2.0**tries
     return min(wait, MAX_WAIT)
 
 
-def call_with_retries(make_request, sleep=time.sleep, say=lambda message: None) -> Answer:
-    for tries in range(MAX_RETRIES + 1):
-        answer = call(make_request())
-        if answer.status not in TRANSIENT or tries == MAX_RETRIES:
-            return answer
-        wait = pause(answer, tries)
-        say(f"{answer.body.get('code') or answer.status}: trying again in {wait:.0f} s")
-        sleep(wait)
-    raise AssertionError("unreachable")
-
-
-def multipart(path: str, fields: dict | None = None) -> tuple[bytes, str]:
-    """A multipart body with the file as `file` and `fields` (pedido_id, expected_amount...)."""
-    boundary = uuid.uuid4().hex
-    form = b"".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in (fields or {}).items()
-    )
-    name = os.path.basename(path).replace('"', "%22").replace("\r", "").replace("\n", "")
+def multipart(path: str, fields: dict | None = None) -> dict[str, Any]:
+    """The `files=` and `data=` of a multipart POST: the file as `file`, and `fields` (pedido_id,
+    expected_amount...). Reads the file now, so an unreadable one raises OSError here."""
     content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     with open(path, "rb") as f:
         content = f.read()
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode()
-    return form + head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+    return {"files": {"file": (os.path.basename(path), content, content_type)}, "data": dict(fields or {})}
 
 
 class ProgressBoard:
@@ -168,7 +244,7 @@ def follow(tracked: list[Tracked], headers: dict, board: ProgressBoard, timeout:
                 job.result = {"error": f"gave up waiting after {timeout:.0f} s", "code": "wait_timeout", **job.status}
             return
         for job in [j for j in waiting if j.due <= now]:
-            answer = call(urllib.request.Request(job.status_url, headers=headers))
+            answer = call("GET", job.status_url, headers=headers)
             if answer.status == 200 and "status" in answer.body:
                 job.status, job.transient = answer.body, 0
                 board.update(job.index, job.status)
@@ -212,15 +288,12 @@ def upload(
     tracked: list[Tracked] = []
     for index, path in enumerate(paths):
         try:
-            body, content_type = multipart(path)
+            form = multipart(path)
         except OSError as e:
             results[index] = {"file": path, "error": f"cannot read {path}: {e.strerror}", "code": "unreadable_file"}
             continue
         answer = call_with_retries(
-            lambda: urllib.request.Request(
-                url, data=body, method="POST", headers={**headers, "Content-Type": content_type}
-            ),
-            say=lambda message: print(f"{names[index]}: {message}", file=err),
+            "POST", url, headers=headers, say=lambda message: print(f"{names[index]}: {message}", file=err), **form
         )
         if answer.status not in (200, 202) or "job_id" not in answer.body:
             results[index] = {"file": path, **answer.body}

@@ -248,23 +248,23 @@ def install(
     app.register_error_handler(Exception, _on_unexpected)
 
 
-CORS_ALLOW_HEADERS = "X-API-Key, Content-Type"
-CORS_EXPOSE_HEADERS = "Location, Retry-After"  # the page reads the status URL and the retry delay
+CORS_ALLOW_HEADERS = ("X-API-Key", "Content-Type")
+CORS_EXPOSE_HEADERS = ("Location", "Retry-After")  # the page reads the status URL and the retry delay
+CORS_MAX_AGE_SECONDS = 600
 
 
-def _allowed_origin(origin: str, allowed: tuple[str, ...]) -> str | None:
-    """The Access-Control-Allow-Origin value for this request's Origin, or None."""
-    if not origin:
-        return None
-    if "*" in allowed:  # only when configured explicitly; the key travels in a header, not a cookie
-        return "*"
-    return origin if origin.lower() in allowed else None
+def _allowed_origin(origin: str, allowed: tuple[str, ...]) -> bool:
+    # CORS_ALLOWED_ORIGINS is lower-cased when read (common.config); "*" only when set explicitly,
+    # which is safe here: the API key travels in a header, never in a cookie.
+    return bool(origin) and ("*" in allowed or origin.lower() in allowed)
 
 
 def install_cors(app: flask.Flask, settings, methods: str) -> None:
-    """Let pages on CORS_ALLOWED_ORIGINS call this function: answer preflight OPTIONS requests
-    before any API key check (browsers never send credentials on a preflight), and mark every
-    response, errors included, so the page can read a refusal's JSON too."""
+    """Let pages on CORS_ALLOWED_ORIGINS call this function. flask-cors marks every response to an
+    allowed origin, errors included (so the page can read a refusal's JSON too), and fills in the
+    preflight's answer. functions-framework hands every method to the function, OPTIONS too, so
+    a preflight is answered here, before any API key check (browsers never send credentials on a
+    preflight): 204 for an allowed origin, a 403 JSON error for any other."""
     allowed = settings.cors_allowed_origins
 
     @app.before_request
@@ -275,19 +275,26 @@ def install_cors(app: flask.Flask, settings, methods: str) -> None:
         if not _allowed_origin(request.headers.get("Origin", ""), allowed):
             log.event("cors_refused", severity="NOTICE", origin=request.headers.get("Origin", ""), path=request.path)
             return error_response(403, "origin_not_allowed", "This origin is not in CORS_ALLOWED_ORIGINS.")
-        response = flask.Response(status=204)
-        response.headers["Access-Control-Allow-Methods"] = methods
-        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
-        response.headers["Access-Control-Max-Age"] = "600"
-        return response
+        return flask.Response(status=204)  # flask-cors adds the Access-Control-Allow-* headers
+
+    if not allowed:
+        return
+    import flask_cors  # only the functions a page calls need it (functions/upload, functions/status)
+
+    flask_cors.CORS(
+        app,
+        origins=list(allowed),
+        methods=methods,
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=CORS_MAX_AGE_SECONDS,
+        send_wildcard=True,  # "*" configured: answer "*", not the origin
+        always_send=False,  # no Origin, no CORS headers
+        vary_header=False,  # below, for every answer: flask-cors adds it only for several origins
+        intercept_exceptions=False,  # error answers pass through after_request already
+    )
 
     @app.after_request
-    def mark(response: flask.Response) -> flask.Response:
-        if not allowed:
-            return response
+    def vary(response: flask.Response) -> flask.Response:
         response.vary.add("Origin")  # the answer differs per origin: caches must keep them apart
-        origin = _allowed_origin(flask.request.headers.get("Origin", ""), allowed)
-        if origin:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
         return response

@@ -1,8 +1,9 @@
 """A job: one uploaded receipt's way through the pipeline, as a plain dict document.
 
-The document is the only truth about a job (every store keeps exactly this dict). State changes
-are pure functions from one document to the next, so each store only has to apply them
-atomically. `status_json` renders the original system's status contract.
+The document is the only truth about a job (every store keeps exactly this dict); `Job` is its
+type, a TypedDict: annotations only, so what is stored and shown is the plain dict it always was.
+State changes are pure functions from one document to the next, so each store only has to apply
+them atomically. `status_json` renders the original system's status contract.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any, TypedDict
 
 
 class Status(StrEnum):
@@ -34,12 +36,67 @@ _JOB_ID = re.compile(r"[0-9a-f]{32}")
 DEFAULT_TENANT = "default"
 
 
+class Result(TypedDict):
+    """A finished job's `result`: the seed's `{success, data}`; `data` is the receipt's fields
+    (common.processing.read_receipt), open-ended: each release may add one."""
+
+    success: bool
+    data: dict[str, Any]
+
+
+class Notification(TypedDict):
+    """The job's webhook delivery record (`notification`), once the job ended with a callback URL."""
+
+    status: str  # NOTIFY_PENDING, NOTIFY_DELIVERED or NOTIFY_FAILED
+    attempts: int
+    last_status_code: int | None
+    delivered_at: str | None  # ISO 8601, like every time in the document
+    delivery_id: str  # the X-Delivery-Id header: the same for every attempt
+    queued_at: str
+    lease_until: str | None
+    last_error: str | None
+
+
+class Job(TypedDict):
+    """The job document, as `new_job` makes it and every store keeps it (key order included).
+
+    Times are ISO 8601 strings (`iso`). `status` is a `Status` when made here, a plain str once
+    read back from a store: both compare equal to "queued". Documents written by older releases
+    may lack the newer keys, so readers use `.get` for `notification`, `trace` and the callback.
+    """
+
+    job_id: str
+    tenant: str  # whose job it is (common.tenants); documents from before tenants lack it
+    status: str
+    created_at: str
+    queued_at: str  # last time a task was handed over for it (the reconciler's clock)
+    started_at: str | None
+    ended_at: str | None
+    progress: int
+    attempts: int
+    lease_until: str | None
+    result: Result | None
+    error: str | None
+    error_code: str | None
+    last_error: str | None
+    sha256: str
+    blob_name: str
+    content_type: str
+    size: int
+    pedido_id: str | None
+    expected_amount: float | None
+    callback_url: str | None
+    callback_key: str | None
+    notification: Notification | None
+    trace: str | None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one delivery of a task came to, a job's OCR (common.processing) or its webhook
     (common.notify); the queue delivers the task again when `retry`."""
 
-    doc: dict | None = None  # the job as this delivery left it (OCR tasks)
+    doc: Job | None = None  # the job as this delivery left it (OCR tasks)
     retry_after: float | None = None  # set when the delivery should be tried again later
     reason: str = ""
     code: str = ""  # why to retry: "job_in_progress" or "backend_unavailable"
@@ -73,7 +130,7 @@ def is_valid_job_id(value: str) -> bool:
     return bool(_JOB_ID.fullmatch(value))
 
 
-def tenant_of(doc: dict) -> str:
+def tenant_of(doc: Job | dict) -> str:
     return doc.get("tenant") or DEFAULT_TENANT
 
 
@@ -98,7 +155,7 @@ def new_job(
     created: datetime | None = None,
     trace: str | None = None,
     tenant: str = DEFAULT_TENANT,
-) -> dict:
+) -> Job:
     created_at = iso(created or now())
     return {
         "job_id": new_job_id(),
@@ -128,12 +185,13 @@ def new_job(
     }
 
 
-def claim(doc: dict, at: datetime, lease_seconds: int) -> dict:
+def claim(doc: Job, at: datetime, lease_seconds: int) -> Job:
     """Start an attempt: a queued job, or a started one whose previous attempt's lease ran out."""
     if doc["status"] in (FINISHED, FAILED):
         raise JobEnded(f"job already {doc['status']}")
-    if doc["status"] == STARTED and not lease_expired(doc, at):
-        left = (datetime.fromisoformat(doc["lease_until"]) - at).total_seconds()
+    lease_until = doc["lease_until"]  # set while the lease runs: lease_expired says so without one
+    if doc["status"] == STARTED and lease_until and not lease_expired(doc, at):
+        left = (datetime.fromisoformat(lease_until) - at).total_seconds()
         raise JobBusy("job is being processed by another attempt", retry_after=left)
     return {
         **doc,
@@ -145,13 +203,13 @@ def claim(doc: dict, at: datetime, lease_seconds: int) -> dict:
     }
 
 
-def _require_attempt(doc: dict, attempt: int) -> None:
+def _require_attempt(doc: Job, attempt: int) -> None:
     # An attempt that lost its lease to a newer one must not overwrite the newer one's work.
     if doc["status"] != STARTED or doc["attempts"] != attempt:
         raise NotClaimable("this attempt no longer owns the job")
 
 
-def progress(doc: dict, attempt: int, percent: int, at: datetime, lease_seconds: int) -> dict:
+def progress(doc: Job, attempt: int, percent: int, at: datetime, lease_seconds: int) -> Job:
     """Report progress; it also renews the lease, so a live attempt keeps its job however long
     it runs, while a dead one loses it a lease after its last report."""
     _require_attempt(doc, attempt)
@@ -162,14 +220,14 @@ def progress(doc: dict, attempt: int, percent: int, at: datetime, lease_seconds:
     }
 
 
-def finish(doc: dict, attempt: int, result: dict, at: datetime) -> dict:
+def finish(doc: Job, attempt: int, result: Result, at: datetime) -> Job:
     _require_attempt(doc, attempt)
     return _ended(
         {**doc, "status": FINISHED, "progress": 100, "result": result, "ended_at": iso(at), "lease_until": None}, at
     )
 
 
-def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) -> dict:
+def fail(doc: Job, attempt: int | None, code: str, message: str, at: datetime) -> Job:
     """End the job failed; `attempt=None` fails it from outside any attempt (e.g. never started)."""
     if attempt is not None:
         _require_attempt(doc, attempt)
@@ -180,12 +238,12 @@ def fail(doc: dict, attempt: int | None, code: str, message: str, at: datetime) 
     )
 
 
-def _ended(doc: dict, at: datetime) -> dict:
+def _ended(doc: Job, at: datetime) -> Job:
     """A job with a callback URL owes its caller one notification once it ends: it is due from the
     same write that ends the job, so no crash in between can forget it (the reconciler resends)."""
     if not doc.get("callback_url") or doc.get("notification"):
         return doc
-    notification = {
+    notification: Notification = {
         "status": NOTIFY_PENDING,
         "attempts": 0,
         "last_status_code": None,
@@ -202,7 +260,7 @@ def _ended(doc: dict, at: datetime) -> dict:
 NOTIFY_PENDING, NOTIFY_DELIVERED, NOTIFY_FAILED = "pending", "delivered", "failed"
 
 
-def notification_attempt(doc: dict, at: datetime, lease_seconds: int) -> dict:
+def notification_attempt(doc: Job, at: datetime, lease_seconds: int) -> Job:
     """Start a delivery attempt of the job's notification: one at a time, each holding a lease."""
     note = doc.get("notification")
     if not note or note["status"] != NOTIFY_PENDING:
@@ -215,8 +273,8 @@ def notification_attempt(doc: dict, at: datetime, lease_seconds: int) -> dict:
 
 
 def notification_outcome(
-    doc: dict, attempt: int, status: str, status_code: int | None, error: str | None, at: datetime
-) -> dict:
+    doc: Job, attempt: int, status: str, status_code: int | None, error: str | None, at: datetime
+) -> Job:
     """Record what attempt `attempt` got: delivered, failed for good, or pending (retry later)."""
     note = doc.get("notification")
     if not note or note["status"] != NOTIFY_PENDING or note["attempts"] != attempt:
@@ -235,14 +293,14 @@ def notification_outcome(
     }
 
 
-def notification_requeued(doc: dict, at: datetime) -> dict:
+def notification_requeued(doc: Job, at: datetime) -> Job:
     note = doc.get("notification")
     if not note or note["status"] != NOTIFY_PENDING:
         raise NotClaimable("no notification pending")
     return {**doc, "notification": {**note, "queued_at": iso(at)}}
 
 
-def notification_stale(doc: dict, at: datetime, after_seconds: int) -> bool:
+def notification_stale(doc: Job, at: datetime, after_seconds: int) -> bool:
     """Pending, not being delivered, and not handed to the queue for `after_seconds`."""
     note = doc.get("notification")
     if not note or note["status"] != NOTIFY_PENDING:
@@ -252,26 +310,26 @@ def notification_stale(doc: dict, at: datetime, after_seconds: int) -> bool:
     return datetime.fromisoformat(note["queued_at"]) <= at - timedelta(seconds=after_seconds)
 
 
-def release(doc: dict, attempt: int, message: str, at: datetime) -> dict:
+def release(doc: Job, attempt: int, message: str, at: datetime) -> Job:
     """Give the job back after a transient failure, so the next delivery can claim it at once."""
     _require_attempt(doc, attempt)
     return {**doc, "status": QUEUED, "progress": 0, "lease_until": None, "last_error": message, "queued_at": iso(at)}
 
 
-def requeued(doc: dict, at: datetime) -> dict:
+def requeued(doc: Job, at: datetime) -> Job:
     """Note that a task was handed over again for a job still waiting (see common.reconcile)."""
     if doc["status"] != QUEUED:
         raise NotClaimable(f"job is {doc['status']}, not queued")
     return {**doc, "queued_at": iso(at)}
 
 
-def lease_expired(doc: dict, at: datetime) -> bool:
+def lease_expired(doc: Job, at: datetime) -> bool:
     return doc["status"] == STARTED and (not doc["lease_until"] or datetime.fromisoformat(doc["lease_until"]) <= at)
 
 
-def status_json(doc: dict) -> dict:
+def status_json(doc: Job) -> dict[str, Any]:
     """The seed's `GET /jobs/<id>/status` body for each status, plus a few documented extras."""
-    body = {"job_id": doc["job_id"], "status": doc["status"]}
+    body: dict[str, Any] = {"job_id": doc["job_id"], "status": doc["status"]}
     if doc["status"] == STARTED:
         body["progress"] = doc["progress"]
     if doc["status"] == FINISHED:
@@ -289,11 +347,16 @@ def status_json(doc: dict) -> dict:
     body["attempts"] = doc["attempts"]
     note = doc.get("notification")
     if note:
-        body["notification"] = {k: note[k] for k in ("status", "attempts", "last_status_code", "delivered_at")}
+        body["notification"] = {
+            "status": note["status"],
+            "attempts": note["attempts"],
+            "last_status_code": note["last_status_code"],
+            "delivered_at": note["delivered_at"],
+        }
     return body
 
 
-def webhook_json(doc: dict) -> dict:
+def webhook_json(doc: Job) -> dict[str, Any]:
     """What a webhook POSTs: the status JSON, without the notification's own delivery record."""
     body = status_json(doc)
     body.pop("notification", None)

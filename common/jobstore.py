@@ -25,12 +25,21 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from common import job as jobs
 from common.errors import BackendUnavailable
 
-Change = Callable[[dict], dict]
+Change = Callable[[jobs.Job], jobs.Job]
+
+
+class FirstSeen(TypedDict):
+    """The transaction index's record: the first job that showed an end-to-end id."""
+
+    transaction_id: str
+    job_id: str
+    pedido_id: str | None
+    first_seen_at: str
 
 
 class JobNotFound(Exception):
@@ -45,7 +54,7 @@ class BadCursor(ValueError):
     """A page cursor that this store did not hand out (or that was altered)."""
 
 
-def encode_cursor(doc: dict) -> str:
+def encode_cursor(doc: jobs.Job) -> str:
     """The opaque cursor after `doc`: its place in the (created_at, job_id) order, newest first.
     Clients must not build cursors; the encoding only keeps them short and URL-safe."""
     return base64.urlsafe_b64encode(f"{doc['created_at']}|{doc['job_id']}".encode()).decode().rstrip("=")
@@ -64,36 +73,36 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 class JobStore(Protocol):
-    def create(self, doc: dict) -> tuple[dict, bool]:
+    def create(self, doc: jobs.Job) -> tuple[jobs.Job, bool]:
         """Store a new job, or return (active job of the same tenant for the same sha256, False)."""
 
-    def get(self, job_id: str, tenant: str | None = None) -> dict | None:
+    def get(self, job_id: str, tenant: str | None = None) -> jobs.Job | None:
         """The job; None when unknown or, with `tenant`, another tenant's."""
 
-    def update(self, job_id: str, change: Change) -> dict: ...
+    def update(self, job_id: str, change: Change) -> jobs.Job: ...
 
-    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[dict]:
+    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[jobs.Job]:
         """Newest first."""
 
     def page(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None, tenant: str | None = None
-    ) -> tuple[builtins.list[dict], str | None]:
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
         """Newest first (created_at, then job_id, descending), `limit` jobs after `cursor`; and the
         cursor of the next page, None on the last one. Raises BadCursor for a cursor it did not make."""
 
     def count(self, status: str | None = None, tenant: str | None = None) -> int: ...
 
-    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         """Jobs whose notification (webhook) is still `pending`, any order."""
 
     def record_transaction(
         self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
-    ) -> dict:
+    ) -> FirstSeen:
         """Remember `job_id` as the tenant's first job with this id unless one already is; return
         the first record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
 
 
-def _visible(doc: dict | None, tenant: str | None) -> dict | None:
+def _visible(doc: jobs.Job | None, tenant: str | None) -> jobs.Job | None:
     return doc if doc is not None and (tenant is None or jobs.tenant_of(doc) == tenant) else None
 
 
@@ -176,14 +185,14 @@ class SqliteJobStore:
         return result
 
     @staticmethod
-    def _save(db, doc: dict, insert: bool) -> None:
+    def _save(db, doc: jobs.Job, insert: bool) -> None:
         row = (jobs.tenant_of(doc), doc["sha256"], doc["status"], doc["created_at"], json.dumps(doc), doc["job_id"])
         if insert:
             db.execute("INSERT INTO jobs (tenant, sha256, status, created_at, doc, job_id) VALUES (?,?,?,?,?,?)", row)
         else:
             db.execute("UPDATE jobs SET tenant=?, sha256=?, status=?, created_at=?, doc=? WHERE job_id=?", row)
 
-    def create(self, doc: dict) -> tuple[dict, bool]:
+    def create(self, doc: jobs.Job) -> tuple[jobs.Job, bool]:
         def tx(db):
             row = db.execute(
                 "SELECT doc FROM jobs WHERE tenant=? AND sha256=? AND status IN (?,?,?)"
@@ -197,7 +206,7 @@ class SqliteJobStore:
 
         return self._write(tx)
 
-    def get(self, job_id: str, tenant: str | None = None) -> dict | None:
+    def get(self, job_id: str, tenant: str | None = None) -> jobs.Job | None:
         row = self._connection().execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return _visible(json.loads(row[0]) if row else None, tenant)
 
@@ -212,7 +221,7 @@ class SqliteJobStore:
             params.append(status)
         return where, params
 
-    def update(self, job_id: str, change: Change) -> dict:
+    def update(self, job_id: str, change: Change) -> jobs.Job:
         def tx(db):
             row = db.execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
             if not row:
@@ -223,7 +232,7 @@ class SqliteJobStore:
 
         return self._write(tx)
 
-    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[dict]:
+    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[jobs.Job]:
         where, params = self._where(status, tenant)
         sql = "SELECT doc FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         rows = self._connection().execute(sql + " ORDER BY created_at DESC LIMIT ?", (*params, limit))
@@ -231,7 +240,7 @@ class SqliteJobStore:
 
     def page(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None, tenant: str | None = None
-    ) -> tuple[builtins.list[dict], str | None]:
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
         where, params = self._where(status, tenant)
         if cursor:
             created_at, job_id = decode_cursor(cursor)
@@ -243,7 +252,7 @@ class SqliteJobStore:
         docs = [json.loads(r[0]) for r in rows]
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
-    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         # Only ended jobs can owe a notification: the status index narrows the JSON scan to them.
         rows = self._connection().execute(
             "SELECT doc FROM jobs WHERE status IN (?,?) AND json_extract(doc, '$.notification.status')=? LIMIT ?",
@@ -258,7 +267,7 @@ class SqliteJobStore:
 
     def record_transaction(
         self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
-    ) -> dict:
+    ) -> FirstSeen:
         def tx(db):
             db.execute(
                 "INSERT OR IGNORE INTO transactions (tenant, transaction_id, job_id, pedido_id, first_seen_at)"
@@ -327,13 +336,13 @@ class FirestoreJobStore:
         and digests hold no `:`, so no two tenants' ids meet."""
         return f"{tenant}:{key}"
 
-    def _sha_pointer(self, doc: dict):
+    def _sha_pointer(self, doc: jobs.Job):
         return self._by_sha.document(self.scoped_id(jobs.tenant_of(doc), doc["sha256"]))
 
     def _transaction_ref(self, tenant: str, transaction_id: str):
         return self._transactions.document(self.scoped_id(tenant, transaction_id))
 
-    def create(self, doc: dict) -> tuple[dict, bool]:
+    def create(self, doc: jobs.Job) -> tuple[jobs.Job, bool]:
         pointer = self._sha_pointer(doc)
         tenant = jobs.tenant_of(doc)
 
@@ -353,14 +362,14 @@ class FirestoreJobStore:
 
         return self._run(tx)
 
-    def get(self, job_id: str, tenant: str | None = None) -> dict | None:
+    def get(self, job_id: str, tenant: str | None = None) -> jobs.Job | None:
         snapshot = self._read(lambda: self._jobs.document(job_id).get(retry=self._retry))
         return _visible(snapshot.to_dict() if snapshot.exists else None, tenant)
 
-    def _stream(self, query) -> list[dict]:
+    def _stream(self, query) -> list[jobs.Job]:
         return self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
 
-    def update(self, job_id: str, change: Change) -> dict:
+    def update(self, job_id: str, change: Change) -> jobs.Job:
         ref = self._jobs.document(job_id)
 
         def tx(transaction):
@@ -383,13 +392,13 @@ class FirestoreJobStore:
             query = query.where(filter=self._firestore.FieldFilter("status", "==", status))
         return query
 
-    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[dict]:
+    def list(self, status: str | None = None, limit: int = 50, tenant: str | None = None) -> list[jobs.Job]:
         query = self._where(status, tenant).order_by("created_at", direction=self._firestore.Query.DESCENDING)
         return self._stream(query.limit(limit))
 
     def page(
         self, status: str | None = None, limit: int = 50, cursor: str | None = None, tenant: str | None = None
-    ) -> tuple[builtins.list[dict], str | None]:
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
         descending = self._firestore.Query.DESCENDING
         # Ordering on the document id (the job id) after created_at needs no index beyond the ones
         # on (..., created_at): Firestore appends __name__ to every index in the last direction.
@@ -404,7 +413,7 @@ class FirestoreJobStore:
         docs = self._stream(query.limit(limit + 1))
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
-    def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
+    def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         # An equality filter on one field: served by Firestore's automatic single-field index.
         query = self._jobs.where(filter=self._firestore.FieldFilter("notification.status", "==", jobs.NOTIFY_PENDING))
         return self._stream(query.limit(limit))
@@ -415,17 +424,27 @@ class FirestoreJobStore:
 
     def record_transaction(
         self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
-    ) -> dict:
+    ) -> FirstSeen:
         from google.api_core import exceptions
 
-        record = {"transaction_id": transaction_id, "job_id": job_id, "pedido_id": pedido_id, "first_seen_at": at}
+        record: FirstSeen = {
+            "transaction_id": transaction_id,
+            "job_id": job_id,
+            "pedido_id": pedido_id,
+            "first_seen_at": at,
+        }
         ref = self._transaction_ref(tenant, transaction_id)
         try:
             ref.create({**record, "tenant": tenant})  # a create-only write: no transaction, no contention
             return record
         except exceptions.Conflict:
             first = self._read(lambda: ref.get(retry=self._retry)).to_dict()
-            return {k: first[k] for k in record}
+            return FirstSeen(
+                transaction_id=first["transaction_id"],
+                job_id=first["job_id"],
+                pedido_id=first["pedido_id"],
+                first_seen_at=first["first_seen_at"],
+            )  # without the stored tenant
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
 

@@ -30,8 +30,9 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
-from common import job, log, tenants
+from common import job, jobstore, log, tenants
 from common.errors import ApiError, QueueUnavailable
 
 MAX_URL_LENGTH = 2048
@@ -212,7 +213,8 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
 
 def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:
     """One delivery attempt of the job's notification, if one is due and nobody else is at it."""
-    settings, store = services.settings, services.jobs
+    settings = services.settings
+    store: jobstore.JobStore = services.jobs  # typed here: common.services imports this module
     lease = settings.notify_timeout_seconds + 30
     try:
         doc = store.update(job_id, lambda d: job.notification_attempt(d, job.now(), lease))
@@ -224,13 +226,16 @@ def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:
         return _deliver_claimed(services, doc, last_attempt)
 
 
-def _deliver_claimed(services, doc: dict, last_attempt: bool) -> job.Outcome:
-    settings, store, job_id = services.settings, services.jobs, doc["job_id"]
-    attempt = doc["notification"]["attempts"]
+def _deliver_claimed(services, doc: job.Job, last_attempt: bool) -> job.Outcome:
+    settings, job_id = services.settings, doc["job_id"]
+    store: jobstore.JobStore = services.jobs
+    note = doc["notification"]
+    assert note is not None  # job.notification_attempt claimed it
+    attempt = note["attempts"]
     last_attempt = last_attempt or attempt >= settings.notify_max_attempts
     started = time.monotonic()
-    response = _send(doc, settings)
-    fields = {
+    response = _send(doc, note["delivery_id"], settings)
+    fields: dict[str, Any] = {
         "job_id": job_id,
         "attempt": attempt,
         "status_code": response.status_code,
@@ -259,12 +264,12 @@ def _deliver_claimed(services, doc: dict, last_attempt: bool) -> job.Outcome:
     return job.Outcome()
 
 
-def _send(doc: dict, settings) -> Response:
+def _send(doc: job.Job, delivery_id: str, settings) -> Response:
     secret = tenants.signing_secret(settings, doc)
     if secret is None:
         return Response(None, "no webhook secret is configured for this job's tenant")
     try:
-        target = resolve(doc["callback_url"], settings)
+        target = resolve(doc["callback_url"] or "", settings)  # a job owes a notification only with one
     except UnsafeUrl as e:
         return Response(None, f"callback_url refused: {e}")
     body = json.dumps(job.webhook_json(doc), ensure_ascii=False, separators=(",", ":")).encode()
@@ -273,7 +278,7 @@ def _send(doc: dict, settings) -> Response:
         "Content-Type": "application/json",
         "User-Agent": "pix-receipts-webhook/1",
         "X-Timestamp": timestamp,
-        "X-Delivery-Id": doc["notification"]["delivery_id"],
+        "X-Delivery-Id": delivery_id,
         "X-Signature": sign(secret, timestamp, body),
     }
     return post(target, body, headers, settings.notify_timeout_seconds)
@@ -303,7 +308,7 @@ def run_in_background(services, job_id: str) -> None:
     ).start()
 
 
-def job_ended(services, doc: dict) -> None:
+def job_ended(services, doc: job.Job) -> None:
     """Hand the notification of a job that just ended to the notify queue. If the queue is down
     the notification stays pending in the job and the reconciler hands it over later."""
     note = doc.get("notification") if doc else None

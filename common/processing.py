@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import traceback
+from typing import Any
 
 from common import evidence, extraction, job, jobstore, log, notify, receiver, tenants, text
 from common.blobstore import BlobNotFound
@@ -31,7 +32,8 @@ class _Failure(Exception):
 def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
     """Process the job if it can be claimed now. `last_attempt`: the queue will not deliver
     again, so a transient failure must end the job instead of asking for a retry."""
-    settings, store = services.settings, services.jobs
+    settings = services.settings
+    store: jobstore.JobStore = services.jobs  # typed here: common.services imports this module
     claim = lambda d: job.claim(d, job.now(), settings.job_lease_seconds)  # noqa: E731
     try:
         # A plain read first: duplicate deliveries of a running or ended job then cost no
@@ -53,8 +55,9 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
         return _run_claimed(services, doc, last_attempt)
 
 
-def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
-    settings, store, job_id = services.settings, services.jobs, doc["job_id"]
+def _run_claimed(services, doc: job.Job, last_attempt: bool) -> Outcome:
+    settings, job_id = services.settings, doc["job_id"]
+    store: jobstore.JobStore = services.jobs
     attempt = doc["attempts"]
     last_attempt = last_attempt or attempt >= settings.task_max_attempts
     log.event("job_started", job_id=job_id, attempt=attempt)
@@ -94,7 +97,7 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
         return _lease_lost(store, job_id, attempt)
 
 
-def _lease_lost(store, job_id: str, attempt: int) -> Outcome:
+def _lease_lost(store: jobstore.JobStore, job_id: str, attempt: int) -> Outcome:
     # Our lease ran out and a newer attempt took the job over: its outcome wins.
     log.event("job_lease_lost", severity="WARNING", job_id=job_id, attempt=attempt)
     return Outcome(store.get(job_id))
@@ -104,7 +107,7 @@ def _ms_since(moment) -> int:
     return int((job.now() - moment).total_seconds() * 1000)
 
 
-def _extract_within_timeout(services, doc: dict, attempt: int) -> dict:
+def _extract_within_timeout(services, doc: job.Job, attempt: int) -> job.Result:
     """Run the extraction in a worker thread so a stuck or huge job can be given up on time.
 
     A thread cannot be killed; one that overruns keeps going until its next progress report,
@@ -137,7 +140,7 @@ def _extract_within_timeout(services, doc: dict, attempt: int) -> dict:
         pool.shutdown(wait=False)
 
 
-def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent: None, expected=None) -> dict:
+def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent: None, expected=None) -> dict[str, Any]:
     """A receipt file's `result.data`: its text, the PIX fields and the receiver check against
     `expected` (a tenant's common.tenants.ExpectedReceiver; default: EXPECTED_RECEIVER_*)."""
     receipt_text = text.extract_text(data, mime, ocr, settings, progress=lambda done: progress(20 + int(60 * done)))
@@ -166,8 +169,9 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
     }
 
 
-def _extract(services, doc: dict, attempt: int) -> dict:
-    settings, store, job_id = services.settings, services.jobs, doc["job_id"]
+def _extract(services, doc: job.Job, attempt: int) -> job.Result:
+    settings, job_id = services.settings, doc["job_id"]
+    store: jobstore.JobStore = services.jobs
 
     def progress(percent: int) -> None:
         store.update(job_id, lambda d: job.progress(d, attempt, percent, job.now(), settings.job_lease_seconds))
@@ -185,7 +189,11 @@ def _extract(services, doc: dict, attempt: int) -> dict:
             data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"], tenant=tenant
         )
         if first["job_id"] != job_id:
-            data_out["duplicate_of"] = {k: first[k] for k in ("job_id", "pedido_id", "first_seen_at")}
+            data_out["duplicate_of"] = {
+                "job_id": first["job_id"],
+                "pedido_id": first["pedido_id"],
+                "first_seen_at": first["first_seen_at"],
+            }
             extraction.flag(data_out, "duplicate_transaction")
     amount_check = receiver.validate_amount(data_out["amount"], doc.get("expected_amount"))
     if amount_check is not None:

@@ -24,7 +24,7 @@ from common.errors import QueueUnavailable
 BATCH = 500  # jobs looked at per status and pass
 
 
-def reconcile_once(app, at: datetime | None = None) -> dict:
+def reconcile_once(app: services.Services, at: datetime | None = None) -> dict[str, int]:
     at = at or job.now()
     settings, store = app.settings, app.jobs
     counts = {"requeued": 0, "taken_over": 0, "failed": 0, "notifications_requeued": 0}
@@ -62,13 +62,13 @@ def reconcile_once(app, at: datetime | None = None) -> dict:
     return counts
 
 
-def _fail_if_still_expired(doc: dict, at: datetime, message: str) -> dict:
+def _fail_if_still_expired(doc: job.Job, at: datetime, message: str) -> job.Job:
     if not job.lease_expired(doc, at):
         raise job.NotClaimable("the job was taken over meanwhile")
     return job.fail(doc, None, "too_many_attempts", message, at)
 
 
-def _hand_over(app, job_id: str, at: datetime) -> bool:
+def _hand_over(app: services.Services, job_id: str, at: datetime) -> bool:
     try:
         app.jobs.update(job_id, lambda d: job.requeued(d, at))
     except job.NotClaimable:
@@ -76,7 +76,7 @@ def _hand_over(app, job_id: str, at: datetime) -> bool:
     return _enqueue(app, job_id)
 
 
-def _enqueue(app, job_id: str) -> bool:
+def _enqueue(app: services.Services, job_id: str) -> bool:
     log.event("job_requeued", job_id=job_id)
     app.queue.enqueue(job_id)
     return True

@@ -90,7 +90,7 @@ def webhook_secret(settings, tenant: str) -> tuple[str, str] | None:
     return None
 
 
-def signing_secret(settings, doc: dict) -> str | None:
+def signing_secret(settings, doc: job.Job) -> str | None:
     """The secret that signs a job's webhook: the entry chosen when it was accepted (a job
     accepted with `*` keeps it), else its tenant's own; never `*` chosen here, since the OCR
     function, which delivers, is not told API_KEY_HASHES and so cannot count the tenants."""

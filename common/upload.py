@@ -23,7 +23,7 @@ MAX_EXPECTED_AMOUNT = 1_000_000_000
 class Accepted:
     """What the upload accepted: the job, and how it is being processed."""
 
-    job: dict
+    job: job.Job
     duplicate: bool
     processing: str  # "queued", "inline", "inline_fallback" (the queue was down) or "duplicate"
 
@@ -109,7 +109,7 @@ def accept_upload(services, files, form, tenant: str = tenants.DEFAULT) -> Accep
     return _hand_over(services, doc, checked)
 
 
-def _hand_over(services, doc: dict, checked) -> Accepted:
+def _hand_over(services, doc: job.Job, checked) -> Accepted:
     """Enqueue the new job; if the queue is down, run it here or refuse, never strand it."""
     job_id = doc["job_id"]
     try:

@@ -9,6 +9,7 @@ import html
 import mimetypes
 import os
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import flask
@@ -68,7 +69,7 @@ def static_file(static_dir: str, name: str) -> flask.Response:
     return _file_response(data, _TYPES.get(extension) or mimetypes.guess_type(name)[0] or "application/octet-stream")
 
 
-def list_jobs(store, args, tenant: str) -> dict:
+def list_jobs(store: jobstore.JobStore, args, tenant: str) -> dict[str, Any]:
     """`GET /jobs?status=&limit=&cursor=`: one page of the tenant's jobs (newest first, as their
     status JSON), the cursor of the next page (null on the last) and the number of its jobs in each
     status."""

@@ -61,11 +61,9 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> N
 def follow(args, upload_url: str) -> int:
     """Upload the file, poll its status until the job ends, print the final status JSON."""
     fields = {k: v for k, v in (("pedido_id", args.pedido_id), ("expected_amount", args.expected_amount)) if v}
-    body, content_type = client.multipart(args.file, fields)
+    form = client.multipart(args.file, fields)
     print(f"uploading {args.file} to {upload_url}/ ...", file=sys.stderr)
-    uploaded = client.call(
-        urllib.request.Request(upload_url + "/", data=body, headers={"Content-Type": content_type}, method="POST")
-    )
+    uploaded = client.call("POST", upload_url + "/", **form)
     answer = uploaded.body
     if uploaded.status == 0 or uploaded.status >= 400:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
@@ -74,13 +72,13 @@ def follow(args, upload_url: str) -> int:
     status, seen = answer, None
     while status.get("status") in ("queued", "started"):
         time.sleep(0.3)
-        status = client.call(urllib.request.Request(answer["status_url"])).body
+        status = client.call("GET", answer["status_url"]).body
         now = (status.get("status"), status.get("progress"))
         if now != seen:
             print(f"  {now[0]}" + (f" {now[1]}%" if now[0] == "started" else ""), file=sys.stderr)
             seen = now
     # The status function's answer, as a client would read it.
-    status = client.call(urllib.request.Request(answer["status_url"])).body
+    status = client.call("GET", answer["status_url"]).body
     print(json.dumps(status, indent=2, ensure_ascii=False))
     return 0 if status.get("status") == "finished" else 1
 

@@ -1,8 +1,14 @@
-from datetime import timedelta
+import json
+import os
+import typing
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from common import job
+from tests.helpers import ROOT
+
+GOLDEN = os.path.join(ROOT, "tests", "golden", "job_documents.json")
 
 
 def fresh() -> dict:
@@ -78,3 +84,53 @@ def test_every_task_has_one_outcome_type():
     assert processing.Outcome is job.Outcome
     assert notify.deliver.__annotations__["return"] in ("job.Outcome", job.Outcome)
     assert job.Outcome(retry_after=3.0).retry and not job.Outcome().retry
+
+
+# --- the document and the status JSON, byte for byte ------------------------------------------
+
+
+def life_cycle() -> dict[str, job.Job]:
+    """One job through every status, at fixed times and with fixed ids (the random ones replaced)."""
+    t0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    queued = job.new_job(
+        sha256="e" * 64,
+        blob_name="e" * 64 + ".png",
+        content_type="image/png",
+        size=1234,
+        pedido_id="P-1",
+        expected_amount=10.5,
+        callback_url="https://erp.example/hook",
+        callback_key="*",
+        created=t0,
+        trace="projects/p/traces/t",
+    )
+    queued["job_id"] = "a" * 32
+    started = job.progress(job.claim(queued, t0 + timedelta(seconds=1), 30), 1, 50, t0 + timedelta(seconds=2), 30)
+    result: job.Result = {"success": True, "data": {"amount": 10.5, "transaction_id": "E" + "1" * 31}}
+    finished = job.finish(started, 1, result, t0 + timedelta(seconds=3))
+    released = job.release(started, 1, "backend down", t0 + timedelta(seconds=3))
+    failed = job.fail(released, None, "no_receipt_found", "No PIX receipt", t0 + timedelta(seconds=4))
+    for ended in (finished, failed):
+        assert ended["notification"] is not None
+        ended["notification"]["delivery_id"] = "d" * 32
+    return {"queued": queued, "started": started, "finished": finished, "failed": failed}
+
+
+def test_the_stored_document_and_the_status_json_are_byte_identical_to_the_pinned_ones():
+    # tests/golden/job_documents.json was written by the code before the job had a type (plus
+    # the document's `tenant`, issue 16): the stored document, the status JSON and the webhook
+    # body of each status, keys in order.
+    with open(GOLDEN, encoding="utf-8") as f:
+        golden = json.load(f)
+    for name, doc in life_cycle().items():
+        shown = {"doc": doc, "status_json": job.status_json(doc), "webhook_json": job.webhook_json(doc)}
+        for part, value in shown.items():
+            assert json.dumps(value) == json.dumps(golden[name][part]), f"{name} {part} changed"
+
+
+def test_the_job_type_names_every_key_of_the_document_in_order():
+    doc = life_cycle()["finished"]
+    assert list(typing.get_type_hints(job.Job)) == list(doc)
+    assert job.Job.__required_keys__ == frozenset(doc)
+    assert list(typing.get_type_hints(job.Notification)) == list(doc["notification"] or {})
+    assert list(typing.get_type_hints(job.Result)) == list(doc["result"] or {})

@@ -144,13 +144,13 @@ def test_jobs_and_pages_take_only_get(status):
 PAGE_ORIGIN = "https://status-abc.a.run.app"
 
 
-def preflight(client, path, origin, method):
+def preflight(client, path, origin, method, request_headers="x-api-key"):
     return client.options(
         path,
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": "x-api-key",
+            "Access-Control-Request-Headers": request_headers,
         },
     )
 
@@ -170,8 +170,12 @@ def test_preflight_from_an_allowed_origin_passes_before_the_api_key_check(make_c
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == PAGE_ORIGIN
     assert method in response.headers["Access-Control-Allow-Methods"]
-    assert response.headers["Access-Control-Allow-Headers"] == "X-API-Key, Content-Type"
+    # flask-cors names the requested headers it allows (browsers compare them case-insensitively)
+    assert response.headers["Access-Control-Allow-Headers"] == "x-api-key"
+    assert response.headers["Access-Control-Max-Age"] == "600"
     assert "Origin" in response.headers["Vary"]
+    both = preflight(client, path, PAGE_ORIGIN.upper(), method, "Content-Type, X-API-Key, X-Other")
+    assert both.status_code == 204 and both.headers["Access-Control-Allow-Headers"] == "Content-Type, X-API-Key"
     refused = preflight(client, path, "https://evil.example", method)
     assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
 

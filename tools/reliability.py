@@ -49,7 +49,6 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -212,10 +211,9 @@ def make_receipts(directory: str, seeds: range, image_every: int = 4) -> list[Up
 
 # --- talking to the stack ------------------------------------------------------------------------
 def upload_one(url: str, upload: Upload) -> Upload:
-    body, content_type = client.multipart(upload.name)
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+    form = client.multipart(upload.name)
     upload.started = time.time()
-    answer = client.call(request, timeout=120)
+    answer = client.call("POST", url, timeout=120, **form)
     upload.latency = time.time() - upload.started
     upload.status = answer.status
     if 200 <= answer.status < 300 and "job_id" in answer.body:
@@ -263,7 +261,7 @@ class Batch:
 
 
 def get_status(url: str) -> client.Answer:
-    return client.call(urllib.request.Request(url), timeout=15)
+    return client.call("GET", url, timeout=15)
 
 
 def wait_for_jobs(result: Result, bound: float) -> None:
@@ -467,13 +465,7 @@ def _check_processes(stack: Stack, result: Result) -> None:
 
 def _deliver_again(stack: Stack, job_ids: list[str], times: int) -> collections.Counter:
     def deliver(job_id):
-        request = urllib.request.Request(
-            stack.urls["ocr"] + "/",
-            data=json.dumps({"job_id": job_id}).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        answer = client.call(request, timeout=120)
+        answer = client.call("POST", stack.urls["ocr"] + "/", json={"job_id": job_id}, timeout=120)
         return f"{answer.status} {answer.body.get('code') or answer.body.get('status', '')}".strip()
 
     with concurrent.futures.ThreadPoolExecutor(16) as pool:

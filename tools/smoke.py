@@ -10,8 +10,9 @@
     python3 -m tools.smoke [--upload-url URL] [--status-url URL] [--api-key KEY]
                            [--webhook-receiver URL] [--timeout SECONDS]
 
-The URLs default to `terraform -chdir=terraform output -json` (upload_url, status_url). Standard
-library only, like common/client.py which it uses: it runs wherever the repo is checked out.
+The URLs default to `terraform -chdir=terraform output -json` (upload_url, status_url). Beyond the
+standard library it needs only `requests`, for common/client.py which it uses: `make smoke` runs it
+with the project's virtualenv when there is one, else with any python3 that has requests.
 Exit code 0 when no step failed, 1 when one did, 2 when it could not start.
 """
 
@@ -27,7 +28,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 import uuid
 import zlib
 
@@ -120,9 +120,7 @@ class Smoke:
         self.steps = Steps(out)
 
     def get(self, url: str, headers: dict | None = None) -> client.Answer:
-        return client.call_with_retries(
-            lambda: urllib.request.Request(url, headers=self.headers if headers is None else headers)
-        )
+        return client.call_with_retries("GET", url, headers=self.headers if headers is None else headers)
 
     def run(self) -> int:
         job = self.upload()
@@ -158,12 +156,8 @@ class Smoke:
             path = os.path.join(folder, "receipt.png")
             with open(path, "wb") as f:
                 f.write(unique_sample())
-            body, content_type = client.multipart(path, fields)
-        answer = client.call_with_retries(
-            lambda: urllib.request.Request(
-                self.upload_url, data=body, method="POST", headers={**self.headers, "Content-Type": content_type}
-            )
-        )
+            form = client.multipart(path, fields)
+        answer = client.call_with_retries("POST", self.upload_url, headers=self.headers, **form)
         if answer.status not in (200, 202) or "job_id" not in answer.body:
             hint = {401: " (pass API_KEY)", 403: " (is API_KEY one of api_key_hashes?)"}.get(answer.status, "")
             if answer.body.get("code") == "webhooks_not_configured":
