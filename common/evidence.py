@@ -218,8 +218,13 @@ def _add(positions: list[Position], first: int, expected: str, readings: list) -
         allowed = _alphabet(first + offset)
         raw = {reading.char: reading.prob, **reading.alternatives}
         probs = {c: p for c, p in raw.items() if c in allowed}
-        # Rivals the id's structure rules out give their share back; unknown mass stays unknown.
+        # Rivals the id's structure rules out give their share back; unknown mass stays unknown,
+        # but no more of it can be an allowed rival than the weakest runner-up listed, for each
+        # allowed character not listed (the engine ranks them all: the rest scored lower).
         total = max(1.0 - sum(p for c, p in raw.items() if c not in allowed), 1e-6)
+        if reading.alternatives:
+            weakest = min(reading.alternatives.values())
+            total = min(total, sum(probs.values()) + weakest * len(set(allowed) - set(raw)))
         best = max(probs, key=lambda char: probs[char]) if probs else None
         if position.readings and position.ranked() and best != position.ranked()[0][0]:
             position.agree = False

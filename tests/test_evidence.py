@@ -74,6 +74,19 @@ def test_a_non_look_alike_below_the_floor_is_ambiguous_too():
     assert check.ambiguous == [26] and E2E[:26] + "8" + E2E[27:] in check.candidates
 
 
+def test_mass_the_engine_spread_over_characters_it_ranked_below_every_runner_up_is_no_rival():
+    # Position 25 ("B", no look-alike) at 0.8: the rest went to characters the engine ranked
+    # below its three runners-up (a 0.0005 each at most, 61 allowed ones): at most 3.8%.
+    spread = readings(E2E, {25: (0.8, {"8": 0.0009, "R": 0.0007, "å": 0.0005})})
+    assert evidence.check_id(E2E, [page_with(E2E, Recognizer(spread))]).settled
+    # The same 0.8 with a runner-up that could be it: open.
+    rival = readings(E2E, {25: (0.8, {"8": 0.15, "R": 0.0007, "å": 0.0005})})
+    assert evidence.check_id(E2E, [page_with(E2E, Recognizer(rival))]).ambiguous == [25]
+    # Without runners-up there is no bound: the unknown 20% stays unknown.
+    alone = readings(E2E, {25: (0.8, {})})
+    assert evidence.check_id(E2E, [page_with(E2E, Recognizer(alone))]).ambiguous == [25]
+
+
 def test_digits_where_the_id_must_have_digits_ignore_letter_rivals():
     # An "O" runner-up in the date part is no rival: positions 2-21 are digits.
     check = evidence.check_id(E2E, [page_with(E2E, Recognizer(readings(E2E, {12: (0.7, {"O": 0.3})})))])
