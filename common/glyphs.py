@@ -671,7 +671,9 @@ def _stem_or_one(glyph: _Glyph, line: _Line):
     # Another line's ascenders are not eroded like this line's stems: a chat app's JPEG took up
     # to a pixel off an l's top here (measured on the adversarial set), so only more will do.
     eroded = max(allowance, BORROWED_EROSION) if line.borrowed else allowance
-    if ascender is not None and rise < ascender - line.margin - eroded and abs(drop) <= allowance:
+    # A stem whose foot JPEG or blur wore above the baseline lost as much of its top: count it back.
+    worn = max(0.0, -drop)
+    if ascender is not None and rise + worn < ascender - line.margin - eroded and drop <= allowance:
         return "I", ("I",), "at_cap_height"
     why = "close_to_cap" if ascender is not None else "no_ascender_reference"
     return None, ("l", "I") if rise > highest_i / 2 else ("I", "l"), why
