@@ -89,8 +89,12 @@ def new_job(
     callback_key: str | None = None,
     created: datetime | None = None,
     trace: str | None = None,
+    retention_days: int | None = None,
 ) -> dict:
-    created_at = iso(created or now())
+    """`retention_days` (RETENTION_DAYS): how long the job keeps the receipt's personal data; its
+    `expires_at` is when the job store drops it (None: kept until erased)."""
+    moment = created or now()
+    created_at = iso(moment)
     return {
         "job_id": new_job_id(),
         "status": QUEUED,
@@ -115,6 +119,8 @@ def new_job(
         "callback_key": callback_key,  # whose webhook secret signs it: an API key digest or "*"
         "notification": None,
         "trace": trace,  # the upload request's Cloud Trace: the job's log lines carry it too
+        # Firestore's TTL policy deletes the job after this; the reconciler's sweep does on SQLite.
+        "expires_at": iso(moment + timedelta(days=retention_days)) if retention_days else None,
     }
 
 

@@ -5,6 +5,9 @@ Two operations carry the correctness rules:
   queued, started or finished, that job is returned instead of creating another.
 - `update(job_id, change)` applies `change(doc) -> new doc` as one read-modify-write, so two
   deliveries of one task cannot both claim a job. `change` may raise to leave the job untouched.
+- `delete(job_id)` erases a job with its index records (hash pointer, transaction records), and
+  every job and record carries `expires_at` (RETENTION_DAYS): Firestore's TTL policy deletes what
+  expired, `sweep_expired` does on SQLite (common.erasure decides about the blob).
 
 Adapters: SQLite (embedded default) and Firestore (the same client talks to the emulator when
 FIRESTORE_EMULATOR_HOST is set).
@@ -21,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from common import job as jobs
 from common.errors import BackendUnavailable
@@ -81,9 +84,24 @@ class JobStore(Protocol):
     def pending_notifications(self, limit: int = 500) -> builtins.list[dict]:
         """Jobs whose notification (webhook) is still `pending`, any order."""
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(
+        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, expires_at: str | None = None
+    ) -> dict:
         """Remember `job_id` as the first job with this id unless one already is; return the first
-        record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
+        record `{transaction_id, job_id, pedido_id, first_seen_at}`. The record is dropped at
+        `expires_at` (the job's) or with its job."""
+
+    def delete(self, job_id: str) -> dict | None:
+        """Erase the job, the transaction records naming it and the hash pointer to it, at once;
+        return the erased document, None when there was no such job."""
+
+    def sha256_in_use(self, sha256: str) -> bool:
+        """Whether any job (in any status) still refers to these bytes, so to their blob."""
+
+    def sweep_expired(self, at: str, limit: int = 500) -> builtins.list[dict]:
+        """Delete up to `limit` jobs whose `expires_at` is at or before `at` (ISO 8601), with their
+        records, and the expired transaction records; return the deleted jobs. A store whose
+        backend expires documents itself (Firestore's TTL policy) deletes nothing here."""
 
 
 class SqliteJobStore:
@@ -102,8 +120,23 @@ class SqliteJobStore:
             db.execute("CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
-                " pedido_id TEXT, first_seen_at TEXT NOT NULL)"
+                " pedido_id TEXT, first_seen_at TEXT NOT NULL, expires_at TEXT)"
             )
+            self._add_expiry(db)
+
+    @staticmethod
+    def _add_expiry(db) -> None:
+        """Retention (RETENTION_DAYS): the sweep finds expired jobs by their documents' `expires_at`
+        and expired transaction records by their column (added to a database made before it)."""
+        if "expires_at" not in {row[1] for row in db.execute("PRAGMA table_info(transactions)")}:
+            try:
+                db.execute("ALTER TABLE transactions ADD COLUMN expires_at TEXT")
+            except sqlite3.OperationalError as e:
+                if "duplicate column" not in str(e):  # another process added it meanwhile
+                    raise
+        db.execute(f"CREATE INDEX IF NOT EXISTS jobs_expires_at ON jobs ({_SQLITE_EXPIRES_AT})")
+        db.execute("CREATE INDEX IF NOT EXISTS transactions_job_id ON transactions (job_id)")
+        db.execute("CREATE INDEX IF NOT EXISTS transactions_expires_at ON transactions (expires_at)")
 
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread; autocommit mode so each write transaction is explicit.
@@ -199,15 +232,64 @@ class SqliteJobStore:
             return self._connection().execute("SELECT COUNT(*) FROM jobs WHERE status=?", (status,)).fetchone()[0]
         return self._connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(
+        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, expires_at: str | None = None
+    ) -> dict:
         def tx(db):
-            db.execute("INSERT OR IGNORE INTO transactions VALUES (?,?,?,?)", (transaction_id, job_id, pedido_id, at))
+            db.execute(
+                "INSERT OR IGNORE INTO transactions (transaction_id, job_id, pedido_id, first_seen_at, expires_at)"
+                " VALUES (?,?,?,?,?)",
+                (transaction_id, job_id, pedido_id, at, expires_at),
+            )
             row = db.execute(
                 "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?", (transaction_id,)
             ).fetchone()
             return {"transaction_id": transaction_id, "job_id": row[0], "pedido_id": row[1], "first_seen_at": row[2]}
 
         return self._write(tx)
+
+    def delete(self, job_id: str) -> dict | None:
+        def tx(db):
+            row = db.execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if not row:
+                return None
+            db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+            db.execute("DELETE FROM transactions WHERE job_id=?", (job_id,))
+            return json.loads(row[0])
+
+        return self._write(tx)
+
+    def sha256_in_use(self, sha256: str) -> bool:
+        return self._connection().execute("SELECT 1 FROM jobs WHERE sha256=? LIMIT 1", (sha256,)).fetchone() is not None
+
+    def sweep_expired(self, at: str, limit: int = 500) -> builtins.list[dict]:
+        def tx(db):
+            rows = db.execute(
+                f"SELECT job_id, doc FROM jobs WHERE {_SQLITE_EXPIRES_AT} <= ? LIMIT ?", (at, limit)
+            ).fetchall()
+            for job_id, _doc in rows:
+                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+                db.execute("DELETE FROM transactions WHERE job_id=?", (job_id,))
+            db.execute("DELETE FROM transactions WHERE expires_at <= ?", (at,))
+            return [json.loads(doc) for _job_id, doc in rows]
+
+        return self._write(tx)
+
+
+# The expression of the jobs_expires_at index: a query uses the index only when it is written alike.
+_SQLITE_EXPIRES_AT = "json_extract(doc, '$.expires_at')"
+
+
+def _to_firestore(data: dict) -> dict:
+    """`expires_at` as a Firestore timestamp: the TTL policy (terraform/firestore.tf) acts only on those."""
+    at = data.get("expires_at")
+    return {**data, "expires_at": datetime.fromisoformat(at)} if isinstance(at, str) else data
+
+
+def _from_firestore(data: dict[str, Any]) -> dict:
+    """The plain document back: `expires_at` as the ISO 8601 string every store keeps."""
+    at = data.get("expires_at")
+    return {**data, "expires_at": jobs.iso(at)} if isinstance(at, datetime) else data
 
 
 class FirestoreJobStore:
@@ -264,19 +346,19 @@ class FirestoreJobStore:
             if seen.exists:
                 existing = self._jobs.document(seen.get("job_id")).get(transaction=transaction)
                 if existing.exists and existing.get("status") in jobs.ACTIVE:
-                    return existing.to_dict(), False
-            transaction.create(self._jobs.document(doc["job_id"]), doc)
-            transaction.set(pointer, {"job_id": doc["job_id"]})
+                    return _from_firestore(existing.to_dict()), False
+            transaction.create(self._jobs.document(doc["job_id"]), _to_firestore(doc))
+            transaction.set(pointer, _to_firestore({"job_id": doc["job_id"], "expires_at": doc.get("expires_at")}))
             return doc, True
 
         return self._run(tx)
 
     def get(self, job_id: str) -> dict | None:
         snapshot = self._read(lambda: self._jobs.document(job_id).get(retry=self._retry))
-        return snapshot.to_dict() if snapshot.exists else None
+        return _from_firestore(snapshot.to_dict()) if snapshot.exists else None
 
     def _stream(self, query) -> list[dict]:
-        return self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
+        return self._read(lambda: [_from_firestore(snapshot.to_dict()) for snapshot in query.stream(retry=self._retry)])
 
     def update(self, job_id: str, change: Change) -> dict:
         ref = self._jobs.document(job_id)
@@ -285,8 +367,8 @@ class FirestoreJobStore:
             snapshot = ref.get(transaction=transaction)
             if not snapshot.exists:
                 raise JobNotFound(job_id)
-            doc = change(snapshot.to_dict())
-            transaction.set(ref, doc)
+            doc = change(_from_firestore(snapshot.to_dict()))
+            transaction.set(ref, _to_firestore(doc))
             return doc
 
         return self._run(tx)
@@ -326,18 +408,54 @@ class FirestoreJobStore:
         # A count() aggregation: billed per 1000 index entries, not one read per job.
         return int(self._read(lambda: self._by_status(status).count().get(retry=self._retry))[0][0].value)
 
-    def record_transaction(self, transaction_id: str, job_id: str, pedido_id: str | None, at: str) -> dict:
+    def record_transaction(
+        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, expires_at: str | None = None
+    ) -> dict:
         from google.api_core import exceptions
 
         record = {"transaction_id": transaction_id, "job_id": job_id, "pedido_id": pedido_id, "first_seen_at": at}
         ref = self._transactions.document(transaction_id)
         try:
-            ref.create(record)  # a create-only write: no transaction, no contention
+            # A create-only write: no transaction, no contention.
+            ref.create(_to_firestore({**record, "expires_at": expires_at}))
             return record
         except exceptions.Conflict:
-            return self._read(lambda: ref.get(retry=self._retry)).to_dict()
+            stored = self._read(lambda: ref.get(retry=self._retry)).to_dict()
+            return {key: stored.get(key) for key in record}
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
+
+    def delete(self, job_id: str) -> dict | None:
+        ref = self._jobs.document(job_id)
+        # The records naming the job: a single-field equality, served by the automatic index.
+        named = self._transactions.where(filter=self._firestore.FieldFilter("job_id", "==", job_id))
+
+        def tx(transaction):
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            doc = _from_firestore(snapshot.to_dict())
+            pointer = self._by_sha.document(doc["sha256"])
+            seen = pointer.get(transaction=transaction)
+            records = list(named.stream(transaction=transaction))
+            transaction.delete(ref)
+            if seen.exists and seen.get("job_id") == job_id:
+                transaction.delete(pointer)
+            for record in records:
+                transaction.delete(record.reference)
+            return doc
+
+        return self._run(tx)
+
+    def sha256_in_use(self, sha256: str) -> bool:
+        query = self._jobs.where(filter=self._firestore.FieldFilter("sha256", "==", sha256)).limit(1)
+        return bool(self._stream(query))
+
+    def sweep_expired(self, at: str, limit: int = 500) -> builtins.list[dict]:
+        # The TTL policy on `expires_at` (terraform/firestore.tf) deletes expired documents, usually
+        # within a day of their expiry; the emulator has no TTL, and a sweep here would need the
+        # field indexed, which Google advises against for TTL fields.
+        return []
 
 
 def from_settings(settings) -> JobStore:

@@ -172,7 +172,9 @@ def _extract(services, doc: dict, attempt: int) -> dict:
     data_out = read_receipt(data, doc["content_type"], services.ocr, settings, progress)
     if data_out["transaction_id"]:
         # Atomic per end-to-end id: of two jobs with one payment, exactly one is the first.
-        first = store.record_transaction(data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"])
+        first = store.record_transaction(
+            data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"], doc.get("expires_at")
+        )
         if first["job_id"] != job_id:
             data_out["duplicate_of"] = {k: first[k] for k in ("job_id", "pedido_id", "first_seen_at")}
             extraction.flag(data_out, "duplicate_transaction")

@@ -100,6 +100,7 @@ def accept_upload(services, files, form, api_key_digest: str | None = None) -> A
             callback_url=callback_url,
             callback_key=callback_key,
             trace=log.bound("trace"),
+            retention_days=services.settings.retention_days,
         )
     )
     if not created:
