@@ -48,7 +48,12 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
         return Outcome(store.get(job_id), 1.0, "another delivery is claiming the job", "job_in_progress")
     # The upload's trace links this job's log lines to the request that created it.
     with log.context(trace=doc.get("trace")):
-        return _run_claimed(services, doc, last_attempt)
+        try:
+            return _run_claimed(services, doc, last_attempt)
+        except jobstore.JobNotFound:
+            # Erased (DELETE /jobs/<id>) while this attempt ran: nothing is left to record.
+            log.event("job_erased_while_running", job_id=job_id)
+            return Outcome()
 
 
 def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
@@ -117,7 +122,7 @@ def _extract_within_timeout(services, doc: dict, attempt: int) -> dict:
         raise _Failure(e.code, e.message) from None
     except BlobNotFound:
         raise _Failure("blob_missing", "The stored receipt file is missing.") from None
-    except (BackendUnavailable, job.NotClaimable):
+    except (BackendUnavailable, job.NotClaimable, jobstore.JobNotFound):
         raise
     except Exception as e:
         log.event(
