@@ -46,6 +46,8 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
     except jobstore.Contended as e:
         log.event("job_busy", job_id=job_id, retry_after=1, reason=str(e))
         return Outcome(store.get(job_id), 1.0, "another delivery is claiming the job", "job_in_progress")
+    except jobstore.JobNotFound:
+        return Outcome()  # erased (or expired) before this delivery: nothing to run
     # The upload's trace links this job's log lines to the request that created it.
     with log.context(trace=doc.get("trace")):
         try:

@@ -224,6 +224,15 @@ def test_an_attempt_whose_job_is_erased_stops_quietly(sample):
     assert app.jobs.get(doc["job_id"]) is None and blob_names() == []
 
 
+def test_a_task_for_an_erased_job_does_nothing(sample):
+    app = services.get()
+    doc = queue_file(sample["png"], "image/png")
+    assert erasure.erase_job(app, doc["job_id"])  # erased while its task waited in the queue
+    outcome = app.run_job(doc["job_id"])
+    assert outcome.doc is None and not outcome.retry
+    assert app.jobs.get(doc["job_id"]) is None
+
+
 def test_an_erased_jobs_webhook_is_dropped():
     outcome = notify.deliver(services.get(), job.new_job_id())
     assert not outcome.retry
