@@ -7,13 +7,16 @@ same bytes (blobs are content-addressed: one blob serves every job of the same S
 
 A re-upload of the same bytes racing the erasure (between the check and the blob's deletion) gets
 a job whose receipt is gone: it fails with `blob_missing` and the client uploads again.
+
+    python -m common.erasure --backfill    # once, after upgrading: expiry for older documents
 """
 
 from __future__ import annotations
 
+import argparse
 from datetime import datetime
 
-from common import job, log
+from common import job, log, services
 
 
 def erase_job(services, job_id: str) -> bool:
@@ -47,3 +50,25 @@ def _erase_blob_if_unused(services, doc: dict) -> bool:
         return False
     services.blobs.delete(doc["blob_name"])
     return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Retention of the job store's documents.")
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="give jobs and index records stored before retention existed their expires_at (RETENTION_DAYS)",
+    )
+    args = parser.parse_args(argv)
+    if not args.backfill:
+        parser.print_usage()
+        return 2
+    app = services.get()
+    changed = app.jobs.add_missing_expiry(app.settings.retention_days)
+    log.event("expiry_backfilled", documents=changed, retention_days=app.settings.retention_days)
+    print(f"{changed} documents given an expiry ({app.settings.retention_days} days after creation)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from common import job as jobs
@@ -102,6 +102,14 @@ class JobStore(Protocol):
         """Delete up to `limit` jobs whose `expires_at` is at or before `at` (ISO 8601), with their
         records, and the expired transaction records; return the deleted jobs. A store whose
         backend expires documents itself (Firestore's TTL policy) deletes nothing here."""
+
+    def add_missing_expiry(self, retention_days: int) -> int:
+        """Give every job and index record stored without `expires_at` (before retention existed)
+        one: its creation + `retention_days`; a hash pointer gets its job's. The number changed."""
+
+
+def _expiry(created_at: str, retention_days: int) -> str:
+    return jobs.iso(datetime.fromisoformat(created_at) + timedelta(days=retention_days))
 
 
 class SqliteJobStore:
@@ -272,6 +280,24 @@ class SqliteJobStore:
                 db.execute("DELETE FROM transactions WHERE job_id=?", (job_id,))
             db.execute("DELETE FROM transactions WHERE expires_at <= ?", (at,))
             return [json.loads(doc) for _job_id, doc in rows]
+
+        return self._write(tx)
+
+    def add_missing_expiry(self, retention_days: int) -> int:
+        def tx(db):
+            rows = db.execute(f"SELECT doc FROM jobs WHERE {_SQLITE_EXPIRES_AT} IS NULL").fetchall()
+            for (raw,) in rows:
+                doc = json.loads(raw)
+                self._save(db, {**doc, "expires_at": _expiry(doc["created_at"], retention_days)}, insert=False)
+            records = db.execute(
+                "SELECT transaction_id, first_seen_at FROM transactions WHERE expires_at IS NULL"
+            ).fetchall()
+            for transaction_id, first_seen_at in records:
+                db.execute(
+                    "UPDATE transactions SET expires_at=? WHERE transaction_id=?",
+                    (_expiry(first_seen_at, retention_days), transaction_id),
+                )
+            return len(rows) + len(records)
 
         return self._write(tx)
 
@@ -456,6 +482,32 @@ class FirestoreJobStore:
         # within a day of their expiry; the emulator has no TTL, and a sweep here would need the
         # field indexed, which Google advises against for TTL fields.
         return []
+
+    def add_missing_expiry(self, retention_days: int) -> int:
+        # Firestore cannot query for a missing field: every document is read once. A one-off, for
+        # documents written before retention existed (python -m common.erasure --backfill).
+        changed = 0
+        for collection, created in ((self._jobs, "created_at"), (self._transactions, "first_seen_at")):
+            for snapshot in self._read(lambda c=collection: list(c.stream(retry=self._retry))):
+                if _field(snapshot, created) and not _field(snapshot, "expires_at"):
+                    expires = datetime.fromisoformat(_expiry(_field(snapshot, created), retention_days))
+                    self._read(lambda s=snapshot, e=expires: s.reference.update({"expires_at": e}))
+                    changed += 1
+        for pointer in self._read(lambda: list(self._by_sha.stream(retry=self._retry))):
+            if _field(pointer, "expires_at"):
+                continue
+            job_id = _field(pointer, "job_id")
+            target = self.get(job_id) if job_id else None
+            # A pointer to a job that is gone expires now: the TTL policy removes it.
+            until = datetime.fromisoformat((target or {}).get("expires_at") or jobs.iso(jobs.now()))
+            self._read(lambda p=pointer, u=until: p.reference.update({"expires_at": u}))
+            changed += 1
+        return changed
+
+
+def _field(snapshot, name: str):
+    data = snapshot.to_dict() or {}
+    return data.get(name)
 
 
 def from_settings(settings) -> JobStore:

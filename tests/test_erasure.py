@@ -240,3 +240,14 @@ def test_an_erased_jobs_webhook_is_dropped():
 
 def test_erase_job_reports_a_missing_job():
     assert erasure.erase_job(services.get(), job.new_job_id()) is False
+
+
+def test_the_backfill_command_gives_older_jobs_an_expiry(make_client, stack, capsys):
+    make_client("status", **stack, RETENTION_DAYS="45")
+    legacy = queue_file(b"\x89PNG stored before retention", "image/png")  # no expires_at
+    assert legacy["expires_at"] is None
+    assert erasure.main(["--backfill"]) == 0
+    assert "documents given an expiry (45 days after creation)" in capsys.readouterr().out
+    expires_at = services.get().jobs.get(legacy["job_id"])["expires_at"]
+    assert datetime.fromisoformat(expires_at) - datetime.fromisoformat(legacy["created_at"]) == timedelta(days=45)
+    assert erasure.main([]) == 2  # nothing asked: the usage

@@ -321,3 +321,26 @@ def test_an_old_sqlite_database_gains_the_expiry_column(tmp_path):
     assert store.record_transaction(E2E, "b" * 32, None, job.iso(job.now()))["job_id"] == "a" * 32
     assert store.sweep_expired(job.iso(job.now())) == []  # a record without expiry stays
     jobstore.SqliteJobStore(path)  # opening it again changes nothing
+
+
+def test_documents_stored_before_retention_get_an_expiry(store):
+    legacy, _ = store.create(new())  # no retention: as stored before expires_at existed
+    store.record_transaction(E2E, legacy["job_id"], None, legacy["created_at"])
+    kept, _ = store.create(new("b" * 64, retention_days=5))
+    assert store.add_missing_expiry(30) >= 2
+    doc = store.get(legacy["job_id"])
+    assert doc["expires_at"] == job.iso(datetime.fromisoformat(legacy["created_at"]) + timedelta(days=30))
+    assert store.get(kept["job_id"]) == kept  # an expiry already set stays
+    assert store.add_missing_expiry(30) == 0  # nothing left without one
+    at = job.iso(datetime.fromisoformat(doc["expires_at"]) + timedelta(seconds=1))
+    if isinstance(store, jobstore.SqliteJobStore):
+        assert {d["job_id"] for d in store.sweep_expired(at)} == {kept["job_id"], legacy["job_id"]}
+        assert store.record_transaction(E2E, "c" * 32, None, at)["job_id"] == "c" * 32  # its record went too
+        return
+    from google.cloud import firestore
+
+    from tests.conftest import PROJECT
+
+    client = firestore.Client(project=PROJECT)
+    for collection, name in (("jobs_transactions", E2E), ("jobs_by_sha256", "a" * 64)):
+        assert job.iso(client.collection(collection).document(name).get().get("expires_at")) == doc["expires_at"]
