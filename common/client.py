@@ -1,5 +1,6 @@
-"""A small HTTP client of the deployed (or local) functions for `python -m common.cli upload`:
-upload receipt files, optionally follow each job to its end with a progress bar per job.
+"""A small HTTP client of the deployed (or local) functions for `python -m common.cli upload` and
+`erase`: upload receipt files, optionally follow each job to its end with a progress bar per job;
+erase jobs.
 
 Standard library only (urllib), so the command runs anywhere the repo does. Busy or unreachable
 servers (429, 502-504, connection errors) are retried after Retry-After or a growing delay, a
@@ -249,3 +250,22 @@ def upload(
     else:  # accepted: queued, or already finished (inline processing, a duplicate)
         ok = all("job_id" in r and r.get("status") != "failed" for r in results)
     return (0 if ok else 1), results
+
+
+def erase(job_ids: list[str], status_base: str, api_key: str, err=None) -> tuple[int, list[dict]]:
+    """`DELETE /jobs/<id>` on the status function for each job: the job, its index records and its
+    receipt are erased. Returns (exit code, one JSON document per job: `erased` true, or the error)."""
+    err = err or sys.stderr
+    headers = {auth.API_KEY_HEADER: api_key} if api_key else {}
+    results = []
+    for job_id in job_ids:
+        url = f"{status_base.rstrip('/')}/jobs/{job_id}"
+        answer = call_with_retries(
+            lambda: urllib.request.Request(url, method="DELETE", headers=headers),
+            say=lambda message: print(f"{job_id}: {message}", file=err),  # noqa: B023 (called in this iteration)
+        )
+        if answer.status == 204:
+            results.append({"job_id": job_id, "erased": True})
+        else:
+            results.append({"job_id": job_id, "erased": False, **answer.body})
+    return (0 if all(r["erased"] for r in results) else 1), results
