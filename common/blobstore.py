@@ -38,6 +38,9 @@ class BlobStore(Protocol):
 
     def names(self) -> list[str]: ...
 
+    def delete(self, name: str) -> None:
+        """Erase the blob, every stored version of it included; a no-op if there is none."""
+
 
 class LocalBlobStore:
     def __init__(self, directory: str):
@@ -82,6 +85,12 @@ class LocalBlobStore:
 
     def names(self) -> list[str]:
         return sorted(n for n in os.listdir(self.directory) if _NAME.fullmatch(n))
+
+    def delete(self, name: str) -> None:
+        try:
+            os.unlink(self._path(name))
+        except FileNotFoundError:
+            pass
 
 
 def _transient_errors():
@@ -131,6 +140,23 @@ class GcsBlobStore:
 
     def names(self) -> list[str]:
         return sorted(b.name for b in self._client.list_blobs(self._bucket))
+
+    def delete(self, name: str) -> None:
+        """The bucket is versioned: deleting the live object only makes it noncurrent (kept for
+        noncurrent_retention_days), so erasure deletes each generation of the name. Cloud Storage's
+        soft delete still holds deleted bytes for its retention (7 days by default)."""
+        from google.api_core import exceptions
+
+        check_name(name)
+        try:
+            versions = [b for b in self._client.list_blobs(self._bucket, prefix=name, versions=True) if b.name == name]
+            for version in versions:
+                try:
+                    self._bucket.delete_blob(name, generation=version.generation, retry=self._retry)
+                except exceptions.NotFound:
+                    pass  # deleted meanwhile
+        except _transient_errors() as e:
+            raise BackendUnavailable(f"Cloud Storage delete failed: {e}") from e
 
 
 def from_settings(settings) -> BlobStore:

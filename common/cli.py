@@ -8,6 +8,10 @@ Exit code 1 if any file could not be read as a receipt.
 upload function (UPLOAD_URL, API_KEY from the environment by default) and prints, per file, the
 upload's answer or with --wait the job's final status, plus `file`; progress goes to stderr.
 Exit code 1 if an upload was refused or a job failed.
+
+`python -m common.cli erase JOB_ID... [--status-base URL] [--api-key KEY]` erases jobs and their
+receipts (`DELETE /jobs/<id>` on the status function, STATUS_BASE_URL and API_KEY by default) and
+prints `{"job_id", "erased"}` per job, with the error when refused. Exit code 1 if one was.
 """
 
 from __future__ import annotations
@@ -54,6 +58,18 @@ def upload(args) -> int:
     return status
 
 
+def erase(args) -> int:
+    from common import client
+
+    if not args.status_base:
+        print("no status function URL: pass --status-base or set STATUS_BASE_URL", file=sys.stderr)
+        return 2
+    status, results = client.erase(args.job_ids, args.status_base, args.api_key)
+    for result in results:
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+    return status
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> int:
     parser = argparse.ArgumentParser(prog=prog, description="PIX receipt tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,9 +102,22 @@ def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> i
         help="with --wait, give up on jobs still running after this long (default 600)",
     )
     upload_command.add_argument("--json", action="store_true", help="one compact JSON object per line")
+    erase_command = commands.add_parser("erase", help="erase jobs and their receipts (DELETE /jobs/<id>)")
+    erase_command.add_argument("job_ids", nargs="+", metavar="JOB_ID")
+    erase_command.add_argument(
+        "--status-base",
+        default=os.environ.get("STATUS_BASE_URL", ""),
+        metavar="URL",
+        help="the status function's URL (default: $STATUS_BASE_URL)",
+    )
+    erase_command.add_argument(
+        "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
+    )
     args = parser.parse_args(argv)
     if args.command == "upload":
         return upload(args)
+    if args.command == "erase":
+        return erase(args)
     return extract(args.files, args.json)
 
 

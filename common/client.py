@@ -1,5 +1,6 @@
-"""A small HTTP client of the deployed (or local) functions for `python -m common.cli upload`:
-upload receipt files, optionally follow each job to its end with a progress bar per job.
+"""A small HTTP client of the deployed (or local) functions for `python -m common.cli upload` and
+`erase`: upload receipt files, optionally follow each job to its end with a progress bar per job;
+erase jobs.
 
 On `requests` (installed with the Google clients): multipart bodies are requests' `files=`, and
 busy or unreachable servers (429, 502-504, connection errors) are retried by urllib3's `Retry`,
@@ -92,7 +93,7 @@ def retrying(say: Callable[[str], None] = _quiet) -> HTTPAdapter:
         backoff_factor=1,
         backoff_max=MAX_WAIT,
         status_forcelist=RETRIED,
-        allowed_methods=frozenset({"GET", "HEAD", "POST"}),
+        allowed_methods=frozenset({"GET", "HEAD", "POST", "DELETE"}),
         respect_retry_after_header=True,
         retry_after_max=MAX_WAIT,
         raise_on_status=False,  # the last busy answer is the answer
@@ -322,3 +323,24 @@ def upload(
     else:  # accepted: queued, or already finished (inline processing, a duplicate)
         ok = all("job_id" in r and r.get("status") != "failed" for r in results)
     return (0 if ok else 1), results
+
+
+def erase(job_ids: list[str], status_base: str, api_key: str, err=None) -> tuple[int, list[dict]]:
+    """`DELETE /jobs/<id>` on the status function for each job: the job, its index records and its
+    receipt are erased. Returns (exit code, one JSON document per job: `erased` true, or the error)."""
+    err = err or sys.stderr
+    headers = {auth.API_KEY_HEADER: api_key} if api_key else {}
+    results = []
+    for job_id in job_ids:
+        url = f"{status_base.rstrip('/')}/jobs/{job_id}"
+        answer = call_with_retries(
+            "DELETE",
+            url,
+            say=lambda message: print(f"{job_id}: {message}", file=err),  # noqa: B023 (called in this iteration)
+            headers=headers,
+        )
+        if answer.status == 204:
+            results.append({"job_id": job_id, "erased": True})
+        else:
+            results.append({"job_id": job_id, "erased": False, **answer.body})
+    return (0 if all(r["erased"] for r in results) else 1), results

@@ -259,6 +259,14 @@ class Settings:
         "how long Firestore reads retry transient errors before the store counts as down (503, the job retried)",
         minimum=1,
     )
+    retention_days: int = setting(
+        "RETENTION_DAYS",
+        90,  # terraform/variables.tf retention_days: the receipts bucket deletes receipts as old
+        "days a job, its transaction and hash index records keep the receipt's personal data: each carries "
+        "`expires_at` = creation + this, enforced by Firestore's TTL policy and by the reconciler's sweep on "
+        "SQLite (see [Personal data](operations.md#personal-data-retention-and-erasure))",
+        minimum=1,
+    )
     task_queue: str = setting(
         "TASK_QUEUE",
         "inline",

@@ -89,6 +89,7 @@ class Job(TypedDict):
     callback_key: str | None
     notification: Notification | None
     trace: str | None
+    expires_at: str | None  # RETENTION_DAYS after creation; documents from before retention lack it
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,12 @@ def new_job(
     created: datetime | None = None,
     trace: str | None = None,
     tenant: str = DEFAULT_TENANT,
+    retention_days: int | None = None,
 ) -> Job:
-    created_at = iso(created or now())
+    """`retention_days` (RETENTION_DAYS): how long the job keeps the receipt's personal data; its
+    `expires_at` is when the job store drops it (None: kept until erased)."""
+    moment = created or now()
+    created_at = iso(moment)
     return {
         "job_id": new_job_id(),
         "tenant": tenant,  # only its tenant's keys see it; never in the status JSON
@@ -182,6 +187,8 @@ def new_job(
         "callback_key": callback_key,  # whose webhook secret signs it: a tenant (name or key digest) or "*"
         "notification": None,
         "trace": trace,  # the upload request's Cloud Trace: the job's log lines carry it too
+        # Firestore's TTL policy deletes the job after this; the reconciler's sweep does on SQLite.
+        "expires_at": iso(moment + timedelta(days=retention_days)) if retention_days else None,
     }
 
 

@@ -9,6 +9,9 @@ Two operations carry the correctness rules:
   bytes (sha256) is queued, started or finished, that job is returned instead of creating another.
 - `update(job_id, change)` applies `change(doc) -> new doc` as one read-modify-write, so two
   deliveries of one task cannot both claim a job. `change` may raise to leave the job untouched.
+- `delete(job_id)` erases a job with its index records (hash pointer, transaction records), and
+  every job and record carries `expires_at` (RETENTION_DAYS): Firestore's TTL policy deletes what
+  expired, `sweep_expired` does on SQLite (common.erasure decides about the blob).
 
 Adapters: SQLite (embedded default) and Firestore (the same client talks to the emulator when
 FIRESTORE_EMULATOR_HOST is set).
@@ -24,7 +27,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypedDict
 
 from common import job as jobs
@@ -96,14 +99,41 @@ class JobStore(Protocol):
         """Jobs whose notification (webhook) is still `pending`, any order."""
 
     def record_transaction(
-        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
+        self,
+        transaction_id: str,
+        job_id: str,
+        pedido_id: str | None,
+        at: str,
+        tenant: str = jobs.DEFAULT_TENANT,
+        expires_at: str | None = None,
     ) -> FirstSeen:
         """Remember `job_id` as the tenant's first job with this id unless one already is; return
-        the first record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
+        the first record `{transaction_id, job_id, pedido_id, first_seen_at}`. The record is
+        dropped at `expires_at` (the job's) or with its job."""
+
+    def delete(self, job_id: str) -> jobs.Job | None:
+        """Erase the job, the transaction records naming it and the hash pointer to it, at once;
+        return the erased document, None when there was no such job."""
+
+    def sha256_in_use(self, sha256: str) -> bool:
+        """Whether any job (of any tenant, in any status) still refers to these bytes, so to their blob."""
+
+    def sweep_expired(self, at: str, limit: int = 500) -> builtins.list[jobs.Job]:
+        """Delete up to `limit` jobs whose `expires_at` is at or before `at` (ISO 8601), with their
+        records, and the expired transaction records; return the deleted jobs. A store whose
+        backend expires documents itself (Firestore's TTL policy) deletes nothing here."""
+
+    def add_missing_expiry(self, retention_days: int) -> int:
+        """Give every job and index record stored without `expires_at` (before retention existed)
+        one: its creation + `retention_days`; a hash pointer gets its job's. The number changed."""
 
 
 def _visible(doc: jobs.Job | None, tenant: str | None) -> jobs.Job | None:
     return doc if doc is not None and (tenant is None or jobs.tenant_of(doc) == tenant) else None
+
+
+def _expiry(created_at: str, retention_days: int) -> str:
+    return jobs.iso(datetime.fromisoformat(created_at) + timedelta(days=retention_days))
 
 
 class SqliteJobStore:
@@ -126,9 +156,24 @@ class SqliteJobStore:
             db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS transactions (tenant TEXT NOT NULL, transaction_id TEXT NOT NULL,"
-                " job_id TEXT NOT NULL, pedido_id TEXT, first_seen_at TEXT NOT NULL,"
+                " job_id TEXT NOT NULL, pedido_id TEXT, first_seen_at TEXT NOT NULL, expires_at TEXT,"
                 " PRIMARY KEY (tenant, transaction_id))"
             )
+            self._add_expiry(db)
+
+    @staticmethod
+    def _add_expiry(db) -> None:
+        """Retention (RETENTION_DAYS): the sweep finds expired jobs by their documents' `expires_at`
+        and expired transaction records by their column (added to a database made before it)."""
+        if "expires_at" not in {row[1] for row in db.execute("PRAGMA table_info(transactions)")}:
+            try:
+                db.execute("ALTER TABLE transactions ADD COLUMN expires_at TEXT")
+            except sqlite3.OperationalError as e:
+                if "duplicate column" not in str(e):  # another process added it meanwhile
+                    raise
+        db.execute(f"CREATE INDEX IF NOT EXISTS jobs_expires_at ON jobs ({_SQLITE_EXPIRES_AT})")
+        db.execute("CREATE INDEX IF NOT EXISTS transactions_job_id ON transactions (job_id)")
+        db.execute("CREATE INDEX IF NOT EXISTS transactions_expires_at ON transactions (expires_at)")
 
     @staticmethod
     def _migrate(db) -> None:
@@ -266,13 +311,19 @@ class SqliteJobStore:
         return self._connection().execute(sql, params).fetchone()[0]
 
     def record_transaction(
-        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
+        self,
+        transaction_id: str,
+        job_id: str,
+        pedido_id: str | None,
+        at: str,
+        tenant: str = jobs.DEFAULT_TENANT,
+        expires_at: str | None = None,
     ) -> FirstSeen:
         def tx(db):
             db.execute(
-                "INSERT OR IGNORE INTO transactions (tenant, transaction_id, job_id, pedido_id, first_seen_at)"
-                " VALUES (?,?,?,?,?)",
-                (tenant, transaction_id, job_id, pedido_id, at),
+                "INSERT OR IGNORE INTO transactions"
+                " (tenant, transaction_id, job_id, pedido_id, first_seen_at, expires_at) VALUES (?,?,?,?,?,?)",
+                (tenant, transaction_id, job_id, pedido_id, at, expires_at),
             )
             row = db.execute(
                 "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE tenant=? AND transaction_id=?",
@@ -281,6 +332,67 @@ class SqliteJobStore:
             return {"transaction_id": transaction_id, "job_id": row[0], "pedido_id": row[1], "first_seen_at": row[2]}
 
         return self._write(tx)
+
+    def delete(self, job_id: str) -> jobs.Job | None:
+        def tx(db):
+            row = db.execute("SELECT doc FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if not row:
+                return None
+            db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+            db.execute("DELETE FROM transactions WHERE job_id=?", (job_id,))
+            return json.loads(row[0])
+
+        return self._write(tx)
+
+    def sha256_in_use(self, sha256: str) -> bool:
+        return self._connection().execute("SELECT 1 FROM jobs WHERE sha256=? LIMIT 1", (sha256,)).fetchone() is not None
+
+    def sweep_expired(self, at: str, limit: int = 500) -> builtins.list[jobs.Job]:
+        def tx(db):
+            rows = db.execute(
+                f"SELECT job_id, doc FROM jobs WHERE {_SQLITE_EXPIRES_AT} <= ? LIMIT ?", (at, limit)
+            ).fetchall()
+            for job_id, _doc in rows:
+                db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
+                db.execute("DELETE FROM transactions WHERE job_id=?", (job_id,))
+            db.execute("DELETE FROM transactions WHERE expires_at <= ?", (at,))
+            return [json.loads(doc) for _job_id, doc in rows]
+
+        return self._write(tx)
+
+    def add_missing_expiry(self, retention_days: int) -> int:
+        def tx(db):
+            rows = db.execute(f"SELECT doc FROM jobs WHERE {_SQLITE_EXPIRES_AT} IS NULL").fetchall()
+            for (raw,) in rows:
+                doc = json.loads(raw)
+                self._save(db, {**doc, "expires_at": _expiry(doc["created_at"], retention_days)}, insert=False)
+            records = db.execute(
+                "SELECT tenant, transaction_id, first_seen_at FROM transactions WHERE expires_at IS NULL"
+            ).fetchall()
+            for tenant, transaction_id, first_seen_at in records:
+                db.execute(
+                    "UPDATE transactions SET expires_at=? WHERE tenant=? AND transaction_id=?",
+                    (_expiry(first_seen_at, retention_days), tenant, transaction_id),
+                )
+            return len(rows) + len(records)
+
+        return self._write(tx)
+
+
+# The expression of the jobs_expires_at index: a query uses the index only when it is written alike.
+_SQLITE_EXPIRES_AT = "json_extract(doc, '$.expires_at')"
+
+
+def _to_firestore(data: dict) -> dict:
+    """`expires_at` as a Firestore timestamp: the TTL policy (terraform/firestore.tf) acts only on those."""
+    at = data.get("expires_at")
+    return {**data, "expires_at": datetime.fromisoformat(at)} if isinstance(at, str) else data
+
+
+def _from_firestore(data: dict[str, Any]) -> Any:
+    """The plain document back: `expires_at` as the ISO 8601 string every store keeps."""
+    at = data.get("expires_at")
+    return {**data, "expires_at": jobs.iso(at)} if isinstance(at, datetime) else data
 
 
 class FirestoreJobStore:
@@ -355,19 +467,20 @@ class FirestoreJobStore:
                     and existing.get("status") in jobs.ACTIVE
                     and jobs.tenant_of(existing.to_dict()) == tenant
                 ):
-                    return existing.to_dict(), False
-            transaction.create(self._jobs.document(doc["job_id"]), doc)
-            transaction.set(pointer, {"job_id": doc["job_id"], "tenant": tenant})
+                    return _from_firestore(existing.to_dict()), False
+            transaction.create(self._jobs.document(doc["job_id"]), _to_firestore(doc))
+            pointer_doc = {"job_id": doc["job_id"], "tenant": tenant, "expires_at": doc.get("expires_at")}
+            transaction.set(pointer, _to_firestore(pointer_doc))
             return doc, True
 
         return self._run(tx)
 
     def get(self, job_id: str, tenant: str | None = None) -> jobs.Job | None:
         snapshot = self._read(lambda: self._jobs.document(job_id).get(retry=self._retry))
-        return _visible(snapshot.to_dict() if snapshot.exists else None, tenant)
+        return _visible(_from_firestore(snapshot.to_dict()) if snapshot.exists else None, tenant)
 
     def _stream(self, query) -> list[jobs.Job]:
-        return self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
+        return self._read(lambda: [_from_firestore(snapshot.to_dict()) for snapshot in query.stream(retry=self._retry)])
 
     def update(self, job_id: str, change: Change) -> jobs.Job:
         ref = self._jobs.document(job_id)
@@ -376,8 +489,8 @@ class FirestoreJobStore:
             snapshot = ref.get(transaction=transaction)
             if not snapshot.exists:
                 raise JobNotFound(job_id)
-            doc = change(snapshot.to_dict())
-            transaction.set(ref, doc)
+            doc = change(_from_firestore(snapshot.to_dict()))
+            transaction.set(ref, _to_firestore(doc))
             return doc
 
         return self._run(tx)
@@ -423,7 +536,13 @@ class FirestoreJobStore:
         return int(self._read(lambda: self._where(status, tenant).count().get(retry=self._retry))[0][0].value)
 
     def record_transaction(
-        self, transaction_id: str, job_id: str, pedido_id: str | None, at: str, tenant: str = jobs.DEFAULT_TENANT
+        self,
+        transaction_id: str,
+        job_id: str,
+        pedido_id: str | None,
+        at: str,
+        tenant: str = jobs.DEFAULT_TENANT,
+        expires_at: str | None = None,
     ) -> FirstSeen:
         from google.api_core import exceptions
 
@@ -435,7 +554,8 @@ class FirestoreJobStore:
         }
         ref = self._transaction_ref(tenant, transaction_id)
         try:
-            ref.create({**record, "tenant": tenant})  # a create-only write: no transaction, no contention
+            # A create-only write: no transaction, no contention.
+            ref.create(_to_firestore({**record, "tenant": tenant, "expires_at": expires_at}))
             return record
         except exceptions.Conflict:
             first = self._read(lambda: ref.get(retry=self._retry)).to_dict()
@@ -444,9 +564,67 @@ class FirestoreJobStore:
                 job_id=first["job_id"],
                 pedido_id=first["pedido_id"],
                 first_seen_at=first["first_seen_at"],
-            )  # without the stored tenant
+            )  # without the stored tenant and expiry
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
+
+    def delete(self, job_id: str) -> jobs.Job | None:
+        ref = self._jobs.document(job_id)
+        # The records naming the job: a single-field equality, served by the automatic index.
+        named = self._transactions.where(filter=self._firestore.FieldFilter("job_id", "==", job_id))
+
+        def tx(transaction):
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return None
+            doc = _from_firestore(snapshot.to_dict())
+            pointer = self._sha_pointer(doc)
+            seen = pointer.get(transaction=transaction)
+            records = list(named.stream(transaction=transaction))
+            transaction.delete(ref)
+            if seen.exists and seen.get("job_id") == job_id:
+                transaction.delete(pointer)
+            for record in records:
+                transaction.delete(record.reference)
+            return doc
+
+        return self._run(tx)
+
+    def sha256_in_use(self, sha256: str) -> bool:
+        query = self._jobs.where(filter=self._firestore.FieldFilter("sha256", "==", sha256)).limit(1)
+        return bool(self._stream(query))
+
+    def sweep_expired(self, at: str, limit: int = 500) -> builtins.list[jobs.Job]:
+        # The TTL policy on `expires_at` (terraform/firestore.tf) deletes expired documents, usually
+        # within a day of their expiry; the emulator has no TTL, and a sweep here would need the
+        # field indexed, which Google advises against for TTL fields.
+        return []
+
+    def add_missing_expiry(self, retention_days: int) -> int:
+        # Firestore cannot query for a missing field: every document is read once. A one-off, for
+        # documents written before retention existed (python -m common.erasure --backfill).
+        changed = 0
+        for collection, created in ((self._jobs, "created_at"), (self._transactions, "first_seen_at")):
+            for snapshot in self._read(lambda c=collection: list(c.stream(retry=self._retry))):
+                if _field(snapshot, created) and not _field(snapshot, "expires_at"):
+                    expires = datetime.fromisoformat(_expiry(_field(snapshot, created), retention_days))
+                    self._read(lambda s=snapshot, e=expires: s.reference.update({"expires_at": e}))
+                    changed += 1
+        for pointer in self._read(lambda: list(self._by_sha.stream(retry=self._retry))):
+            if _field(pointer, "expires_at"):
+                continue
+            job_id = _field(pointer, "job_id")
+            target = self.get(job_id) if job_id else None
+            # A pointer to a job that is gone expires now: the TTL policy removes it.
+            until = datetime.fromisoformat((target.get("expires_at") if target else None) or jobs.iso(jobs.now()))
+            self._read(lambda p=pointer, u=until: p.reference.update({"expires_at": u}))
+            changed += 1
+        return changed
+
+
+def _field(snapshot, name: str):
+    data = snapshot.to_dict() or {}
+    return data.get(name)
 
 
 def from_settings(settings) -> JobStore:

@@ -218,8 +218,8 @@ def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:
     lease = settings.notify_timeout_seconds + 30
     try:
         doc = store.update(job_id, lambda d: job.notification_attempt(d, job.now(), lease))
-    except job.JobEnded:
-        return job.Outcome()  # delivered or failed already, or nothing to notify
+    except (job.JobEnded, jobstore.JobNotFound):
+        return job.Outcome()  # delivered or failed already, nothing to notify, or the job was erased
     except job.JobBusy as e:
         return job.Outcome(retry_after=max(1.0, e.retry_after), reason=str(e))
     with log.context(trace=doc.get("trace")):  # the upload's trace covers its webhook too
@@ -255,8 +255,8 @@ def _deliver_claimed(services, doc: job.Job, last_attempt: bool) -> job.Outcome:
             job_id,
             lambda d: job.notification_outcome(d, attempt, status, response.status_code, response.error, job.now()),
         )
-    except job.NotClaimable:
-        return job.Outcome()  # our lease ran out and a newer attempt owns it
+    except (job.NotClaimable, jobstore.JobNotFound):
+        return job.Outcome()  # our lease ran out and a newer attempt owns it, or the job was erased
     if status == job.NOTIFY_PENDING:
         return job.Outcome(
             retry_after=backoff(settings, attempt), reason=response.error or f"HTTP {response.status_code}"

@@ -50,9 +50,16 @@ def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
     except jobstore.Contended as e:
         log.event("job_busy", job_id=job_id, retry_after=1, reason=str(e))
         return Outcome(store.get(job_id), 1.0, "another delivery is claiming the job", "job_in_progress")
+    except jobstore.JobNotFound:
+        return Outcome()  # erased (or expired) before this delivery: nothing to run
     # The upload's trace links this job's log lines to the request that created it.
     with log.context(trace=doc.get("trace")):
-        return _run_claimed(services, doc, last_attempt)
+        try:
+            return _run_claimed(services, doc, last_attempt)
+        except jobstore.JobNotFound:
+            # Erased (DELETE /jobs/<id>) while this attempt ran: nothing is left to record.
+            log.event("job_erased_while_running", job_id=job_id)
+            return Outcome()
 
 
 def _run_claimed(services, doc: job.Job, last_attempt: bool) -> Outcome:
@@ -124,7 +131,7 @@ def _extract_within_timeout(services, doc: job.Job, attempt: int) -> job.Result:
         raise _Failure(e.code, e.message) from None
     except BlobNotFound:
         raise _Failure("blob_missing", "The stored receipt file is missing.") from None
-    except (BackendUnavailable, job.NotClaimable):
+    except (BackendUnavailable, job.NotClaimable, jobstore.JobNotFound):
         raise
     except Exception as e:
         log.event(
@@ -186,7 +193,12 @@ def _extract(services, doc: job.Job, attempt: int) -> job.Result:
         # Atomic per end-to-end id and tenant: of two jobs of a tenant with one payment, exactly
         # one is the first; another tenant's job never is (its receipts are not this one's business).
         first = store.record_transaction(
-            data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"], tenant=tenant
+            data_out["transaction_id"],
+            job_id,
+            doc.get("pedido_id"),
+            doc["created_at"],
+            tenant=tenant,
+            expires_at=doc.get("expires_at"),
         )
         if first["job_id"] != job_id:
             data_out["duplicate_of"] = {

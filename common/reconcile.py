@@ -6,7 +6,9 @@ One pass (run by Cloud Scheduler in production, in a loop on the local stack):
 - a `started` job whose lease ran out (its worker died) gets a new task, so another attempt takes
   it over; after TASK_MAX_ATTEMPTS attempts it is failed instead;
 - an ended job whose webhook is still pending, and not handed to the notify queue for as long,
-  gets a new notify task (the queue was down when the job ended, or the task was lost).
+  gets a new notify task (the queue was down when the job ended, or the task was lost);
+- jobs whose retention ran out (`expires_at`) are deleted with their index records and unused
+  blobs (common.erasure; on SQLite: Firestore's TTL policy deletes them there).
 Duplicate tasks are harmless: only one delivery can claim a job.
 
     python -m common.reconcile [--loop SECONDS]
@@ -18,7 +20,7 @@ import argparse
 import time
 from datetime import datetime, timedelta
 
-from common import job, log, notify, services
+from common import erasure, job, log, notify, services
 from common.errors import QueueUnavailable
 
 BATCH = 500  # jobs looked at per status and pass
@@ -27,7 +29,7 @@ BATCH = 500  # jobs looked at per status and pass
 def reconcile_once(app: services.Services, at: datetime | None = None) -> dict[str, int]:
     at = at or job.now()
     settings, store = app.settings, app.jobs
-    counts = {"requeued": 0, "taken_over": 0, "failed": 0, "notifications_requeued": 0}
+    counts = {"requeued": 0, "taken_over": 0, "failed": 0, "notifications_requeued": 0, "expired": 0}
     stale = at - timedelta(seconds=settings.reconcile_queued_after_seconds)
     try:
         for doc in store.list(status=job.QUEUED, limit=BATCH):
@@ -57,6 +59,7 @@ def reconcile_once(app: services.Services, at: datetime | None = None) -> dict[s
                 counts["notifications_requeued"] += 1
     except QueueUnavailable as e:
         log.event("reconcile_queue_unavailable", severity="ERROR", error=str(e))
+    counts["expired"] = erasure.sweep(app, at)
     if any(counts.values()):
         log.event("reconciled", **counts)  # type: ignore[arg-type]
     return counts

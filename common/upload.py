@@ -101,6 +101,7 @@ def accept_upload(services, files, form, tenant: str = tenants.DEFAULT) -> Accep
             callback_key=callback_key,
             trace=log.bound("trace"),
             tenant=tenant,
+            retention_days=services.settings.retention_days,
         )
     )
     if not created:

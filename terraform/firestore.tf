@@ -66,3 +66,24 @@ resource "google_firestore_index" "jobs_by_tenant_status_created_at" {
     order      = "DESCENDING"
   }
 }
+
+# Retention (RETENTION_DAYS = var.retention_days, as the receipts bucket's lifecycle rule): every job
+# document, hash pointer (jobs_by_sha256) and transaction record (jobs_transactions) carries
+# `expires_at`, a timestamp (common/jobstore.py); the TTL policy deletes a document once it has
+# passed, usually within a day. The field is exempt from indexing (index_config {}): no query uses
+# it, and an index on an ever-increasing timestamp is a write hotspot Google advises against.
+resource "google_firestore_field" "expires_at" {
+  for_each = toset([
+    local.jobs_collection,
+    "${local.jobs_collection}_by_sha256",
+    "${local.jobs_collection}_transactions",
+  ])
+
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = each.key
+  field      = "expires_at"
+
+  index_config {}
+  ttl_config {}
+}

@@ -131,7 +131,10 @@ resource "google_cloudfunctions2_function" "status" {
       JOB_STORE            = "firestore"
       FIRESTORE_DATABASE   = google_firestore_database.default.name
       JOBS_COLLECTION      = local.jobs_collection
-      REQUIRE_API_KEY      = "true"
+      # DELETE /jobs/<id> erases the job's receipt too (common/erasure.py).
+      BLOB_STORE      = "gcs"
+      GCS_BUCKET      = google_storage_bucket.receipts.name
+      REQUIRE_API_KEY = "true"
       # Where the status function's upload page sends receipts (the upload function's own uri
       # would be a cycle: the upload function depends on this one for STATUS_BASE_URL).
       UPLOAD_URL = local.run_urls.upload
@@ -211,6 +214,8 @@ resource "google_cloudfunctions2_function" "upload" {
       TASKS_SERVICE_ACCOUNT = google_service_account.invoker.email
       TASKS_AUDIENCE        = local.ocr_audience
       STATUS_BASE_URL       = google_cloudfunctions2_function.status.service_config[0].uri
+      # Jobs expire when the bucket deletes their receipts (the TTL policy of firestore.tf).
+      RETENTION_DAYS = tostring(var.retention_days)
       # false: when Cloud Tasks is unreachable, answer 503 queue_unavailable (and fail the job)
       # rather than run OCR inside the upload request (see docs/deployment.md).
       SYNC_FALLBACK       = tostring(var.sync_fallback)

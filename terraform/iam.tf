@@ -134,11 +134,28 @@ resource "google_service_account_iam_member" "ocr_acts_as_invoker" {
 
 # --- status -------------------------------------------------------------------------------------
 
-# Reads jobs only.
-resource "google_project_iam_member" "status_datastore_viewer" {
+# Reads jobs, and deletes one with its index records on DELETE /jobs/<id> (erasure).
+resource "google_project_iam_member" "status_datastore_user" {
   project = var.project_id
-  role    = "roles/datastore.viewer"
+  role    = "roles/datastore.user"
   member  = google_service_account.status.member
+}
+
+# Erasure deletes the job's receipt, each of its versions (the bucket is versioned): listing the
+# versions and deleting them, nothing more. No predefined role has only these two (objectUser
+# would also let the status function read and write receipts), hence a custom role.
+resource "google_project_iam_custom_role" "receipt_eraser" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_receipt_eraser"
+  title       = "PIX receipts: erase receipts"
+  description = "Lists and deletes receipt object versions (DELETE /jobs/<id> on the status function)."
+  permissions = ["storage.objects.delete", "storage.objects.list"]
+}
+
+resource "google_storage_bucket_iam_member" "status_receipts_eraser" {
+  bucket = google_storage_bucket.receipts.name
+  role   = google_project_iam_custom_role.receipt_eraser.name
+  member = google_service_account.status.member
 }
 
 resource "google_secret_manager_secret_iam_member" "status_api_key_hashes" {

@@ -55,13 +55,14 @@ def nothing_stored() -> bool:
     return blobstore.from_settings(settings).names() == [] and jobstore.from_settings(settings).list() == []
 
 
-def queue_file(data: bytes, mime: str) -> dict:
-    """A queued job whose blob is stored, as the upload leaves it with a non-inline queue."""
+def queue_file(data: bytes, mime: str, tenant: str = job.DEFAULT_TENANT) -> dict:
+    """A queued job of `tenant` whose blob is stored, as the upload leaves it with a non-inline queue."""
     app = services.get()
     sha = validation.calculate_file_hash(io.BytesIO(data))
     name = validation.generate_secure_filename(sha, mime)
     app.blobs.put(name, io.BytesIO(data), mime)
-    doc, _ = app.jobs.create(job.new_job(sha256=sha, blob_name=name, content_type=mime, size=len(data)))
+    new = job.new_job(sha256=sha, blob_name=name, content_type=mime, size=len(data), tenant=tenant)
+    doc, _ = app.jobs.create(new)
     return doc
 
 

@@ -107,3 +107,22 @@ def test_cloud_storage_down_longer_than_the_client_retries_is_a_backend_failure(
         store.put(name_of(data, "pdf"), io.BytesIO(data), "application/pdf")
     with pytest.raises(BackendUnavailable):
         store.get(name_of(data, "pdf"))
+
+
+def test_delete_erases_the_blob_and_is_idempotent(store):
+    data, other = b"receipt to erase", b"receipt to keep"
+    store.put(name_of(data), io.BytesIO(data), "image/png")
+    store.put(name_of(other), io.BytesIO(other), "image/png")
+    store.delete(name_of(data))
+    assert not store.exists(name_of(data))
+    with pytest.raises(blobstore.BlobNotFound):
+        store.get(name_of(data))
+    assert store.names() == [name_of(other)]
+    store.delete(name_of(data))  # nothing left to delete: no error
+    store.put(name_of(data), io.BytesIO(data), "image/png")  # the same bytes can come back
+    assert store.get(name_of(data)) == data
+
+
+def test_delete_refuses_a_name_that_is_not_content_addressed(store):
+    with pytest.raises(ValueError):
+        store.delete("../jobs.sqlite3")

@@ -32,7 +32,7 @@ def test_the_console_command_of_pyproject_runs_the_same_cli(monkeypatch, capsys)
     with pytest.raises(SystemExit) as stopped:
         command()
     shown = capsys.readouterr().out
-    assert stopped.value.code == 0 and shown.startswith("usage: pix-receipts") and "{extract,upload}" in shown
+    assert stopped.value.code == 0 and shown.startswith("usage: pix-receipts") and "{extract,upload,erase}" in shown
 
 
 def test_extract_prints_one_json_object_per_file(tmp_path, sample):
@@ -115,6 +115,29 @@ def test_upload_reports_a_refused_file_and_a_failed_job_and_exits_non_zero(funct
     assert failed["status"] == "failed" and failed["error_code"] == "no_receipt_found" and failed["error"]
     without_wait = run_upload(str(bad), "--url", functions.urls["upload"])
     assert without_wait.returncode == 1 and json.loads(without_wait.stdout)["code"] == "extension_not_allowed"
+
+
+def test_erase_deletes_a_job_and_its_receipt_and_reports_an_unknown_one(functions, tmp_path, sample):
+    import hashlib
+    import urllib.error
+    import urllib.request
+
+    jpeg = tmp_path / "e.jpg"
+    jpeg.write_bytes(sample["jpeg"])
+    job_id = json.loads(run_upload(str(jpeg), "--json", UPLOAD_URL=functions.urls["upload"] + "/").stdout)["job_id"]
+    blob = f"{hashlib.sha256(sample['jpeg']).hexdigest()}.jpg"
+    assert blob in os.listdir(functions.env["LOCAL_BLOB_DIR"])
+    unknown = "0" * 32
+    done = run_cli("erase", job_id, unknown, "--status-base", functions.urls["status"])
+    assert done.returncode == 1, done.stderr
+    erased, missing = [json.loads(line) for line in done.stdout.splitlines()]
+    assert erased == {"job_id": job_id, "erased": True}
+    assert missing["job_id"] == unknown and missing["erased"] is False and missing["code"] == "job_not_found"
+    assert blob not in os.listdir(functions.env["LOCAL_BLOB_DIR"])
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(f"{functions.urls['status']}/jobs/{job_id}/status", timeout=10)
+    assert gone.value.code == 404
+    assert run_cli("erase", job_id).returncode == 2  # no status function URL
 
 
 def test_upload_needs_a_url():

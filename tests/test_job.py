@@ -118,7 +118,7 @@ def life_cycle() -> dict[str, job.Job]:
 
 def test_the_stored_document_and_the_status_json_are_byte_identical_to_the_pinned_ones():
     # tests/golden/job_documents.json was written by the code before the job had a type (plus
-    # the document's `tenant`, issue 16): the stored document, the status JSON and the webhook
+    # the document's `tenant` and `expires_at`, issue 16): the stored document, the status JSON and the webhook
     # body of each status, keys in order.
     with open(GOLDEN, encoding="utf-8") as f:
         golden = json.load(f)

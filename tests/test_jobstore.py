@@ -1,7 +1,7 @@
 """One contract, every job store adapter: SQLite and Firestore (Google's emulator)."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -296,3 +296,115 @@ def test_a_sqlite_database_from_before_tenants_becomes_the_default_tenants(tmp_p
     assert store.record_transaction(E2E, "b" * 32, None, old["created_at"], tenant="acme")["job_id"] == "b" * 32
     assert [d["job_id"] for d in store.page(tenant=job.DEFAULT_TENANT)[0]] == [old["job_id"]]
     jobstore.SqliteJobStore(path)  # opening it again finds nothing left to migrate
+
+
+# --- retention and erasure ----------------------------------------------------------------------
+
+
+def test_a_job_carries_its_expiry_through_the_store(store):
+    doc = new(retention_days=90)
+    created = datetime.fromisoformat(doc["created_at"])
+    assert datetime.fromisoformat(doc["expires_at"]) - created == timedelta(days=90)
+    store.create(doc)
+    assert store.get(doc["job_id"]) == doc  # Firestore keeps a timestamp; the store gives the string back
+    claimed = store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
+    assert claimed["expires_at"] == doc["expires_at"] == store.list()[0]["expires_at"]
+    assert new()["expires_at"] is None  # no retention given: kept until erased
+
+
+def finished_with_transaction(store, sha: str, transaction_id: str = E2E) -> dict:
+    doc, _ = store.create(new(sha, retention_days=30))
+    store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
+    store.record_transaction(transaction_id, doc["job_id"], None, doc["created_at"], expires_at=doc["expires_at"])
+    result = {"success": True, "data": {"transaction_id": transaction_id}}
+    return store.update(doc["job_id"], lambda d: job.finish(d, 1, result, job.now()))
+
+
+def test_delete_erases_the_job_and_its_index_records(store):
+    doc = finished_with_transaction(store, "a" * 64)
+    other = finished_with_transaction(store, "b" * 64, E2E.replace("s173", "s174"))
+    assert store.delete(doc["job_id"]) == doc
+    assert store.get(doc["job_id"]) is None
+    assert store.delete(doc["job_id"]) is None  # already gone
+    assert store.list() == [other] and store.count() == 1
+    # The transaction record went with it: the next job showing that payment is the first one.
+    assert store.record_transaction(E2E, "c" * 32, "P-3", job.iso(job.now()))["job_id"] == "c" * 32
+    # So did the hash pointer: the same bytes make a new job.
+    again, created = store.create(new("a" * 64))
+    assert created and again["job_id"] != doc["job_id"]
+    assert store.get(other["job_id"]) == other
+
+
+def test_delete_leaves_the_hash_pointer_of_another_job_alone(store):
+    failed, _ = store.create(new())
+    store.update(failed["job_id"], lambda d: job.fail(d, None, "x", "broken", job.now()))
+    active, _ = store.create(new())
+    assert store.sha256_in_use("a" * 64)
+    store.delete(failed["job_id"])
+    assert store.sha256_in_use("a" * 64)  # the active job still refers to the bytes
+    same, created = store.create(new())
+    assert not created and same["job_id"] == active["job_id"]
+    store.delete(active["job_id"])
+    assert not store.sha256_in_use("a" * 64)
+
+
+def test_the_sweep_deletes_what_expired(store):
+    old = finished_with_transaction(store, "a" * 64)
+    young, _ = store.create(new("b" * 64, retention_days=60))
+    forever, _ = store.create(new("c" * 64))
+    orphan = E2E.replace("s173", "s175")  # a record whose job is gone already
+    store.record_transaction(orphan, "d" * 32, None, old["created_at"], expires_at=old["expires_at"])
+    at = job.iso(datetime.fromisoformat(old["expires_at"]) + timedelta(seconds=1))
+    swept = store.sweep_expired(at)
+    if isinstance(store, jobstore.FirestoreJobStore):
+        # Firestore's TTL policy deletes expired documents; the sweep leaves them to it.
+        assert swept == [] and store.get(old["job_id"]) == old
+        return
+    assert swept == [old]
+    assert store.get(old["job_id"]) is None
+    assert store.get(young["job_id"]) == young and store.get(forever["job_id"]) == forever
+    assert store.record_transaction(E2E, "e" * 32, None, at)["job_id"] == "e" * 32
+    assert store.record_transaction(orphan, "f" * 32, None, at)["job_id"] == "f" * 32
+    assert store.sweep_expired(at) == []
+
+
+def test_an_old_sqlite_database_gains_the_expiry_column(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "old.sqlite3")
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
+        " pedido_id TEXT, first_seen_at TEXT NOT NULL)"
+    )
+    db.execute("INSERT INTO transactions VALUES (?,?,?,?)", (E2E, "a" * 32, "P-1", "2026-01-01T00:00:00.000+00:00"))
+    db.commit()
+    db.close()
+    store = jobstore.SqliteJobStore(path)
+    assert store.record_transaction(E2E, "b" * 32, None, job.iso(job.now()))["job_id"] == "a" * 32
+    assert store.sweep_expired(job.iso(job.now())) == []  # a record without expiry stays
+    jobstore.SqliteJobStore(path)  # opening it again changes nothing
+
+
+def test_documents_stored_before_retention_get_an_expiry(store):
+    legacy, _ = store.create(new())  # no retention: as stored before expires_at existed
+    store.record_transaction(E2E, legacy["job_id"], None, legacy["created_at"])
+    kept, _ = store.create(new("b" * 64, retention_days=5))
+    assert store.add_missing_expiry(30) >= 2
+    doc = store.get(legacy["job_id"])
+    assert doc["expires_at"] == job.iso(datetime.fromisoformat(legacy["created_at"]) + timedelta(days=30))
+    assert store.get(kept["job_id"]) == kept  # an expiry already set stays
+    assert store.add_missing_expiry(30) == 0  # nothing left without one
+    at = job.iso(datetime.fromisoformat(doc["expires_at"]) + timedelta(seconds=1))
+    if isinstance(store, jobstore.SqliteJobStore):
+        assert {d["job_id"] for d in store.sweep_expired(at)} == {kept["job_id"], legacy["job_id"]}
+        assert store.record_transaction(E2E, "c" * 32, None, at)["job_id"] == "c" * 32  # its record went too
+        return
+    from google.cloud import firestore
+
+    from tests.conftest import PROJECT
+
+    client = firestore.Client(project=PROJECT)
+    for collection, name in (("jobs_transactions", E2E), ("jobs_by_sha256", "a" * 64)):
+        scoped = jobstore.FirestoreJobStore.scoped_id(job.DEFAULT_TENANT, name)
+        assert job.iso(client.collection(collection).document(scoped).get().get("expires_at")) == doc["expires_at"]

@@ -179,6 +179,32 @@ def test_status_auth_errors_match_the_document(make_client):
     assert check(client.get("/jobs", headers={"X-API-Key": "nope"}), "/jobs")["code"] == "invalid_api_key"
 
 
+JOB = "/jobs/{job_id}"
+
+
+def check_empty(response, path: str, method: str) -> None:
+    """Assert `response` is a status openapi.yaml documents for it without a body, and has none."""
+    responses = SPEC["paths"][path][method]["responses"]
+    assert str(response.status_code) in responses, f"{method.upper()} {path} answered {response.status_code}"
+    assert "content" not in responses[str(response.status_code)] and response.data == b""
+
+
+def test_erasure_responses_match_the_document(make_client, status, sample):
+    import hashlib
+
+    job_id = post(make_client("upload"), "r.png", sample["png"]).get_json()["job_id"]
+    status = make_client("status")
+    check_empty(status.delete(f"/jobs/{job_id}"), JOB, "delete")
+    assert check(status.delete(f"/jobs/{job_id}"), JOB, "delete")["code"] == "job_not_found"
+    assert check(status.get(f"/jobs/{job_id}/status"), STATUS)["code"] == "job_not_found"
+    assert check(status.delete("/jobs/not-a-job"), JOB, "delete")["code"] == "invalid_job_id"
+    keyed = make_client("status", REQUIRE_API_KEY="true", API_KEY_HASHES=hashlib.sha256(b"k").hexdigest())
+    assert check(keyed.delete(f"/jobs/{job_id}"), JOB, "delete")["code"] == "missing_api_key"
+    assert check(keyed.delete(f"/jobs/{job_id}", headers={"X-API-Key": "no"}), JOB, "delete")["code"] == (
+        "invalid_api_key"
+    )
+
+
 def test_an_undocumented_status_code_fails_the_check(status):
     response = status.post("/jobs")  # 405 is not part of the documented API
     with pytest.raises(AssertionError, match="does not document"):
@@ -205,6 +231,7 @@ def test_an_off_schema_body_fails_the_check(status):
     [
         ("status", "GET /jobs/{job_id}/status"),
         ("status", "GET /jobs"),
+        ("status", "DELETE /jobs/{job_id}"),
         ("upload", "POST /"),
     ],
 )

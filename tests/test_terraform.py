@@ -42,7 +42,8 @@ IAM_ALLOWLIST = {
     ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.webhook_secrets"),
     ("ocr", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.notify"),
     ("ocr", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.webhook_secrets"),
-    ("status", "roles/datastore.viewer", "project"),
+    ("status", "roles/datastore.user", "project"),
+    ("status", "${google_project_iam_custom_role.receipt_eraser.name}", "google_storage_bucket.receipts"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
     ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
@@ -70,6 +71,10 @@ IAM_TARGET = {
     "google_cloudfunctions2_function_iam_member": "cloud_function",
 }
 
+# *_iam_* resources that grant nothing themselves: audit logging, and a role's definition (granted
+# by an *_iam_member of the allowlist).
+NOT_GRANTS = {"google_project_iam_audit_config", "google_project_iam_custom_role"}
+
 # Read by the platform, not by common/config.py: allowed on any function.
 RUNTIME_SETTINGS = {"THREADS": "functions-framework's gunicorn threads, one per concurrent request"}
 
@@ -80,8 +85,8 @@ NEEDED_BY = {
     "JOB_STORE": FUNCTIONS,
     "FIRESTORE_DATABASE": FUNCTIONS,
     "JOBS_COLLECTION": FUNCTIONS,
-    "BLOB_STORE": ("upload", "ocr"),
-    "GCS_BUCKET": ("upload", "ocr"),
+    "BLOB_STORE": FUNCTIONS,
+    "GCS_BUCKET": FUNCTIONS,
     "TASK_QUEUE": ("upload", "ocr"),
     "TASKS_LOCATION": ("upload", "ocr"),
     "TASKS_QUEUE_NAME": ("upload", "ocr"),
@@ -95,6 +100,7 @@ NEEDED_BY = {
     "EXPECTED_RECEIVER_DOCUMENTS": ("upload", "ocr"),
     "EXPECTED_RECEIVER_PIX_KEYS": ("upload", "ocr"),
     "SYNC_FALLBACK": ("upload",),
+    "RETENTION_DAYS": ("upload",),
     "STATUS_BASE_URL": ("upload",),
     "REQUIRE_API_KEY": ("upload", "status"),
     "API_KEY_HASHES": ("upload", "status"),
@@ -216,7 +222,7 @@ def iam_violations(tf: dict) -> list[str]:
     problems = [
         f"{rtype}: use *_iam_member, never an authoritative binding/policy or an unknown type"
         for rtype in tf["resource"]
-        if "_iam_" in rtype and rtype not in IAM_TARGET and rtype != "google_project_iam_audit_config"
+        if "_iam_" in rtype and rtype not in IAM_TARGET and rtype not in NOT_GRANTS
     ]
     found = {g[:3]: g[3] for g in grants(tf, counted=True)}
     expected = {**{g: None for g in IAM_ALLOWLIST}, **CONDITIONAL_GRANTS}
@@ -290,6 +296,41 @@ def bucket_violations(tf: dict) -> list[str]:
         problems.append("receipts: no lifecycle rule deleting noncurrent versions")
     if receipts.get("force_destroy") is not False:
         problems.append("receipts: force_destroy must be false")
+    return problems
+
+
+# The Firestore collections whose documents carry `expires_at` (common/jobstore.py), and the
+# permissions of the status function's custom role on the receipts bucket (common/erasure.py).
+TTL_COLLECTIONS = ("{jobs}", "{jobs}_by_sha256", "{jobs}_transactions")
+ERASER_PERMISSIONS = {"storage.objects.delete", "storage.objects.list"}
+
+
+def retention_violations(tf: dict) -> list[str]:
+    """Jobs and their index records expire with the receipts: a TTL policy on `expires_at` in every
+    collection that holds them, RETENTION_DAYS the bucket's lifecycle age, and erasure may delete
+    receipts but not read them."""
+    problems = []
+    jobs = config.Settings().jobs_collection
+    fields = tf["resource"].get("google_firestore_field", {}).get("expires_at")
+    if fields is None:
+        return ["no google_firestore_field.expires_at (the TTL policy of the job store's documents)"]
+    # for_each = toset([local.jobs_collection, "${local.jobs_collection}_by_sha256", ...])
+    listed = re.fullmatch(r"\$\{toset\(\[(.*)\]\)\}", fields.get("for_each", ""))
+    items = [item.strip().strip('"') for item in listed.group(1).split(",")] if listed else []
+    collections = {re.sub(r"\$\{local\.jobs_collection\}|^local\.jobs_collection$", jobs, i) for i in items if i}
+    wanted = {c.format(jobs=jobs) for c in TTL_COLLECTIONS}
+    problems += [f"no TTL policy on {c}.expires_at" for c in sorted(wanted - collections)]
+    if fields.get("field") != "expires_at" or fields.get("collection") != "${each.key}":
+        problems.append("google_firestore_field.expires_at must set field expires_at on each collection")
+    if fields.get("ttl_config") != [{}]:
+        problems.append("google_firestore_field.expires_at has no ttl_config")
+    if resolve(tf, tf["locals"]["jobs_collection"]) != jobs:
+        problems.append("local.jobs_collection is not JOBS_COLLECTION's default")
+    if function_env(tf, "upload").get("RETENTION_DAYS") != "${tostring(var.retention_days)}":
+        problems.append("RETENTION_DAYS on the upload function must be var.retention_days (the bucket's age rule)")
+    role = tf["resource"].get("google_project_iam_custom_role", {}).get("receipt_eraser", {})
+    if set(role.get("permissions", [])) != ERASER_PERMISSIONS:
+        problems.append(f"the receipt_eraser role must grant exactly {sorted(ERASER_PERMISSIONS)}")
     return problems
 
 
@@ -520,6 +561,10 @@ def test_source_objects_are_named_after_their_zip_hash(tf):
     for fn in FUNCTIONS:
         storage = function(tf, fn)["build_config"][0]["source"][0]["storage_source"][0]
         assert storage["object"] == f'${{google_storage_bucket_object.source["{fn}"].name}}'
+
+
+def test_jobs_and_their_records_expire_with_the_receipts(tf):
+    assert retention_violations(tf) == []
 
 
 def test_firestore_index_matches_the_code_query(tf):

@@ -45,7 +45,7 @@ def run_ocr_job(request: flask.Request):
                 "The webhook delivery is not done; try again later.",
                 {"Retry-After": str(int(delivery.retry_after + 0.999))},
             )
-        return http.json_response(job.status_json(app.jobs.get(job_id)))
+        return _status_of(app.jobs.get(job_id), job_id)
     last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.task_max_attempts
     outcome = app.run_job(job_id, last_attempt=last_attempt)
     if outcome.retry:
@@ -55,4 +55,10 @@ def run_ocr_job(request: flask.Request):
             "The job could not be run now; try again later.",
             {"Retry-After": str(int(outcome.retry_after + 0.999))},
         )
-    return http.json_response(job.status_json(outcome.doc))
+    return _status_of(outcome.doc, job_id)
+
+
+def _status_of(doc: dict | None, job_id: str):
+    if doc is None:  # erased (DELETE /jobs/<id>) while this delivery ran
+        raise ApiError(404, "job_not_found", f"No job {job_id}.")
+    return http.json_response(job.status_json(doc))

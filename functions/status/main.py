@@ -1,6 +1,7 @@
 """Status function: GET /jobs/<job_id>/status, the original system's JSON for each job status;
-GET /jobs, a page of jobs and the count per status; and the browser side: the upload page at
-GET /, the jobs dashboard at GET /dashboard and their files at GET /static/<file>."""
+DELETE /jobs/<job_id>, erasing a job and its receipt (common.erasure); GET /jobs, a page of jobs
+and the count per status; and the browser side: the upload page at GET /, the jobs dashboard at
+GET /dashboard and their files at GET /static/<file>."""
 
 import os
 import re
@@ -8,17 +9,18 @@ import re
 import flask
 import functions_framework
 
-from common import auth, config, http, job, services, web
+from common import auth, config, erasure, http, job, services, web
 from common.errors import ApiError
 
 settings = config.from_env()
 http.install(flask.current_app, settings, max_body_bytes=http.SMALL_BODY_BYTES)
-http.install_cors(flask.current_app, settings, "GET, HEAD")
+http.install_cors(flask.current_app, settings, "GET, HEAD, DELETE")
 auth.check_api_key_settings(settings)
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 PAGES = {"/": "index.html", "/dashboard": "dashboard.html"}
 _STATUS_PATH = re.compile(r"/jobs/(?P<job_id>.*)/status/?")
+_JOB_PATH = re.compile(r"/jobs/(?P<job_id>[^/]*)/?")
 
 
 def _only_get(request: flask.Request) -> None:
@@ -43,13 +45,26 @@ def job_status(request: flask.Request):
         _only_get(request)
         return http.json_response(web.list_jobs(app.jobs, request.args, tenant))
     match = _STATUS_PATH.fullmatch(path)
+    if match:
+        _only_get(request)
+        return http.json_response(job.status_json(_visible_job(app, match.group("job_id"), tenant)))
+    match = _JOB_PATH.fullmatch(path)
     if not match:
         raise ApiError(404, "not_found", "Unknown path; use GET /jobs/<job_id>/status.")
-    _only_get(request)
-    job_id = match.group("job_id")
+    if request.method != "DELETE":
+        raise ApiError(405, "method_not_allowed", "Use DELETE to erase the job.", {"Allow": "DELETE"})
+    doc = _visible_job(app, match.group("job_id"), tenant)
+    if not erasure.erase_job(app, doc["job_id"]):
+        raise ApiError(404, "job_not_found", f"No job {doc['job_id']}.")  # erased meanwhile
+    return flask.Response(status=204, headers={"Cache-Control": "no-store"})
+
+
+def _visible_job(app, job_id: str, tenant: str) -> dict:
+    """The tenant's job, else a 404 just like an unknown job's: the one place that decides what
+    the caller may see, for reading its status and for erasing it."""
     if not job.is_valid_job_id(job_id):
         raise ApiError(400, "invalid_job_id", "A job id is 32 lowercase hexadecimal characters.")
     doc = app.jobs.get(job_id, tenant=tenant)
     if doc is None:  # another tenant's job too: indistinguishable from a missing one
         raise ApiError(404, "job_not_found", f"No job {job_id}.")
-    return http.json_response(job.status_json(doc))
+    return doc
