@@ -102,6 +102,22 @@ def test_another_tenants_job_answers_404_like_an_unknown_one(functions, sample):
     assert "P-A1" not in body and sample["receipt"].payer_name not in body
 
 
+def test_another_tenant_cannot_erase_a_job_and_its_owner_can(functions, sample):
+    up, st = functions()
+    mine = upload(up, KEY_A, sample["pdf"])
+    theirs = st.delete(f"/jobs/{mine['job_id']}", headers={"X-API-Key": KEY_B})
+    unknown = st.delete(f"/jobs/{job.new_job_id()}", headers={"X-API-Key": KEY_B})
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.get_json()["code"] == unknown.get_json()["code"] == "job_not_found"
+    assert status(st, KEY_A, mine["job_id"]).status_code == 200  # still there
+    # B's own upload of the same bytes is B's job; erasing A's keeps the receipt B still needs.
+    same = upload(up, KEY_B, sample["pdf"])
+    assert st.delete(f"/jobs/{mine['job_id']}", headers={"X-API-Key": KEY_A}).status_code == 204
+    assert status(st, KEY_A, mine["job_id"]).status_code == 404
+    assert status(st, KEY_B, same["job_id"]).status_code == 200
+    assert services.get().blobs.exists(services.get().jobs.get(same["job_id"])["blob_name"])
+
+
 def test_listing_and_counts_show_only_the_callers_jobs(functions, sample, other_pdf):
     up, st = functions()
     a = upload(up, KEY_A, sample["pdf"], pedido_id="P-A1")
