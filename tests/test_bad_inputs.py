@@ -23,7 +23,8 @@ from common import config
 from tests.helpers import nothing_stored, post_file
 
 MIB = 1024 * 1024
-SENTINEL = "/tmp/pix-bad-inputs-sentinel"  # what the risky PDFs would create if anything ran them
+# What the risky PDFs would create if anything ran them; one per test session (sessions may share /tmp).
+SENTINEL = f"/tmp/pix-bad-inputs-sentinel-{os.getpid()}"
 
 
 # ---- content builders ---------------------------------------------------------------------
