@@ -69,6 +69,25 @@ def static_file(static_dir: str, name: str) -> flask.Response:
     return _file_response(data, _TYPES.get(extension) or mimetypes.guess_type(name)[0] or "application/octet-stream")
 
 
+def receipt_file(blobs, doc: job.Job) -> flask.Response:
+    """`GET /jobs/<id>/file`: the receipt itself, for a reviewer to see beside its fields. Shown in
+    the browser, never stored by it, never sniffed into something else, and nothing in it runs (a
+    PDF's scripts, an SVG's): the CSP allows no source at all and sandboxes the document."""
+    from common.blobstore import BlobNotFound
+
+    try:
+        data = blobs.get(doc["blob_name"])
+    except BlobNotFound:
+        raise ApiError(404, "file_not_found", "The receipt's file is gone (erased or expired).") from None
+    response = flask.Response(data, mimetype=doc["content_type"])
+    response.headers["Content-Disposition"] = "inline"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def list_jobs(store: jobstore.JobStore, args, tenant: str) -> dict[str, Any]:
     """`GET /jobs?status=&limit=&cursor=`: one page of the tenant's jobs (newest first, as their
     status JSON), the cursor of the next page (null on the last) and the number of its jobs in each

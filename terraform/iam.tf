@@ -143,7 +143,7 @@ resource "google_project_iam_member" "status_datastore_user" {
 
 # Erasure deletes the job's receipt, each of its versions (the bucket is versioned): listing the
 # versions and deleting them, nothing more. No predefined role has only these two (objectUser
-# would also let the status function read and write receipts), hence a custom role.
+# would also let the status function write receipts), hence a custom role.
 resource "google_project_iam_custom_role" "receipt_eraser" {
   project     = var.project_id
   role_id     = "${replace(var.name_prefix, "-", "_")}_receipt_eraser"
@@ -155,6 +155,13 @@ resource "google_project_iam_custom_role" "receipt_eraser" {
 resource "google_storage_bucket_iam_member" "status_receipts_eraser" {
   bucket = google_storage_bucket.receipts.name
   role   = google_project_iam_custom_role.receipt_eraser.name
+  member = google_service_account.status.member
+}
+
+# The review queue shows a reviewer the receipt beside its fields (GET /jobs/<id>/file).
+resource "google_storage_bucket_iam_member" "status_receipts_viewer" {
+  bucket = google_storage_bucket.receipts.name
+  role   = "roles/storage.objectViewer"
   member = google_service_account.status.member
 }
 

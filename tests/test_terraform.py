@@ -44,6 +44,7 @@ IAM_ALLOWLIST = {
     ("ocr", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.webhook_secrets"),
     ("status", "roles/datastore.user", "project"),
     ("status", "${google_project_iam_custom_role.receipt_eraser.name}", "google_storage_bucket.receipts"),
+    ("status", "roles/storage.objectViewer", "google_storage_bucket.receipts"),  # GET /jobs/<id>/file
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
     ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
@@ -308,7 +309,7 @@ ERASER_PERMISSIONS = {"storage.objects.delete", "storage.objects.list"}
 def retention_violations(tf: dict) -> list[str]:
     """Jobs and their index records expire with the receipts: a TTL policy on `expires_at` in every
     collection that holds them, RETENTION_DAYS the bucket's lifecycle age, and erasure may delete
-    receipts but not read them."""
+    receipts (its custom role grants only that)."""
     problems = []
     jobs = config.Settings().jobs_collection
     fields = tf["resource"].get("google_firestore_field", {}).get("expires_at")

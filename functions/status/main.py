@@ -21,6 +21,7 @@ STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 PAGES = {"/": "index.html", "/dashboard": "dashboard.html"}
 _STATUS_PATH = re.compile(r"/jobs/(?P<job_id>.*)/status/?")
 _JOB_PATH = re.compile(r"/jobs/(?P<job_id>[^/]*)/?")
+_FILE_PATH = re.compile(r"/jobs/(?P<job_id>[^/]*)/file/?")
 
 
 def _only_get(request: flask.Request) -> None:
@@ -48,6 +49,10 @@ def job_status(request: flask.Request):
     if match:
         _only_get(request)
         return http.json_response(job.status_json(_visible_job(app, match.group("job_id"), tenant)))
+    match = _FILE_PATH.fullmatch(path)
+    if match:
+        _only_get(request)
+        return web.receipt_file(app.blobs, _visible_job(app, match.group("job_id"), tenant))
     match = _JOB_PATH.fullmatch(path)
     if not match:
         raise ApiError(404, "not_found", "Unknown path; use GET /jobs/<job_id>/status.")
