@@ -85,6 +85,18 @@ class JobStore(Protocol):
         """Remember `job_id` as the first job with this id unless one already is; return the first
         record `{transaction_id, job_id, pedido_id, first_seen_at}`."""
 
+    def transaction(self, transaction_id: str) -> dict | None:
+        """The first job's record for this end-to-end id, None when no job showed it yet."""
+
+    def pending_confirmations(self, limit: int = 500) -> builtins.list[dict]:
+        """Finished jobs whose payment confirmation is still `pending` (common.confirmation), any order."""
+
+    def record_pix(self, e2eid: str, pix: dict, at: str) -> None:
+        """Keep a Pix the PSP pushed (its webhook), keyed by end-to-end id; a second push replaces it."""
+
+    def get_pix(self, e2eid: str) -> dict | None:
+        """The pushed Pix with this end-to-end id, None when none was pushed."""
+
 
 class SqliteJobStore:
     def __init__(self, path: str):
@@ -103,6 +115,10 @@ class SqliteJobStore:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS transactions (transaction_id TEXT PRIMARY KEY, job_id TEXT NOT NULL,"
                 " pedido_id TEXT, first_seen_at TEXT NOT NULL)"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS pix_received (e2eid TEXT PRIMARY KEY, pix TEXT NOT NULL,"
+                " received_at TEXT NOT NULL)"
             )
 
     def _connection(self) -> sqlite3.Connection:
@@ -209,10 +225,39 @@ class SqliteJobStore:
 
         return self._write(tx)
 
+    def transaction(self, transaction_id: str) -> dict | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?", (transaction_id,)
+            )
+            .fetchone()
+        )
+        if not row:
+            return None
+        return {"transaction_id": transaction_id, "job_id": row[0], "pedido_id": row[1], "first_seen_at": row[2]}
+
+    def pending_confirmations(self, limit: int = 500) -> builtins.list[dict]:
+        rows = self._connection().execute(
+            "SELECT doc FROM jobs WHERE status=? AND json_extract(doc, '$.confirmation.status')=? LIMIT ?",
+            (jobs.FINISHED, jobs.CONFIRM_PENDING, limit),
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    def record_pix(self, e2eid: str, pix: dict, at: str) -> None:
+        self._write(
+            lambda db: db.execute("INSERT OR REPLACE INTO pix_received VALUES (?,?,?)", (e2eid, json.dumps(pix), at))
+        )
+
+    def get_pix(self, e2eid: str) -> dict | None:
+        row = self._connection().execute("SELECT pix FROM pix_received WHERE e2eid=?", (e2eid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
 
 class FirestoreJobStore:
     """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<sha256>` points at the active job;
-    `<collection>_transactions/<end-to-end id>` records the first job that showed a payment."""
+    `<collection>_transactions/<end-to-end id>` records the first job that showed a payment;
+    `<collection>_pix/<end-to-end id>` keeps the Pix the PSP pushed."""
 
     def __init__(self, project: str, database: str, collection: str, retry_seconds: int = 60):
         from google.api_core import exceptions
@@ -235,6 +280,7 @@ class FirestoreJobStore:
         self._jobs = self._client.collection(collection)
         self._by_sha = self._client.collection(f"{collection}_by_sha256")
         self._transactions = self._client.collection(f"{collection}_transactions")
+        self._pix = self._client.collection(f"{collection}_pix")
 
     def _run(self, fn):
         from google.api_core import exceptions
@@ -338,6 +384,21 @@ class FirestoreJobStore:
             return self._read(lambda: ref.get(retry=self._retry)).to_dict()
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
+
+    def transaction(self, transaction_id: str) -> dict | None:
+        snapshot = self._read(lambda: self._transactions.document(transaction_id).get(retry=self._retry))
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def pending_confirmations(self, limit: int = 500) -> builtins.list[dict]:
+        query = self._jobs.where(filter=self._firestore.FieldFilter("confirmation.status", "==", jobs.CONFIRM_PENDING))
+        return self._stream(query.limit(limit))
+
+    def record_pix(self, e2eid: str, pix: dict, at: str) -> None:
+        self._read(lambda: self._pix.document(e2eid).set({"pix": pix, "received_at": at}, retry=self._retry))
+
+    def get_pix(self, e2eid: str) -> dict | None:
+        snapshot = self._read(lambda: self._pix.document(e2eid).get(retry=self._retry))
+        return snapshot.to_dict()["pix"] if snapshot.exists else None
 
 
 def from_settings(settings) -> JobStore:

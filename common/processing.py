@@ -10,7 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import traceback
 
-from common import evidence, extraction, job, jobstore, log, notify, receiver, text
+from common import confirmation, evidence, extraction, job, jobstore, log, notify, receiver, text
 from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -67,7 +67,7 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
                 released = store.update(job_id, lambda d: job.release(d, attempt, str(e), job.now()))  # noqa: F821 (called in the except)
                 return Outcome(released, RETRY_AFTER_SECONDS, str(e), "backend_unavailable")
             raise _Failure("backend_unavailable", f"Gave up after {attempt} attempts: {e}") from None
-        doc = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
+        doc = store.update(job_id, lambda d: _finished(d, attempt, result, settings))
         log.event("job_finished", job_id=job_id, attempt=attempt, duration_ms=_ms_since(started))
         notify.job_ended(services, doc)
         return Outcome(doc)
@@ -88,6 +88,15 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
         return Outcome(doc)
     except job.NotClaimable:
         return _lease_lost(store, job_id, attempt)
+
+
+def _finished(doc: dict, attempt: int, result: dict, settings) -> dict:
+    at = job.now()
+    done = job.finish(doc, attempt, result, at)
+    payment = result["data"].get("validacao_pagamento")
+    if payment and payment["confirmed"] is None:  # the PSP could not be asked: the reconciler will
+        done = job.payment_unknown(done, payment, at, settings.pix_recheck_seconds, settings.pix_recheck_max_attempts)
+    return done
 
 
 def _lease_lost(store, job_id: str, attempt: int) -> Outcome:
@@ -170,6 +179,10 @@ def _extract(services, doc: dict, attempt: int) -> dict:
     data = services.blobs.get(doc["blob_name"])
     progress(20)
     data_out = read_receipt(data, doc["content_type"], services.ocr, settings, progress)
+    # Before the duplicate check: the receiver's PSP may settle an id the receipt left ambiguous.
+    payment = confirmation.check(services, doc, data_out)
+    if payment is not None:
+        data_out["validacao_pagamento"] = payment
     if data_out["transaction_id"]:
         # Atomic per end-to-end id: of two jobs with one payment, exactly one is the first.
         first = store.record_transaction(data_out["transaction_id"], job_id, doc.get("pedido_id"), doc["created_at"])

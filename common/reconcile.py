@@ -6,7 +6,9 @@ One pass (run by Cloud Scheduler in production, in a loop on the local stack):
 - a `started` job whose lease ran out (its worker died) gets a new task, so another attempt takes
   it over; after TASK_MAX_ATTEMPTS attempts it is failed instead;
 - an ended job whose webhook is still pending, and not handed to the notify queue for as long,
-  gets a new notify task (the queue was down when the job ended, or the task was lost).
+  gets a new notify task (the queue was down when the job ended, or the task was lost);
+- a finished job whose payment the receiver's PSP could not confirm yet (`confirmed: null`) is
+  asked about again once its backoff ran out (common.confirmation); a change sends its webhook.
 Duplicate tasks are harmless: only one delivery can claim a job.
 
     python -m common.reconcile [--loop SECONDS]
@@ -18,7 +20,7 @@ import argparse
 import time
 from datetime import datetime, timedelta
 
-from common import job, log, notify, services
+from common import confirmation, job, log, notify, services
 from common.errors import QueueUnavailable
 
 BATCH = 500  # jobs looked at per status and pass
@@ -27,7 +29,7 @@ BATCH = 500  # jobs looked at per status and pass
 def reconcile_once(app, at: datetime | None = None) -> dict:
     at = at or job.now()
     settings, store = app.settings, app.jobs
-    counts = {"requeued": 0, "taken_over": 0, "failed": 0, "notifications_requeued": 0}
+    counts = {"requeued": 0, "taken_over": 0, "failed": 0, "notifications_requeued": 0, "payments_rechecked": 0}
     stale = at - timedelta(seconds=settings.reconcile_queued_after_seconds)
     try:
         for doc in store.list(status=job.QUEUED, limit=BATCH):
@@ -55,6 +57,13 @@ def reconcile_once(app, at: datetime | None = None) -> dict:
                 log.event("notification_requeued", job_id=doc["job_id"])
                 app.notify_queue.enqueue(doc["job_id"])
                 counts["notifications_requeued"] += 1
+        for doc in store.pending_confirmations(limit=BATCH):
+            if job.confirmation_due(doc, at):
+                try:
+                    confirmation.recheck(app, doc, at)
+                except job.NotClaimable:
+                    continue
+                counts["payments_rechecked"] += 1
     except QueueUnavailable as e:
         log.event("reconcile_queue_unavailable", severity="ERROR", error=str(e))
     if any(counts.values()):

@@ -133,6 +133,7 @@ def test_the_invokers_token_is_accepted(ocr, signing):
         "taken_over",
         "failed",
         "notifications_requeued",
+        "payments_rechecked",
     }
 
 

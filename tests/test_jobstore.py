@@ -233,3 +233,31 @@ def test_firestore_down_longer_than_its_retries_is_a_backend_failure(local_env, 
     response = status.get(f"/jobs/{'a' * 32}/status")
     assert (response.status_code, response.get_json()["code"]) == (503, "backend_unavailable")
     assert response.headers["Retry-After"]
+
+
+def test_a_pushed_pix_is_kept_by_its_end_to_end_id(store):
+    assert store.get_pix(E2E) is None
+    pix = {"endToEndId": E2E, "valor": "10.00", "horario": "2026-01-01T00:00:00.000Z"}
+    store.record_pix(E2E, pix, "2026-01-01T00:00:01.000+00:00")
+    assert store.get_pix(E2E) == pix
+    store.record_pix(E2E, {**pix, "valor": "11.00"}, "2026-01-01T00:00:02.000+00:00")  # pushed again
+    assert store.get_pix(E2E)["valor"] == "11.00"
+    assert store.transaction(E2E) is None
+    first = store.record_transaction(E2E, "a" * 32, "P-1", "2026-01-01T00:00:00.000+00:00")
+    assert store.transaction(E2E) == first
+
+
+def test_pending_confirmations_are_the_finished_jobs_whose_payment_is_unknown(store):
+    at = job.now()
+    docs = [store.create(new(sha))[0] for sha in ("1" * 64, "2" * 64)]
+    for doc in docs:
+        store.update(doc["job_id"], lambda d: job.claim(d, at, 60))
+        store.update(doc["job_id"], lambda d: job.finish(d, 1, {"success": True, "data": {}}, at))
+    unknown = {"confirmed": None, "reason": "PSP unavailable"}
+    store.update(docs[0]["job_id"], lambda d: job.payment_unknown(d, unknown, at, 60, 3))
+    (pending,) = store.pending_confirmations()
+    assert pending["job_id"] == docs[0]["job_id"] and not job.confirmation_due(pending, at)
+    assert job.confirmation_due(pending, at + timedelta(seconds=60))
+    known = {**pending["result"]["data"], "validacao_pagamento": {"confirmed": True}}
+    store.update(docs[0]["job_id"], lambda d: job.payment_known(d, known, at))
+    assert store.pending_confirmations() == []

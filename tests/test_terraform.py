@@ -129,6 +129,22 @@ SAFE_DEFAULTS = {
     "RQ_NOTIFY_QUEUE_NAME": "only for TASK_QUEUE=rq",
     "METRICS_ENABLED": "off: in production the log-based metrics (metrics.tf) count the same events",
     "METRICS_PORT": "0 = off; only worker.py (the RQ stack) reads it",
+    "PIX_CONFIRMATION": "none until a PSP is configured (docs/psp.md)",
+    "PIX_API_URL": "only for PIX_CONFIRMATION=api_pix",
+    "PIX_TOKEN_URL": "only for PIX_CONFIRMATION=api_pix; PIX_API_URL + /oauth/token by default",
+    "PIX_CLIENT_ID": "only for PIX_CONFIRMATION=api_pix",
+    "PIX_CLIENT_SECRET": "only for PIX_CONFIRMATION=api_pix",
+    "PIX_CLIENT_CERT": "only for PIX_CONFIRMATION=api_pix",
+    "PIX_CLIENT_KEY": "only for PIX_CONFIRMATION=api_pix",
+    "PIX_CA_BUNDLE": "the system's CAs sign a production PSP's server certificate",
+    "PIX_SCOPE": "pix.read is what confirming needs",
+    "PIX_TIMEOUT_SECONDS": "10 s per call, inside the job's timeout",
+    "PIX_RETRIES": "two retries within an attempt, then the reconciler's backoff",
+    "PIX_WINDOW_MINUTES": "15 minutes around paid_at",
+    "PIX_RECHECK_SECONDS": "a minute, doubling up to an hour",
+    "PIX_RECHECK_MAX_ATTEMPTS": "10 rechecks cover about four hours of PSP outage",
+    "PIX_WEBHOOK_SECRET": "empty: the push endpoint answers 404",
+    "PIX_WEBHOOK_CERT_HEADER": "only behind an mTLS load balancer",
 }
 
 
