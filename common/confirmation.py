@@ -20,16 +20,19 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from common import documents, extraction, job, log, notify
-from common.errors import BackendUnavailable
+from common.errors import ApiError, BackendUnavailable
 from common.receiver import same_name, same_pix_key
 
 SOURCE = "api_pix"
+WEBHOOK_PREFIX = "/pix-webhook/"  # the upload function's path the PSP calls: /pix-webhook/<secret>/pix
+MAX_PUSHED = 1000  # Pix in one push
 TOKEN_MARGIN_SECONDS = 60  # a token is renewed this long before it expires (or at 90% of a short one)
 END_TO_END_ID = re.compile(r"[A-Za-z0-9]{32}")
 VALOR = re.compile(r"\d{1,10}\.\d{2}")
@@ -422,3 +425,69 @@ def _record(services, job_id: str, data: dict, result: dict, at: datetime) -> di
     log.event("payment_checked", job_id=job_id, confirmed=result["confirmed"])
     notify.job_ended(services, doc)
     return doc
+
+
+# --- the PSP's webhook: POST /pix-webhook/<secret>/pix on the upload function ----------------------
+def webhook_request(services, method: str, path: str, headers, body) -> dict:
+    """Check one call of the PSP's webhook and record what it brings; raises ApiError when refused.
+
+    Production terminates the PSP's mutual TLS in front of the function (docs/psp.md): the path's
+    secret (PIX_WEBHOOK_SECRET) picks the PSP configuration, and PIX_WEBHOOK_CERT_HEADER names the
+    header in which the load balancer says the PSP's client certificate verified. A bad body is
+    refused whole: nothing of it is stored."""
+    import hmac
+
+    settings = services.settings
+    secret, _, rest = path.removeprefix(WEBHOOK_PREFIX).partition("/")
+    if not settings.pix_webhook_secret or not hmac.compare_digest(
+        secret.encode(), settings.pix_webhook_secret.encode()
+    ):
+        raise ApiError(404, "not_found", "Unknown path.")  # a wrong secret looks like no endpoint at all
+    if rest.rstrip("/") != "pix":
+        raise ApiError(404, "not_found", "The PSP's webhook is POST /pix-webhook/<secret>/pix.")
+    if method != "POST":
+        raise ApiError(405, "method_not_allowed", "Use POST.", {"Allow": "POST"})
+    header = settings.pix_webhook_cert_header
+    if header and (headers.get(header) or "").strip().lower() != "true":
+        log.event("pix_webhook_refused", severity="WARNING", reason="no verified client certificate")
+        raise ApiError(403, "client_certificate_required", "The PSP's client certificate did not verify.")
+    pix_list = body.get("pix") if isinstance(body, dict) else None
+    if not isinstance(pix_list, list) or len(pix_list) > MAX_PUSHED:
+        raise ApiError(
+            400, "invalid_pix_notification", f'The body must be JSON {{"pix": [...]}} of at most {MAX_PUSHED} Pix.'
+        )
+    bad = [i for i, pix in enumerate(pix_list) if not valid_pix(pix)]
+    if bad:
+        raise ApiError(
+            400,
+            "invalid_pix_notification",
+            f"Pix #{bad[0]} lacks a valid endToEndId (32 letters and digits), valor (0.00) or horario (RFC 3339).",
+        )
+    confirmed = received(services, pix_list)
+    return {"received": len(pix_list), "confirmed": len(confirmed)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m common.confirmation register-webhook CHAVE URL: make the configured PSP push each
+    Pix received on the key CHAVE to URL (`https://<your front end>/pix-webhook/<secret>`)."""
+    import argparse
+
+    from common import services as services_module
+
+    parser = argparse.ArgumentParser(description="The receiver's PSP (API Pix) as configured by PIX_*.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register = sub.add_parser("register-webhook", help="PUT /webhook/{chave}")
+    register.add_argument("chave")
+    register.add_argument("url")
+    args = parser.parse_args(argv)
+    psp = services_module.get().psp
+    if psp is None:
+        print("PIX_CONFIRMATION is none: no PSP configured", file=sys.stderr)
+        return 1
+    psp.register_webhook(args.chave, args.url)
+    print(f"the PSP now pushes the Pix received on {args.chave} to {args.url.rstrip('/')}/pix")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from common import config, confirmation, job, processing, reconcile, services
-from tests.helpers import queue_file
+from tests.helpers import LocalFunctions, queue_file
 from tools import fakepsp, receipts
 
 
@@ -301,3 +301,109 @@ def test_a_recheck_that_keeps_failing_gives_up_with_null(ocr, sample, psp, monke
     assert gave_up["confirmation"]["status"] == "gave_up"
     assert gave_up["result"]["data"]["validacao_pagamento"]["confirmed"] is None
     assert app.jobs.pending_confirmations() == []
+
+
+# --- the push side: the PSP's webhook on the upload function --------------------------------------
+SECRET = "push-secret-0123456789"
+
+
+@pytest.fixture
+def upload(make_client, psp):
+    return make_client("upload", PIX_WEBHOOK_SECRET=SECRET, **psp.env())
+
+
+def test_the_webhook_records_each_pix_and_confirms_the_job_waiting_on_it(upload, ocr, psp):
+    receipt = receipts.sample_receipt(0, "inter")  # the sample whose Pix the PSP has not received
+    doc = queue_file(receipts.render_pdf(receipt, "inter"), "application/pdf")
+    before = ocr.post("/", json={"job_id": doc["job_id"]}).get_json()
+    assert before["result"]["data"]["validacao_pagamento"]["confirmed"] is False
+    pix = fakepsp.pix_of(receipt)
+    response = upload.post(f"/pix-webhook/{SECRET}/pix", json={"pix": [pix]})
+    assert (response.status_code, response.get_json()) == (200, {"received": 1, "confirmed": 1})
+    after = services.get().jobs.get(doc["job_id"])
+    data = after["result"]["data"]
+    assert data["validacao_pagamento"]["confirmed"] is True and data["validacao_pagamento"]["found_by"] == "pushed"
+    assert "payment_not_found" not in data["review_reasons"]
+    assert services.get().jobs.get_pix(receipt.transaction_id) == pix
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {"pix": "E1"},
+        {"pix": [{"endToEndId": "short", "valor": "1.00", "horario": "2025-01-01T00:00:00Z"}]},
+        {"pix": [{"endToEndId": "E" + "1" * 31, "valor": "1,00", "horario": "2025-01-01T00:00:00Z"}]},
+        {"pix": [{"endToEndId": "E" + "1" * 31, "valor": "1.00", "horario": "ontem"}]},
+    ],
+)
+def test_a_bad_push_is_refused_whole_and_stores_nothing(upload, body):
+    good = {"endToEndId": "E" + "2" * 31, "valor": "1.00", "horario": "2025-01-01T00:00:00Z"}
+    payload = {"pix": [good, *body["pix"]]} if isinstance(body, dict) and isinstance(body["pix"], list) else body
+    response = upload.post(f"/pix-webhook/{SECRET}/pix", json=payload)
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_pix_notification"
+    assert services.get().jobs.get_pix(good["endToEndId"]) is None
+
+
+def test_the_webhook_needs_its_secret_and_the_verified_certificate_header(make_client, psp):
+    pix = {"endToEndId": "E" + "3" * 31, "valor": "1.00", "horario": "2025-01-01T00:00:00Z"}
+    off = make_client("upload", **psp.env())  # no PIX_WEBHOOK_SECRET: there is no endpoint
+    assert off.post(f"/pix-webhook/{SECRET}/pix", json={"pix": [pix]}).status_code == 404
+    upload = make_client(
+        "upload", PIX_WEBHOOK_SECRET=SECRET, PIX_WEBHOOK_CERT_HEADER="X-Client-Cert-Verified", **psp.env()
+    )
+    wrong = upload.post("/pix-webhook/not-the-secret-at-all/pix", json={"pix": [pix]})
+    assert (wrong.status_code, wrong.get_json()["code"]) == (404, "not_found")
+    unverified = upload.post(f"/pix-webhook/{SECRET}/pix", json={"pix": [pix]})
+    assert (unverified.status_code, unverified.get_json()["code"]) == (403, "client_certificate_required")
+    assert upload.get(f"/pix-webhook/{SECRET}/pix").status_code == 405
+    verified = upload.post(
+        f"/pix-webhook/{SECRET}/pix", json={"pix": [pix]}, headers={"X-Client-Cert-Verified": "true"}
+    )
+    assert verified.status_code == 200 and services.get().jobs.get_pix(pix["endToEndId"]) == pix
+
+
+def test_push_before_and_after_upload_through_the_running_functions(psp, tmp_path):
+    """The fake PSP calls the upload function back over a real socket, as a PSP would."""
+    functions = LocalFunctions(str(tmp_path), PIX_WEBHOOK_SECRET=SECRET, **psp.env()).start()
+    try:
+        adapter = confirmation.from_settings(config.from_env(psp.env()))
+        early, late = receipts.sample_receipt(5, "nubank"), receipts.sample_receipt(0, "inter")
+        for receipt in (early, late):
+            adapter.register_webhook(
+                fakepsp.pix_of(receipt)["chave"], f"{functions.urls['upload']}/pix-webhook/{SECRET}"
+            )
+        # pushed before its receipt is uploaded: the job is confirmed at once, without asking the PSP
+        (callback,) = psp.receive(fakepsp.pix_of(early))
+        assert callback["status"] == 200
+        body = upload_pdf(functions, early)
+        payment = body["result"]["data"]["validacao_pagamento"]
+        assert (payment["confirmed"], payment["found_by"]) == (True, "pushed")
+        assert not [r for r in psp.requests if r["path"] == f"/pix/{early.transaction_id}"]
+        # uploaded before its Pix arrives: not found, then confirmed by the push
+        body = upload_pdf(functions, late)
+        assert body["result"]["data"]["validacao_pagamento"]["confirmed"] is False
+        (callback,) = psp.receive(fakepsp.pix_of(late))
+        assert callback["status"] == 200
+        status = get_json(f"{functions.urls['status']}/jobs/{body['job_id']}/status")
+        assert status["result"]["data"]["validacao_pagamento"]["confirmed"] is True
+        assert status["result"]["data"]["needs_review"] is False
+    finally:
+        functions.stop()
+
+
+def upload_pdf(functions, receipt) -> dict:
+    import requests
+
+    pdf = receipts.render_pdf(receipt, "nubank" if receipt.bank == "Nubank" else "inter")
+    answer = requests.post(
+        functions.urls["upload"] + "/", files={"file": ("r.pdf", pdf, "application/pdf")}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def get_json(url: str) -> dict:
+    import requests
+
+    return requests.get(url, timeout=30).json()
