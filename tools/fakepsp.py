@@ -16,9 +16,12 @@ describes it, for the tests and the local stack.
   (every exchange, to check them against the spec), `callbacks` (every push and its answer).
 
     python -m tools.fakepsp serve --state-dir var/fakepsp [--port P]
+    python -m tools.fakepsp arrive --state-dir var/fakepsp [--layout inter] [--seed 0]
 
-writes `env.json` (the PIX_* settings that point the pipeline at it) into the state dir, and
-serves until stopped. `POST /_fake/pix` (same mTLS and token) makes a Pix arrive.
+`serve` writes `env.json` (the PIX_* settings that point the pipeline at it) into the state dir
+and serves until stopped. `arrive` makes the Pix of a generated receipt (by default the unpaid
+sample's) arrive at the running fake, which pushes it to the webhook registered for its key
+(`POST /_fake/pix`, not part of the spec, behind the same mTLS and token).
 """
 
 from __future__ import annotations
@@ -396,12 +399,40 @@ def _handler(psp: FakePsp):
     return Handler
 
 
+def arrive(state_dir: str, layout: str = "inter", seed: int = 0) -> dict:
+    """Make a generated receipt's Pix arrive at the fake PSP serving from `state_dir`."""
+    import requests
+
+    from tools import receipts
+
+    with open(os.path.join(state_dir, "env.json")) as f:
+        env = json.load(f)
+    tls = {"cert": (env["PIX_CLIENT_CERT"], env["PIX_CLIENT_KEY"]), "verify": env["PIX_CA_BUNDLE"], "timeout": 30}
+    token = requests.post(
+        env["PIX_API_URL"] + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(env["PIX_CLIENT_ID"], env["PIX_CLIENT_SECRET"]),
+        **tls,
+    ).json()["access_token"]
+    pix = pix_of(receipts.sample_receipt(seed, layout))
+    answer = requests.post(
+        env["PIX_API_URL"] + "/_fake/pix", json=pix, headers={"Authorization": f"Bearer {token}"}, **tls
+    )
+    answer.raise_for_status()
+    return {"pix": pix, "callbacks": [{"status": c["status"]} for c in answer.json()["callbacks"]]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A fake PSP speaking the BCB API Pix over mutual TLS.")
-    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("command", choices=["serve", "arrive"])
     parser.add_argument("--state-dir", default="var/fakepsp")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--layout", default="inter", help="arrive: the receipt's layout (tools/receipts.py)")
+    parser.add_argument("--seed", type=int, default=0, help="arrive: the receipt's seed")
     args = parser.parse_args(argv)
+    if args.command == "arrive":
+        print(json.dumps(arrive(args.state_dir, args.layout, args.seed), indent=2, ensure_ascii=False))
+        return 0
     psp = FakePsp(args.state_dir, port=args.port).start()
     env_path = os.path.join(args.state_dir, "env.json")
     fd = os.open(env_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
