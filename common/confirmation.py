@@ -96,7 +96,12 @@ class ApiPix:
         if not END_TO_END_ID.fullmatch(e2eid):
             return None  # the PSP could hold no such id; asking would only earn a 400
         response = self._call("GET", f"/pix/{e2eid}", allow=(404,))
-        return None if response.status_code == 404 else response.json()
+        if response.status_code == 404:
+            return None
+        pix = _json(response, f"GET /pix/{e2eid}")
+        if not valid_pix(pix) or pix["endToEndId"] != e2eid:
+            raise PspUnavailable(f"the PSP answered GET /pix/{e2eid} with something that is not that Pix")
+        return pix
 
     def list_pix(self, start: datetime, end: datetime) -> list[dict]:
         found: list[dict] = []
@@ -108,8 +113,11 @@ class ApiPix:
                 "paginacao.paginaAtual": page,
                 "paginacao.itensPorPagina": 100,
             }
-            body = self._call("GET", "/pix", params=params).json()
-            found += body.get("pix") or []
+            body = _json(self._call("GET", "/pix", params=params), "GET /pix")
+            listed = (body.get("pix") or []) if isinstance(body, dict) else None
+            if not isinstance(listed, list) or not all(valid_pix(p) for p in listed):
+                raise PspUnavailable("the PSP answered GET /pix with something that is not a list of Pix")
+            found += listed
             pages = (body.get("parametros") or {}).get("paginacao", {}).get("quantidadeDePaginas", 1)
             page += 1
             if page >= min(int(pages), 50):  # 5000 Pix around one minute is not a window any more
@@ -168,13 +176,22 @@ class ApiPix:
                 )
                 if not response.ok:
                     raise PspUnavailable(f"the PSP's token endpoint refused the client ({response.status_code})")
-                body = response.json()
+                body = _json(response, "POST /oauth/token")
+                if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+                    raise PspUnavailable("the PSP's token endpoint answered without an access_token")
                 lifetime = float(body.get("expires_in") or 300)
                 self._token = body["access_token"]
                 self._token_renew_at = time.monotonic() + max(lifetime * 0.1, lifetime - TOKEN_MARGIN_SECONDS)
                 self.tokens_fetched += 1
                 log.event("psp_token", expires_in=int(lifetime))
             return self._token
+
+
+def _json(response, what: str):
+    try:
+        return response.json()
+    except ValueError:
+        raise PspUnavailable(f"the PSP answered {what} with a body that is not JSON") from None
 
 
 def _problem(response) -> str:
@@ -374,6 +391,18 @@ def check(services, doc: dict, data: dict) -> dict | None:
     if psp is None:
         return None
     return confirm(psp, data, services.settings, pushed=services.jobs.get_pix)
+
+
+def after_finish(services, doc: dict) -> None:
+    """A Pix pushed while the job was being read (after its check, before it finished) is
+    applied now, so a push and a job that cross are never left unmatched."""
+    data = (doc.get("result") or {}).get("data") or {}
+    payment = data.get("validacao_pagamento") or {}
+    if payment.get("confirmed") is not False or payment.get("end_to_end_id") or not data.get("transaction_id"):
+        return  # only a Pix the PSP had not received (a mismatch stays one)
+    pix = services.jobs.get_pix(data["transaction_id"])
+    if pix is not None:
+        received(services, [pix])
 
 
 def recheck(services, doc: dict, at: datetime | None = None) -> dict:

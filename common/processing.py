@@ -70,6 +70,7 @@ def _run_claimed(services, doc: dict, last_attempt: bool) -> Outcome:
         doc = store.update(job_id, lambda d: _finished(d, attempt, result, settings))
         log.event("job_finished", job_id=job_id, attempt=attempt, duration_ms=_ms_since(started))
         notify.job_ended(services, doc)
+        confirmation.after_finish(services, doc)
         return Outcome(doc)
     except _Failure as e:
         log.event(

@@ -407,3 +407,15 @@ def get_json(url: str) -> dict:
     import requests
 
     return requests.get(url, timeout=30).json()
+
+
+def test_a_push_that_crossed_the_running_job_is_applied_when_it_finishes(ocr, psp):
+    receipt = receipts.sample_receipt(0, "inter")
+    app = services.get()
+    doc = queue_file(receipts.render_pdf(receipt, "inter"), "application/pdf")
+    done = processing.run_job(app, doc["job_id"]).doc
+    assert done["result"]["data"]["validacao_pagamento"]["confirmed"] is False
+    # the push landed after the job's check and before it finished: recorded, no finished job to confirm
+    app.jobs.record_pix(receipt.transaction_id, fakepsp.pix_of(receipt), job.iso(job.now()))
+    confirmation.after_finish(app, done)
+    assert app.jobs.get(doc["job_id"])["result"]["data"]["validacao_pagamento"]["confirmed"] is True
