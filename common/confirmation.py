@@ -95,12 +95,12 @@ class ApiPix:
     def get_pix(self, e2eid: str) -> dict | None:
         if not END_TO_END_ID.fullmatch(e2eid):
             return None  # the PSP could hold no such id; asking would only earn a 400
-        response = self._call("GET", f"/pix/{e2eid}", allow=(404,))
+        response = self._call("GET", f"/pix/{e2eid}", allow=(404,), label="/pix/{e2eid}")
         if response.status_code == 404:
             return None
-        pix = _json(response, f"GET /pix/{e2eid}")
+        pix = _json(response, "GET /pix/{e2eid}")
         if not valid_pix(pix) or pix["endToEndId"] != e2eid:
-            raise PspUnavailable(f"the PSP answered GET /pix/{e2eid} with something that is not that Pix")
+            raise PspUnavailable("the PSP answered GET /pix/{e2eid} with something that is not that Pix")
         return pix
 
     def list_pix(self, start: datetime, end: datetime) -> list[dict]:
@@ -124,28 +124,30 @@ class ApiPix:
                 return found
 
     def register_webhook(self, chave: str, webhook_url: str) -> None:
-        self._call("PUT", f"/webhook/{chave}", json={"webhookUrl": webhook_url})
+        self._call("PUT", f"/webhook/{chave}", json={"webhookUrl": webhook_url}, label="/webhook/{chave}")
 
     # --- the wire -------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, params=None, json=None, allow=()):
+    def _call(self, method: str, path: str, params=None, json=None, allow=(), label: str = ""):
+        # Messages and log lines name the operation (`label`), never the id or key in the path.
+        what = label or path
         for fresh in (False, True):
             token = self._bearer(force=fresh)
             response = self._send(
                 method,
                 self.base_url + path,
-                path,
+                what,
                 headers={"Authorization": f"Bearer {token}"},
                 params=params,
                 json=json,
             )
             if response.status_code != 401:
                 break
-            log.event("psp_token_refused", severity="WARNING", path=path, refreshed=fresh)
+            log.event("psp_token_refused", severity="WARNING", path=what, refreshed=fresh)
         if response.status_code == 401:
-            raise PspUnavailable(f"the PSP refused a fresh token for {method} {path} (401)")
+            raise PspUnavailable(f"the PSP refused a fresh token for {method} {what} (401)")
         if response.ok or response.status_code in allow:
             return response
-        raise PspUnavailable(f"the PSP answered {method} {path} with {response.status_code}{_problem(response)}")
+        raise PspUnavailable(f"the PSP answered {method} {what} with {response.status_code}{_problem(response)}")
 
     def _send(self, method: str, url: str, what: str, **kwargs):
         for attempt in range(self.retries + 1):
@@ -501,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     Pix received on the key CHAVE to URL (`https://<your front end>/pix-webhook/<secret>`)."""
     import argparse
 
-    from common import services as services_module
+    from common import config
 
     parser = argparse.ArgumentParser(description="The receiver's PSP (API Pix) as configured by PIX_*.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -509,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     register.add_argument("chave")
     register.add_argument("url")
     args = parser.parse_args(argv)
-    psp = services_module.get().psp
+    psp = from_settings(config.from_env())
     if psp is None:
         print("PIX_CONFIRMATION is none: no PSP configured", file=sys.stderr)
         return 1

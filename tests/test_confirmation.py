@@ -123,6 +123,7 @@ def test_no_credential_reaches_an_error_or_a_log_line(psp, capsys):
     assert "psp_token_refused" in seen and "psp_retry" in seen  # the events are logged...
     secrets = [psp.client_secret, "wrong-secret-wrong-secret", *psp.tokens]
     assert psp.tokens_issued == 2 and not any(s in seen for s in secrets)  # ...without any credential
+    assert e2eid not in seen  # nor the payment's id (a receipt's data stays out of the logs)
 
 
 # --- what the PSP's answer means --------------------------------------------------------------
@@ -419,3 +420,12 @@ def test_a_push_that_crossed_the_running_job_is_applied_when_it_finishes(ocr, ps
     app.jobs.record_pix(receipt.transaction_id, fakepsp.pix_of(receipt), job.iso(job.now()))
     confirmation.after_finish(app, done)
     assert app.jobs.get(doc["job_id"])["result"]["data"]["validacao_pagamento"]["confirmed"] is True
+
+
+def test_register_webhook_from_the_command_line(psp, monkeypatch, capsys):
+    for name, value in psp.env().items():
+        monkeypatch.setenv(name, value)
+    url = "https://front.example/pix-webhook/" + SECRET
+    assert confirmation.main(["register-webhook", "+5511999998888", url]) == 0
+    assert psp.webhooks == {"+5511999998888": url}
+    assert url + "/pix" in capsys.readouterr().out
