@@ -3,6 +3,7 @@ PY := .venv/bin/python
 STAMP := .venv/.installed
 FILE ?= samples/receipt.png
 QUEUE ?= cloudtasks
+PIX ?= none
 STACK_DIR := var/stack
 STACK ?=
 RECEIPTS_DIR ?= $(wildcard ../shared/receipts/real)
@@ -20,9 +21,10 @@ $(STAMP): requirements.txt requirements-dev.txt scripts/setup.sh
 run: $(STAMP)
 	@$(PY) scripts/run_local.py $(FILE) $(if $(filter local,$(STACK)),--stack $(STACK_DIR))
 
-## up: the full local stack (emulators, three functions, reconciler); QUEUE=rq for Redis + worker.py
+## up: the full local stack (emulators, three functions, reconciler); QUEUE=rq for Redis + worker.py;
+##     PIX=fake confirms each payment with a fake PSP (tools/fakepsp.py, docs/psp.md)
 up: $(STAMP)
-	@$(PY) -m tools.stack up --queue $(QUEUE) --state-dir $(STACK_DIR)
+	@$(PY) -m tools.stack up --queue $(QUEUE) --pix $(PIX) --state-dir $(STACK_DIR)
 
 ## down: stop everything `make up` started
 down:

@@ -102,10 +102,11 @@ class Variable:
         return f"`{self.default}`"
 
 
-def setting(name: str, default: Any, description: str, **options: Any) -> Any:
-    """A `Settings` field read from the environment variable `name`."""
+def setting(name: str, default: Any, description: str, secret: bool = False, **options: Any) -> Any:
+    """A `Settings` field read from the environment variable `name`; a `secret` one stays out of
+    the settings' repr (and so out of any log or traceback that shows them)."""
     variable = Variable(name, default, description, **options)
-    return field(default=default, metadata={"variable": variable})
+    return field(default=default, repr=not secret, metadata={"variable": variable})
 
 
 def _task_queue(env: Mapping[str, str]) -> str:
@@ -454,6 +455,68 @@ class Settings:
         "notify",
         "RQ queue of webhook deliveries (`worker.py` serves it after `RQ_QUEUE_NAME`)",
     )
+    # Payment confirmation with the receiver's PSP through the BCB API Pix (common.confirmation)
+    pix_confirmation: str = setting(
+        "PIX_CONFIRMATION",
+        "none",
+        "`none` (no `validacao_pagamento`) or `api_pix` (ask the receiver's PSP, see [psp.md](psp.md))",
+        choices=("none", "api_pix"),
+    )
+    pix_api_url: str = setting(
+        "PIX_API_URL",
+        "",
+        "base URL of the PSP's API Pix (`https://...`, required for `api_pix`)",
+        clean=lambda url: url.rstrip("/"),
+    )
+    pix_token_url: str = setting(
+        "PIX_TOKEN_URL", "", "the PSP's OAuth2 token endpoint", shown="`PIX_API_URL` + `/oauth/token`"
+    )
+    pix_client_id: str = setting("PIX_CLIENT_ID", "", "OAuth2 client id the PSP issued")
+    pix_client_secret: str = setting(
+        "PIX_CLIENT_SECRET", "", "OAuth2 client secret (Secret Manager in production; never logged)", secret=True
+    )
+    pix_client_cert: str = setting(
+        "PIX_CLIENT_CERT", "", "file of the client certificate (PEM) the PSP signed, for mutual TLS"
+    )
+    pix_client_key: str = setting("PIX_CLIENT_KEY", "", "file of that certificate's private key (PEM)")
+    pix_ca_bundle: str = setting(
+        "PIX_CA_BUNDLE", "", "file of the CAs that sign the PSP's server certificate; empty: the system's"
+    )
+    pix_scope: str = setting("PIX_SCOPE", "pix.read", "OAuth2 scopes asked for (space-separated)")
+    pix_timeout_seconds: int = setting(
+        "PIX_TIMEOUT_SECONDS", 10, "connect and read timeout of one call to the PSP", minimum=1
+    )
+    pix_retries: int = setting(
+        "PIX_RETRIES", 2, "retries of a call that timed out or got a 5xx, within one attempt (0.5 s, 1 s...)"
+    )
+    pix_window_minutes: int = setting(
+        "PIX_WINDOW_MINUTES",
+        15,
+        "an id the receipt leaves ambiguous is looked for among the Pix received this long around `paid_at`",
+        minimum=1,
+    )
+    pix_recheck_seconds: int = setting(
+        "PIX_RECHECK_SECONDS",
+        60,
+        "the reconciler asks the PSP again after this long when it was unreachable, doubling up to an hour",
+        minimum=1,
+    )
+    pix_recheck_max_attempts: int = setting(
+        "PIX_RECHECK_MAX_ATTEMPTS", 10, "then `confirmed` stays null with its reason", minimum=1
+    )
+    pix_webhook_secret: str = setting(
+        "PIX_WEBHOOK_SECRET",
+        "",
+        "the path secret of the PSP's webhook (`POST /pix-webhook/<secret>/pix` on the upload function); "
+        "empty: the endpoint answers 404",
+        secret=True,
+    )
+    pix_webhook_cert_header: str = setting(
+        "PIX_WEBHOOK_CERT_HEADER",
+        "",
+        "a header the mTLS-terminating load balancer sets to `true` when the PSP's client certificate "
+        "verified; when set, pushes without it are refused (403)",
+    )
     # Observability (common.metrics): Prometheus endpoints, for the local stack and the RQ worker.
     metrics_enabled: bool = setting(
         "METRICS_ENABLED",
@@ -490,6 +553,10 @@ class Settings:
     def notify_function_url(self) -> str:
         # Notification tasks go to the OCR function's /notify path (same service, same token).
         return self.ocr_function_url.rstrip("/") + "/notify" if self.ocr_function_url else ""
+
+    @property
+    def pix_token_endpoint(self) -> str:
+        return self.pix_token_url or (self.pix_api_url + "/oauth/token" if self.pix_api_url else "")
 
     @property
     def expected_receiver_configured(self) -> bool:
@@ -552,6 +619,24 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     grouped = {h for t in settings.tenants for h in t.api_key_hashes}
     if {t.name for t in settings.tenants} & (set(settings.api_key_hashes) - grouped):
         raise ConfigError("TENANTS: a tenant is named after an API_KEY_HASHES digest that it does not list")
+    if settings.pix_confirmation == "api_pix":
+        missing = [
+            v
+            for v, value in (
+                ("PIX_API_URL", settings.pix_api_url),
+                ("PIX_CLIENT_ID", settings.pix_client_id),
+                ("PIX_CLIENT_SECRET", settings.pix_client_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(f"PIX_CONFIRMATION=api_pix needs {', '.join(missing)}")
+        if not settings.pix_api_url.startswith("https://"):
+            raise ConfigError("PIX_API_URL: the API Pix is only served over https (mutual TLS)")
+        if bool(settings.pix_client_cert) != bool(settings.pix_client_key):
+            raise ConfigError("PIX_CLIENT_CERT and PIX_CLIENT_KEY go together")
+    if settings.pix_webhook_secret and len(settings.pix_webhook_secret) < 16:
+        raise ConfigError("PIX_WEBHOOK_SECRET: at least 16 characters")
     if settings.upload_url and not re.fullmatch(_ORIGIN + r"(/[^\s?#\"'<>;]*)?", settings.upload_url):
         raise ConfigError(f"UPLOAD_URL={settings.upload_url!r}: expected the upload function's http(s) URL")
     # A browser sends its origin as scheme://host[:port], nothing more; anything else never matches.

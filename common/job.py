@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class Status(StrEnum):
@@ -90,6 +90,9 @@ class Job(TypedDict):
     notification: Notification | None
     trace: str | None
     expires_at: str | None  # RETENTION_DAYS after creation; documents from before retention lack it
+    # The payment's confirmation with the receiver's PSP, once it could not be asked at first
+    # (payment_unknown): {status, attempts, next_at, last_error}.
+    confirmation: NotRequired[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -245,10 +248,11 @@ def fail(doc: Job, attempt: int | None, code: str, message: str, at: datetime) -
     )
 
 
-def _ended(doc: Job, at: datetime) -> Job:
+def _ended(doc: Job, at: datetime, again: bool = False) -> Job:
     """A job with a callback URL owes its caller one notification once it ends: it is due from the
-    same write that ends the job, so no crash in between can forget it (the reconciler resends)."""
-    if not doc.get("callback_url") or doc.get("notification"):
+    same write that ends the job, so no crash in between can forget it (the reconciler resends).
+    `again`: the finished job changed (its payment got confirmed), so it owes a new one."""
+    if not doc.get("callback_url") or (doc.get("notification") and not again):
         return doc
     notification: Notification = {
         "status": NOTIFY_PENDING,
@@ -261,6 +265,50 @@ def _ended(doc: Job, at: datetime) -> Job:
         "last_error": None,
     }
     return {**doc, "notification": notification}
+
+
+# --- the payment's confirmation with the receiver's PSP (common.confirmation) -----------------------
+CONFIRM_PENDING, CONFIRM_DONE, CONFIRM_GAVE_UP = "pending", "done", "gave_up"
+
+
+def _with_payment(doc: Any, data: dict) -> Any:
+    if doc["status"] != FINISHED:
+        raise NotClaimable(f"job is {doc['status']}, not finished")
+    return {**doc, "result": {**doc["result"], "data": data}}
+
+
+def payment_unknown(doc: Any, result: dict, at: datetime, base_seconds: int, max_attempts: int) -> Any:
+    """The PSP could not be asked: `confirmed` is null and the reconciler asks again after a delay
+    doubling from `base_seconds` (at most an hour), `max_attempts` times in all."""
+    if (
+        doc["status"] == FINISHED
+        and (doc["result"]["data"].get("validacao_pagamento") or {}).get("confirmed") is not None
+    ):
+        raise NotClaimable("the payment is already known")  # a push got there first
+    attempts = (doc.get("confirmation") or {}).get("attempts", 0) + 1
+    delay = min(3600, base_seconds * 2 ** (attempts - 1))
+    new = _with_payment(doc, {**doc["result"]["data"], "validacao_pagamento": result})
+    confirmation = {
+        "status": CONFIRM_PENDING if attempts < max_attempts else CONFIRM_GAVE_UP,
+        "attempts": attempts,
+        "next_at": iso(at + timedelta(seconds=delay)),
+        "last_error": result.get("reason"),
+    }
+    return {**new, "confirmation": confirmation}
+
+
+def payment_known(doc: Any, data: dict, at: datetime) -> Any:
+    """The PSP answered (a pull or a push) after the job finished: its `data` gets the new
+    `validacao_pagamento` and the caller's webhook is due again."""
+    attempts = (doc.get("confirmation") or {}).get("attempts", 0)
+    new = _with_payment(doc, data)
+    confirmation = {"status": CONFIRM_DONE, "attempts": attempts, "next_at": None, "last_error": None}
+    return _ended({**new, "confirmation": confirmation}, at, again=True)  # type: ignore[typeddict-item]
+
+
+def confirmation_due(doc: Any, at: datetime) -> bool:
+    state = doc.get("confirmation") or {}
+    return state.get("status") == CONFIRM_PENDING and datetime.fromisoformat(state["next_at"]) <= at
 
 
 # --- the job's notification (webhook) --------------------------------------------------------------

@@ -127,6 +127,20 @@ class JobStore(Protocol):
         """Give every job and index record stored without `expires_at` (before retention existed)
         one: its creation + `retention_days`; a hash pointer gets its job's. The number changed."""
 
+    def transactions(self, transaction_id: str) -> builtins.list[FirstSeen]:
+        """Each tenant's first job's record for this end-to-end id (none when no job showed it):
+        a Pix the PSP pushed is news for every tenant that has its receipt."""
+
+    def pending_confirmations(self, limit: int = 500) -> builtins.list[jobs.Job]:
+        """Finished jobs whose payment confirmation is still `pending` (common.confirmation), any order."""
+
+    def record_pix(self, e2eid: str, pix: dict, at: str, expires_at: str | None = None) -> None:
+        """Keep a Pix the PSP pushed (its webhook), keyed by end-to-end id; a second push replaces it.
+        It holds the payer's name and document: dropped at `expires_at` like a job."""
+
+    def get_pix(self, e2eid: str) -> dict | None:
+        """The pushed Pix with this end-to-end id, None when none was pushed."""
+
 
 def _visible(doc: jobs.Job | None, tenant: str | None) -> jobs.Job | None:
     return doc if doc is not None and (tenant is None or jobs.tenant_of(doc) == tenant) else None
@@ -158,6 +172,10 @@ class SqliteJobStore:
                 "CREATE TABLE IF NOT EXISTS transactions (tenant TEXT NOT NULL, transaction_id TEXT NOT NULL,"
                 " job_id TEXT NOT NULL, pedido_id TEXT, first_seen_at TEXT NOT NULL, expires_at TEXT,"
                 " PRIMARY KEY (tenant, transaction_id))"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS pix_received (e2eid TEXT PRIMARY KEY, pix TEXT NOT NULL,"
+                " received_at TEXT NOT NULL, expires_at TEXT)"
             )
             self._add_expiry(db)
 
@@ -356,6 +374,7 @@ class SqliteJobStore:
                 db.execute("DELETE FROM jobs WHERE job_id=?", (job_id,))
                 db.execute("DELETE FROM transactions WHERE job_id=?", (job_id,))
             db.execute("DELETE FROM transactions WHERE expires_at <= ?", (at,))
+            db.execute("DELETE FROM pix_received WHERE expires_at <= ?", (at,))
             return [json.loads(doc) for _job_id, doc in rows]
 
         return self._write(tx)
@@ -378,6 +397,33 @@ class SqliteJobStore:
 
         return self._write(tx)
 
+    def transactions(self, transaction_id: str) -> builtins.list[FirstSeen]:
+        rows = self._connection().execute(
+            "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?", (transaction_id,)
+        )
+        return [
+            {"transaction_id": transaction_id, "job_id": r[0], "pedido_id": r[1], "first_seen_at": r[2]} for r in rows
+        ]
+
+    def pending_confirmations(self, limit: int = 500) -> builtins.list[jobs.Job]:
+        rows = self._connection().execute(
+            "SELECT doc FROM jobs WHERE status=? AND json_extract(doc, '$.confirmation.status')=? LIMIT ?",
+            (jobs.FINISHED, jobs.CONFIRM_PENDING, limit),
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    def record_pix(self, e2eid: str, pix: dict, at: str, expires_at: str | None = None) -> None:
+        self._write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO pix_received (e2eid, pix, received_at, expires_at) VALUES (?,?,?,?)",
+                (e2eid, json.dumps(pix), at, expires_at),
+            )
+        )
+
+    def get_pix(self, e2eid: str) -> dict | None:
+        row = self._connection().execute("SELECT pix FROM pix_received WHERE e2eid=?", (e2eid,)).fetchone()
+        return json.loads(row[0]) if row else None
+
 
 # The expression of the jobs_expires_at index: a query uses the index only when it is written alike.
 _SQLITE_EXPIRES_AT = "json_extract(doc, '$.expires_at')"
@@ -398,7 +444,8 @@ def _from_firestore(data: dict[str, Any]) -> Any:
 class FirestoreJobStore:
     """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<tenant>:<sha256>` points at the
     tenant's active job for those bytes; `<collection>_transactions/<tenant>:<end-to-end id>` records
-    the tenant's first job that showed a payment. Index documents carry their `tenant` too."""
+    the tenant's first job that showed a payment. Index documents carry their `tenant` too.
+    `<collection>_pix/<end-to-end id>` keeps the Pix the PSP pushed."""
 
     def __init__(self, project: str, database: str, collection: str, retry_seconds: int = 60):
         from google.api_core import exceptions
@@ -421,6 +468,7 @@ class FirestoreJobStore:
         self._jobs = self._client.collection(collection)
         self._by_sha = self._client.collection(f"{collection}_by_sha256")
         self._transactions = self._client.collection(f"{collection}_transactions")
+        self._pix = self._client.collection(f"{collection}_pix")
 
     def _run(self, fn):
         from google.api_core import exceptions
@@ -620,6 +668,32 @@ class FirestoreJobStore:
             self._read(lambda p=pointer, u=until: p.reference.update({"expires_at": u}))
             changed += 1
         return changed
+
+    def transactions(self, transaction_id: str) -> builtins.list[FirstSeen]:
+        # A single-field equality over every tenant's records: served by the automatic index.
+        query = self._transactions.where(filter=self._firestore.FieldFilter("transaction_id", "==", transaction_id))
+        records = self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
+        return [
+            FirstSeen(
+                transaction_id=r["transaction_id"],
+                job_id=r["job_id"],
+                pedido_id=r["pedido_id"],
+                first_seen_at=r["first_seen_at"],
+            )
+            for r in records
+        ]
+
+    def pending_confirmations(self, limit: int = 500) -> builtins.list[jobs.Job]:
+        query = self._jobs.where(filter=self._firestore.FieldFilter("confirmation.status", "==", jobs.CONFIRM_PENDING))
+        return self._stream(query.limit(limit))
+
+    def record_pix(self, e2eid: str, pix: dict, at: str, expires_at: str | None = None) -> None:
+        record = _to_firestore({"pix": pix, "received_at": at, "expires_at": expires_at})  # the TTL policy's field
+        self._read(lambda: self._pix.document(e2eid).set(record, retry=self._retry))
+
+    def get_pix(self, e2eid: str) -> dict | None:
+        snapshot = self._read(lambda: self._pix.document(e2eid).get(retry=self._retry))
+        return snapshot.to_dict()["pix"] if snapshot.exists else None
 
 
 def _field(snapshot, name: str):

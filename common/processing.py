@@ -11,7 +11,7 @@ import concurrent.futures
 import traceback
 from typing import Any
 
-from common import evidence, extraction, job, jobstore, log, notify, receiver, tenants, text
+from common import confirmation, evidence, extraction, job, jobstore, log, notify, receiver, tenants, text
 from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -80,9 +80,10 @@ def _run_claimed(services, doc: job.Job, last_attempt: bool) -> Outcome:
                 return Outcome(released, RETRY_AFTER_SECONDS, str(e), "backend_unavailable")
             message = f"Gave up after {attempt} attempts: a storage backend was unavailable."
             raise _Failure("backend_unavailable", message, detail=str(e)) from None
-        doc = store.update(job_id, lambda d: job.finish(d, attempt, result, job.now()))
+        doc = store.update(job_id, lambda d: _finished(d, attempt, result, settings))
         log.event("job_finished", job_id=job_id, attempt=attempt, duration_ms=_ms_since(started))
         notify.job_ended(services, doc)
+        confirmation.after_finish(services, doc)
         return Outcome(doc)
     except _Failure as e:
         log.event(
@@ -102,6 +103,15 @@ def _run_claimed(services, doc: job.Job, last_attempt: bool) -> Outcome:
         return Outcome(doc)
     except job.NotClaimable:
         return _lease_lost(store, job_id, attempt)
+
+
+def _finished(doc: job.Job, attempt: int, result: job.Result, settings) -> job.Job:
+    at = job.now()
+    done = job.finish(doc, attempt, result, at)
+    payment = result["data"].get("validacao_pagamento")
+    if payment and payment["confirmed"] is None:  # the PSP could not be asked: the reconciler will
+        done = job.payment_unknown(done, payment, at, settings.pix_recheck_seconds, settings.pix_recheck_max_attempts)
+    return done
 
 
 def _lease_lost(store: jobstore.JobStore, job_id: str, attempt: int) -> Outcome:
@@ -189,6 +199,10 @@ def _extract(services, doc: job.Job, attempt: int) -> job.Result:
     data_out = read_receipt(
         data, doc["content_type"], services.ocr, settings, progress, tenants.expected_receiver(settings, tenant)
     )
+    # Before the duplicate check: the receiver's PSP may settle an id the receipt left ambiguous.
+    payment = confirmation.check(services, doc, data_out)
+    if payment is not None:
+        data_out["validacao_pagamento"] = payment
     if data_out["transaction_id"]:
         # Atomic per end-to-end id and tenant: of two jobs of a tenant with one payment, exactly
         # one is the first; another tenant's job never is (its receipts are not this one's business).

@@ -9,6 +9,8 @@ One pass (run by Cloud Scheduler in production, in a loop on the local stack):
   gets a new notify task (the queue was down when the job ended, or the task was lost);
 - jobs whose retention ran out (`expires_at`) are deleted with their index records and unused
   blobs (common.erasure; on SQLite: Firestore's TTL policy deletes them there).
+- a finished job whose payment the receiver's PSP could not confirm yet (`confirmed: null`) is
+  asked about again once its backoff ran out (common.confirmation); a change sends its webhook.
 Duplicate tasks are harmless: only one delivery can claim a job.
 
     python -m common.reconcile [--loop SECONDS]
@@ -20,7 +22,7 @@ import argparse
 import time
 from datetime import datetime, timedelta
 
-from common import erasure, job, log, notify, services
+from common import confirmation, erasure, job, log, notify, services
 from common.errors import QueueUnavailable
 
 BATCH = 500  # jobs looked at per status and pass
@@ -29,7 +31,14 @@ BATCH = 500  # jobs looked at per status and pass
 def reconcile_once(app: services.Services, at: datetime | None = None) -> dict[str, int]:
     at = at or job.now()
     settings, store = app.settings, app.jobs
-    counts = {"requeued": 0, "taken_over": 0, "failed": 0, "notifications_requeued": 0, "expired": 0}
+    counts = {
+        "requeued": 0,
+        "taken_over": 0,
+        "failed": 0,
+        "notifications_requeued": 0,
+        "expired": 0,
+        "payments_rechecked": 0,
+    }
     stale = at - timedelta(seconds=settings.reconcile_queued_after_seconds)
     try:
         for doc in store.list(status=job.QUEUED, limit=BATCH):
@@ -57,6 +66,13 @@ def reconcile_once(app: services.Services, at: datetime | None = None) -> dict[s
                 log.event("notification_requeued", job_id=doc["job_id"])
                 app.notify_queue.enqueue(doc["job_id"])
                 counts["notifications_requeued"] += 1
+        for doc in store.pending_confirmations(limit=BATCH):
+            if job.confirmation_due(doc, at):
+                try:
+                    confirmation.recheck(app, doc, at)
+                except job.NotClaimable:
+                    continue
+                counts["payments_rechecked"] += 1
     except QueueUnavailable as e:
         log.event("reconcile_queue_unavailable", severity="ERROR", error=str(e))
     counts["expired"] = erasure.sweep(app, at)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from common import blobstore, config, jobstore, notify, ocr, processing, taskqueue
+from common import blobstore, config, confirmation, jobstore, notify, ocr, processing, taskqueue
 
 
 class Services:
@@ -24,6 +24,10 @@ class Services:
     @cached_property
     def ocr(self) -> ocr.OcrEngine:
         return ocr.from_settings(self.settings)
+
+    @cached_property
+    def psp(self) -> confirmation.PaymentConfirmation | None:
+        return confirmation.from_settings(self.settings)
 
     @cached_property
     def queue(self) -> taskqueue.TaskQueue:

@@ -68,7 +68,8 @@ resource "google_firestore_index" "jobs_by_tenant_status_created_at" {
 }
 
 # Retention (RETENTION_DAYS = var.retention_days, as the receipts bucket's lifecycle rule): every job
-# document, hash pointer (jobs_by_sha256) and transaction record (jobs_transactions) carries
+# document, hash pointer (jobs_by_sha256), transaction record (jobs_transactions) and Pix the PSP
+# pushed (jobs_pix) carries
 # `expires_at`, a timestamp (common/jobstore.py); the TTL policy deletes a document once it has
 # passed, usually within a day. The field is exempt from indexing (index_config {}): no query uses
 # it, and an index on an ever-increasing timestamp is a write hotspot Google advises against.
@@ -77,6 +78,7 @@ resource "google_firestore_field" "expires_at" {
     local.jobs_collection,
     "${local.jobs_collection}_by_sha256",
     "${local.jobs_collection}_transactions",
+    "${local.jobs_collection}_pix",
   ])
 
   project    = var.project_id

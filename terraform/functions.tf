@@ -68,6 +68,12 @@ resource "google_cloudfunctions2_function" "ocr" {
       # Webhooks: delivered by this function's /notify from the notify queue.
       NOTIFY_QUEUE_NAME   = google_cloud_tasks_queue.notify.name
       NOTIFY_MAX_ATTEMPTS = tostring(var.notify_max_attempts)
+      # Payment confirmation with the PSP (docs/psp.md): off while var.pix_api_url is empty.
+      PIX_CONFIRMATION = local.pix_enabled ? "api_pix" : "none"
+      PIX_API_URL      = var.pix_api_url
+      PIX_CLIENT_ID    = var.pix_client_id
+      PIX_CLIENT_CERT  = "${local.pix_cert_dir}/${local.pix_cert_file}"
+      PIX_CLIENT_KEY   = "${local.pix_key_dir}/${local.pix_key_file}"
     }
 
     secret_environment_variables {
@@ -83,6 +89,33 @@ resource "google_cloudfunctions2_function" "ocr" {
       secret     = google_secret_manager_secret.tenants.secret_id
       version    = google_secret_manager_secret_version.tenants.version
     }
+
+    secret_environment_variables {
+      key        = "PIX_CLIENT_SECRET"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.pix_client_secret.secret_id
+      version    = google_secret_manager_secret_version.pix_client_secret.version
+    }
+
+    secret_volumes {
+      mount_path = local.pix_cert_dir
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.pix_client_cert.secret_id
+      versions {
+        version = google_secret_manager_secret_version.pix_client_cert.version
+        path    = local.pix_cert_file
+      }
+    }
+
+    secret_volumes {
+      mount_path = local.pix_key_dir
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.pix_client_key.secret_id
+      versions {
+        version = google_secret_manager_secret_version.pix_client_key.version
+        path    = local.pix_key_file
+      }
+    }
   }
 
   depends_on = [
@@ -90,6 +123,9 @@ resource "google_cloudfunctions2_function" "ocr" {
     google_storage_bucket_iam_member.build_source_viewer,
     google_secret_manager_secret_iam_member.ocr_webhook_secrets,
     google_secret_manager_secret_iam_member.ocr_tenants,
+    google_secret_manager_secret_iam_member.ocr_pix_client_secret,
+    google_secret_manager_secret_iam_member.ocr_pix_client_cert,
+    google_secret_manager_secret_iam_member.ocr_pix_client_key,
   ]
 }
 
@@ -235,6 +271,14 @@ resource "google_cloudfunctions2_function" "upload" {
       )))
       # Webhooks: a job this function ends (inline fallback) queues its notification.
       NOTIFY_QUEUE_NAME = google_cloud_tasks_queue.notify.name
+      # Payment confirmation with the PSP (docs/psp.md): off while var.pix_api_url is empty.
+      PIX_CONFIRMATION = local.pix_enabled ? "api_pix" : "none"
+      PIX_API_URL      = var.pix_api_url
+      PIX_CLIENT_ID    = var.pix_client_id
+      PIX_CLIENT_CERT  = "${local.pix_cert_dir}/${local.pix_cert_file}"
+      PIX_CLIENT_KEY   = "${local.pix_key_dir}/${local.pix_key_file}"
+      # The PSP's webhook: behind a load balancer that terminates its mutual TLS (docs/psp.md).
+      PIX_WEBHOOK_CERT_HEADER = var.pix_webhook_cert_header
     }
 
     secret_environment_variables {
@@ -257,6 +301,40 @@ resource "google_cloudfunctions2_function" "upload" {
       secret     = google_secret_manager_secret.tenants.secret_id
       version    = google_secret_manager_secret_version.tenants.version
     }
+
+    secret_environment_variables {
+      key        = "PIX_CLIENT_SECRET"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.pix_client_secret.secret_id
+      version    = google_secret_manager_secret_version.pix_client_secret.version
+    }
+
+    secret_volumes {
+      mount_path = local.pix_cert_dir
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.pix_client_cert.secret_id
+      versions {
+        version = google_secret_manager_secret_version.pix_client_cert.version
+        path    = local.pix_cert_file
+      }
+    }
+
+    secret_volumes {
+      mount_path = local.pix_key_dir
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.pix_client_key.secret_id
+      versions {
+        version = google_secret_manager_secret_version.pix_client_key.version
+        path    = local.pix_key_file
+      }
+    }
+
+    secret_environment_variables {
+      key        = "PIX_WEBHOOK_SECRET"
+      project_id = data.google_project.this.number
+      secret     = google_secret_manager_secret.pix_webhook_secret.secret_id
+      version    = google_secret_manager_secret_version.pix_webhook_secret.version
+    }
   }
 
   depends_on = [
@@ -265,5 +343,9 @@ resource "google_cloudfunctions2_function" "upload" {
     google_secret_manager_secret_iam_member.upload_api_key_hashes,
     google_secret_manager_secret_iam_member.upload_webhook_secrets,
     google_secret_manager_secret_iam_member.upload_tenants,
+    google_secret_manager_secret_iam_member.upload_pix_client_secret,
+    google_secret_manager_secret_iam_member.upload_pix_client_cert,
+    google_secret_manager_secret_iam_member.upload_pix_client_key,
+    google_secret_manager_secret_iam_member.upload_pix_webhook_secret,
   ]
 }

@@ -271,3 +271,52 @@ resource "google_secret_manager_secret_iam_member" "upload_webhook_secrets" {
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.upload.member
 }
+
+resource "google_secret_manager_secret_iam_member" "ocr_pix_client_secret" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pix_client_secret.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.ocr.member
+}
+
+resource "google_secret_manager_secret_iam_member" "ocr_pix_client_cert" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pix_client_cert.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.ocr.member
+}
+
+resource "google_secret_manager_secret_iam_member" "ocr_pix_client_key" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pix_client_key.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.ocr.member
+}
+
+resource "google_secret_manager_secret_iam_member" "upload_pix_client_secret" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pix_client_secret.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}
+
+resource "google_secret_manager_secret_iam_member" "upload_pix_client_cert" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pix_client_cert.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}
+
+resource "google_secret_manager_secret_iam_member" "upload_pix_client_key" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pix_client_key.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}
+
+resource "google_secret_manager_secret_iam_member" "upload_pix_webhook_secret" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pix_webhook_secret.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}

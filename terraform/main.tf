@@ -16,6 +16,12 @@ locals {
 
   # JOBS_COLLECTION: the collection the code reads and the composite index covers.
   jobs_collection = "jobs"
+  # The PSP's credentials (terraform/secrets.tf), mounted as files where the functions read them.
+  pix_enabled   = var.pix_api_url != ""
+  pix_cert_dir  = "/secrets/pix-cert"
+  pix_key_dir   = "/secrets/pix-key"
+  pix_cert_file = "client.pem"
+  pix_key_file  = "client-key.pem"
 
   # Each function's deterministic Cloud Run URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app),
   # known before the function exists, so it can be used where the function's own `uri` would make

@@ -76,3 +76,95 @@ resource "google_secret_manager_secret_version" "webhook_secrets" {
     create_before_destroy = true
   }
 }
+
+# PIX_CLIENT_SECRET for the OCR and upload functions: the OAuth2 client secret of the PSP's API Pix.
+# Secret Manager refuses an empty payload: unset is written as one space, which the code reads as none.
+resource "google_secret_manager_secret" "pix_client_secret" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-pix-client-secret"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "pix_client_secret" {
+  secret      = google_secret_manager_secret.pix_client_secret.id
+  secret_data = var.pix_client_secret != "" ? var.pix_client_secret : " "
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# The client certificate the PSP signed (mutual TLS), mounted as a file in the OCR and upload functions.
+# Secret Manager refuses an empty payload: unset is written as one space, which the code reads as none.
+resource "google_secret_manager_secret" "pix_client_cert" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-pix-client-cert"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "pix_client_cert" {
+  secret      = google_secret_manager_secret.pix_client_cert.id
+  secret_data = var.pix_client_cert_pem != "" ? var.pix_client_cert_pem : " "
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# Its private key, mounted the same way; readable only by the OCR and upload functions' service accounts.
+# Secret Manager refuses an empty payload: unset is written as one space, which the code reads as none.
+resource "google_secret_manager_secret" "pix_client_key" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-pix-client-key"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "pix_client_key" {
+  secret      = google_secret_manager_secret.pix_client_key.id
+  secret_data = var.pix_client_key_pem != "" ? var.pix_client_key_pem : " "
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# PIX_WEBHOOK_SECRET for the upload function: the path secret of the PSP's webhook.
+# Secret Manager refuses an empty payload: unset is written as one space, which the code reads as none.
+resource "google_secret_manager_secret" "pix_webhook_secret" {
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-pix-webhook-secret"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "pix_webhook_secret" {
+  secret      = google_secret_manager_secret.pix_webhook_secret.id
+  secret_data = var.pix_webhook_secret != "" ? var.pix_webhook_secret : " "
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}

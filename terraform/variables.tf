@@ -320,3 +320,62 @@ variable "notify_max_dispatches_per_second" {
     error_message = "notify_max_dispatches_per_second must be above 0 and at most 500."
   }
 }
+
+# Payment confirmation with the receiver's PSP through the BCB API Pix (docs/psp.md). Empty
+# pix_api_url: off (PIX_CONFIRMATION=none). The credentials go to Secret Manager; the client
+# certificate and its key reach the OCR and upload functions as mounted files.
+variable "pix_api_url" {
+  description = "Base URL of your PSP's API Pix (https://...). Empty: payments are not confirmed with the PSP."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.pix_api_url == "" || startswith(var.pix_api_url, "https://")
+    error_message = "pix_api_url must be an https:// URL (the API Pix is served over mutual TLS) or empty."
+  }
+}
+
+variable "pix_client_id" {
+  description = "OAuth2 client id your PSP issued for its API Pix."
+  type        = string
+  default     = ""
+}
+
+variable "pix_client_secret" {
+  description = "OAuth2 client secret your PSP issued (PIX_CLIENT_SECRET, from Secret Manager)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "pix_client_cert_pem" {
+  description = "The client certificate your PSP signed for mutual TLS, PEM (mounted from Secret Manager)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "pix_client_key_pem" {
+  description = "That certificate's private key, PEM (mounted from Secret Manager; also held by the Terraform state)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "pix_webhook_secret" {
+  description = "Path secret of the PSP's webhook (POST /pix-webhook/<secret>/pix on the upload function), at least 16 characters. Empty: no push endpoint."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.pix_webhook_secret == "" || length(var.pix_webhook_secret) >= 16
+    error_message = "pix_webhook_secret must be empty or at least 16 characters."
+  }
+}
+
+variable "pix_webhook_cert_header" {
+  description = "Header your mTLS-terminating load balancer sets to true when the PSP's client certificate verified (PIX_WEBHOOK_CERT_HEADER); pushes without it are refused."
+  type        = string
+  default     = ""
+}

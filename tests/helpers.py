@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -212,3 +213,119 @@ class LocalFunctions:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+# --- the BCB API Pix specification (beside the checkout, never copied into it) ---
+
+API_PIX_SPEC = os.path.join(os.path.dirname(ROOT), "shared", "specs", "bcb-pix-api-2.9.0.yaml")
+
+
+class ApiPixSpec:
+    """Requests and responses checked against the spec's own operations and component schemas
+    (OpenAPI 3.0 schema semantics, formats checked).
+
+    One erratum is patched, and `ERRATA` says which: 2.9.0's `PixConsultados` (the answer of
+    `GET /pix`) requires `cobs`, the field of the charges' listing; its own example `getPix1`
+    has none, and a PSP returns `pix`. tests/test_fakepsp.py checks the erratum is still there.
+    """
+
+    ERRATA = {"PixConsultados.required": (["parametros", "cobs"], ["parametros"])}
+
+    def __init__(self, path: str = API_PIX_SPEC):
+        import yaml
+
+        with open(path, encoding="utf-8") as f:
+            self.raw = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        self.spec = json.loads(json.dumps(self.raw))
+        wrong, right = self.ERRATA["PixConsultados.required"]
+        assert self.spec["components"]["schemas"]["PixConsultados"]["required"] == wrong
+        self.spec["components"]["schemas"]["PixConsultados"]["required"] = right
+
+    def errors(self, instance, schema: dict) -> list[str]:
+        from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
+        root = {"components": self.spec["components"], **schema}
+        validator = OAS30Validator(root, format_checker=oas30_format_checker)
+        return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(instance)]
+
+    def schema(self, name: str) -> dict:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def _resolve(self, node: dict) -> dict:
+        while "$ref" in node:
+            section, kind, name = node["$ref"].removeprefix("#/").split("/")
+            node = self.spec[section][kind][name]
+        return node
+
+    def operation(self, method: str, path: str) -> tuple[dict, dict, dict]:
+        """The spec's path item and operation that serve `method path`, and its path parameters."""
+        for template, item in self.spec["paths"].items():
+            names = re.findall(r"\{(\w+)\}", template)
+            pattern = "^" + re.sub(r"\\\{\w+\\\}", "([^/]+)", re.escape(template)) + "$"
+            match = re.match(pattern, path)
+            if match and method.lower() in item:
+                return item, item[method.lower()], dict(zip(names, match.groups(), strict=True))
+        raise AssertionError(f"{method} {path} is no operation of the API Pix")
+
+    def request_errors(self, method: str, path: str, query: dict, body) -> list[str]:
+        item, op, path_params = self.operation(method, path)
+        problems = []
+        for parameter in [self._resolve(p) for p in item.get("parameters", []) + op.get("parameters", [])]:
+            where = {"path": path_params, "query": query}.get(parameter["in"])
+            if where is None:
+                continue
+            if parameter["name"] not in where:
+                if parameter.get("required"):
+                    problems.append(f"{parameter['in']} parameter {parameter['name']} missing")
+                continue
+            value = where[parameter["name"]]
+            schema = self._resolve(parameter["schema"]) if "$ref" in parameter["schema"] else parameter["schema"]
+            if schema.get("type") == "integer" and isinstance(value, str) and value.lstrip("-").isdigit():
+                value = int(value)
+            if schema.get("type") == "boolean" and value in ("true", "false"):
+                value = value == "true"
+            problems += [f"{parameter['name']}: {e}" for e in self.errors(value, parameter["schema"])]
+        known = {p["name"] for p in (self._resolve(p) for p in item.get("parameters", []) + op.get("parameters", []))}
+        problems += [f"unknown query parameter {name}" for name in query if name not in known]
+        if "requestBody" in op:
+            content = self._resolve(op["requestBody"])["content"]["application/json"]
+            problems += self.errors(body, content["schema"])
+        elif body is not None:
+            problems.append("a body where the operation takes none")
+        return problems
+
+    def response_errors(self, method: str, path: str, status: int, body) -> list[str]:
+        _, op, _ = self.operation(method, path)
+        responses = op["responses"]
+        if str(status) not in responses:
+            return [f"{method} {path} answered {status}, which the spec does not list"]
+        response = self._resolve(responses[str(status)])
+        if "content" not in response:
+            return [] if body is None else ["a body where the spec has none"]
+        (media,) = (
+            response["content"].values() if len(response["content"]) == 1 else [response["content"]["application/json"]]
+        )
+        return self.errors(body, media["schema"])
+
+    def callback_errors(self, body) -> list[str]:
+        """The body of the webhook's call back (`{$request.body#/webhookUrl}/pix`)."""
+        callback = self.spec["paths"]["/webhook/{chave}"]["put"]["callbacks"]["listaPix"]
+        (operation,) = callback.values()
+        content = self._resolve(operation["post"]["requestBody"])["content"]["application/json"]
+        return self.errors(body, content["schema"])
+
+
+_api_pix_spec: ApiPixSpec | None = None
+
+
+def api_pix_spec() -> ApiPixSpec:
+    """The spec, loaded once; missing beside the checkout: a visible skip (a failure in CI)."""
+    global _api_pix_spec
+    if _api_pix_spec is None:
+        if not os.path.exists(API_PIX_SPEC):
+            where = os.path.relpath(API_PIX_SPEC, ROOT)
+            if os.environ.get("CI"):
+                pytest.fail(f"the API Pix spec is missing in CI ({where})")
+            pytest.skip(f"the API Pix spec is not beside the checkout ({where})")
+        _api_pix_spec = ApiPixSpec()
+    return _api_pix_spec

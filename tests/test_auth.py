@@ -134,6 +134,7 @@ def test_the_invokers_token_is_accepted(ocr, signing):
         "failed",
         "notifications_requeued",
         "expired",
+        "payments_rechecked",
     }
 
 

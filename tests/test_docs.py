@@ -8,7 +8,9 @@ import re
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = ["README.md"] + [f"docs/{name}.md" for name in ("api", "configuration", "deployment", "operations", "extending")]
+DOCS = ["README.md"] + [
+    f"docs/{name}.md" for name in ("api", "configuration", "deployment", "operations", "extending", "psp")
+]
 
 
 def read(path: str) -> str:

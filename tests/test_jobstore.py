@@ -408,3 +408,47 @@ def test_documents_stored_before_retention_get_an_expiry(store):
     for collection, name in (("jobs_transactions", E2E), ("jobs_by_sha256", "a" * 64)):
         scoped = jobstore.FirestoreJobStore.scoped_id(job.DEFAULT_TENANT, name)
         assert job.iso(client.collection(collection).document(scoped).get().get("expires_at")) == doc["expires_at"]
+
+
+def test_a_pushed_pix_is_kept_by_its_end_to_end_id(store):
+    assert store.get_pix(E2E) is None
+    pix = {"endToEndId": E2E, "valor": "10.00", "horario": "2026-01-01T00:00:00.000Z"}
+    store.record_pix(E2E, pix, "2026-01-01T00:00:01.000+00:00")
+    assert store.get_pix(E2E) == pix
+    store.record_pix(E2E, {**pix, "valor": "11.00"}, "2026-01-01T00:00:02.000+00:00")  # pushed again
+    assert store.get_pix(E2E)["valor"] == "11.00"
+    assert store.transactions(E2E) == []
+    first = store.record_transaction(E2E, "a" * 32, "P-1", "2026-01-01T00:00:00.000+00:00")
+    other = store.record_transaction(E2E, "b" * 32, None, "2026-01-01T00:00:00.000+00:00", tenant="acme")
+    assert sorted(store.transactions(E2E), key=lambda r: r["job_id"]) == [first, other]  # each tenant's
+
+
+def test_a_pushed_pix_expires_like_a_job(store):
+    pix = {"endToEndId": E2E, "valor": "10.00", "horario": "2026-01-01T00:00:00.000Z", "pagador": {"nome": "X"}}
+    store.record_pix(E2E, pix, "2026-01-01T00:00:01.000+00:00", expires_at="2026-01-31T00:00:01.000+00:00")
+    swept = store.sweep_expired("2026-02-01T00:00:00.000+00:00")
+    if isinstance(store, jobstore.FirestoreJobStore):  # the TTL policy's field, a timestamp
+        from google.cloud import firestore
+
+        from tests.conftest import PROJECT
+
+        stored = firestore.Client(project=PROJECT).collection("jobs_pix").document(E2E).get().get("expires_at")
+        assert job.iso(stored) == "2026-01-31T00:00:01.000+00:00" and store.get_pix(E2E) == pix
+        return
+    assert swept == [] and store.get_pix(E2E) is None  # SQLite: the sweep drops it
+
+
+def test_pending_confirmations_are_the_finished_jobs_whose_payment_is_unknown(store):
+    at = job.now()
+    docs = [store.create(new(sha))[0] for sha in ("1" * 64, "2" * 64)]
+    for doc in docs:
+        store.update(doc["job_id"], lambda d: job.claim(d, at, 60))
+        store.update(doc["job_id"], lambda d: job.finish(d, 1, {"success": True, "data": {}}, at))
+    unknown = {"confirmed": None, "reason": "PSP unavailable"}
+    store.update(docs[0]["job_id"], lambda d: job.payment_unknown(d, unknown, at, 60, 3))
+    (pending,) = store.pending_confirmations()
+    assert pending["job_id"] == docs[0]["job_id"] and not job.confirmation_due(pending, at)
+    assert job.confirmation_due(pending, at + timedelta(seconds=60))
+    known = {**pending["result"]["data"], "validacao_pagamento": {"confirmed": True}}
+    store.update(docs[0]["job_id"], lambda d: job.payment_known(d, known, at))
+    assert store.pending_confirmations() == []

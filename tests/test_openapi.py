@@ -270,3 +270,24 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_the_schema(make_
 
     run()
     assert statuses and all(s < 500 for s in statuses)
+
+
+def test_the_psp_webhook_and_a_job_confirmed_by_it_match_the_document(make_client, sample, tmp_path):
+    from tools import fakepsp
+
+    psp = fakepsp.FakePsp(str(tmp_path / "psp")).start()
+    try:
+        secret = "openapi-secret-0123456789"
+        upload = make_client("upload", PIX_WEBHOOK_SECRET=secret, **psp.env())
+        done = check(post(upload, "r.pdf", sample["pdf"]), "/", "post")
+        assert done["result"]["data"]["validacao_pagamento"]["confirmed"] is True
+        path = "/pix-webhook/{secret}/pix"
+        pix = fakepsp.pix_of(sample["receipt"])
+        assert check(upload.post(f"/pix-webhook/{secret}/pix", json={"pix": [pix]}), path, "post")["received"] == 1
+        check(upload.post(f"/pix-webhook/{secret}/pix", json={"pix": [{"valor": "1"}]}), path, "post")
+        check(upload.post("/pix-webhook/wrong-secret-xxxxxxxxx/pix", json={"pix": []}), path, "post")
+        status = make_client("status", **psp.env())
+        body = check(status.get(f"/jobs/{done['job_id']}/status"), STATUS)
+        assert body["result"]["data"]["validacao_pagamento"]["source"] == "api_pix"
+    finally:
+        psp.stop()

@@ -21,6 +21,7 @@ def test_a_job_queued_too_long_gets_a_new_task(sample, monkeypatch):
         "failed": 0,
         "notifications_requeued": 0,
         "expired": 0,
+        "payments_rechecked": 0,
     }
     assert app.jobs.get(doc["job_id"])["status"] == "finished"
 
@@ -45,7 +46,14 @@ def test_a_job_that_keeps_dying_is_failed_after_the_maximum(sample, monkeypatch)
     for attempt in range(2):
         app.jobs.update(doc["job_id"], lambda d: job.claim(d, start + timedelta(seconds=31 * attempt), 30))
     counts = reconcile.reconcile_once(app, at=start + timedelta(seconds=100))
-    assert counts == {"requeued": 0, "taken_over": 0, "failed": 1, "notifications_requeued": 0, "expired": 0}
+    assert counts == {
+        "requeued": 0,
+        "taken_over": 0,
+        "failed": 1,
+        "notifications_requeued": 0,
+        "expired": 0,
+        "payments_rechecked": 0,
+    }
     failed = app.jobs.get(doc["job_id"])
     assert failed["status"] == "failed" and failed["error_code"] == "too_many_attempts"
 

@@ -239,3 +239,42 @@ def test_with_the_queue_stopped_the_upload_falls_back_to_inline(stack):
     assert body["status"] == "finished"
     assert body["result"]["data"]["transaction_id"] == receipt.transaction_id
     assert '"event": "queue_unavailable_fallback"' in stack.log("upload")
+
+
+def test_make_up_pix_fake_confirms_the_sample_and_not_the_unpaid_one(tmp_path):
+    """`make up PIX=fake` then `make run STACK=local FILE=...` (issue 18's first Must show), and
+    the unpaid sample's Pix arriving later through the fake PSP's webhook."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+    from tools import fakepsp
+
+    state_dir = os.path.join(TEST_OUTPUT, f"stack-pix-{uuid.uuid4().hex[:6]}")
+    stack = need(lambda: Stack(state_dir, "cloudtasks", pix="fake").up())
+    try:
+
+        def run(path: str) -> dict:
+            out = subprocess.run(
+                [sys.executable, os.path.join(ROOT, "scripts", "run_local.py"), path, "--stack", state_dir],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert out.returncode == 0, out.stderr[-2000:]
+            return json.loads(out.stdout)
+
+        paid = run("samples/receipt.png")
+        assert paid["status"] == "finished"
+        assert paid["result"]["data"]["validacao_pagamento"]["confirmed"] is True
+        unpaid = run("samples/receipt_inter.png")
+        data = unpaid["result"]["data"]
+        assert data["validacao_pagamento"]["confirmed"] is False
+        assert data["needs_review"] is True and "payment_not_found" in data["review_reasons"]
+        pushed = fakepsp.arrive(os.path.join(state_dir, "fakepsp"), "inter", 0)
+        assert pushed["callbacks"] == [{"status": 200}]
+        _, _, status = call(f"{stack.urls['status']}/jobs/{unpaid['job_id']}/status")
+        assert status["result"]["data"]["validacao_pagamento"]["confirmed"] is True
+    finally:
+        stack.down()

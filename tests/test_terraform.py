@@ -45,6 +45,12 @@ IAM_ALLOWLIST = {
     ("status", "roles/datastore.user", "project"),
     ("status", "${google_project_iam_custom_role.receipt_eraser.name}", "google_storage_bucket.receipts"),
     ("status", "roles/storage.objectViewer", "google_storage_bucket.receipts"),  # GET /jobs/<id>/file
+    *(
+        (fn, "roles/secretmanager.secretAccessor", f"google_secret_manager_secret.{secret}")
+        for fn in ("upload", "ocr")
+        for secret in ("pix_client_secret", "pix_client_cert", "pix_client_key")
+    ),
+    ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.pix_webhook_secret"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
     ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
@@ -114,6 +120,16 @@ NEEDED_BY = {
     "WEBHOOK_SECRETS": ("upload", "ocr"),
     "NOTIFY_QUEUE_NAME": ("upload", "ocr"),
     "NOTIFY_MAX_ATTEMPTS": ("ocr",),
+    # The PSP (common.confirmation): the OCR function confirms after extraction and in the
+    # reconciler's pass, the upload function in its inline fallback and on the PSP's webhook.
+    "PIX_CONFIRMATION": ("upload", "ocr"),
+    "PIX_API_URL": ("upload", "ocr"),
+    "PIX_CLIENT_ID": ("upload", "ocr"),
+    "PIX_CLIENT_SECRET": ("upload", "ocr"),
+    "PIX_CLIENT_CERT": ("upload", "ocr"),
+    "PIX_CLIENT_KEY": ("upload", "ocr"),
+    "PIX_WEBHOOK_SECRET": ("upload",),
+    "PIX_WEBHOOK_CERT_HEADER": ("upload",),
 }
 # Settings no function sets: their default is right in production.
 SAFE_DEFAULTS = {
@@ -141,6 +157,14 @@ SAFE_DEFAULTS = {
     "METRICS_ENABLED": "off: in production the log-based metrics (metrics.tf) count the same events",
     "METRICS_PORT": "0 = off; only worker.py (the RQ stack) reads it",
     "METRICS_HOST": "loopback; only worker.py (the RQ stack) reads it, with METRICS_PORT",
+    "PIX_TOKEN_URL": "only for PIX_CONFIRMATION=api_pix; PIX_API_URL + /oauth/token by default",
+    "PIX_CA_BUNDLE": "the system's CAs sign a production PSP's server certificate",
+    "PIX_SCOPE": "pix.read is what confirming needs",
+    "PIX_TIMEOUT_SECONDS": "10 s per call, inside the job's timeout",
+    "PIX_RETRIES": "two retries within an attempt, then the reconciler's backoff",
+    "PIX_WINDOW_MINUTES": "15 minutes around paid_at",
+    "PIX_RECHECK_SECONDS": "a minute, doubling up to an hour",
+    "PIX_RECHECK_MAX_ATTEMPTS": "10 rechecks cover about four hours of PSP outage",
 }
 
 
@@ -302,7 +326,7 @@ def bucket_violations(tf: dict) -> list[str]:
 
 # The Firestore collections whose documents carry `expires_at` (common/jobstore.py), and the
 # permissions of the status function's custom role on the receipts bucket (common/erasure.py).
-TTL_COLLECTIONS = ("{jobs}", "{jobs}_by_sha256", "{jobs}_transactions")
+TTL_COLLECTIONS = ("{jobs}", "{jobs}_by_sha256", "{jobs}_transactions", "{jobs}_pix")
 ERASER_PERMISSIONS = {"storage.objects.delete", "storage.objects.list"}
 
 
@@ -600,10 +624,13 @@ def test_function_environments_are_accepted_by_config(tf):
         if var:
             default = tf["variable"][var.group(1)].get("default", "x")
             return str(default).lower() if isinstance(default, bool) else str(default)
-        if raw == "<secret>" and name == "WEBHOOK_SECRETS":  # what Terraform writes for none
-            return " "
+        if raw == "<secret>" and name in ("WEBHOOK_SECRETS", "PIX_CLIENT_SECRET", "PIX_WEBHOOK_SECRET"):
+            return " "  # what Terraform writes for none
         if raw == "<secret>" and name == "TENANTS":  # jsonencode of the empty map
             return "{}"
+        choice = re.fullmatch(r'\$\{local\.\w+ \? "([^"]*)" : "([^"]*)"\}', str(raw))
+        if choice:  # a switch on a variable at its default (pix_api_url empty: confirmation off)
+            return choice.group(2)
         if raw == "<secret>":  # API_KEY_HASHES: the secret holds SHA-256 digests
             return "0" * 64
         if "${" not in str(raw):
@@ -738,3 +765,40 @@ def test_each_function_requires_the_clients_its_settings_use(tf):
         env = function_env(tf, fn)
         needed = {package for (name, value), package in CLIENT_OF.items() if env.get(name) == value}
         assert needed and needed <= required, (fn, needed - required)
+
+
+def test_the_psps_credentials_reach_the_functions_only_from_secret_manager(tf):
+    """The client secret is a secret environment variable, the certificate and its key are
+    Secret Manager volumes at the paths PIX_CLIENT_CERT and PIX_CLIENT_KEY name; no credential is
+    a plain environment variable, every variable holding one is sensitive, and only the upload
+    and OCR functions may read them (the IAM allowlist)."""
+    for name in ("pix_client_secret", "pix_client_cert_pem", "pix_client_key_pem", "pix_webhook_secret"):
+        assert tf["variable"][name].get("sensitive") is True, name
+    for fn in ("upload", "ocr"):
+        service = function(tf, fn)["service_config"][0]
+        plain = service["environment_variables"]
+        assert not {"PIX_CLIENT_SECRET", "PIX_WEBHOOK_SECRET"} & set(plain)
+        assert not any(
+            refers_to(v, f"var.{n}")
+            for v in plain.values()
+            for n in ("pix_client_secret", "pix_client_cert_pem", "pix_client_key_pem", "pix_webhook_secret")
+        )
+        secret_env = {s["key"]: s["secret"] for s in service["secret_environment_variables"]}
+        assert refers_to(secret_env["PIX_CLIENT_SECRET"], "google_secret_manager_secret.pix_client_secret.secret_id")
+        mounts = {
+            resolve(tf, v["mount_path"]) + "/" + resolve(tf, v["versions"][0]["path"]): v["secret"]
+            for v in service["secret_volumes"]
+        }
+        files = {
+            key: tf["locals"][d] + "/" + tf["locals"][f]
+            for key, d, f in (
+                ("PIX_CLIENT_CERT", "pix_cert_dir", "pix_cert_file"),
+                ("PIX_CLIENT_KEY", "pix_key_dir", "pix_key_file"),
+            )
+        }
+        assert plain["PIX_CLIENT_CERT"] == "${local.pix_cert_dir}/${local.pix_cert_file}"
+        assert plain["PIX_CLIENT_KEY"] == "${local.pix_key_dir}/${local.pix_key_file}"
+        assert refers_to(mounts[files["PIX_CLIENT_CERT"]], "google_secret_manager_secret.pix_client_cert.secret_id")
+        assert refers_to(mounts[files["PIX_CLIENT_KEY"]], "google_secret_manager_secret.pix_client_key.secret_id")
+    assert "secret_volumes" not in function(tf, "status")["service_config"][0]
+    assert "PIX_WEBHOOK_SECRET" not in function_env(tf, "ocr")

@@ -2,12 +2,16 @@
 queue (the Cloud Tasks emulator, or Redis + `worker.py`), the three functions under
 functions-framework, and the reconciler, all on free loopback ports.
 
-    python -m tools.stack up [--queue cloudtasks|rq] [--state-dir var/stack]
+    python -m tools.stack up [--queue cloudtasks|rq] [--pix none|fake] [--state-dir var/stack]
     python -m tools.stack down [--state-dir var/stack]
 
 Every process runs in its own process group; `down` stops them by the PIDs recorded in
 STATE_DIR/stack.json (and checks each PID still runs the command it started, so a recycled PID
 is never killed). Logs are in STATE_DIR/logs/.
+
+`--pix fake` also starts tools/fakepsp.py (mutual TLS, its CA and certificates in
+STATE_DIR/fakepsp/) and points the functions at it: every job gets `validacao_pagamento`, and the
+fake's webhook calls the upload function back for the keys of the bundled samples.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -50,6 +55,7 @@ class Stack:
         queue: str = "cloudtasks",
         overrides: dict | None = None,
         reconcile_every: float = 30,
+        pix: str = "none",
     ):
         if queue not in ("cloudtasks", "rq"):
             raise ValueError(f"queue must be cloudtasks or rq, not {queue!r}")
@@ -58,6 +64,9 @@ class Stack:
         self.queue = queue
         self.overrides = overrides or {}
         self.reconcile_every = reconcile_every
+        if pix not in ("none", "fake"):
+            raise ValueError(f"pix must be none or fake, not {pix!r}")
+        self.pix = pix
         self.processes: dict[str, dict] = {}  # name -> {pid, argv}
         self.urls: dict[str, str] = {}
         self.env: dict[str, str] = {}
@@ -85,8 +94,12 @@ class Stack:
                     **self.overrides,
                 }
             )
+            if self.pix == "fake":
+                self._start_fake_psp()
             for name in FUNCTIONS:
                 self.start(name)
+            if self.pix == "fake":
+                self._register_fake_psp_webhooks()
             if self.queue == "rq":
                 self.start("worker")
             self.start("reconciler")
@@ -111,6 +124,30 @@ class Stack:
             redis = emulators.start_redis(self.log_dir)
             self._record("redis", redis.process)
             self.env["REDIS_URL"] = f"redis://{redis.host}/0"
+
+    def _start_fake_psp(self) -> None:
+        state = os.path.join(self.state_dir, "fakepsp")
+        env_file = os.path.join(state, "env.json")
+        if os.path.exists(env_file):
+            os.remove(env_file)
+        argv = [sys.executable, "-m", "tools.fakepsp", "serve", "--state-dir", state]
+        process = emulators.start_process("fakepsp", argv, lambda: os.path.exists(env_file), self.log_dir)
+        self._record("fakepsp", process)
+        with open(env_file) as f:
+            self.env.update(json.load(f))
+        self.env["PIX_WEBHOOK_SECRET"] = secrets.token_urlsafe(24)
+
+    def _register_fake_psp_webhooks(self) -> None:
+        """PUT /webhook/{chave} for the samples' keys, through the pipeline's own API Pix client."""
+        from common import config, confirmation
+        from tools import fakepsp, receipts
+
+        client = confirmation.from_settings(config.from_env(self.env))
+        assert client is not None
+        url = f"{self.urls['upload']}{confirmation.WEBHOOK_PREFIX}{self.env['PIX_WEBHOOK_SECRET']}"
+        unpaid = fakepsp.pix_of(receipts.sample_receipt(0, "inter"))
+        for chave in sorted({p["chave"] for p in fakepsp.sample_pix()} | {unpaid["chave"]}):
+            client.register_webhook(chave, url)
 
     def _argv(self, name: str) -> tuple[list[str], object]:
         python = sys.executable
@@ -173,7 +210,7 @@ class Stack:
 
     def _save(self) -> None:
         os.makedirs(self.state_dir, exist_ok=True)
-        state = {"queue": self.queue, "urls": self.urls, "processes": self.processes, "env": self.env}
+        state = {"queue": self.queue, "pix": self.pix, "urls": self.urls, "processes": self.processes, "env": self.env}
         with open(os.path.join(self.state_dir, "stack.json"), "w") as f:
             json.dump(state, f, indent=2)
 
@@ -181,7 +218,7 @@ class Stack:
     def load(cls, state_dir: str = DEFAULT_STATE_DIR) -> Stack:
         with open(os.path.join(state_dir, "stack.json")) as f:
             state = json.load(f)
-        stack = cls(state_dir, state["queue"])
+        stack = cls(state_dir, state["queue"], pix=state.get("pix", "none"))
         stack.urls, stack.processes, stack.env = state["urls"], state["processes"], state["env"]
         return stack
 
@@ -224,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="The full local stack.")
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--queue", choices=["cloudtasks", "rq"], default="cloudtasks")
+    parser.add_argument("--pix", choices=["none", "fake"], default="none", help="fake: confirm with tools/fakepsp.py")
     parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR)
     args = parser.parse_args(argv)
     if args.command == "down":
@@ -239,10 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         print("a stack is already running: make down first", file=sys.stderr)
         return 1
     try:
-        stack = Stack(args.state_dir, args.queue).up()
+        stack = Stack(args.state_dir, args.queue, pix=args.pix).up()
     except emulators.EmulatorUnavailable as e:
         print(f"cannot start the stack: {e}", file=sys.stderr)
         return 1
+    if args.pix == "fake":
+        print(f"  payments confirmed with the fake PSP at {stack.env['PIX_API_URL']} (tools/fakepsp.py)")
     print(f"stack up ({args.queue}); logs in {os.path.relpath(stack.log_dir)}")
     for name, url in stack.urls.items():
         print(f"  {name:7} {url}")

@@ -1,5 +1,6 @@
 """Upload function: POST a receipt (multipart `file`, optional `pedido_id`, `expected_amount`,
-`callback_url`).
+`callback_url`). POST /pix-webhook/<secret>/pix takes the receiver's PSP's webhook instead
+(common.confirmation: each received Pix, authenticated by the path's secret and mutual TLS in front).
 
 202 with the new job when it is queued; 200 with the job's status when it already ran (inline
 queue, or the inline fallback when the queue is down) or when the same bytes were uploaded
@@ -9,7 +10,7 @@ before (`"duplicate": true`). `processing` says which of these happened.
 import flask
 import functions_framework
 
-from common import auth, config, http, job, services, upload
+from common import auth, config, confirmation, http, job, services, upload
 from common.errors import ApiError
 
 settings = config.from_env()
@@ -21,6 +22,11 @@ auth.check_api_key_settings(settings)
 @functions_framework.http
 def upload_receipt(request: flask.Request):
     app = services.get()
+    if request.path.startswith(confirmation.WEBHOOK_PREFIX):  # the PSP has no API key: see docs/psp.md
+        body = request.get_json(silent=True)
+        return http.json_response(
+            confirmation.webhook_request(app, request.method, request.path, request.headers, body)
+        )
     tenant = auth.require_tenant(request.headers, app.settings)
     if request.method != "POST":
         raise ApiError(405, "method_not_allowed", "Use POST with a multipart/form-data body.", {"Allow": "POST"})
