@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from common import documents, extraction, job, log, notify
+from common import documents, extraction, job, log, notify, tenants
 from common.errors import ApiError, BackendUnavailable
 from common.receiver import same_name, same_pix_key
 
@@ -226,6 +226,11 @@ def from_settings(settings) -> PaymentConfirmation | None:
     )
 
 
+def _receiver(services, doc: Any) -> tenants.ExpectedReceiver:
+    """The receiver the job's tenant expects (its own, else EXPECTED_RECEIVER_*)."""
+    return tenants.expected_receiver(services.settings, job.tenant_of(doc))
+
+
 def psp_for(services, doc: Any) -> PaymentConfirmation | None:
     """The PSP that holds the account a job's payment went to. One default configuration from
     the settings today; a tenant's own API Pix credentials hang off here when tenants carry them."""
@@ -233,7 +238,7 @@ def psp_for(services, doc: Any) -> PaymentConfirmation | None:
 
 
 # --- what the PSP's answer means for a job ---------------------------------------------------------
-def confirm(psp: PaymentConfirmation, data: dict, settings, pushed=lambda e2eid: None) -> dict:
+def confirm(psp: PaymentConfirmation, data: dict, settings, pushed=lambda e2eid: None, receiver=None) -> dict:
     """`validacao_pagamento` for a receipt's `data`, which it updates in place: the id the PSP
     settled (`transaction_id_source: "api_pix"`), the review reasons `payment_not_found` and
     `payment_mismatch`. `pushed(e2eid)` is a Pix the PSP's webhook already delivered, if any."""
@@ -249,10 +254,12 @@ def confirm(psp: PaymentConfirmation, data: dict, settings, pushed=lambda e2eid:
         }
     except _Ambiguous as e:
         return {"confirmed": None, "source": SOURCE, "reason": str(e), "checked_at": job.iso(job.now())}
-    return apply(pix, how, data, settings)
+    return apply(pix, how, data, settings, receiver)
 
 
-def apply(pix: dict | None, how: str, data: dict, settings) -> dict:
+def apply(pix: dict | None, how: str, data: dict, settings, receiver=None) -> dict:
+    """`receiver`: the tenant's expected receiver (common.tenants.ExpectedReceiver; default
+    EXPECTED_RECEIVER_*), whose PIX keys the PSP's `chave` must be one of."""
     checked_at = job.iso(job.now())
     if pix is None:
         extraction.flag(data, "payment_not_found")
@@ -264,7 +271,7 @@ def apply(pix: dict | None, how: str, data: dict, settings) -> dict:
     valor = float(pix["valor"])
     if data.get("amount") is not None and abs(valor - data["amount"]) >= 0.005:
         mismatches.append({"field": "valor", "receipt": data["amount"], "psp": valor})
-    keys = settings.expected_receiver_pix_keys
+    keys = (receiver or settings).expected_receiver_pix_keys
     if keys and pix.get("chave") and not any(same_pix_key(k, pix["chave"]) for k in keys):
         mismatches.append({"field": "chave", "expected": list(keys), "psp": pix["chave"]})
     if mismatches:
@@ -392,7 +399,7 @@ def check(services, doc: Any, data: dict) -> dict | None:
     psp = psp_for(services, doc)
     if psp is None:
         return None
-    return confirm(psp, data, services.settings, pushed=services.jobs.get_pix)
+    return confirm(psp, data, services.settings, pushed=services.jobs.get_pix, receiver=_receiver(services, doc))
 
 
 def after_finish(services, doc: Any) -> None:
@@ -414,7 +421,7 @@ def recheck(services, doc: Any, at: datetime | None = None) -> Any:
     data = copy.deepcopy(doc["result"]["data"])
     if psp is None:
         return doc
-    result = confirm(psp, data, services.settings, pushed=services.jobs.get_pix)
+    result = confirm(psp, data, services.settings, pushed=services.jobs.get_pix, receiver=_receiver(services, doc))
     return _record(services, doc["job_id"], data, result, at)
 
 
@@ -436,7 +443,7 @@ def received(services, pix_list: list[dict], at: datetime | None = None) -> list
             if current is True:
                 continue
             data = copy.deepcopy(doc["result"]["data"])
-            result = apply(pix, "pushed", data, services.settings)
+            result = apply(pix, "pushed", data, services.settings, _receiver(services, doc))
             _record(services, doc["job_id"], data, result, at)
             confirmed.append(doc["job_id"])
     return confirmed

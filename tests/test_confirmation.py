@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from common import config, confirmation, job, processing, reconcile, services
+from common import config, confirmation, job, processing, reconcile, services, tenants
 from tests.helpers import LocalFunctions, queue_file
 from tools import fakepsp, receipts
 
@@ -168,6 +168,25 @@ def test_a_pix_to_another_key_than_ours_is_a_mismatch(psp, client):
     assert "payment_mismatch" in data["review_reasons"]
     theirs = config.from_env({"EXPECTED_RECEIVER_PIX_KEYS": sample_pix(psp)["chave"]})
     assert confirmation.confirm(client, receipt_data(receipts.sample_receipt(0, "nubank")), theirs)["confirmed"]
+
+
+def test_the_key_compared_is_the_jobs_tenants_own_receiver(psp, client):
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(b"a-key-of-acme-000000").hexdigest()
+    table = {"acme": {"api_key_hashes": [digest], "expected_receiver_pix_keys": ["pix@acme.example"]}}
+    settings = config.from_env(
+        {"TENANTS": json.dumps(table), "EXPECTED_RECEIVER_PIX_KEYS": sample_pix(psp)["chave"], "API_KEY_HASHES": ""}
+    )
+    acme = tenants.expected_receiver(settings, "acme")
+    data = receipt_data(receipts.sample_receipt(0, "nubank"))
+    result = confirmation.confirm(client, data, settings, receiver=acme)
+    assert [m["field"] for m in result["mismatches"]] == ["chave"]  # not acme's key, though the default one
+    default = tenants.expected_receiver(settings, "default")
+    assert confirmation.confirm(client, receipt_data(receipts.sample_receipt(0, "nubank")), settings, receiver=default)[
+        "confirmed"
+    ]
 
 
 def test_an_id_the_psp_never_received_is_not_confirmed(psp, client, settings):
