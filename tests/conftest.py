@@ -253,3 +253,21 @@ def upload_server(tmp_path):
     yield url
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture
+def psp(tmp_path):
+    """A fake PSP (tools/fakepsp.py): mutual TLS with a CA of its own, seeded with the samples' Pix."""
+    from tools import fakepsp
+
+    server = fakepsp.FakePsp(str(tmp_path / "psp")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(psp):
+    """The API Pix adapter configured for the fake PSP."""
+    from common import confirmation
+
+    return confirmation.from_settings(config.from_env(psp.env()))

@@ -329,3 +329,14 @@ def api_pix_spec() -> ApiPixSpec:
             pytest.skip(f"the API Pix spec is not beside the checkout ({where})")
         _api_pix_spec = ApiPixSpec()
     return _api_pix_spec
+
+
+def wait_for_notification(job_id: str, timeout: float = 30) -> dict:
+    """The job once its webhook is no longer pending (delivered or failed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = services.get().jobs.get(job_id)
+        if doc["notification"] and doc["notification"]["status"] != job.NOTIFY_PENDING:
+            return doc
+        assert time.monotonic() < deadline, f"notification still pending: {doc['notification']}"
+        time.sleep(0.05)

@@ -16,18 +16,6 @@ from tests.helpers import LocalFunctions, queue_file
 from tools import fakepsp, receipts
 
 
-@pytest.fixture
-def psp(tmp_path):
-    server = fakepsp.FakePsp(str(tmp_path / "psp")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client(psp):
-    return confirmation.from_settings(config.from_env(psp.env()))
-
-
 def sample_pix(psp) -> dict:
     return psp.pix[receipts.sample_receipt(0, "nubank").transaction_id]
 

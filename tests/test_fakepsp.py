@@ -17,18 +17,6 @@ from tests.helpers import api_pix_spec
 from tools import fakepsp, receipts
 
 
-@pytest.fixture
-def psp(tmp_path):
-    server = fakepsp.FakePsp(str(tmp_path / "psp")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client(psp):
-    return confirmation.from_settings(config.from_env(psp.env()))
-
-
 class Receiver:
     """A plain HTTP server standing for the pipeline's webhook endpoint: it keeps what it got."""
 

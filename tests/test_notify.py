@@ -10,7 +10,7 @@ import time
 import pytest
 
 from common import config, job, notify, services
-from tests.helpers import ROOT, nothing_stored, post, queue_file
+from tests.helpers import ROOT, nothing_stored, post, queue_file, wait_for_notification
 
 SECRET = "s3cret-for-webhook-tests"
 KEY_A, KEY_B = "key-a-0123456789", "key-b-0123456789"
@@ -120,16 +120,6 @@ def test_a_callback_url_without_a_webhook_secret_is_refused(make_client, sample)
     response = post(client, "r.png", sample["png"], callback_url="http://127.0.0.1:9/hook")
     assert (response.status_code, response.get_json()["code"]) == (400, "webhooks_not_configured")
     assert nothing_stored()
-
-
-def wait_for_notification(job_id: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        doc = services.get().jobs.get(job_id)
-        if doc["notification"] and doc["notification"]["status"] != job.NOTIFY_PENDING:
-            return doc
-        assert time.monotonic() < deadline, f"notification still pending: {doc['notification']}"
-        time.sleep(0.05)
 
 
 def inline_upload(make_client, sample, url, key=None, **env):

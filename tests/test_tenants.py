@@ -8,12 +8,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import time
 
 import pytest
 
 from common import auth, config, job, notify, services, tenants
 from common.config import ConfigError
+from tests.helpers import wait_for_notification
 from tools import receipts
 
 KEY_A, KEY_B = "tenant-a-key-0123456789", "tenant-b-key-0123456789"
@@ -71,16 +71,6 @@ def listing(client, key, query=""):
     response = client.get(f"/jobs{query}", headers={"X-API-Key": key})
     assert response.status_code == 200, response.get_json()
     return response.get_json()
-
-
-def wait_for_notification(job_id: str, timeout: float = 30) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        doc = services.get().jobs.get(job_id)
-        if doc["notification"] and doc["notification"]["status"] != job.NOTIFY_PENDING:
-            return doc
-        assert time.monotonic() < deadline, f"notification still pending: {doc['notification']}"
-        time.sleep(0.05)
 
 
 def test_another_tenants_job_answers_404_like_an_unknown_one(functions, sample):
