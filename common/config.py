@@ -207,6 +207,12 @@ class Settings:
     reconcile_queued_after_seconds: int = setting(
         "RECONCILE_QUEUED_AFTER_SECONDS", 600, "the reconciler re-enqueues jobs queued this long", minimum=1
     )
+    inline_recovery_seconds: int = setting(
+        "INLINE_RECOVERY_SECONDS",
+        30,
+        "with `TASK_QUEUE=inline`, the upload function runs the reconciler's pass this often, so a job "
+        "whose run was stopped (Ctrl-C) runs again once its lease is over; `0`: never",
+    )
     status_base_url: str = setting(
         "STATUS_BASE_URL",
         "",

@@ -9,12 +9,17 @@ One pass (run by Cloud Scheduler in production, in a loop on the local stack):
   gets a new notify task (the queue was down when the job ended, or the task was lost).
 Duplicate tasks are harmless: only one delivery can claim a job.
 
+With the inline queue (the embedded default of `make run`) there is no reconciler process: the
+upload function runs the same pass in a thread every INLINE_RECOVERY_SECONDS, so a job whose run
+was stopped (Ctrl-C, a killed process) is run again once its lease runs out.
+
     python -m common.reconcile [--loop SECONDS]
 """
 
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -80,6 +85,34 @@ def _enqueue(app, job_id: str) -> bool:
     log.event("job_requeued", job_id=job_id)
     app.queue.enqueue(job_id)
     return True
+
+
+_recovery: threading.Thread | None = None
+_recovery_lock = threading.Lock()
+
+
+def start_inline_recovery(settings) -> threading.Thread | None:
+    """With the inline queue, run a pass every INLINE_RECOVERY_SECONDS in a daemon thread of this
+    process (one per process, on the current services); nothing otherwise (a reconciler runs)."""
+    global _recovery
+    if settings.task_queue != "inline" or not settings.inline_recovery_seconds:
+        return None
+    with _recovery_lock:
+        if _recovery is None:
+            _recovery = threading.Thread(
+                target=_recover_forever, args=(settings.inline_recovery_seconds,), name="inline-recovery", daemon=True
+            )
+            _recovery.start()
+        return _recovery
+
+
+def _recover_forever(every: float) -> None:
+    while True:
+        try:
+            reconcile_once(services.get())
+        except Exception as e:  # the next pass tries again; the process must not lose the thread
+            log.event("reconcile_failed", severity="ERROR", error=repr(e)[:500])
+        time.sleep(every)
 
 
 def main(argv: list[str] | None = None) -> int:

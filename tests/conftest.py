@@ -97,6 +97,8 @@ def local_env(tmp_path, monkeypatch):
         "LOCAL_BLOB_DIR": str(tmp_path / "blobs"),
         "SQLITE_PATH": str(tmp_path / "jobs.sqlite3"),
         "REQUIRE_API_KEY": "false",
+        # No background reconciler thread in the test process: tests that want it set it.
+        "INLINE_RECOVERY_SECONDS": "0",
     }
     for name in (
         "BLOB_STORE",

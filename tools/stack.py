@@ -151,6 +151,10 @@ class Stack:
         self.processes[name] = {"pid": process.pid, "started": _start_time(process.pid), "argv": process.args}
 
     # --- inspecting and stopping -----------------------------------------------------------------
+    def running(self) -> bool:
+        """Does any process this stack recorded still run?"""
+        return any(_runs(entry) for entry in self.processes.values())
+
     def log(self, name: str) -> str:
         try:
             with open(os.path.join(self.log_dir, f"{name}.log"), errors="replace") as f:
