@@ -17,15 +17,6 @@ from tests.helpers import ROOT, TEST_OUTPUT, LocalFunctions, blank_png
 from tools import receipts
 
 SCREENSHOTS = os.path.join(TEST_OUTPUT, "screenshots")
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # Debian's; Playwright downloads none here
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SAMPLE_AMOUNT = "R$ 5.039,58"  # samples/receipt.png: tools.receipts.sample_receipt(0, layout="nubank")
 
 
@@ -230,26 +221,6 @@ def functions(tmp_path_factory):
     running = LocalFunctions(str(tmp_path_factory.mktemp("web")), EXPECTED_RECEIVER_PIX_KEYS=receiver_key).start()
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium under Playwright; missing either fails in CI and is a visible skip elsewhere."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed (pip install playwright)"
-    if reason is None and not os.path.exists(CHROMIUM):
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests need it in CI: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
