@@ -254,3 +254,14 @@ def test_a_duplicate_of_a_job_queued_too_long_runs_it(make_client, store_env, sa
     time.sleep(1.1)
     body = post(client, "again.png", sample["png"]).get_json()
     assert (body["job_id"], body["processing"], body["status"]) == (doc["job_id"], "taken_over", "finished")
+
+
+@pytest.mark.parametrize("kind", ["png", "pdf"])  # read by OCR, and from a PDF's text layer
+def test_a_matching_pix_key_beside_another_receivers_name_does_not_pass(make_client, sample, kind):
+    receipt = sample["receipt"]
+    client = make_client(
+        "upload", EXPECTED_RECEIVER_PIX_KEYS=receipt.receiver_pix_key, EXPECTED_RECEIVER_NAME="Outra Pessoa Qualquer"
+    )
+    body = post(client, f"r.{kind}", sample[kind]).get_json()
+    check = body["result"]["data"]["validacao_recebedor"]
+    assert (check["valid"], check["matched"], check["mismatched"]) == (False, ["pix_key"], ["name"])
