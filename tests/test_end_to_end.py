@@ -220,3 +220,29 @@ def test_the_embedded_mode_runs_a_stopped_job_again_by_itself(tmp_path, sample):
         functions.stop()
     with open(os.path.join(functions.logs, "web-upload.log")) as f:
         assert '"taken_over": 1' in f.read()
+
+
+@pytest.mark.slow  # make run of every bundled sample, one after the other, in one embedded store
+def test_every_sample_in_a_row_is_a_payment_of_its_own(tmp_path):
+    seen = set()
+    for name in sorted(os.listdir(os.path.join(ROOT, "samples"))):
+        done = run_local(tmp_path, os.path.join(ROOT, "samples", name))
+        assert done.returncode == 0, (name, done.stderr)
+        status = json.loads(done.stdout)
+        data = status["result"]["data"]
+        assert "duplicate_of" not in data and "note:" not in done.stderr, (name, done.stderr)
+        seen.add(data["transaction_id"])
+    assert len(seen) == 5
+    # Once more: the same file again is said to be a duplicate, and why.
+    again = run_local(tmp_path, os.path.join(ROOT, "samples", "receipt.png"))
+    assert "note: these exact bytes were uploaded before" in again.stderr
+
+
+@pytest.mark.slow
+def test_a_second_file_of_one_payment_is_said_to_be_why_it_is_flagged(tmp_path, sample):
+    (tmp_path / "a.png").write_bytes(sample["png"])
+    (tmp_path / "a.pdf").write_bytes(sample["pdf"])
+    assert run_local(tmp_path, tmp_path / "a.png").returncode == 0
+    second = run_local(tmp_path, tmp_path / "a.pdf")
+    assert json.loads(second.stdout)["result"]["data"]["duplicate_of"]
+    assert "note: the same payment (end-to-end id) was already seen in job" in second.stderr
