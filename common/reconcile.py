@@ -108,11 +108,19 @@ def start_inline_recovery(settings) -> threading.Thread | None:
 
 def _recover_forever(every: float) -> None:
     while True:
-        try:
-            reconcile_once(services.get())
-        except Exception as e:  # the next pass tries again; the process must not lose the thread
-            log.event("reconcile_failed", severity="ERROR", error=repr(e)[:500])
-        time.sleep(every)
+        time.sleep(every)  # not at start-up: a job that was just stopped is still within its lease
+        # Each pass in a thread of its own: the per-thread SQLite connection it opens goes with it,
+        # so no idle connection of this thread holds a lock between passes.
+        one = threading.Thread(target=_recover_once, name="inline-recovery-pass", daemon=True)
+        one.start()
+        one.join()
+
+
+def _recover_once() -> None:
+    try:
+        reconcile_once(services.get())
+    except Exception as e:  # the next pass tries again; the process must not lose the thread
+        log.event("reconcile_failed", severity="ERROR", error=repr(e)[:500])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -242,7 +242,8 @@ def test_every_sample_in_a_row_is_a_payment_of_its_own(tmp_path):
 def test_a_second_file_of_one_payment_is_said_to_be_why_it_is_flagged(tmp_path, sample):
     (tmp_path / "a.png").write_bytes(sample["png"])
     (tmp_path / "a.pdf").write_bytes(sample["pdf"])
-    assert run_local(tmp_path, tmp_path / "a.png").returncode == 0
+    first = run_local(tmp_path, tmp_path / "a.png")
+    assert first.returncode == 0, first.stdout + first.stderr
     second = run_local(tmp_path, tmp_path / "a.pdf")
     assert json.loads(second.stdout)["result"]["data"]["duplicate_of"]
     assert "note: the same payment (end-to-end id) was already seen in job" in second.stderr
