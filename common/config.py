@@ -11,6 +11,7 @@ function each instead of validators.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -22,6 +23,19 @@ MIB = 1024 * 1024
 
 class ConfigError(ValueError):
     """A setting has a value the pipeline cannot use; raised at start-up, never per request."""
+
+
+class StartUpError(SystemExit):
+    """A ConfigError at a process's start-up: it stops with the one-line message, no traceback."""
+
+
+@contextlib.contextmanager
+def at_start_up():
+    """Around a function's import-time set-up: a ConfigError stops the process with its message."""
+    try:
+        yield
+    except ConfigError as e:
+        raise StartUpError(f"configuration error: {e}") from None
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import socket
 import threading
 import time
@@ -161,9 +162,19 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
         response.drain_conn()
         return Response(response.status)
     except urllib3.exceptions.HTTPError as e:
-        return Response(None, f"{type(e).__name__}: {e}"[:300])
+        return Response(None, _without_receiver(f"{type(e).__name__}: {e}", target)[:300])
     finally:
         pool.close()
+
+
+def _without_receiver(error: str, target: Target) -> str:
+    """The error without the receiver's host, address or port (webhook URLs are never logged, and
+    urllib3 names its connection pool in every error)."""
+    error = re.sub(r"HTTPS?Connection(Pool)?\([^)]*\)", "the receiver", error)
+    error = re.sub(r"<urllib3\.[^>]*>", "the connection", error)
+    for secret in {target.host, target.address, f"{target.address}:{target.port}", f"{target.host}:{target.port}"}:
+        error = error.replace(secret, "<receiver>")
+    return error
 
 
 def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:

@@ -40,8 +40,13 @@ def test_run_local_prints_the_finished_status_of_a_receipt(tmp_path, sample):
     path = tmp_path / "comprovante.png"
     path.write_bytes(sample["png"])
     receiver_key = sample["receipt"].receiver_pix_key
+    upload_log = os.path.join(ROOT, "var", "upload.log")
+    logged_before = os.path.getsize(upload_log) if os.path.exists(upload_log) else 0
     done = run_local(tmp_path, path, "--pedido-id", "PED-1", EXPECTED_RECEIVER_PIX_KEYS=receiver_key)
     assert done.returncode == 0, done.stderr
+    with open(upload_log, errors="replace") as f:
+        f.seek(logged_before)
+        assert "upload_rejected" not in f.read()  # the readiness probe sends no request
     status = json.loads(done.stdout)
     assert status["status"] == "finished" and status["pedido_id"] == "PED-1"
     assert status["result"]["data"]["amount"] == sample["receipt"].amount
@@ -247,3 +252,19 @@ def test_a_second_file_of_one_payment_is_said_to_be_why_it_is_flagged(tmp_path, 
     second = run_local(tmp_path, tmp_path / "a.pdf")
     assert json.loads(second.stdout)["result"]["data"]["duplicate_of"]
     assert "note: the same payment (end-to-end id) was already seen in job" in second.stderr
+
+
+@pytest.mark.parametrize("name, target", [("upload", "upload_receipt"), ("status", "job_status")])
+def test_a_function_started_by_hand_with_keys_required_but_none_set_says_so_in_one_line(name, target):
+    """The README's commands start the functions by hand: a setting they cannot use stops them with
+    its message, not a traceback ending in it."""
+    framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
+    source = os.path.join(ROOT, "functions", name, "main.py")
+    argv = [framework, "--target", target, "--source", source, "--host", "127.0.0.1", "--port", "0"]
+    env = {**os.environ, "PYTHONPATH": ROOT, "REQUIRE_API_KEY": "true", "API_KEY_HASHES": ""}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "configuration error: REQUIRE_API_KEY is true but API_KEY_HASHES is empty: set the SHA-256 of your"
+        " API keys, or REQUIRE_API_KEY=false for a local run"
+    ]

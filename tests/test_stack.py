@@ -385,3 +385,21 @@ def test_the_stacks_page_uploads_a_receipt_and_shows_its_result(stack, browser):
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_ctrl_c_during_make_run_stack_local_says_so_without_a_traceback(stack, tmp_path):
+    path = tmp_path / "r.png"
+    path.write_bytes(receipts.render_png(receipts.sample_receipt(35, layout="nubank"), "nubank"))
+    running = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "scripts", "run_local.py"), str(path), "--stack", stack.state_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(3)  # it has uploaded and follows the job now
+    os.killpg(running.pid, signal.SIGINT)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert "Traceback" not in err and "interrupted (Ctrl-C)" in err
+    assert stack.running()  # the stack is not the command's to stop

@@ -2,6 +2,7 @@
 of rejected upload answered with its own JSON error and nothing stored."""
 
 import io
+import json
 import time
 from datetime import timedelta
 
@@ -265,3 +266,10 @@ def test_a_matching_pix_key_beside_another_receivers_name_does_not_pass(make_cli
     body = post(client, f"r.{kind}", sample[kind]).get_json()
     check = body["result"]["data"]["validacao_recebedor"]
     assert (check["valid"], check["matched"], check["mismatched"]) == (False, ["pix_key"], ["name"])
+
+
+def test_inline_mode_logs_job_queued_before_the_job_runs(client, sample, capsys):
+    post(client, "a.png", sample["png"])
+    events = [json.loads(line)["event"] for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    ours = [e for e in events if e in ("job_queued", "job_started", "job_finished")]
+    assert ours == ["job_queued", "job_started", "job_finished"]

@@ -14,7 +14,8 @@ import functions_framework
 from common import auth, config, http, job, notify, reconcile, services
 from common.errors import ApiError
 
-http.install(flask.current_app, config.from_env())
+with config.at_start_up():  # a setting it cannot use stops it with a one-line message
+    http.install(flask.current_app, config.from_env())
 
 
 @functions_framework.http

@@ -11,10 +11,11 @@ import functions_framework
 from common import auth, config, http, job, services, web
 from common.errors import ApiError
 
-settings = config.from_env()
+with config.at_start_up():  # a setting it cannot use stops it with a one-line message
+    settings = config.from_env()
+    auth.check_api_key_settings(settings)
 http.install(flask.current_app, settings)
 http.install_cors(flask.current_app, settings, "GET, HEAD")
-auth.check_api_key_settings(settings)
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 PAGES = {"/": "index.html", "/dashboard": "dashboard.html"}
