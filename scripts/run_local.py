@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from common import auth, client, config, job, jobstore  # noqa: E402
-from tools.emulators import free_port, tcp_ready  # noqa: E402
+from tools.emulators import PORT_ATTEMPTS, free_port, port_taken, tcp_ready  # noqa: E402
 
 INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT)
 
@@ -84,6 +84,37 @@ def wait_until_up(name: str, port: int, process: subprocess.Popen, timeout: floa
         except OSError:
             time.sleep(0.2)
     raise SystemExit(f"the {name} function did not come up in {timeout}s (see var/{name}.log)")
+
+
+def start_functions(env: dict, processes: dict[str, subprocess.Popen]) -> dict[str, int]:
+    """Both functions on free ports; when one loses its port to another process before binding it
+    (free_port picks, the server binds later), both start again on new ones."""
+    for attempt in range(PORT_ATTEMPTS):
+        ports = {name: free_port() for name in FUNCTIONS}
+        env["STATUS_BASE_URL"] = f"http://127.0.0.1:{ports['status']}"
+        logs = {name: os.path.join(ROOT, "var", f"{name}.log") for name in FUNCTIONS}
+        since = {name: os.path.getsize(path) if os.path.exists(path) else 0 for name, path in logs.items()}
+        for name, port in ports.items():
+            # Ctrl-C waits until the process is recorded, so that stop() always knows it.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                processes[name] = start_function(name, port, env)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        try:
+            for name, port in ports.items():
+                wait_until_up(name, port, processes[name])
+            return ports
+        except SystemExit:
+            lost = [
+                name for name in FUNCTIONS if processes[name].poll() is not None and port_taken(logs[name], since[name])
+            ]
+            if not lost or attempt == PORT_ATTEMPTS - 1:
+                raise
+            stop(processes)
+            processes.clear()
+            print(f"(the {lost[0]} function lost its port to another process; starting again)", file=sys.stderr)
+    raise AssertionError("unreachable")
 
 
 def check_settings(env: dict) -> None:
@@ -199,26 +230,12 @@ def run(args) -> int:
         return follow(args, stack.urls["upload"])
 
     os.makedirs(os.path.join(ROOT, "var"), exist_ok=True)
-    ports = {name: free_port() for name in FUNCTIONS}
     # A local run on loopback: no API keys (see docs/deployment.md for real ones).
-    env = {
-        "REQUIRE_API_KEY": "false",
-        **os.environ,
-        "PYTHONPATH": ROOT,
-        "STATUS_BASE_URL": f"http://127.0.0.1:{ports['status']}",
-    }
+    env = {"REQUIRE_API_KEY": "false", **os.environ, "PYTHONPATH": ROOT}
     check_settings(env)
     processes: dict[str, subprocess.Popen] = {}
     try:
-        for name, port in ports.items():
-            # Ctrl-C waits until the process is recorded, so that stop() always knows it.
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-            try:
-                processes[name] = start_function(name, port, env)
-            finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        for name, port in ports.items():
-            wait_until_up(name, port, processes[name])
+        ports = start_functions(env, processes)
         return follow(args, f"http://127.0.0.1:{ports['upload']}")
     except KeyboardInterrupt:
         stop(processes)

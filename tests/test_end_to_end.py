@@ -15,7 +15,7 @@ import pytest
 
 from common import blobstore, job, jobstore, validation
 from tests.helpers import ROOT, LocalFunctions, post_file
-from tools import receipts
+from tools import emulators, receipts
 
 
 def run_local(tmp_path, path, *args, **env):
@@ -268,3 +268,27 @@ def test_a_function_started_by_hand_with_keys_required_but_none_set_says_so_in_o
         "configuration error: REQUIRE_API_KEY is true but API_KEY_HASHES is empty: set the SHA-256 of your"
         " API keys, or REQUIRE_API_KEY=false for a local run"
     ]
+
+
+def test_make_run_starts_a_function_that_lost_its_port_again_on_another(tmp_path, monkeypatch):
+    import importlib.util
+    import socket
+
+    spec = importlib.util.spec_from_file_location("run_local", os.path.join(ROOT, "scripts", "run_local.py"))
+    run_local_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_local_module)
+    taken = socket.socket()  # another process got the upload function's port first
+    taken.bind(("127.0.0.1", 0))
+    lost = taken.getsockname()[1]
+    picks = iter([lost])
+    monkeypatch.setattr(run_local_module, "free_port", lambda: next(picks, None) or emulators.free_port())
+    env = {**os.environ, "PYTHONPATH": ROOT, "SQLITE_PATH": str(tmp_path / "j.db"), "LOCAL_BLOB_DIR": str(tmp_path)}
+    processes = {}
+    try:
+        ports = run_local_module.start_functions(env, processes)
+        assert ports["upload"] != lost
+        for port in ports.values():
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        taken.close()
+        run_local_module.stop(processes)

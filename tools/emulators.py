@@ -110,7 +110,7 @@ def start_process(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            if _port_taken(log_path, start):
+            if port_taken(log_path, start):
                 raise PortLost(f"{name} lost its port to another process; see {log_path}")
             raise RuntimeError(f"{name} exited with {process.returncode}; see {log_path}")
         try:
@@ -123,7 +123,7 @@ def start_process(
     raise RuntimeError(f"{name} not ready after {timeout}s; see {log_path}")
 
 
-def _port_taken(log_path: str, since: int) -> bool:
+def port_taken(log_path: str, since: int) -> bool:
     with open(log_path, "rb") as f:
         f.seek(since)
         text = f.read().decode(errors="replace").lower()
