@@ -159,7 +159,8 @@ class Stack:
                 "--port",
                 port,
             ]
-            return argv, _function_ready(self.urls[name] + "/")
+            # Ready once it accepts connections: a probe request would log a rejection each start.
+            return argv, emulators.tcp_ready(int(port))
         if name == "worker" or name.startswith("worker-"):  # worker-2, ...: more RQ workers
             return [python, os.path.join(ROOT, "worker.py")], lambda: "aguardando jobs" in self.log(name)
         if name == "reconciler":
