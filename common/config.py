@@ -11,6 +11,7 @@ function each instead of validators.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,6 +24,19 @@ MIB = 1024 * 1024
 
 class ConfigError(ValueError):
     """A setting has a value the pipeline cannot use; raised at start-up, never per request."""
+
+
+class StartUpError(SystemExit):
+    """A ConfigError at a process's start-up: it stops with the one-line message, no traceback."""
+
+
+@contextlib.contextmanager
+def at_start_up():
+    """Around a function's import-time set-up: a ConfigError stops the process with its message."""
+    try:
+        yield
+    except ConfigError as e:
+        raise StartUpError(f"configuration error: {e}") from None
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
@@ -303,6 +317,12 @@ class Settings:
     rq_queue_name: str = setting("RQ_QUEUE_NAME", "ocr", "RQ queue")
     reconcile_queued_after_seconds: int = setting(
         "RECONCILE_QUEUED_AFTER_SECONDS", 600, "the reconciler re-enqueues jobs queued this long", minimum=1
+    )
+    inline_recovery_seconds: int = setting(
+        "INLINE_RECOVERY_SECONDS",
+        30,
+        "with `TASK_QUEUE=inline`, the upload function runs the reconciler's pass this often, so a job "
+        "whose run was stopped (Ctrl-C) runs again once its lease is over; `0`: never",
     )
     status_base_url: str = setting(
         "STATUS_BASE_URL",

@@ -382,6 +382,15 @@ def lease_expired(doc: Job, at: datetime) -> bool:
     return doc["status"] == STARTED and (not doc["lease_until"] or datetime.fromisoformat(doc["lease_until"]) <= at)
 
 
+def abandoned(doc: Job, at: datetime, queued_after_seconds: int) -> bool:
+    """Nothing is working on the job any more: its attempt's lease ran out (the process running it
+    died, or was stopped with Ctrl-C), or it has waited `queued_after_seconds` for a task that
+    never came. Another upload of its bytes, or the reconciler, then hands it over again."""
+    if doc["status"] == QUEUED:
+        return datetime.fromisoformat(doc["queued_at"]) <= at - timedelta(seconds=queued_after_seconds)
+    return lease_expired(doc, at)
+
+
 def status_json(doc: Job) -> dict[str, Any]:
     """The seed's `GET /jobs/<id>/status` body for each status, plus a few documented extras."""
     body: dict[str, Any] = {"job_id": doc["job_id"], "status": doc["status"]}

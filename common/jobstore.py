@@ -157,7 +157,9 @@ class SqliteJobStore:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         self._local = threading.local()
         with self._connection() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            # Read its answer: a PRAGMA left un-stepped keeps its lock on an idle connection (a
+            # thread that then sleeps, like the inline recovery, held every writer up for 30 s).
+            db.execute("PRAGMA journal_mode=WAL").fetchall()
             db.execute(
                 "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL,"
                 " status TEXT NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL,"

@@ -24,6 +24,7 @@ import hmac
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import threading
@@ -201,7 +202,7 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
             except (OSError, http.client.HTTPException) as e:
                 if deadline.expired.is_set() or isinstance(e, TimeoutError):
                     return Response(None, f"timed out: no answer within {timeout:g} s")
-                return Response(None, f"{type(e).__name__}: {e}"[:300])
+                return Response(None, _without_receiver(f"{type(e).__name__}: {e}", target)[:300])
             try:  # the answer is its status; a body that drips or breaks off changes nothing
                 response.read(MAX_RESPONSE_BYTES)
             except (OSError, http.client.HTTPException):
@@ -209,6 +210,16 @@ def post(target: Target, body: bytes, headers: dict, timeout: float) -> Response
             return Response(response.status)
     finally:
         connection.close()
+
+
+def _without_receiver(error: str, target: Target) -> str:
+    """The error without the receiver's host, address or port (webhook URLs are never logged, and
+    urllib3 names its connection pool in every error)."""
+    error = re.sub(r"HTTPS?Connection(Pool)?\([^)]*\)", "the receiver", error)
+    error = re.sub(r"<urllib3\.[^>]*>", "the connection", error)
+    for secret in {target.host, target.address, f"{target.address}:{target.port}", f"{target.host}:{target.port}"}:
+        error = error.replace(secret, "<receiver>")
+    return error
 
 
 def deliver(services, job_id: str, last_attempt: bool = False) -> job.Outcome:

@@ -5,7 +5,9 @@ The receiver the receipt shows (common.extraction) is compared with the configur
 CPFs), PIX keys in a normal form (phones without +55 and punctuation, emails and random keys in
 lower case, masked keys on their visible characters), names without accents, case and
 connecting words, letting an initial stand for a name ("Ana C Sousa Santos"). A document or key
-match is proof; a name alone is weaker and said so.
+match is proof; a name alone is weaker and said so. Every configured identity the receipt shows
+must match: one that differs (a matching PIX key beside another receiver's name or document)
+makes the check fail, and `mismatched` says which.
 """
 
 from __future__ import annotations
@@ -71,21 +73,25 @@ def same_name(expected: str, shown: str) -> bool:
 def validate_receiver(receiver: dict, payer: dict, settings) -> dict:
     if not settings.expected_receiver_configured:
         return {"valid": None, "matched": [], "reason": "no expected receiver configured (EXPECTED_RECEIVER_*)"}
-    matched = []
-    if receiver.get("document") and any(
-        documents.same_document(d, receiver["document"]) for d in settings.expected_receiver_documents
-    ):
-        matched.append("document")
-    if receiver.get("pix_key") and any(
-        same_pix_key(k, receiver["pix_key"]) for k in settings.expected_receiver_pix_keys
-    ):
-        matched.append("pix_key")
-    if (
-        receiver.get("name")
-        and settings.expected_receiver_name
-        and same_name(settings.expected_receiver_name, receiver["name"])
-    ):
-        matched.append("name")
+    # Each identity both configured and shown on the receipt: does it match?
+    compared = {}
+    if receiver.get("document") and settings.expected_receiver_documents:
+        compared["document"] = any(
+            documents.same_document(d, receiver["document"]) for d in settings.expected_receiver_documents
+        )
+    if receiver.get("pix_key") and settings.expected_receiver_pix_keys:
+        compared["pix_key"] = any(same_pix_key(k, receiver["pix_key"]) for k in settings.expected_receiver_pix_keys)
+    if receiver.get("name") and settings.expected_receiver_name:
+        compared["name"] = same_name(settings.expected_receiver_name, receiver["name"])
+    matched = [kind for kind, same in compared.items() if same]
+    mismatched = [kind for kind, same in compared.items() if not same]
+    if matched and mismatched:
+        return {
+            "valid": False,
+            "matched": matched,
+            "mismatched": mismatched,
+            "reason": "some of the expected receiver's identities differ on the receipt",
+        }
     if matched == ["name"]:
         return {"valid": True, "matched": matched, "reason": "matched on name only"}
     if matched:

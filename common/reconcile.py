@@ -13,12 +13,17 @@ One pass (run by Cloud Scheduler in production, in a loop on the local stack):
   asked about again once its backoff ran out (common.confirmation); a change sends its webhook.
 Duplicate tasks are harmless: only one delivery can claim a job.
 
+With the inline queue (the embedded default of `make run`) there is no reconciler process: the
+upload function runs the same pass in a thread every INLINE_RECOVERY_SECONDS, so a job whose run
+was stopped (Ctrl-C, a killed process) is run again once its lease runs out.
+
     python -m common.reconcile [--loop SECONDS]
 """
 
 from __future__ import annotations
 
 import argparse
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -99,6 +104,42 @@ def _enqueue(app: services.Services, job_id: str) -> bool:
     log.event("job_requeued", job_id=job_id)
     app.queue.enqueue(job_id)
     return True
+
+
+_recovery: threading.Thread | None = None
+_recovery_lock = threading.Lock()
+
+
+def start_inline_recovery(settings) -> threading.Thread | None:
+    """With the inline queue, run a pass every INLINE_RECOVERY_SECONDS in a daemon thread of this
+    process (one per process, on the current services); nothing otherwise (a reconciler runs)."""
+    global _recovery
+    if settings.task_queue != "inline" or not settings.inline_recovery_seconds:
+        return None
+    with _recovery_lock:
+        if _recovery is None:
+            _recovery = threading.Thread(
+                target=_recover_forever, args=(settings.inline_recovery_seconds,), name="inline-recovery", daemon=True
+            )
+            _recovery.start()
+        return _recovery
+
+
+def _recover_forever(every: float) -> None:
+    while True:
+        time.sleep(every)  # not at start-up: a job that was just stopped is still within its lease
+        # Each pass in a thread of its own: the per-thread SQLite connection it opens goes with it,
+        # so no idle connection of this thread holds a lock between passes.
+        one = threading.Thread(target=_recover_once, name="inline-recovery-pass", daemon=True)
+        one.start()
+        one.join()
+
+
+def _recover_once() -> None:
+    try:
+        reconcile_once(services.get())
+    except Exception as e:  # the next pass tries again; the process must not lose the thread
+        log.event("reconcile_failed", severity="ERROR", error=repr(e)[:500])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,9 @@ class Accepted:
 
     job: job.Job
     duplicate: bool
-    processing: str  # "queued", "inline", "inline_fallback" (the queue was down) or "duplicate"
+    # "queued", "inline", "inline_fallback" (the queue was down), "duplicate", or "taken_over" (a
+    # duplicate of a job nothing was working on any more, handed over again)
+    processing: str
 
 
 def parse_pedido_id(value: str | None) -> str | None:
@@ -105,14 +107,41 @@ def accept_upload(services, files, form, tenant: str = tenants.DEFAULT) -> Accep
         )
     )
     if not created:
+        if job.abandoned(doc, job.now(), services.settings.reconcile_queued_after_seconds):
+            return _take_over(services, doc)
         log.event("upload_duplicate", job_id=doc["job_id"])
         return Accepted(doc, duplicate=True, processing="duplicate")
     return _hand_over(services, doc, checked)
 
 
+def _take_over(services, doc: job.Job) -> Accepted:
+    """The same bytes again, for a job whose attempt died (its lease ran out) or whose task never
+    came: hand it over again, as the reconciler would. Only one delivery can claim it, so two such
+    uploads at once are harmless; with the inline queue it runs here, before the answer."""
+    job_id = doc["job_id"]
+    log.event("upload_takes_over", job_id=job_id, status=doc["status"], attempts=doc["attempts"])
+    if doc["status"] == job.QUEUED:
+        try:
+            services.jobs.update(job_id, lambda d: job.requeued(d, job.now()))
+        except job.NotClaimable:
+            pass  # it started meanwhile: the task below finds it busy and does nothing
+    try:
+        services.queue.enqueue(job_id)
+    except QueueUnavailable as e:
+        if not services.settings.sync_fallback:
+            message = "The processing queue is unavailable; try again shortly."
+            raise ApiError(503, "queue_unavailable", message, {"Retry-After": "30"}) from None
+        log.event("queue_unavailable_fallback", severity="WARNING", job_id=job_id, error=str(e))
+        services.run_job(job_id, last_attempt=True)
+    return Accepted(services.jobs.get(job_id) or doc, duplicate=True, processing="taken_over")
+
+
 def _hand_over(services, doc: job.Job, checked) -> Accepted:
     """Enqueue the new job; if the queue is down, run it here or refuse, never strand it."""
     job_id = doc["job_id"]
+    queued = lambda: log.event("job_queued", job_id=job_id, size=checked.size, content_type=checked.mime)  # noqa: E731
+    if services.queue.runs_inline:
+        queued()  # before it runs: the log reads in the order things happened
     try:
         services.queue.enqueue(job_id)
     except QueueUnavailable as e:
@@ -132,7 +161,7 @@ def _hand_over(services, doc: job.Job, checked) -> Accepted:
         log.event("queue_unavailable_fallback", severity="WARNING", job_id=job_id, error=str(e))
         services.run_job(job_id, last_attempt=True)
         return Accepted(services.jobs.get(job_id), duplicate=False, processing="inline_fallback")
-    log.event("job_queued", job_id=job_id, size=checked.size, content_type=checked.mime)
     if services.queue.runs_inline:
         return Accepted(services.jobs.get(job_id), duplicate=False, processing="inline")
+    queued()
     return Accepted(doc, duplicate=False, processing="queued")

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from common import config, services
-from tests.helpers import ROOT, TEST_OUTPUT, need
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, ROOT, TEST_OUTPUT, need
 from tools import emulators, receipts
 
 PROJECT = "receipts-test"
@@ -97,6 +97,8 @@ def local_env(tmp_path, monkeypatch):
         "LOCAL_BLOB_DIR": str(tmp_path / "blobs"),
         "SQLITE_PATH": str(tmp_path / "jobs.sqlite3"),
         "REQUIRE_API_KEY": "false",
+        # No background reconciler thread in the test process: tests that want it set it.
+        "INLINE_RECOVERY_SECONDS": "0",
     }
     for name in (
         "BLOB_STORE",
@@ -271,3 +273,23 @@ def client(psp):
     from common import confirmation
 
     return confirmation.from_settings(config.from_env(psp.env()))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright; missing either fails in CI and is a visible skip elsewhere."""
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed (pip install playwright)"
+    if reason is None and not os.path.exists(CHROMIUM):
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests need it in CI: {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

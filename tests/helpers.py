@@ -23,6 +23,15 @@ from tools import emulators
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_OUTPUT = os.path.join(ROOT, "test-output")
 TF_DIR = os.path.join(ROOT, "terraform")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # Debian's; Playwright downloads none here
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def need(emulator_start, *args):

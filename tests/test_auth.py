@@ -46,7 +46,7 @@ def test_upload_with_a_wrong_key_stores_nothing(make_client, sample):
 
 
 def test_a_configuration_that_locks_everyone_out_stops_at_start_up(make_client):
-    with pytest.raises(ConfigError, match="API_KEY_HASHES"):
+    with pytest.raises(config.StartUpError, match="API_KEY_HASHES"):
         make_client("status", REQUIRE_API_KEY="true")
     with pytest.raises(ConfigError, match="SHA-256"):
         config.from_env({"API_KEY_HASHES": "not-a-hash"})

@@ -193,14 +193,20 @@ def test_a_refusal_other_than_429_is_not_retried(make_client, sample, webhook_re
     assert (doc["notification"]["status"], doc["notification"]["last_status_code"]) == ("failed", 410)
 
 
-def test_an_unreachable_receiver_is_retried_and_recorded_without_a_status_code(make_client, sample):
+def test_an_unreachable_receiver_is_retried_and_recorded_without_a_status_code(make_client, sample, capsys):
     from tools import emulators
 
-    url = f"http://127.0.0.1:{emulators.free_port()}/nobody"
+    port = emulators.free_port()
+    url = f"http://127.0.0.1:{port}/nobody"
     doc = wait_for_notification(inline_upload(make_client, sample, url)["job_id"])
     note = doc["notification"]
     assert (note["status"], note["attempts"], note["last_status_code"]) == ("failed", 3, None)
-    assert "Error" in note["last_error"]
+    assert "Error" in note["last_error"] and "refused" in note["last_error"].lower()
+    # Webhook URLs are never logged: neither the host nor the port, in the retries' log lines either.
+    logged = capsys.readouterr().out
+    assert '"notification_retry"' in logged
+    for line in logged.splitlines() + [note["last_error"]]:
+        assert "127.0.0.1" not in line and str(port) not in line, line
 
 
 def test_a_failed_job_is_notified_too(make_client, webhook_receiver):

@@ -76,7 +76,8 @@ def test_every_layout_renders_the_same_bytes_twice(layout):
 
 @pytest.mark.parametrize("layout", receipts.SAMPLE_LAYOUTS)
 def test_the_original_layouts_still_draw_the_committed_samples(layout):
-    receipt = receipts.sample_receipt(0, layout)
+    seed, _, _ = receipts.SAMPLE_FILES[f"receipt_{layout}.png"]
+    receipt = receipts.sample_receipt(seed, layout)
     assert receipts.render_png(receipt, layout) == (ROOT / "samples" / f"receipt_{layout}.png").read_bytes()
     assert receipts.render_png(receipt, layout, scale=1.0) == receipts.render_png(receipt, layout)
 
@@ -478,3 +479,13 @@ def test_the_adversarial_text_pdfs_lose_colons_and_dashes():
         assert ":" not in text and "-" not in text
         assert case.receipt.transaction_id in squeezed(text)
         assert hard_receipts.labels(case)["receiver_name"] in text
+
+
+def test_every_bundled_sample_is_a_payment_of_its_own():
+    made = {name: receipts.sample_receipt(seed, layout) for name, (seed, layout, _) in receipts.SAMPLE_FILES.items()}
+    assert len({r.transaction_id for r in made.values()}) == len(made)
+    committed = {p.name: p.read_bytes() for p in (ROOT / "samples").iterdir()}
+    assert set(committed) == set(receipts.SAMPLE_FILES)
+    assert len(set(committed.values())) == len(committed)  # no two files byte-identical
+    pdf_seed, pdf_layout, _ = receipts.SAMPLE_FILES["receipt.pdf"]
+    assert committed["receipt.pdf"] == receipts.render_pdf(receipts.sample_receipt(pdf_seed, pdf_layout), pdf_layout)

@@ -61,6 +61,27 @@ def test_someone_else_is_not_valid_and_says_why():
     assert "no receiver" in receiver.validate_receiver(nobody, PAYER, settings(name="X Y"))["reason"]
 
 
+@pytest.mark.parametrize(
+    "configured, differs",
+    [
+        ({"pix_keys": "(11) 90000-1111", "name": "Outra Pessoa da Silva"}, ["name"]),
+        ({"pix_keys": "(11) 90000-1111", "documents": "98.765.432/0001-10"}, ["document"]),
+        ({"documents": "12345678000195", "pix_keys": "outra@example.com"}, ["pix_key"]),
+        ({"name": "José Pagão Recebedor", "documents": "98.765.432/0001-10"}, ["document"]),
+    ],
+)
+def test_a_match_beside_a_differing_configured_identity_does_not_pass(configured, differs):
+    check = receiver.validate_receiver(RECEIVER, PAYER, settings(**configured))
+    assert check["valid"] is False and check["mismatched"] == differs
+    assert check["matched"] and "differ" in check["reason"]
+
+
+def test_an_identity_the_receipt_does_not_show_is_no_mismatch():
+    shown = {"name": None, "document": None, "pix_key": "+55 11 90000-1111"}
+    check = receiver.validate_receiver(shown, PAYER, settings(pix_keys="11900001111", name="Outra Pessoa"))
+    assert check == {"valid": True, "matched": ["pix_key"], "reason": None}
+
+
 def test_the_expected_receiver_as_payer_is_a_clear_failure():
     check = receiver.validate_receiver(RECEIVER, PAYER, settings(documents="529.120.983-25"))
     assert check["valid"] is False and "payer" in check["reason"]

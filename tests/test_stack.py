@@ -8,6 +8,9 @@ import io
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,8 +18,8 @@ import uuid
 
 import pytest
 
-from tests.helpers import TEST_OUTPUT, need
-from tools import receipts
+from tests.helpers import ROOT, TEST_OUTPUT, need
+from tools import emulators, receipts
 from tools.stack import Stack
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]  # the whole local stack, each queue mode
@@ -278,3 +281,164 @@ def test_make_up_pix_fake_confirms_the_sample_and_not_the_unpaid_one(tmp_path):
         assert status["result"]["data"]["validacao_pagamento"]["confirmed"] is True
     finally:
         stack.down()
+
+
+# --- `make up` interrupted, `make down`, and the next `make up` ----------------------------------
+
+
+def _holding(log_dir: str) -> list[int]:
+    """The PIDs of every process with a file open in the stack's log folder: each process the
+    stack starts (and the children it forks, java under its wrapper) writes its log there."""
+    holders = []
+    real = os.path.realpath(log_dir)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith(real + os.sep):
+                holders.append(int(pid))
+                break
+    return holders
+
+
+def _stack_command(*args: str, **kwargs) -> subprocess.Popen:
+    # `make up` runs this; in its own process group, as a terminal runs it, so a SIGINT to the
+    # group is a Ctrl-C (the stack's own processes are in groups of their own).
+    return subprocess.Popen(
+        [sys.executable, "-m", "tools.stack", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kwargs,
+    )
+
+
+def _make_down(state_dir: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["make", "-s", "-C", ROOT, "down", f"STACK_DIR={state_dir}"], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def state_dir():
+    path = os.path.join(TEST_OUTPUT, f"stack-sigint-{uuid.uuid4().hex[:6]}")
+    yield path
+    if os.path.exists(os.path.join(path, "stack.json")):
+        Stack.load(path).down()
+
+
+@pytest.mark.parametrize("after", [0.5, 1.5, 3, 6, 10])  # from the first emulator to the functions
+def test_ctrl_c_at_any_moment_of_make_up_then_make_down_leaves_no_process(state_dir, after):
+    need(emulators.firestore_jar)
+    log_dir = os.path.join(state_dir, "logs")
+    up = _stack_command("up", "--state-dir", state_dir)
+    time.sleep(after)
+    spawned = set(_holding(log_dir)) if os.path.isdir(log_dir) else set()
+    os.killpg(up.pid, signal.SIGINT)
+    out, err = up.communicate(timeout=120)
+    assert "Traceback" not in err, err
+    if up.returncode == 130:
+        assert "interrupted (Ctrl-C)" in err
+    else:  # it was up before the signal came
+        assert up.returncode == 0, err
+    down = _make_down(state_dir)
+    assert down.returncode == 0, down.stderr
+    deadline = time.monotonic() + 15
+    while _holding(log_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _holding(log_dir) == [], f"still running after make down (seen before the signal: {sorted(spawned)})"
+    assert not any(os.path.exists(f"/proc/{pid}") and _holding(log_dir) for pid in spawned)
+
+
+def test_after_an_interrupted_make_up_the_next_one_starts_and_signs_webhooks(state_dir, webhook_receiver, monkeypatch):
+    from common import notify
+
+    need(emulators.firestore_jar)
+    monkeypatch.delenv("WEBHOOK_SECRETS", raising=False)  # as a newcomer runs it: no secret exported
+    up = _stack_command("up", "--state-dir", state_dir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # interrupt it once the Firestore emulator is recorded
+        path = os.path.join(state_dir, "stack.json")
+        if os.path.exists(path) and "firestore-emulator" in open(path).read():
+            break
+        time.sleep(0.05)
+    os.killpg(up.pid, signal.SIGINT)
+    up.communicate(timeout=120)
+    assert _make_down(state_dir).returncode == 0
+    again = _stack_command("up", "--state-dir", state_dir)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    stack = Stack.load(state_dir)
+    assert call(stack.urls["status"] + "/jobs")[0] == 200
+    [secret] = re.findall(r"signed with this stack's secret: (\S+)", out)
+    # A webhook works out of the box, signed with the secret `make up` printed.
+    url = webhook_receiver.url("newcomer", [200])
+    receipt = receipts.sample_receipt(33, layout="itau")
+    status, _, body = upload(stack, receipts.render_pdf(receipt, "itau"), "r.pdf", callback_url=url)
+    assert status == 202, body
+    deadline = time.monotonic() + 120
+    while not webhook_receiver.received(url):
+        assert time.monotonic() < deadline, call(body["status_url"])[2]
+        time.sleep(0.2)
+    [delivery] = webhook_receiver.received(url)
+    headers = delivery["headers"]
+    assert notify.verify(secret, headers["X-Timestamp"], delivery["body"], headers["X-Signature"])
+    down = _make_down(state_dir)
+    assert (down.returncode, down.stdout.strip()) == (0, "stack stopped")
+    assert _holding(os.path.join(state_dir, "logs")) == []
+
+
+# --- the stack's page, in a browser ---------------------------------------------------------------
+
+
+PAGE_RECEIPT = receipts.sample_receipt(31, layout="inter")
+
+
+def test_the_stacks_page_uploads_a_receipt_and_shows_its_result(stack, browser):
+    from playwright.sync_api import expect
+
+    if stack.queue != "cloudtasks":
+        pytest.skip("one queue mode is enough for the page")
+    context = browser.new_context(viewport={"width": 900, "height": 1000}, locale="pt-BR")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(stack.urls["status"] + "/")
+        expect(page.locator("#not-configured")).to_be_hidden()
+        page.get_by_label("Escolha ou arraste o comprovante").set_input_files(
+            {"name": "stack.png", "mimeType": "image/png", "buffer": receipts.render_png(PAGE_RECEIPT, "inter")}
+        )
+        page.get_by_role("button", name="Enviar").click()
+        expect(page.locator("#job-state")).to_have_text("Concluído", timeout=180_000)
+        expect(page.locator("#f-transaction")).to_have_text(PAGE_RECEIPT.transaction_id)
+        page.screenshot(path=os.path.join(TEST_OUTPUT, "stack-page-finished.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_ctrl_c_during_make_run_stack_local_says_so_without_a_traceback(stack, tmp_path):
+    path = tmp_path / "r.png"
+    path.write_bytes(receipts.render_png(receipts.sample_receipt(35, layout="nubank"), "nubank"))
+    running = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "scripts", "run_local.py"), str(path), "--stack", stack.state_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(3)  # it has uploaded and follows the job now
+    os.killpg(running.pid, signal.SIGINT)
+    _, err = running.communicate(timeout=60)
+    assert running.returncode == 130, err
+    assert "Traceback" not in err and "interrupted (Ctrl-C)" in err
+    assert stack.running()  # the stack is not the command's to stop

@@ -135,6 +135,7 @@ NEEDED_BY = {
 SAFE_DEFAULTS = {
     "LOCAL_BLOB_DIR": "only for BLOB_STORE=local",
     "SQLITE_PATH": "only for JOB_STORE=sqlite",
+    "INLINE_RECOVERY_SECONDS": "only for TASK_QUEUE=inline (a deployment has Cloud Scheduler run the reconciler)",
     "STORAGE_RETRY_SECONDS": "20 s of client retries, then the task queue retries the job",
     "FIRESTORE_RETRY_SECONDS": "60 s of client retries on reads (Google's default), then 503 and the queue retries",
     "RQ_ASYNC_ENABLED": "the original's switch; its default true keeps TASK_QUEUE=cloudtasks",

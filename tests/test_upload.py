@@ -3,12 +3,14 @@ of rejected upload answered with its own JSON error and nothing stored."""
 
 import io
 import json
+import time
+from datetime import timedelta
 
 import pytest
 
-from common import blobstore, config, jobstore, upload
+from common import blobstore, config, job, jobstore, services, upload
 from common.errors import ApiError
-from tests.helpers import nothing_stored, post
+from tests.helpers import nothing_stored, post, queue_file
 
 MIB = 1024 * 1024
 
@@ -214,3 +216,65 @@ def test_a_queued_upload_answers_202_with_location(make_client, redis_server, sa
     assert body["status"] == "queued" and body["processing"] == "queued" and body["duplicate"] is False
     assert response.headers["Location"] == body["status_url"] == f"/jobs/{body['job_id']}/status"
     assert set(body) >= {"job_id", "status", "status_url", "created_at", "sha256"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulator)])
+def store_env(request):
+    """The job store adapters: the upload's take-over holds on each."""
+    return request.getfixturevalue("firestore_env") if request.param == "firestore" else {"JOB_STORE": "sqlite"}
+
+
+def test_a_duplicate_of_a_job_whose_run_was_stopped_takes_it_over(make_client, store_env, sample):
+    client = make_client("upload", **store_env)
+    app = services.get()
+    doc = queue_file(sample["png"], "image/png")
+    stopped = job.now() - timedelta(seconds=app.settings.job_lease_seconds + 1)
+    app.jobs.update(doc["job_id"], lambda d: job.claim(d, stopped, app.settings.job_lease_seconds))  # then Ctrl-C
+    response = post(client, "again.png", sample["png"])
+    body = response.get_json()
+    assert response.status_code == 200
+    assert (body["job_id"], body["duplicate"], body["processing"]) == (doc["job_id"], True, "taken_over")
+    assert body["status"] == "finished" and body["attempts"] == 2
+    assert body["result"]["data"]["transaction_id"] == sample["receipt"].transaction_id
+
+
+def test_a_duplicate_of_a_job_still_running_is_not_taken_over(make_client, store_env, sample):
+    client = make_client("upload", **store_env)
+    app = services.get()
+    doc = queue_file(sample["png"], "image/png")
+    app.jobs.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))  # a live attempt
+    body = post(client, "again.png", sample["png"]).get_json()
+    assert (body["job_id"], body["processing"], body["status"], body["attempts"]) == (
+        doc["job_id"],
+        "duplicate",
+        "started",
+        1,
+    )
+
+
+def test_a_duplicate_of_a_job_queued_too_long_runs_it(make_client, store_env, sample):
+    client = make_client("upload", RECONCILE_QUEUED_AFTER_SECONDS="1", **store_env)
+    doc = queue_file(sample["png"], "image/png")  # its task never came
+    young = post(client, "again.png", sample["png"]).get_json()
+    assert (young["processing"], young["status"]) == ("duplicate", "queued")
+    time.sleep(1.1)
+    body = post(client, "again.png", sample["png"]).get_json()
+    assert (body["job_id"], body["processing"], body["status"]) == (doc["job_id"], "taken_over", "finished")
+
+
+@pytest.mark.parametrize("kind", ["png", "pdf"])  # read by OCR, and from a PDF's text layer
+def test_a_matching_pix_key_beside_another_receivers_name_does_not_pass(make_client, sample, kind):
+    receipt = sample["receipt"]
+    client = make_client(
+        "upload", EXPECTED_RECEIVER_PIX_KEYS=receipt.receiver_pix_key, EXPECTED_RECEIVER_NAME="Outra Pessoa Qualquer"
+    )
+    body = post(client, f"r.{kind}", sample[kind]).get_json()
+    check = body["result"]["data"]["validacao_recebedor"]
+    assert (check["valid"], check["matched"], check["mismatched"]) == (False, ["pix_key"], ["name"])
+
+
+def test_inline_mode_logs_job_queued_before_the_job_runs(client, sample, capsys):
+    post(client, "a.png", sample["png"])
+    events = [json.loads(line)["event"] for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    ours = [e for e in events if e in ("job_queued", "job_started", "job_finished")]
+    assert ours == ["job_queued", "job_started", "job_finished"]

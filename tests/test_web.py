@@ -17,15 +17,6 @@ from tests.helpers import ROOT, TEST_OUTPUT, LocalFunctions, blank_png
 from tools import receipts
 
 SCREENSHOTS = os.path.join(TEST_OUTPUT, "screenshots")
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # Debian's; Playwright downloads none here
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SAMPLE_AMOUNT = "R$ 5.039,58"  # samples/receipt.png: tools.receipts.sample_receipt(0, layout="nubank")
 
 
@@ -236,26 +227,6 @@ def functions(tmp_path_factory):
     running.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium under Playwright; missing either fails in CI and is a visible skip elsewhere."""
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed (pip install playwright)"
-    if reason is None and not os.path.exists(CHROMIUM):
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests need it in CI: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser):
     """A fresh browser tab whose console errors (a CSP violation, a script error) fail the test."""
@@ -394,7 +365,9 @@ def test_a_queued_upload_is_followed_to_the_end_honouring_retry_after(page, func
     expect(page.locator("#job-state")).to_have_text("Na fila: aguardando processamento")
     expect(page.locator("#job-progress")).to_be_visible()
     shot(page, "07-queued.png")
-    page.wait_for_function("() => document.getElementById('job-state').textContent.includes('busy')")
+    # The 503's English `error` stays off the page: its code says it in Portuguese.
+    page.wait_for_function("() => document.getElementById('job-state').textContent.includes('Tentando de novo')")
+    assert "busy" not in page.locator("#job-state").inner_text()
     started = job.now()
     store.update(doc["job_id"], lambda d: job.claim(d, started, 60))
     store.update(doc["job_id"], lambda d: job.progress(d, 1, 40, started, 60))
@@ -424,6 +397,27 @@ def test_a_queued_upload_is_followed_to_the_end_honouring_retry_after(page, func
     count = len(polls)
     page.wait_for_timeout(1500)
     assert len(polls) == count, "polling goes on after the job ended"
+
+
+def test_the_pages_speak_portuguese_from_each_errors_code(page, functions):
+    from playwright.sync_api import expect
+
+    store = functions.store()
+    doc, _ = store.create(new_job("e" * 64))
+    english = "Processing took longer than the 300 s limit and was stopped."
+    store.update(doc["job_id"], lambda d: job.fail(d, None, "timeout", english, job.now()))
+    page.goto(f"{functions.urls['status']}/?job={doc['job_id']}")
+    expect(page.get_by_role("alert")).to_contain_text("O processamento demorou demais.")
+    expect(page.get_by_role("alert")).to_contain_text("código: timeout")
+    expect(page.get_by_role("alert")).not_to_contain_text(english)
+    page.goto(functions.urls["status"] + "/dashboard")
+    row = page.locator("tbody tr", has=page.locator(f'a[title="{doc["job_id"]}"]'))
+    expect(row).to_contain_text("O processamento demorou demais. (timeout)")
+    expect(row).not_to_contain_text(english)
+    # A malformed ?job= says so instead of showing nothing.
+    page.goto(functions.urls["status"] + "/?job=not-a-job")
+    expect(page.get_by_role("alert")).to_contain_text("Identificador de job inválido.")
+    expect(page.locator("#job-state")).to_have_text("Não foi possível consultar o job")
 
 
 def test_phone_sized_screen(browser, functions):

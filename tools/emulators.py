@@ -30,6 +30,16 @@ class EmulatorUnavailable(RuntimeError):
     """The emulator is not installed here; the message says how to install it."""
 
 
+class PortLost(RuntimeError):
+    """The server exited at start because another process took its port first (free_port picks a
+    free port, the server binds it later): start it again on another one."""
+
+
+# How servers say their port is taken: Java's BindException, Python's EADDRINUSE, redis, gunicorn.
+PORT_TAKEN = ("address already in use", "connection in use", "can't connect to", "failed to bind", "errno 98")
+PORT_ATTEMPTS = 4
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -70,18 +80,38 @@ def tcp_ready(port: int):
 
 
 def start_process(
-    name: str, argv: list[str], ready, log_dir: str, env: dict | None = None, timeout: float = 60
+    name: str,
+    argv: list[str],
+    ready,
+    log_dir: str,
+    env: dict | None = None,
+    timeout: float = 60,
+    on_spawn=None,
 ) -> subprocess.Popen:
-    """Start `argv` in its own process group, logging to LOG_DIR/NAME.log; wait until ready()."""
+    """Start `argv` in its own process group, logging to LOG_DIR/NAME.log; wait until ready().
+
+    `on_spawn(process)` is called as soon as the process exists, before it is ready, with Ctrl-C
+    held back in between: whoever records it (the local stack's stack.json) then always knows
+    every process there is to stop. Raises PortLost when the server exited because its port was
+    taken."""
     os.makedirs(log_dir, exist_ok=True)
     log_path = os.path.join(log_dir, f"{name}.log")
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=ROOT
-        )
+        start = log.tell()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=ROOT
+            )
+            if on_spawn:
+                on_spawn(process)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if port_taken(log_path, start):
+                raise PortLost(f"{name} lost its port to another process; see {log_path}")
             raise RuntimeError(f"{name} exited with {process.returncode}; see {log_path}")
         try:
             if ready():
@@ -93,26 +123,50 @@ def start_process(
     raise RuntimeError(f"{name} not ready after {timeout}s; see {log_path}")
 
 
-def start_storage(log_dir: str, bucket: str) -> Emulator:
-    port = free_port()
+def port_taken(log_path: str, since: int) -> bool:
+    with open(log_path, "rb") as f:
+        f.seek(since)
+        text = f.read().decode(errors="replace").lower()
+    return any(sign in text for sign in PORT_TAKEN)
+
+
+def start_on_free_port(name: str, command, log_dir: str, env: dict | None = None, timeout: float = 60, on_spawn=None):
+    """Start a server on a free port, and on another one when it loses that port at start:
+    `command(port) -> (argv, ready)`. Returns (process, port)."""
+    for attempt in range(PORT_ATTEMPTS):
+        port = free_port()
+        argv, ready = command(port)
+        try:
+            return start_process(name, argv, ready, log_dir, env, timeout, on_spawn), port
+        except PortLost:
+            if attempt == PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def start_storage(log_dir: str, bucket: str, on_spawn=None) -> Emulator:
     executable = os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator")
     if not os.path.exists(executable):
         raise EmulatorUnavailable(
             "gcp-storage-emulator is not installed in this venv: pip install gcp-storage-emulator"
         )
-    argv = [
-        executable,
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--in-memory",
-        "--default-bucket",
-        bucket,
-        "--quiet",
-    ]
-    process = start_process("storage-emulator", argv, http_ready(f"http://127.0.0.1:{port}/storage/v1/b"), log_dir)
+
+    def command(port: int):
+        argv = [
+            executable,
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+            "--default-bucket",
+            bucket,
+            "--quiet",
+        ]
+        return argv, http_ready(f"http://127.0.0.1:{port}/storage/v1/b")
+
+    process, port = start_on_free_port("storage-emulator", command, log_dir, on_spawn=on_spawn)
     return Emulator("storage", f"127.0.0.1:{port}", process, os.path.join(log_dir, "storage-emulator.log"))
 
 
@@ -126,22 +180,25 @@ def firestore_jar() -> str:
     )
 
 
-def start_firestore(log_dir: str) -> Emulator:
+def start_firestore(log_dir: str, on_spawn=None) -> Emulator:
     jar = firestore_jar()
     java = shutil.which("java")
     if not java:
         raise EmulatorUnavailable("the Firestore emulator needs Java: apt-get install default-jre-headless")
-    port = free_port()
-    argv = [
-        java,
-        "-cp",
-        jar,
-        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-        "start",
-        "--host=127.0.0.1",
-        f"--port={port}",
-    ]
-    process = start_process("firestore-emulator", argv, http_ready(f"http://127.0.0.1:{port}/", "Ok"), log_dir)
+
+    def command(port: int):
+        argv = [
+            java,
+            "-cp",
+            jar,
+            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+            "start",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ]
+        return argv, http_ready(f"http://127.0.0.1:{port}/", "Ok")
+
+    process, port = start_on_free_port("firestore-emulator", command, log_dir, on_spawn=on_spawn)
     return Emulator("firestore", f"127.0.0.1:{port}", process, os.path.join(log_dir, "firestore-emulator.log"))
 
 
@@ -150,25 +207,35 @@ def reset_firestore(host: str, project: str) -> None:
     urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).read()
 
 
-def start_tasks(log_dir: str, queue_paths: list[str], max_retries: int = 200) -> Emulator:
+def start_tasks(log_dir: str, queue_paths: list[str], max_retries: int = 200, on_spawn=None) -> Emulator:
     """The Cloud Tasks emulator with the given queues. It retries a failed task every 0.1 s, so
     `max_retries` bounds how long a task keeps coming back."""
     if not os.path.exists(TASKS_EMULATOR):
         raise EmulatorUnavailable("gcloud-tasks-emulator is not installed: make setup (it lives in .venv-tasks)")
-    port = free_port()
-    argv = [TASKS_EMULATOR, "start", "--port", str(port), "-r", str(max_retries)]
-    for path in queue_paths:
-        argv += ["-d", path]
-    process = start_process("tasks-emulator", argv, tcp_ready(port), log_dir)
+
+    def command(port: int):
+        argv = [TASKS_EMULATOR, "start", "--port", str(port), "-r", str(max_retries)]
+        for path in queue_paths:
+            argv += ["-d", path]
+        return argv, tcp_ready(port)
+
+    process, port = start_on_free_port("tasks-emulator", command, log_dir, on_spawn=on_spawn)
     return Emulator("tasks", f"127.0.0.1:{port}", process, os.path.join(log_dir, "tasks-emulator.log"))
 
 
-def start_redis(log_dir: str, port: int | None = None) -> Emulator:
+def start_redis(log_dir: str, port: int | None = None, on_spawn=None) -> Emulator:
     executable = shutil.which("redis-server")
     if not executable:
         raise EmulatorUnavailable("redis-server is not installed: apt-get install redis-server")
-    port = port or free_port()
-    # No persistence: each stack and test session starts from an empty Redis.
-    argv = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = start_process(f"redis-{port}", argv, tcp_ready(port), log_dir)
-    return Emulator("redis", f"127.0.0.1:{port}", process, os.path.join(log_dir, f"redis-{port}.log"))
+
+    def argv(port: int) -> list[str]:
+        # No persistence: each stack and test session starts from an empty Redis.
+        return [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+    if port:  # a given port (a restart on the same address): no other to try
+        name = f"redis-{port}"
+        process = start_process(name, argv(port), tcp_ready(port), log_dir, on_spawn=on_spawn)
+    else:
+        name = "redis"
+        process, port = start_on_free_port(name, lambda p: (argv(p), tcp_ready(p)), log_dir, on_spawn=on_spawn)
+    return Emulator("redis", f"127.0.0.1:{port}", process, os.path.join(log_dir, f"{name}.log"))

@@ -1395,6 +1395,16 @@ def write_dataset(outdir: str | Path, count_per_layout: int = 2, low_res: bool =
 
 USAGE = "usage: python -m tools.receipts OUTDIR | --dataset OUTDIR | --adversarial OUTDIR"
 
+# The bundled samples: (seed, layout, render) per file. Each is a payment of its own (its own
+# end-to-end id, so its own bytes too): running every sample in a row shows no duplicate.
+SAMPLE_FILES = {
+    "receipt.png": (0, "nubank", render_png),
+    "receipt.pdf": (1, "nubank", render_pdf),
+    "receipt_nubank.png": (2, "nubank", render_png),
+    "receipt_itau.png": (0, "itau", render_png),
+    "receipt_inter.png": (0, "inter", render_png),
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     """Write the bundled samples into OUTDIR and print what each file holds;
@@ -1418,15 +1428,9 @@ def main(argv: list[str] | None = None) -> int:
     outdir = Path(args[0])
     outdir.mkdir(parents=True, exist_ok=True)
 
-    files = {
-        "receipt.png": ("nubank", render_png),
-        "receipt.pdf": ("nubank", render_pdf),
-    }
-    files.update({f"receipt_{name}.png": (name, render_png) for name in SAMPLE_LAYOUTS})
-
     summary = {}
-    for filename, (layout, render) in files.items():
-        receipt = sample_receipt(0, layout)
+    for filename, (seed, layout, render) in SAMPLE_FILES.items():
+        receipt = sample_receipt(seed, layout)
         (outdir / filename).write_bytes(render(receipt, layout))
         summary[filename] = {
             "amount": receipt.amount,

@@ -332,10 +332,8 @@ class FaultStack(Stack):
             ready = emulators.http_ready(f"http://127.0.0.1:{port}/", "Ok")
         else:
             ready = emulators.tcp_ready(port)
-        process = emulators.start_process(
-            name, argv, ready, self.log_dir, env={**os.environ, **self._backend_env.get(name, {})}
-        )
-        self._record(name, process)
+        env = {**os.environ, **self._backend_env.get(name, {})}
+        emulators.start_process(name, argv, ready, self.log_dir, env=env, on_spawn=self._recorder(name))
         self._save()
 
     def restart(self, name: str, **env: str) -> None:

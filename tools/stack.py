@@ -7,7 +7,13 @@ functions-framework, and the reconciler, all on free loopback ports.
 
 Every process runs in its own process group; `down` stops them by the PIDs recorded in
 STATE_DIR/stack.json (and checks each PID still runs the command it started, so a recycled PID
-is never killed). Logs are in STATE_DIR/logs/.
+is never killed). Each process is recorded there as soon as it is spawned, before it is ready, so
+Ctrl-C at any moment of `up` leaves nothing `down` does not know. A server that loses its free
+port to another process at start is started again on another one. Logs are in STATE_DIR/logs/.
+
+The status function's page uploads to the stack's upload function (UPLOAD_URL, and its origin in
+CORS_ALLOWED_ORIGINS), and webhooks are signed with a secret generated for the stack unless
+WEBHOOK_SECRETS is set (it is printed, and kept in stack.json's env).
 
 `--pix fake` also starts tools/fakepsp.py (mutual TLS, its CA and certificates in
 STATE_DIR/fakepsp/) and points the functions at it: every job gets `validacao_pagamento`, and the
@@ -76,8 +82,6 @@ class Stack:
         os.makedirs(self.log_dir, exist_ok=True)
         try:
             self._start_backends()
-            ports = {name: emulators.free_port() for name in FUNCTIONS}
-            self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
             self.env.update(
                 {
                     "PYTHONPATH": ROOT,
@@ -86,43 +90,69 @@ class Stack:
                     "GCS_BUCKET": BUCKET,
                     "JOB_STORE": "firestore",
                     "TASK_QUEUE": self.queue,
-                    "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
-                    "STATUS_BASE_URL": self.urls["status"],
                     "REQUIRE_API_KEY": "false",
                     "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # webhooks to receivers on this machine
                     "METRICS_ENABLED": "true",  # GET /metrics on each function
+                    # Webhooks work out of the box: a secret of this stack's own (see the README).
+                    "WEBHOOK_SECRETS": os.environ.get("WEBHOOK_SECRETS") or f"*={secrets.token_urlsafe(24)}",
                     **self.overrides,
                 }
             )
             if self.pix == "fake":
                 self._start_fake_psp()
-            for name in FUNCTIONS:
-                self.start(name)
+            self._start_functions()
             if self.pix == "fake":
                 self._register_fake_psp_webhooks()
             if self.queue == "rq":
                 self.start("worker")
             self.start("reconciler")
         except BaseException:
-            self.down()
+            # Ctrl-C again must not cut the clean-up short.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                self.down()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             raise
         self._save()
         return self
 
+    def _start_functions(self) -> None:
+        """The three functions know each other's URLs, so a function that loses its port at
+        start makes all three start again on new ones."""
+        for attempt in range(emulators.PORT_ATTEMPTS):
+            ports = {name: emulators.free_port() for name in FUNCTIONS}
+            self.urls.update({name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
+            self.env.update(
+                {
+                    "OCR_FUNCTION_URL": self.urls["ocr"] + "/",
+                    "STATUS_BASE_URL": self.urls["status"],
+                    # The status function's page uploads here, from its own origin.
+                    "UPLOAD_URL": self.urls["upload"] + "/",
+                    "CORS_ALLOWED_ORIGINS": self.urls["status"],
+                }
+            )
+            self.env.update({k: v for k, v in self.overrides.items() if k in ("UPLOAD_URL", "CORS_ALLOWED_ORIGINS")})
+            try:
+                for name in FUNCTIONS:
+                    self.start(name)
+                return
+            except emulators.PortLost:
+                for name in FUNCTIONS:
+                    self.kill(name, signal.SIGTERM)
+                if attempt == emulators.PORT_ATTEMPTS - 1:
+                    raise
+
     def _start_backends(self) -> None:
-        storage = emulators.start_storage(self.log_dir, BUCKET)
-        self._record("storage-emulator", storage.process)
-        firestore = emulators.start_firestore(self.log_dir)
-        self._record("firestore-emulator", firestore.process)
+        storage = emulators.start_storage(self.log_dir, BUCKET, on_spawn=self._recorder("storage-emulator"))
+        firestore = emulators.start_firestore(self.log_dir, on_spawn=self._recorder("firestore-emulator"))
         self.env.update({"STORAGE_EMULATOR_HOST": f"http://{storage.host}", "FIRESTORE_EMULATOR_HOST": firestore.host})
         if self.queue == "cloudtasks":
             queues = [f"projects/{PROJECT}/locations/{LOCATION}/queues/{name}" for name in ("ocr", "notify")]
-            tasks = emulators.start_tasks(self.log_dir, queues)
-            self._record("tasks-emulator", tasks.process)
+            tasks = emulators.start_tasks(self.log_dir, queues, on_spawn=self._recorder("tasks-emulator"))
             self.env["TASKS_EMULATOR_HOST"] = tasks.host
         else:
-            redis = emulators.start_redis(self.log_dir)
-            self._record("redis", redis.process)
+            redis = emulators.start_redis(self.log_dir, on_spawn=self._recorder("redis"))
             self.env["REDIS_URL"] = f"redis://{redis.host}/0"
 
     def _start_fake_psp(self) -> None:
@@ -131,8 +161,9 @@ class Stack:
         if os.path.exists(env_file):
             os.remove(env_file)
         argv = [sys.executable, "-m", "tools.fakepsp", "serve", "--state-dir", state]
-        process = emulators.start_process("fakepsp", argv, lambda: os.path.exists(env_file), self.log_dir)
-        self._record("fakepsp", process)
+        emulators.start_process(
+            "fakepsp", argv, lambda: os.path.exists(env_file), self.log_dir, on_spawn=self._recorder("fakepsp")
+        )
         with open(env_file) as f:
             self.env.update(json.load(f))
         self.env["PIX_WEBHOOK_SECRET"] = secrets.token_urlsafe(24)
@@ -165,7 +196,8 @@ class Stack:
                 "--port",
                 port,
             ]
-            return argv, _function_ready(self.urls[name] + "/")
+            # Ready once it accepts connections: a probe request would log a rejection each start.
+            return argv, emulators.tcp_ready(int(port))
         if name == "worker" or name.startswith("worker-"):  # worker-2, ...: more RQ workers
             return [python, os.path.join(ROOT, "worker.py")], lambda: "aguardando jobs" in self.log(name)
         if name == "reconciler":
@@ -180,14 +212,23 @@ class Stack:
             port = emulators.free_port()
             env["METRICS_PORT"] = str(port)
             self.urls[f"{name}-metrics"] = f"http://127.0.0.1:{port}/metrics"
-        process = emulators.start_process(name, argv, ready, self.log_dir, env=env, timeout=120)
-        self._record(name, process)
+        emulators.start_process(name, argv, ready, self.log_dir, env=env, timeout=120, on_spawn=self._recorder(name))
         self._save()
 
-    def _record(self, name: str, process: subprocess.Popen) -> None:
-        self.processes[name] = {"pid": process.pid, "started": _start_time(process.pid), "argv": process.args}
+    def _recorder(self, name: str):
+        """Record the process in stack.json the moment it is spawned (see emulators.start_process)."""
+
+        def record(process: subprocess.Popen) -> None:
+            self.processes[name] = {"pid": process.pid, "started": _start_time(process.pid), "argv": process.args}
+            self._save()
+
+        return record
 
     # --- inspecting and stopping -----------------------------------------------------------------
+    def running(self) -> bool:
+        """Does any process this stack recorded still run?"""
+        return any(_runs(entry) for entry in self.processes.values())
+
     def log(self, name: str) -> str:
         try:
             with open(os.path.join(self.log_dir, f"{name}.log"), errors="replace") as f:
@@ -278,7 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         stack = Stack(args.state_dir, args.queue, pix=args.pix).up()
+    except KeyboardInterrupt:
+        print("\ninterrupted (Ctrl-C): everything started so far was stopped", file=sys.stderr)
+        return 130
     except emulators.EmulatorUnavailable as e:
+        print(f"cannot start the stack: {e}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # a process that exited or never got ready: its log says why
         print(f"cannot start the stack: {e}", file=sys.stderr)
         return 1
     if args.pix == "fake":
@@ -286,7 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stack up ({args.queue}); logs in {os.path.relpath(stack.log_dir)}")
     for name, url in stack.urls.items():
         print(f"  {name:7} {url}")
+    print(f"  page:   {stack.urls['status']}/ (uploads to the upload function)")
     print("  upload: curl -F file=@samples/receipt.png " + stack.urls["upload"] + "/")
+    if "WEBHOOK_SECRETS" not in os.environ:
+        secret = stack.env["WEBHOOK_SECRETS"].partition("=")[2]
+        print(f"  webhooks (callback_url) are signed with this stack's secret: {secret}")
     return 0
 
 

@@ -14,7 +14,10 @@ import functions_framework
 from common import auth, config, http, job, notify, reconcile, services
 from common.errors import ApiError
 
-http.install(flask.current_app, config.from_env(), max_body_bytes=http.SMALL_BODY_BYTES, caller_check=auth.verify_oidc)
+with config.at_start_up():  # a setting it cannot use stops it with a one-line message
+    http.install(
+        flask.current_app, config.from_env(), max_body_bytes=http.SMALL_BODY_BYTES, caller_check=auth.verify_oidc
+    )
 
 
 @functions_framework.http

@@ -12,10 +12,11 @@ import functions_framework
 from common import auth, config, erasure, http, job, services, web
 from common.errors import ApiError
 
-settings = config.from_env()
+with config.at_start_up():  # a setting it cannot use stops it with a one-line message
+    settings = config.from_env()
+    auth.check_api_key_settings(settings)
 http.install(flask.current_app, settings, max_body_bytes=http.SMALL_BODY_BYTES)
 http.install_cors(flask.current_app, settings, "GET, HEAD, DELETE")
-auth.check_api_key_settings(settings)
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 PAGES = {"/": "index.html", "/dashboard": "dashboard.html"}

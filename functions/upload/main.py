@@ -10,13 +10,15 @@ before (`"duplicate": true`). `processing` says which of these happened.
 import flask
 import functions_framework
 
-from common import auth, config, confirmation, http, job, services, upload
+from common import auth, config, confirmation, http, job, reconcile, services, upload
 from common.errors import ApiError
 
-settings = config.from_env()
+with config.at_start_up():  # a setting it cannot use stops it with a one-line message
+    settings = config.from_env()
+    auth.check_api_key_settings(settings)
 http.install(flask.current_app, settings, rejection_event="upload_rejected")
 http.install_cors(flask.current_app, settings, "POST")  # the status function's page uploads from its origin
-auth.check_api_key_settings(settings)
+reconcile.start_inline_recovery(settings)  # the embedded mode's reconciler (inline queue only)
 
 
 @functions_framework.http

@@ -7,6 +7,57 @@ const Pix = (() => {
   const ENDED = ["finished", "failed"];
   const STATUS_LABELS = { queued: "Na fila", started: "Processando", finished: "Concluído", failed: "Falhou" };
 
+  // What each error `code` means, for the pages' Portuguese reader: the API's `error` messages
+  // are in English (docs/api.md, Errors), so the pages never show them, only these and the code.
+  const ERRORS = {
+    not_multipart: "O envio precisa ser um formulário multipart com o campo 'file'.",
+    missing_file: "Escolha um arquivo de comprovante.",
+    multiple_files: "Envie um arquivo por vez.",
+    missing_filename: "O arquivo enviado não tem nome.",
+    extension_not_allowed: "Tipo de arquivo não aceito: envie JPG, PNG ou PDF.",
+    mime_not_allowed: "O conteúdo do arquivo não é JPG, PNG nem PDF.",
+    mime_mismatch: "A extensão do arquivo não corresponde ao conteúdo.",
+    empty_file: "O arquivo está vazio.",
+    file_too_large: "Arquivo grande demais (máximo de 16 MiB).",
+    request_too_large: "Arquivo grande demais (máximo de 16 MiB).",
+    unreadable_file: "Não foi possível ler o arquivo.",
+    image_too_large: "Imagem grande demais.",
+    too_many_pages: "O PDF tem páginas demais.",
+    invalid_pedido_id: "Número do pedido inválido (até 64 letras, números, . _ : -).",
+    invalid_expected_amount: "Valor esperado inválido (exemplo: 1.234,56).",
+    invalid_callback_url: "Endereço de webhook (callback_url) inválido.",
+    webhooks_not_configured: "Webhooks não configurados: falta o segredo de assinatura (WEBHOOK_SECRETS).",
+    missing_api_key: "Informe a chave de API.",
+    invalid_api_key: "A chave de API não é válida.",
+    missing_token: "Falta o token de autenticação.",
+    invalid_token: "O token de autenticação não é válido.",
+    auth_unavailable: "Autenticação indisponível no momento; tente de novo em instantes.",
+    origin_not_allowed: "Esta página não tem permissão para chamar a função (CORS_ALLOWED_ORIGINS).",
+    no_receipt_found: "Nenhum comprovante PIX encontrado no arquivo.",
+    blob_missing: "O arquivo enviado não foi encontrado no armazenamento.",
+    processing_error: "Erro ao processar o comprovante.",
+    timeout: "O processamento demorou demais.",
+    too_many_attempts: "O processamento falhou em todas as tentativas.",
+    interrupted: "O processamento foi interrompido antes do fim; envie o arquivo de novo.",
+    queue_unavailable: "Serviço indisponível no momento; tente de novo em instantes.",
+    backend_unavailable: "Serviço indisponível no momento; tente de novo em instantes.",
+    job_in_progress: "O job ainda está sendo processado.",
+    job_not_found: "Job não encontrado.",
+    invalid_job_id: "Identificador de job inválido.",
+    invalid_task: "Tarefa inválida.",
+    invalid_status: "Filtro de status inválido.",
+    invalid_limit: "Tamanho de página inválido.",
+    invalid_cursor: "Página inválida; recarregue a lista.",
+    not_found: "Endereço não encontrado.",
+    method_not_allowed: "Método HTTP não permitido.",
+    internal_error: "Erro interno do servidor.",
+    bad_response: "Resposta inesperada do servidor.",
+  };
+
+  function errorText(code) {
+    return ERRORS[code] || `Erro inesperado (código ${code}).`;
+  }
+
   function apiKey() {
     try { return localStorage.getItem(KEY_STORAGE) || ""; } catch { return ""; }
   }
@@ -28,7 +79,7 @@ const Pix = (() => {
   // A refusal from a function: its JSON {error, code} when it sent one.
   class ApiProblem extends Error {
     constructor(status, body) {
-      super((body && body.error) || `Resposta inesperada (HTTP ${status}).`);
+      super(body && body.code ? errorText(body.code) : `Resposta inesperada (HTTP ${status}).`);
       this.status = status;
       this.code = (body && body.code) || null;
     }
@@ -80,7 +131,7 @@ const Pix = (() => {
         } else if (!isTransient(response.status)) {
           throw new ApiProblem(response.status, body);
         } else {
-          onRetry((body && body.error) || `Servidor ocupado (HTTP ${response.status}); tentando de novo…`);
+          onRetry(body && body.code ? `${errorText(body.code)} Tentando de novo…` : `Servidor ocupado (HTTP ${response.status}); tentando de novo…`);
         }
       }
       await sleep(retryAfterMs(response) ?? delay);
@@ -117,6 +168,6 @@ const Pix = (() => {
     return (Date.parse(toIso) - Date.parse(fromIso)) / 1000;
   }
 
-  return { ApiProblem, ENDED, STATUS_LABELS, bindApiKeyInput, dateTime, duration, followJob, headers, money,
+  return { ApiProblem, ENDED, ERRORS, STATUS_LABELS, bindApiKeyInput, errorText, dateTime, duration, followJob, headers, money,
            readJson, retryAfterMs, secondsBetween, sleep, jobStatusUrl, isTransient };
 })();

@@ -48,7 +48,7 @@
     created.title = job.created_at;
     cell(tr, "Duração", jobDuration(job), "nowrap");
     cell(tr, "Pedido", job.pedido_id || "—");
-    const error = job.status === "failed" ? `${job.error} (${job.error_code})` : "";
+    const error = job.status === "failed" ? `${Pix.errorText(job.error_code)} (${job.error_code})` : "";
     cell(tr, "Erro", error || "—", error ? "error" : "");
     const webhook = cell(tr, "Webhook", webhookText(job.notification), "nowrap");
     if (job.notification) webhook.dataset.notification = job.notification.status;
@@ -65,7 +65,7 @@
   }
 
   function showProblem(problem) {
-    $("list-error").textContent = problem.message;
+    $("list-error").textContent = problem.code ? `${Pix.errorText(problem.code)} (${problem.code})` : problem.message;
     $("list-error").hidden = false;
     if (problem.code === "missing_api_key" || problem.code === "invalid_api_key") apiKeyBox.open();
   }

@@ -7,30 +7,6 @@
   const apiKeyBox = Pix.bindApiKeyInput($("api-key"), $("api-key-box"));
   const MAX_UPLOAD_RETRIES = 3;
 
-  // The functions answer in English; these say the same to the page's Portuguese reader.
-  const ERRORS = {
-    extension_not_allowed: "Tipo de arquivo não aceito: envie JPG, PNG ou PDF.",
-    mime_not_allowed: "O conteúdo do arquivo não é JPG, PNG nem PDF.",
-    mime_mismatch: "A extensão do arquivo não corresponde ao conteúdo.",
-    empty_file: "O arquivo está vazio.",
-    file_too_large: "Arquivo grande demais (máximo de 16 MiB).",
-    request_too_large: "Arquivo grande demais (máximo de 16 MiB).",
-    unreadable_file: "Não foi possível ler o arquivo.",
-    image_too_large: "Imagem grande demais.",
-    too_many_pages: "O PDF tem páginas demais.",
-    invalid_pedido_id: "Número do pedido inválido (até 64 letras, números, . _ : -).",
-    invalid_expected_amount: "Valor esperado inválido (exemplo: 1.234,56).",
-    missing_api_key: "Informe a chave de API.",
-    invalid_api_key: "A chave de API não é válida.",
-    no_receipt_found: "Nenhum comprovante PIX encontrado no arquivo.",
-    blob_missing: "O arquivo enviado não foi encontrado no armazenamento.",
-    timeout: "O processamento demorou demais.",
-    too_many_attempts: "O processamento falhou em todas as tentativas.",
-    queue_unavailable: "Serviço indisponível no momento; tente de novo em instantes.",
-    backend_unavailable: "Serviço indisponível no momento; tente de novo em instantes.",
-    job_not_found: "Job não encontrado.",
-    invalid_job_id: "Identificador de job inválido.",
-  };
   const REASONS = {
     "no expected receiver configured (EXPECTED_RECEIVER_*)": "nenhum recebedor esperado configurado (EXPECTED_RECEIVER_*)",
     "matched on name only": "conferido só pelo nome",
@@ -39,6 +15,7 @@
     "the receiver on the receipt is not the expected one": "o recebedor do comprovante não é o esperado",
     "no amount found on the receipt": "nenhum valor encontrado no comprovante",
     "amount differs": "valor diferente",
+    "some of the expected receiver's identities differ on the receipt": "difere do recebedor esperado em",
   };
   const MATCHED = { pix_key: "chave PIX", document: "documento", name: "nome" };
 
@@ -85,16 +62,18 @@
     else if (value !== undefined) bar.value = value;
   }
 
+  // In Portuguese from the error's code (the API's own messages are in English); a message the
+  // page wrote itself (code null) is shown as it is.
   function showError(code, message) {
     const box = $("job-error");
     box.replaceChildren();
     const headline = document.createElement("strong");
-    headline.textContent = ERRORS[code] || message || "Erro desconhecido.";
+    headline.textContent = code ? Pix.errorText(code) : message || "Erro desconhecido.";
     box.append(headline);
-    if (message && ERRORS[code]) {
+    if (code) {
       const detail = document.createElement("p");
       detail.className = "detail";
-      detail.textContent = `${message}${code ? ` (${code})` : ""}`;
+      detail.textContent = `código: ${code}`;
       box.append(detail);
     }
     box.hidden = false;
@@ -130,6 +109,11 @@
     element.textContent = reason ? `${text}: ${REASONS[reason] || reason}` : text;
   }
 
+  function mismatchText(receiver) {
+    const differs = (receiver.mismatched || []).map((m) => MATCHED[m] || m).join(", ");
+    return differs ? ` ${differs}` : "";
+  }
+
   function showResult(data) {
     $("f-amount").textContent = Pix.money(data.amount);
     $("f-transaction").textContent = data.transaction_id || "—";
@@ -140,6 +124,7 @@
     const matched = (receiver.matched || []).map((m) => MATCHED[m] || m).join(", ");
     check($("receiver-check"), receiver.valid, `Recebedor confere${matched ? ` (${matched})` : ""}`,
           "Recebedor não confere", "Recebedor não verificado", receiver.reason);
+    if (receiver.mismatched) $("receiver-check").textContent += mismatchText(receiver);
     const amount = data.validacao_valor;
     if (amount) {
       check($("amount-check"), amount.valid, `Valor confere com o esperado (${Pix.money(amount.expected)})`,
@@ -255,5 +240,10 @@
   if (jobId && /^[0-9a-f]{32}$/.test(jobId)) {
     setState("Consultando…", "uploading");
     follow(Pix.jobStatusUrl(jobId), ++generation);
+  } else if (jobId !== null) {
+    reset(null);
+    setState("Não foi possível consultar o job", "failed");
+    setProgress(undefined);
+    showError("invalid_job_id", null);
   }
 })();
