@@ -188,7 +188,9 @@ def test_make_run_with_keys_required_but_none_set_says_so_in_one_line(tmp_path, 
     path.write_bytes(sample["png"])
     done = run_local(tmp_path, path, REQUIRE_API_KEY="true", API_KEY_HASHES="")
     assert done.returncode == 1
-    assert done.stderr.strip().startswith("make run: REQUIRE_API_KEY is true but API_KEY_HASHES is empty")
+    assert done.stderr.strip().startswith(
+        "make run: REQUIRE_API_KEY is true but API_KEY_HASHES and TENANTS name no key"
+    )
     assert "Traceback" not in done.stderr
 
 
@@ -265,8 +267,8 @@ def test_a_function_started_by_hand_with_keys_required_but_none_set_says_so_in_o
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "configuration error: REQUIRE_API_KEY is true but API_KEY_HASHES is empty: set the SHA-256 of your"
-        " API keys, or REQUIRE_API_KEY=false for a local run"
+        "configuration error: REQUIRE_API_KEY is true but API_KEY_HASHES and TENANTS name no key: set the"
+        " SHA-256 of your API keys, or REQUIRE_API_KEY=false for a local run"
     ]
 
 

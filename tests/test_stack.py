@@ -234,23 +234,9 @@ def test_webhooks_arrive_once_signed_are_retried_and_never_touch_the_ocr_result(
     }
 
 
-def test_with_the_queue_stopped_the_upload_falls_back_to_inline(stack):
-    stack.kill("redis" if stack.queue == "rq" else "tasks-emulator")
-    receipt, pdf = scanned_pdf(13, pages=1)
-    status, _, body = upload(stack, pdf, "scan.pdf")
-    assert status == 200 and body["processing"] == "inline_fallback"
-    assert body["status"] == "finished"
-    assert body["result"]["data"]["transaction_id"] == receipt.transaction_id
-    assert '"event": "queue_unavailable_fallback"' in stack.log("upload")
-
-
 def test_make_up_pix_fake_confirms_the_sample_and_not_the_unpaid_one(tmp_path):
     """`make up PIX=fake` then `make run STACK=local FILE=...` (issue 18's first Must show), and
     the unpaid sample's Pix arriving later through the fake PSP's webhook."""
-    import subprocess
-    import sys
-
-    from tests.helpers import ROOT
     from tools import fakepsp
 
     state_dir = os.path.join(TEST_OUTPUT, f"stack-pix-{uuid.uuid4().hex[:6]}")
@@ -442,3 +428,14 @@ def test_ctrl_c_during_make_run_stack_local_says_so_without_a_traceback(stack, t
     assert running.returncode == 130, err
     assert "Traceback" not in err and "interrupted (Ctrl-C)" in err
     assert stack.running()  # the stack is not the command's to stop
+
+
+# Last in the module: it stops the shared stack's queue, which every later test would run without.
+def test_with_the_queue_stopped_the_upload_falls_back_to_inline(stack):
+    stack.kill("redis" if stack.queue == "rq" else "tasks-emulator")
+    receipt, pdf = scanned_pdf(13, pages=1)
+    status, _, body = upload(stack, pdf, "scan.pdf")
+    assert status == 200 and body["processing"] == "inline_fallback"
+    assert body["status"] == "finished"
+    assert body["result"]["data"]["transaction_id"] == receipt.transaction_id
+    assert '"event": "queue_unavailable_fallback"' in stack.log("upload")
