@@ -23,7 +23,9 @@ from tools import emulators, receipts
 from tools.stack import Stack
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]  # the whole local stack, each queue mode
-LEASE_SECONDS = 6  # short, so that taking over a dead worker's job takes seconds
+LEASE_SECONDS = (
+    15  # short, so a dead worker's job is taken over in seconds; long enough for a page of OCR on a busy machine
+)
 WEBHOOK_SECRET = "stack-webhook-secret-0123"
 
 
@@ -413,8 +415,9 @@ def test_the_stacks_page_uploads_a_receipt_and_shows_its_result(stack, browser):
 
 
 def test_ctrl_c_during_make_run_stack_local_says_so_without_a_traceback(stack, tmp_path):
-    path = tmp_path / "r.png"
-    path.write_bytes(receipts.render_png(receipts.sample_receipt(35, layout="nubank"), "nubank"))
+    _, pdf = scanned_pdf(35, pages=6)  # OCR of six scanned pages: the job runs well after the upload
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(pdf)
     running = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "scripts", "run_local.py"), str(path), "--stack", stack.state_dir],
         stdout=subprocess.PIPE,
@@ -422,9 +425,14 @@ def test_ctrl_c_during_make_run_stack_local_says_so_without_a_traceback(stack, t
         text=True,
         start_new_session=True,
     )
-    time.sleep(3)  # it has uploaded and follows the job now
+    seen = ""
+    while "202:" not in seen:  # interrupted once it has uploaded and follows the job
+        line = running.stderr.readline()
+        assert line, f"it ended before following the job: {seen}"
+        seen += line
     os.killpg(running.pid, signal.SIGINT)
     _, err = running.communicate(timeout=60)
+    err = seen + err
     assert running.returncode == 130, err
     assert "Traceback" not in err and "interrupted (Ctrl-C)" in err
     assert stack.running()  # the stack is not the command's to stop
