@@ -67,6 +67,9 @@ COMPONENT = 0.5  # the ink level that makes a pixel part of a component
 # a wrapped id's second line finds its baseline from them, MIN_FEET at least.
 _FLAT_FEET = set("BDEFHIKLMNRTXZhiklmnrxz1247")
 MIN_FEET = 3
+# A second line's baseline is extrapolated at most this many cap heights beyond its feet.
+FEET_REACH = 3.0
+MIN_REFERENCES = 12  # known glyphs (E/D and digits) a line's references are measured from
 NEAR_BEST = 2.0  # alignments within this cost (squared pitches) of the best are also plausible
 # The widest and narrowest a character's ink can be, in cap heights (measured over Roboto, Open
 # Sans, Lato, Noto Sans, DejaVu Sans, Liberation Sans and Nimbus Sans, regular and bold, plus a
@@ -172,6 +175,8 @@ class _Line:
     x_height: float | None = None  # fraction of the cap height, measured in the tail
     ascender: float | None = None  # px above the cap line, measured in the tail
     borrowed: bool = False  # the ascender was measured on another line of the receipt
+    x_min: float = -np.inf  # where the fit of a wrapped id's second line has glyphs (px)
+    x_max: float = np.inf
 
     @property
     def cap_height(self) -> float:
@@ -215,21 +220,37 @@ def resolve(
     if not wanted:
         return verdicts
     cut = len(chars)
-    mapping = _mapped(crop, read[:cut], [x for _, x in chars], KNOWN) if cut >= KNOWN else "wrapped_in_known_part"
+    # A wrap inside the known part leaves the first line enough of it to measure when it keeps
+    # MIN_REFERENCES of its characters: the second line then continues that line's scale.
+    first_known = min(cut, KNOWN)
+    too_short = first_known < (MIN_REFERENCES if wrapped is not None else KNOWN)
+    mapping = "wrapped_in_known_part" if too_short else _mapped(crop, read[:cut], [x for _, x in chars], first_known)
     if isinstance(mapping, str):
         return _replaced(verdicts, {i: _undecided(read[i], mapping) for i in wanted})
-    known = read[0] + "".join(read[1:KNOWN]).translate(pix.DIGIT_LOOKALIKES)
-    line = _references(known, mapping[:KNOWN])
+    known = read[0] + "".join(read[1:first_known]).translate(pix.DIGIT_LOOKALIKES)
+    line = _references(known, mapping[:first_known])
     if line is None:
         return _replaced(verdicts, {i: _undecided(read[i], "no_references") for i in wanted})
     lines = [line] * cut
     if wrapped is not None:
         second_crop, second_chars = wrapped
         second = _mapped(second_crop, read[cut:], [x for _, x in second_chars], len(second_chars))
-        second_line = _continued(line, read[cut:], second) if not isinstance(second, str) else None
+        second_line = None
+        if not isinstance(second, str):
+            scale = _digit_scale(mapping[1:first_known], second[: KNOWN - first_known])
+            second_line = _continued(line, read[cut:], second, scale) if scale is not None else None
         if second_line is None:
             why = second if isinstance(second, str) else "no_second_line_references"
             second, second_line = [why] * len(second_chars), line
+        else:  # glyphs far beyond the fit's reach would extrapolate its slope
+            reach = (
+                second_line.x_min - FEET_REACH * second_line.cap_height,
+                second_line.x_max + FEET_REACH * second_line.cap_height,
+            )
+            second = [
+                g if not isinstance(g, _Glyph) or reach[0] <= g.cx <= reach[1] else "beyond_second_line_feet"
+                for g in second
+            ]
         mapping += second
         lines += [second_line] * len(second_chars)
     _tail_references(lines, read, mapping, [])
@@ -267,11 +288,30 @@ def _mapped(crop: np.ndarray, read: list[str], centres: list[float], anchor: int
     return mapping
 
 
-def _continued(line: _Line, read: list[str], mapping: list) -> _Line | None:
+def _digit_scale(first: list, second: list) -> float | None:
+    """How much taller the second line's known digits are than the first line's (each box is
+    cropped and straightened on its own, so their scales may differ by a few percent): 1.0
+    when the wrap left the second line no known digit, None when they cannot say (fewer than
+    three whole digits, or digits of unequal heights)."""
+    if not second:
+        return 1.0
+
+    def heights(glyphs: list) -> list[float]:
+        return [g.height for g in glyphs if isinstance(g, _Glyph) and not g.clipped_top and not g.clipped_bottom]
+
+    near, far = heights(first), heights(second)
+    if len(far) < 3 or len(near) < 3:
+        return None
+    if np.ptp(far) > 0.12 * float(np.median(far)):
+        return None
+    return float(np.median(far) / np.median(near))
+
+
+def _continued(line: _Line, read: list[str], mapping: list, scale: float = 1.0) -> _Line | None:
     """The line of a wrapped id's second part: the first line's scale (cap height, stroke,
-    reference glyphs), its own baseline and slope from its flat-footed glyphs (each box is
-    cropped and straightened on its own). The fit's scatter adds to the noise; None with fewer
-    than MIN_FEET such glyphs, or feet that do not line up."""
+    reference glyphs; times `scale`, see _digit_scale), its own baseline and slope from its
+    flat-footed glyphs (each box is cropped and straightened on its own). The fit's scatter
+    adds to the noise; None with fewer than MIN_FEET such glyphs, or feet that do not line up."""
     feet = np.array(
         [
             (g.cx, g.bottom)
@@ -279,15 +319,25 @@ def _continued(line: _Line, read: list[str], mapping: list) -> _Line | None:
             if isinstance(g, _Glyph) and c in _FLAT_FEET and not g.clipped_bottom
         ]
     ).reshape(-1, 2)
-    if len(feet) < MIN_FEET or np.ptp(feet[:, 0]) < line.cap_height:
+    cap_height = line.cap_height * scale
+    if len(feet) < MIN_FEET or np.ptp(feet[:, 0]) < cap_height:
         return None
     slope, base0 = (float(v) for v in np.polyfit(feet[:, 0], feet[:, 1], 1))
     residuals = feet[:, 1] - (base0 + slope * feet[:, 0])
-    if np.max(np.abs(residuals)) > 0.06 * line.cap_height:
+    if np.max(np.abs(residuals)) > 0.06 * cap_height:
         return None
     scatter = 1.4826 * float(np.median(np.abs(residuals)))
     noise = float(np.hypot(line.noise, max(scatter, line.noise)))
-    return replace(line, slope=slope, base0=base0, cap0=base0 - line.cap_height, noise=noise)
+    return replace(
+        line,
+        slope=slope,
+        base0=base0,
+        cap0=base0 - cap_height,
+        noise=noise,
+        stroke=line.stroke * scale,
+        x_min=float(feet[:, 0].min()),
+        x_max=float(feet[:, 0].max()),
+    )
 
 
 def _decide(read: str, glyph, line: _Line) -> Verdict:
@@ -524,7 +574,7 @@ def _references(known: str, mapping: list) -> _Line | None:
     of them. Edges cut off by the crop's border are left out."""
     pairs = [(char, glyph) for char, glyph in zip(known, mapping) if isinstance(glyph, _Glyph)]
     if (
-        len(pairs) < 12
+        len(pairs) < MIN_REFERENCES
         or pairs[0][1] is not mapping[0]
         or known[0] not in "ED"
         or mapping[0].clipped_top
