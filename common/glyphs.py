@@ -238,7 +238,8 @@ def resolve(
         second_line = None
         if not isinstance(second, str):
             scale = _digit_scale(mapping[1:first_known], second[: KNOWN - first_known])
-            second_line = _continued(line, read[cut:], second, scale) if scale is not None else None
+            feet = _digit_feet(line, known, mapping[:first_known])
+            second_line = _continued(line, read[cut:], second, scale, feet) if scale is not None else None
         if second_line is None:
             why = second if isinstance(second, str) else "no_second_line_references"
             second, second_line = [why] * len(second_chars), line
@@ -292,7 +293,7 @@ def _digit_scale(first: list, second: list) -> float | None:
     """How much taller the second line's known digits are than the first line's (each box is
     cropped and straightened on its own, so their scales may differ by a few percent): 1.0
     when the wrap left the second line no known digit, None when they cannot say (fewer than
-    three whole digits, or digits of unequal heights)."""
+    one whole digit on the second line, or digits of unequal heights)."""
     if not second:
         return 1.0
 
@@ -300,23 +301,38 @@ def _digit_scale(first: list, second: list) -> float | None:
         return [g.height for g in glyphs if isinstance(g, _Glyph) and not g.clipped_top and not g.clipped_bottom]
 
     near, far = heights(first), heights(second)
-    if len(far) < 3 or len(near) < 3:
+    if not far or len(near) < 3:
         return None
     if np.ptp(far) > 0.12 * float(np.median(far)):
         return None
     return float(np.median(far) / np.median(near))
 
 
-def _continued(line: _Line, read: list[str], mapping: list, scale: float = 1.0) -> _Line | None:
+def _digit_feet(line: _Line, known: str, mapping: list) -> dict[str, float]:
+    """px below the baseline that each digit of the first line's known part reaches (a round
+    foot overshoots it): on a wrapped id's second line, those digits are feet too, once their
+    own overshoot is taken off."""
+    drops: dict[str, list[float]] = {}
+    for char, glyph in zip(known[1:], mapping[1:]):
+        if isinstance(glyph, _Glyph) and not glyph.clipped_bottom:
+            drops.setdefault(char, []).append(glyph.bottom - line.baseline(glyph.cx))
+    return {char: float(np.median(values)) for char, values in drops.items() if char not in _FLAT_FEET}
+
+
+def _continued(
+    line: _Line, read: list[str], mapping: list, scale: float = 1.0, digit_feet: dict | None = None
+) -> _Line | None:
     """The line of a wrapped id's second part: the first line's scale (cap height, stroke,
     reference glyphs; times `scale`, see _digit_scale), its own baseline and slope from its
-    flat-footed glyphs (each box is cropped and straightened on its own). The fit's scatter
-    adds to the noise; None with fewer than MIN_FEET such glyphs, or feet that do not line up."""
+    flat-footed glyphs and the digits of `digit_feet` (see _digit_feet; each box is cropped and
+    straightened on its own). The fit's scatter adds to the noise; None with fewer than
+    MIN_FEET such glyphs, or feet that do not line up."""
+    drops = {**(digit_feet or {}), **dict.fromkeys(_FLAT_FEET, 0.0)}
     feet = np.array(
         [
-            (g.cx, g.bottom)
+            (g.cx, g.bottom - drops[c] * scale)
             for c, g in zip(read, mapping)
-            if isinstance(g, _Glyph) and c in _FLAT_FEET and not g.clipped_bottom
+            if isinstance(g, _Glyph) and c in drops and not g.clipped_bottom
         ]
     ).reshape(-1, 2)
     cap_height = line.cap_height * scale

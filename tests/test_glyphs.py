@@ -255,6 +255,19 @@ def test_a_second_line_without_flat_feet_decides_nothing(fonts):
     assert all(v.decided is None and v.why == "no_second_line_references" for v in verdicts[WRAP:])
 
 
+@pytest.mark.parametrize("font", ["Roboto", "Lato", "Liberation Sans"])
+def test_round_digits_are_a_second_lines_feet_once_their_overshoot_is_measured(fonts, font):
+    # The second line's only flat foot is X; its 8s, 6s and 5 overshoot the baseline by what the
+    # known part's 8s, 6s and 5s show, so they give the baseline too. (Misread O and U.)
+    truth = "E18236120202506011258" + "S" + "8O80UX65C6"
+    misread = truth[:22] + "8080uX65C6"
+    rng = random.Random(7)
+    first = glyph_grid.render_line(fonts[font], 20, truth[:WRAP], rng, read=misread[:WRAP])
+    second = glyph_grid.render_line(fonts[font], 20, truth[WRAP:], rng, read=misread[WRAP:])
+    verdicts = glyphs.resolve(first.crop, first.chars, wrapped=(second.crop, second.chars))
+    assert [verdicts[i].decided for i in (23, 26, 30)] == ["O", "U", "C"]
+
+
 @pytest.mark.parametrize("font", ["Roboto", "Open Sans", "DejaVu Sans"])
 def test_an_id_wrapped_inside_its_known_part_is_measured_from_what_each_line_holds(fonts, font):
     # E + 14 digits on the first line (enough to measure it), 6 digits and the tail on the second:
