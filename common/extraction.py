@@ -787,10 +787,11 @@ REVIEW_REASONS = {
 }
 
 
-def extract_fields(lines: list[str], id_check=None, amount_check=None) -> dict:
+def extract_fields(lines: list[str], id_check=None, amount_check=None, respace=None) -> dict:
     """`result.data` fields, with a confidence per key field and the reasons to review them.
     `id_check(e2e_id, (shown moment, timed))` -> common.evidence.IdCheck and `amount_check(amount)` -> bool | None give
-    per-character evidence (OCR); without them the text is taken as exact (a PDF's text layer)."""
+    per-character evidence (OCR); without them the text is taken as exact (a PDF's text layer).
+    `respace(name)` puts back the spaces between a name's words that OCR missed (common.wordgaps)."""
     first_id = find_end_to_end_id(lines)
     paid_at = find_paid_at(lines, first_id)
     e2e_id = find_end_to_end_id(lines, paid_at)
@@ -805,6 +806,9 @@ def extract_fields(lines: list[str], id_check=None, amount_check=None) -> dict:
     amount = find_amount(lines)
     amount_settled = amount_check(amount) if amount_check and amount is not None else None
     parties = find_parties(lines)
+    if respace:
+        for party in parties.values():
+            party.name = respace(party.name)
     payer, receiver = parties[PAYER].as_dict(), parties[RECEIVER].as_dict()
     issuer = pix.institution(e2e_id) if e2e_id else None
     if not payer["bank"] and issuer and e2e_id and not pix.is_refund(e2e_id):

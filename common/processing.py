@@ -11,7 +11,7 @@ import concurrent.futures
 import traceback
 from typing import Any
 
-from common import confirmation, evidence, extraction, job, jobstore, log, notify, receiver, tenants, text
+from common import confirmation, evidence, extraction, job, jobstore, log, notify, receiver, tenants, text, wordgaps
 from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
@@ -169,6 +169,7 @@ def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent:
         receipt_text.lines,
         id_check=(lambda e2e_id, shown: evidence.check_id(e2e_id, pages, shown)) if ocr_read else None,
         amount_check=(lambda amount: evidence.amount_settled(amount, pages)) if ocr_read else None,
+        respace=(lambda name: wordgaps.respace(name, pages)) if ocr_read else None,
     )
     other_document = extraction.non_pix_document(receipt_text.lines) if fields["transaction_id"] is None else None
     if other_document:  # boletos, bills and card slips show amounts too
