@@ -644,13 +644,22 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                 pass  # another number of the same shape (an NSU, an authentication code)
             elif not party.name and _looks_like_name(line):
                 party.name = _continued_name(line.strip(), lines, index)
-            elif not party.name and _looks_like_company(line) and parse_document(nxt):
+            elif not party.name and _looks_like_company(line) and _document_follows(lines, index):
                 party.name = line.strip()
             elif not party.bank and _looks_like_bank(line) and not _is_logo(line):
                 party.bank = _continued_bank(line.strip(), lines, index)
             elif not party.pix_key and (_pix_key_shape(line) or _joined_key(line, nxt)):
                 party.pix_key = _joined_key(line, nxt) or line.strip()
         index += 1
+
+
+def _document_follows(lines: list[str], index: int) -> bool:
+    """Is the next line a document, or its label with the document under it ("CNPJ" / "22...")?"""
+    nxt = lines[index + 1] if index + 1 < len(lines) else ""
+    labelled = _label(nxt)
+    if labelled and labelled[0] == "document" and not labelled[1]:
+        nxt = lines[index + 2] if index + 2 < len(lines) else ""
+    return parse_document(nxt) is not None
 
 
 def _name_label_follows(lines: list[str], index: int) -> bool:

@@ -483,6 +483,23 @@ def test_unlabelled_blocks_name_document_institution():
     assert payer == {"name": "Maria Teste", "document": "***.123.456-**", "bank": "ITAÚ", "pix_key": None}
 
 
+def test_a_company_name_above_its_documents_label_is_the_name_not_the_institution():
+    # Its "Ltda" looks like an institution's "S.A."; the document label and value under it say
+    # it is the party (PagBank prints each label above its value).
+    payer, receiver = parties(
+        ["De", "Maria Lima Santos", "CPF", "***.750.436-**", "Instituição", "PagBank (PagSeguro Internet)",
+         "Para", "Padaria Pão Dourado Ltda", "CNPJ", "22.672.355/0001-60", "Instituição", "BANCO SICOOB S.A.",
+         "Chave", "pix@padariapao.com.br"]
+    )  # fmt: skip
+    assert receiver == {
+        "name": "Padaria Pão Dourado Ltda",
+        "document": "22.672.355/0001-60",
+        "bank": "BANCO SICOOB S.A.",
+        "pix_key": "pix@padariapao.com.br",
+    }
+    assert payer["name"] == "Maria Lima Santos"
+
+
 def test_an_unlabelled_receiver_block_without_a_heading():
     payer, receiver = parties(
         [
