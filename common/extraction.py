@@ -640,6 +640,10 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                     and (_looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5))
                 ):
                     party.bank, index = _continued_bank(nxt.strip(), lines, index + 1), index + 1
+            elif document and document == party.document and party.bank and section.kind == RECEIVER:
+                # The receiver's document again under its institution: the key it was paid by
+                # (Neon, PicPay print a CPF/CNPJ key without a label).
+                party.pix_key = party.pix_key or document
             elif document:
                 pass  # another number of the same shape (an NSU, an authentication code)
             elif not party.name and _looks_like_name(line):

@@ -500,6 +500,20 @@ def test_a_company_name_above_its_documents_label_is_the_name_not_the_institutio
     assert payer["name"] == "Maria Lima Santos"
 
 
+def test_the_receivers_document_again_under_its_institution_is_the_key():
+    _, receiver = parties(
+        ["Destino", "Açaí da Praça ME", "CNPJ: 87.264.657/0001-44", "BCO SANTANDER (BRASIL) S.A.",
+         "87.264.657/0001-44", "Código da transação"]
+    )  # fmt: skip
+    assert receiver["pix_key"] == "87.264.657/0001-44" and receiver["document"] == "87.264.657/0001-44"
+    # The payer's repeat is no key, nor is another number of the receiver's block.
+    payer, receiver = parties(
+        ["Origem", "Gabriel Lima", "CPF: ***.916.730-**", "NEON PAGAMENTOS S.A.", "***.916.730-**",
+         "Destino", "Ana Lima", "CPF: ***.380.707-**", "BCO C6 S.A.", "***.111.222-**"]
+    )  # fmt: skip
+    assert payer["pix_key"] is None and receiver["pix_key"] is None
+
+
 def test_an_unlabelled_receiver_block_without_a_heading():
     payer, receiver = parties(
         [
