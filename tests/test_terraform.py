@@ -600,6 +600,40 @@ def test_firestore_index_matches_the_code_query(tf):
     assert [[f for f, _ in fields[:-1]] for fields in queries] == [["tenant"], ["status"], ["tenant", "status"]]
 
 
+def review_queries() -> list[list[tuple[str, str]]]:
+    """The review queue's queries (FirestoreJobStore._review_where and .review_page): the optional
+    tenant filter, then the flag, ordered by created_at oldest first; one index per combination."""
+    with open(os.path.join(ROOT, "common", "jobstore.py"), encoding="utf-8") as f:
+        source = f.read()
+    store = source[source.index("class FirestoreJobStore") :]
+    where = store[store.index("    def _review_where(") :]
+    where = where[: where.index("\n    def ", 1)]
+    optional = re.findall(r'FieldFilter\("(\w+)", "=="', where)
+    flag = re.search(r'^NEEDS_REVIEW_FIELD = "([\w.]+)"', source, re.M).group(1)
+    assert 'FieldFilter(NEEDS_REVIEW_FIELD, "==", True)' in where
+    page = store[store.index("    def review_page(") :]
+    assert 'order_by("created_at", direction=ascending)' in page and "Query.ASCENDING" in page
+    return [
+        [(f, "ASCENDING") for f in chosen] + [(flag, "ASCENDING"), ("created_at", "ASCENDING")]
+        for chosen in ([], optional)
+    ]
+
+
+def test_the_review_queue_has_its_firestore_indexes(tf):
+    collection = config.Settings().jobs_collection
+    queries = review_queries()
+    assert [[f for f, _ in fields] for fields in queries] == [
+        ["result.data.needs_review", "created_at"],
+        ["tenant", "result.data.needs_review", "created_at"],
+    ]
+    indexes = [
+        [(f["field_path"], f["order"]) for f in index["fields"]]
+        for index in tf["resource"]["google_firestore_index"].values()
+        if resolve(tf, index["collection"]) == collection
+    ]
+    assert [fields for fields in queries if fields not in indexes] == []
+
+
 def test_a_missing_tenant_index_is_caught(tf):
     indexes = dict(tf["resource"]["google_firestore_index"])
     del indexes["jobs_by_tenant_status_created_at"]
