@@ -89,22 +89,38 @@ def receipt_file(blobs, doc: job.Job) -> flask.Response:
 
 
 def list_jobs(store: jobstore.JobStore, args, tenant: str) -> dict[str, Any]:
-    """`GET /jobs?status=&limit=&cursor=`: one page of the tenant's jobs (newest first, as their
-    status JSON), the cursor of the next page (null on the last) and the number of its jobs in each
-    status."""
+    """`GET /jobs?status=&needs_review=&limit=&cursor=`: one page of the tenant's jobs (newest
+    first, as their status JSON; with `needs_review=true` the review queue, oldest first), the
+    cursor of the next page (null on the last) and the number of its jobs in each status and
+    awaiting review."""
     status = args.get("status", "")
+    needs_review = args.get("needs_review", "")
+    if needs_review not in ("", "true"):
+        raise ApiError(400, "invalid_needs_review", "needs_review must be true (or left out).")
     if status and status not in job.STATUSES:
         raise ApiError(400, "invalid_status", f"status must be one of {', '.join(job.STATUSES)}.")
     raw_limit = args.get("limit", "")
     if raw_limit and not (raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     limit = int(raw_limit) if raw_limit else DEFAULT_LIMIT
+    cursor = args.get("cursor") or None
+    docs: list[job.Job]
     try:
-        docs, next_cursor = store.page(status or None, limit, args.get("cursor") or None, tenant=tenant)
+        if needs_review and status not in ("", job.FINISHED):
+            docs, next_cursor = [], None  # only finished jobs await a review
+            if cursor:
+                jobstore.decode_cursor(cursor)  # a bad one is refused all the same
+        elif needs_review:
+            docs, next_cursor = store.review_page(limit, cursor, tenant=tenant)
+        else:
+            docs, next_cursor = store.page(status or None, limit, cursor, tenant=tenant)
     except jobstore.BadCursor:
         raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor this endpoint returned.") from None
     return {
         "jobs": [job.status_json(doc) for doc in docs],
         "next_cursor": next_cursor,
-        "counts": {s: store.count(s, tenant=tenant) for s in job.STATUSES},
+        "counts": {
+            **{s: store.count(s, tenant=tenant) for s in job.STATUSES},
+            "needs_review": store.count_needs_review(tenant=tenant),
+        },
     }

@@ -132,7 +132,7 @@ def test_status_of_each_kind_of_job_matches_the_document(make_client, status, sa
     assert check(status.get("/jobs/not-a-job/status"), STATUS)["code"] == "invalid_job_id"
 
     listing = check(status.get("/jobs"), "/jobs")
-    assert listing["counts"] == {"queued": 1, "started": 1, "finished": 1, "failed": 1}
+    assert listing["counts"] == {"queued": 1, "started": 1, "finished": 1, "failed": 1, "needs_review": 0}
     page = check(status.get("/jobs?limit=2"), "/jobs")
     assert len(page["jobs"]) == 2 and page["next_cursor"]
     check(status.get(f"/jobs?limit=2&cursor={page['next_cursor']}"), "/jobs")

@@ -92,7 +92,7 @@ def test_jobs_lists_newest_first_page_by_page_with_counts(status):
     assert first.headers["Cache-Control"] == "no-store"
     body = first.get_json()
     assert list(body) == ["jobs", "next_cursor", "counts"]
-    assert body["counts"] == {"queued": 4, "started": 0, "finished": 0, "failed": 1}
+    assert body["counts"] == {"queued": 4, "started": 0, "finished": 0, "failed": 1, "needs_review": 0}
     assert [j["job_id"] for j in body["jobs"]] == [docs[4]["job_id"], docs[3]["job_id"]]
     assert body["jobs"][0] == job.status_json(store.get(docs[4]["job_id"]))
     seen, cursor = [j["job_id"] for j in body["jobs"]], body["next_cursor"]
