@@ -44,15 +44,24 @@ def _file_response(data: bytes, mimetype: str) -> flask.Response:
     return response.make_conditional(flask.request)  # type: ignore[return-value]
 
 
+# The review page shows the receipt it fetched (GET /jobs/<id>/file, with the API key, so as a
+# blob: URL): an image in an <img>, a PDF in an <iframe> (the browser's own viewer). Only that
+# page may show blob: images and frames; no page may show anything from elsewhere.
+RECEIPT_VIEWER_PAGES = {"review.html"}
+
+
 def page(static_dir: str, name: str, settings) -> flask.Response:
     """An HTML page with the upload function's URL filled in (empty: the page says uploads are off)."""
     with open(os.path.join(static_dir, name), encoding="utf-8") as f:
         text = f.read().replace("{{UPLOAD_URL}}", html.escape(settings.upload_url, quote=True))
     response = _file_response(text.encode(), "text/html")
     connect = " ".join(o for o in ("'self'", _origin(settings.upload_url)) if o)
+    viewer = name in RECEIPT_VIEWER_PAGES
+    images = "'self' data: blob:" if viewer else "'self' data:"
+    frames = "frame-src blob:; " if viewer else ""
     # Only our own files run; the page talks to nothing but its own function and the upload.
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
+        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; {frames}connect-src {connect}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     response.headers["Referrer-Policy"] = "no-referrer"
