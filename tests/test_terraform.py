@@ -45,6 +45,9 @@ IAM_ALLOWLIST = {
     ("status", "roles/datastore.user", "project"),
     ("status", "${google_project_iam_custom_role.receipt_eraser.name}", "google_storage_bucket.receipts"),
     ("status", "roles/storage.objectViewer", "google_storage_bucket.receipts"),  # GET /jobs/<id>/file
+    # POST /jobs/<id>/review queues the review's webhook, an OIDC task as the invoker.
+    ("status", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.notify"),
+    ("status", "roles/iam.serviceAccountUser", "google_service_account.invoker"),
     *(
         (fn, "roles/secretmanager.secretAccessor", f"google_secret_manager_secret.{secret}")
         for fn in ("upload", "ocr")
@@ -94,18 +97,18 @@ NEEDED_BY = {
     "JOBS_COLLECTION": FUNCTIONS,
     "BLOB_STORE": FUNCTIONS,
     "GCS_BUCKET": FUNCTIONS,
-    "TASK_QUEUE": ("upload", "ocr"),
-    "TASKS_LOCATION": ("upload", "ocr"),
+    "TASK_QUEUE": FUNCTIONS,
+    "TASKS_LOCATION": FUNCTIONS,
     "TASKS_QUEUE_NAME": ("upload", "ocr"),
-    "OCR_FUNCTION_URL": ("upload", "ocr"),
-    "TASKS_SERVICE_ACCOUNT": ("upload", "ocr"),
-    "TASKS_AUDIENCE": ("upload", "ocr"),
+    "OCR_FUNCTION_URL": FUNCTIONS,
+    "TASKS_SERVICE_ACCOUNT": FUNCTIONS,
+    "TASKS_AUDIENCE": FUNCTIONS,
     "TASK_MAX_ATTEMPTS": ("upload", "ocr"),
     "JOB_TIMEOUT_SECONDS": ("upload", "ocr"),
     "OCR_ENGINE": ("upload", "ocr"),
-    "EXPECTED_RECEIVER_NAME": ("upload", "ocr"),
-    "EXPECTED_RECEIVER_DOCUMENTS": ("upload", "ocr"),
-    "EXPECTED_RECEIVER_PIX_KEYS": ("upload", "ocr"),
+    "EXPECTED_RECEIVER_NAME": FUNCTIONS,
+    "EXPECTED_RECEIVER_DOCUMENTS": FUNCTIONS,
+    "EXPECTED_RECEIVER_PIX_KEYS": FUNCTIONS,
     "SYNC_FALLBACK": ("upload",),
     "RETENTION_DAYS": ("upload",),
     "STATUS_BASE_URL": ("upload",),
@@ -118,7 +121,7 @@ NEEDED_BY = {
     "CORS_ALLOWED_ORIGINS": ("upload", "status"),
     "UPLOAD_URL": ("status",),
     "WEBHOOK_SECRETS": ("upload", "ocr"),
-    "NOTIFY_QUEUE_NAME": ("upload", "ocr"),
+    "NOTIFY_QUEUE_NAME": FUNCTIONS,  # the status function: a review's webhook (common/review.py)
     "NOTIFY_MAX_ATTEMPTS": ("ocr",),
     # The PSP (common.confirmation): the OCR function confirms after extraction and in the
     # reconciler's pass, the upload function in its inline fallback and on the PSP's webhook.
