@@ -259,10 +259,12 @@ def review_job(services, doc: job.Job, body: Any, caller: str | None = None) -> 
 
     try:
         reviewed = store.update(job_id, change)
-    except job.NotClaimable:
+    except (job.NotClaimable, jobstore.JobNotFound) as e:
+        if new_id and not duplicate:  # the record made above names a job that did not take the id
+            store.forget_transaction(new_id, job_id, tenant=tenant)
+        if isinstance(e, jobstore.JobNotFound):  # erased meanwhile
+            raise ApiError(404, "job_not_found", f"No job {job_id}.") from None
         raise ApiError(409, "job_not_finished", "Only a finished job can be reviewed.") from None
-    except jobstore.JobNotFound:
-        raise ApiError(404, "job_not_found", f"No job {job_id}.") from None
     if new_id and new_id != old_id and old_id:
         store.forget_transaction(old_id, job_id, tenant=tenant)  # it never showed that payment
     notify.job_ended(services, reviewed)

@@ -262,3 +262,18 @@ def test_a_review_sends_one_signed_webhook_the_documented_receiver_verifies(make
     assert receiver.post("/pix-webhook", data=last["body"], headers=forward).status_code == 204
     forged = last["body"].replace(b"7.25", b"7.26")
     assert receiver.post("/pix-webhook", data=forged, headers=forward).status_code == 401
+
+
+def test_a_job_erased_while_it_is_reviewed_is_404_and_leaves_no_record_of_the_new_id(functions, sample):
+    from common import review
+    from common.errors import ApiError
+
+    up, status = functions
+    _, flagged = flagged_job(up, status, sample)
+    app = services.get()
+    doc = app.jobs.get(flagged["job_id"])
+    assert app.jobs.delete(doc["job_id"])  # DELETE /jobs/<id> got there first
+    with pytest.raises(ApiError) as refused:
+        review.review_job(app, doc, {"decision": "correct", "data": {"transaction_id": NEW_ID}})
+    assert (refused.value.status, refused.value.code) == (404, "job_not_found")
+    assert app.jobs.transactions(NEW_ID) == []
