@@ -12,6 +12,12 @@ Exit code 1 if an upload was refused or a job failed.
 `python -m common.cli erase JOB_ID... [--status-base URL] [--api-key KEY]` erases jobs and their
 receipts (`DELETE /jobs/<id>` on the status function, STATUS_BASE_URL and API_KEY by default) and
 prints `{"job_id", "erased"}` per job, with the error when refused. Exit code 1 if one was.
+
+`python -m common.cli review list [--limit N] [--json]` prints the review queue, oldest first,
+one line per job (its id, age, order, amount, id, review reasons; --json: its status JSON).
+`python -m common.cli review approve|correct|reject JOB [--amount A] [--transaction-id ID]
+[--paid-at ISO] [--payer-name ...] [--receiver-name ...] [--note TEXT] [--reviewer WHO]` sends a
+review (`POST /jobs/<id>/review`) and prints the job's new status JSON, or the error (exit 1).
 """
 
 from __future__ import annotations
@@ -70,6 +76,78 @@ def erase(args) -> int:
     return status
 
 
+# review correct's options: (option, the field of `data` it sets)
+REVIEW_FIELDS = [
+    ("amount", "amount"),
+    ("transaction-id", "transaction_id"),
+    ("paid-at", "paid_at"),
+    *(
+        (f"{party}-{name.replace('_', '-')}", f"{party}.{name}")
+        for party in ("payer", "receiver")
+        for name in ("name", "document", "bank", "pix_key")
+    ),
+]
+
+
+def amount(text: str) -> float | str:
+    """`19.5`, `19,50`, `1.234,56` as reais; anything else is sent as typed (the server says why not)."""
+    cleaned = text.strip().removeprefix("R$").strip()
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return text
+
+
+def review(args) -> int:
+    from common import client
+
+    if not args.status_base:
+        print("no status function URL: pass --status-base or set STATUS_BASE_URL", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        status, jobs = client.review_queue(args.status_base, args.api_key, args.limit)
+        for job in jobs:
+            print(json.dumps(job if args.json or status else _queued(job), ensure_ascii=False), flush=True)
+        return status
+    if not args.job_id:
+        print(f"review {args.action} needs the JOB id", file=sys.stderr)
+        return 2
+    data: dict = {}
+    for option, field in REVIEW_FIELDS:
+        value = getattr(args, option.replace("-", "_"))
+        if value is not None:
+            data[field] = amount(value) if field == "amount" else value
+    if data and args.action != "correct":
+        print(f"review {args.action} takes no field to correct: use review correct", file=sys.stderr)
+        return 2
+    request = {"decision": args.action, **({"data": data} if data else {})}
+    if args.note:
+        request["note"] = args.note
+    if args.reviewer:
+        request["reviewer"] = args.reviewer
+    status, body = client.review(args.job_id, request, args.status_base, args.api_key)
+    print(json.dumps(body, ensure_ascii=False, indent=None if args.json else 2), flush=True)
+    return status
+
+
+def _queued(job: dict) -> dict:
+    """One line of `review list`: what a reviewer picks a job by."""
+    data = (job.get("result") or {}).get("data") or {}
+    line = {
+        "job_id": job["job_id"],
+        "created_at": job["created_at"],
+        "pedido_id": job.get("pedido_id"),
+        "amount": data.get("amount"),
+        "transaction_id": data.get("transaction_id"),
+        "review_reasons": data.get("review_reasons", []),
+    }
+    if data.get("transaction_id_candidates"):
+        line["transaction_id_candidates"] = data["transaction_id_candidates"]
+    return line
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> int:
     parser = argparse.ArgumentParser(prog=prog, description="PIX receipt tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,7 +191,29 @@ def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> i
     erase_command.add_argument(
         "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
     )
+    review_command = commands.add_parser(
+        "review", help="the review queue, and approving, correcting or rejecting a job (POST /jobs/<id>/review)"
+    )
+    review_command.add_argument("action", choices=["list", "approve", "correct", "reject"])
+    review_command.add_argument("job_id", nargs="?", metavar="JOB", help="the job to review (not for list)")
+    for option, field in REVIEW_FIELDS:
+        review_command.add_argument(f"--{option}", metavar="VALUE", help=f"correct: the new {field}")
+    review_command.add_argument("--note", help="why (kept in the review)")
+    review_command.add_argument("--reviewer", help="who reviews (default: the API key, by its digest)")
+    review_command.add_argument("--limit", type=int, default=100, help="list: at most this many jobs (default 100)")
+    review_command.add_argument("--json", action="store_true", help="list: each job's status JSON; else compact")
+    review_command.add_argument(
+        "--status-base",
+        default=os.environ.get("STATUS_BASE_URL", ""),
+        metavar="URL",
+        help="the status function's URL (default: $STATUS_BASE_URL)",
+    )
+    review_command.add_argument(
+        "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "review":
+        return review(args)
     if args.command == "upload":
         return upload(args)
     if args.command == "erase":

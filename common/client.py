@@ -1,6 +1,6 @@
-"""A small HTTP client of the deployed (or local) functions for `python -m common.cli upload` and
-`erase`: upload receipt files, optionally follow each job to its end with a progress bar per job;
-erase jobs.
+"""A small HTTP client of the deployed (or local) functions for `python -m common.cli upload`,
+`erase` and `review`: upload receipt files, optionally follow each job to its end with a progress
+bar per job; erase jobs; list the review queue and review a job.
 
 On `requests` (installed with the Google clients): multipart bodies are requests' `files=`, and
 busy or unreachable servers (429, 502-504, connection errors) are retried by urllib3's `Retry`,
@@ -344,3 +344,42 @@ def erase(job_ids: list[str], status_base: str, api_key: str, err=None) -> tuple
         else:
             results.append({"job_id": job_id, "erased": False, **answer.body})
     return (0 if all(r["erased"] for r in results) else 1), results
+
+
+def review_queue(status_base: str, api_key: str, limit: int = 100, err=None) -> tuple[int, list[dict]]:
+    """The review queue (`GET /jobs?needs_review=true`), oldest first, page after page up to
+    `limit` jobs. Returns (exit code, the jobs' status JSON, or one error document)."""
+    err = err or sys.stderr
+    headers = {auth.API_KEY_HEADER: api_key} if api_key else {}
+    jobs: list[dict] = []
+    cursor = None
+    while len(jobs) < limit:
+        params = {"needs_review": "true", "limit": str(min(100, limit - len(jobs)))}
+        if cursor:
+            params["cursor"] = cursor
+        answer = call_with_retries(
+            "GET",
+            f"{status_base.rstrip('/')}/jobs",
+            say=lambda message: print(f"review list: {message}", file=err),
+            headers=headers,
+            params=params,
+        )
+        if answer.status != 200:
+            return 1, [answer.body]
+        jobs += answer.body["jobs"]
+        cursor = answer.body.get("next_cursor")
+        if not cursor:
+            break
+    return 0, jobs
+
+
+def review(job_id: str, request: dict, status_base: str, api_key: str) -> tuple[int, dict]:
+    """`POST /jobs/<id>/review` with `request` ({decision, data, note, reviewer}). Not retried: a
+    review applied twice would be two reviews (and two webhooks). Returns (exit code, the job's
+    new status JSON or the error)."""
+    headers = {auth.API_KEY_HEADER: api_key} if api_key else {}
+    answer = call("POST", f"{status_base.rstrip('/')}/jobs/{job_id}/review", headers=headers, json=request, timeout=60)
+    return (0 if answer.status == 200 else 1), answer.body if answer.status == 200 else {
+        "job_id": job_id,
+        **answer.body,
+    }

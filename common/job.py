@@ -55,6 +55,10 @@ class Notification(TypedDict):
     queued_at: str
     lease_until: str | None
     last_error: str | None
+    # Which change it tells of (the X-Event header, common.notify): only on the ones sent again
+    # after the end, a review's ("job.reviewed") or a payment's confirmation ("job.payment");
+    # without it, the job's end ("job.ended").
+    event: NotRequired[str]
 
 
 class Job(TypedDict):
@@ -93,6 +97,9 @@ class Job(TypedDict):
     # The payment's confirmation with the receiver's PSP, once it could not be asked at first
     # (payment_unknown): {status, attempts, next_at, last_error}.
     confirmation: NotRequired[dict[str, Any]]
+    # The latest human review (common.review): {decision, reviewed_at, reviewer, changes, note,
+    # history: the earlier reviews, oldest first}; only once a job was reviewed.
+    review: NotRequired[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -248,7 +255,10 @@ def fail(doc: Job, attempt: int | None, code: str, message: str, at: datetime) -
     )
 
 
-def _ended(doc: Job, at: datetime, again: bool = False) -> Job:
+EVENT_ENDED, EVENT_REVIEWED, EVENT_PAYMENT = "job.ended", "job.reviewed", "job.payment"
+
+
+def _ended(doc: Job, at: datetime, again: bool = False, event: str | None = None) -> Job:
     """A job with a callback URL owes its caller one notification once it ends: it is due from the
     same write that ends the job, so no crash in between can forget it (the reconciler resends).
     `again`: the finished job changed (its payment got confirmed), so it owes a new one."""
@@ -264,6 +274,8 @@ def _ended(doc: Job, at: datetime, again: bool = False) -> Job:
         "lease_until": None,
         "last_error": None,
     }
+    if event:
+        notification["event"] = event
     return {**doc, "notification": notification}
 
 
@@ -303,7 +315,19 @@ def payment_known(doc: Any, data: dict, at: datetime) -> Any:
     attempts = (doc.get("confirmation") or {}).get("attempts", 0)
     new = _with_payment(doc, data)
     confirmation = {"status": CONFIRM_DONE, "attempts": attempts, "next_at": None, "last_error": None}
-    return _ended({**new, "confirmation": confirmation}, at, again=True)  # type: ignore[typeddict-item]
+    return _ended({**new, "confirmation": confirmation}, at, again=True, event=EVENT_PAYMENT)  # type: ignore[typeddict-item]
+
+
+def reviewed(doc: Job, data: dict[str, Any], review: dict[str, Any], at: datetime) -> Job:
+    """A human reviewed the finished job (common.review): its `result.data` becomes `data`, the
+    review is recorded (the previous one joins its history) and the caller's webhook is due again."""
+    if doc["status"] != FINISHED:
+        raise NotClaimable(f"job is {doc['status']}, not finished")
+    earlier = doc.get("review")
+    history = [*earlier.get("history", []), {k: v for k, v in earlier.items() if k != "history"}] if earlier else []
+    result: Result = {"success": doc["result"]["success"] if doc["result"] else True, "data": data}
+    new: Job = {**doc, "result": result, "review": {**review, "history": history}}
+    return _ended(new, at, again=True, event=EVENT_REVIEWED)
 
 
 def confirmation_due(doc: Any, at: datetime) -> bool:
@@ -409,6 +433,8 @@ def status_json(doc: Job) -> dict[str, Any]:
     body["pedido_id"] = doc["pedido_id"]
     body["sha256"] = doc["sha256"]
     body["attempts"] = doc["attempts"]
+    if doc.get("review"):  # only after a review: the original fields are untouched
+        body["review"] = doc["review"]
     note = doc.get("notification")
     if note:
         body["notification"] = {

@@ -95,6 +95,16 @@ class JobStore(Protocol):
 
     def count(self, status: str | None = None, tenant: str | None = None) -> int: ...
 
+    def review_page(
+        self, limit: int = 50, cursor: str | None = None, tenant: str | None = None
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
+        """The review queue: finished jobs whose `result.data.needs_review` is true, oldest first
+        (created_at, then job_id, ascending), `limit` after `cursor`; and the next page's cursor.
+        A review (common.review) clears the flag through `update`, which takes the job out."""
+
+    def count_needs_review(self, tenant: str | None = None) -> int:
+        """How many jobs the review queue holds."""
+
     def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         """Jobs whose notification (webhook) is still `pending`, any order."""
 
@@ -110,6 +120,10 @@ class JobStore(Protocol):
         """Remember `job_id` as the tenant's first job with this id unless one already is; return
         the first record `{transaction_id, job_id, pedido_id, first_seen_at}`. The record is
         dropped at `expires_at` (the job's) or with its job."""
+
+    def forget_transaction(self, transaction_id: str, job_id: str, tenant: str = jobs.DEFAULT_TENANT) -> bool:
+        """Drop the tenant's record of this id if it names `job_id` (a review corrected that job's
+        id: it never showed this payment); whether one was dropped."""
 
     def delete(self, job_id: str) -> jobs.Job | None:
         """Erase the job, the transaction records naming it and the hash pointer to it, at once;
@@ -170,6 +184,8 @@ class SqliteJobStore:
             db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant_sha256 ON jobs (tenant, sha256, status)")
             db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant_status ON jobs (tenant, status, created_at)")
             db.execute("CREATE INDEX IF NOT EXISTS jobs_tenant_created ON jobs (tenant, created_at)")
+            review = f"jobs_tenant_review ON jobs (tenant, {_SQLITE_NEEDS_REVIEW}, created_at)"
+            db.execute(f"CREATE INDEX IF NOT EXISTS {review}")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS transactions (tenant TEXT NOT NULL, transaction_id TEXT NOT NULL,"
                 " job_id TEXT NOT NULL, pedido_id TEXT, first_seen_at TEXT NOT NULL, expires_at TEXT,"
@@ -317,6 +333,32 @@ class SqliteJobStore:
         docs = [json.loads(r[0]) for r in rows]
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
+    @staticmethod
+    def _review_where(tenant: str | None) -> tuple[builtins.list[str], builtins.list[Any]]:
+        where: builtins.list[str] = [f"{_SQLITE_NEEDS_REVIEW} = 1"]  # JSON true reads as 1
+        params: builtins.list[Any] = []
+        if tenant is not None:
+            where.insert(0, "tenant=?")
+            params.append(tenant)
+        return where, params
+
+    def review_page(
+        self, limit: int = 50, cursor: str | None = None, tenant: str | None = None
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
+        where, params = self._review_where(tenant)
+        if cursor:
+            created_at, job_id = decode_cursor(cursor)
+            where.append("(created_at > ? OR (created_at = ? AND job_id > ?))")
+            params += [created_at, created_at, job_id]
+        sql = "SELECT doc FROM jobs WHERE " + " AND ".join(where) + " ORDER BY created_at, job_id LIMIT ?"
+        docs = [json.loads(r[0]) for r in self._connection().execute(sql, (*params, limit + 1))]
+        return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
+
+    def count_needs_review(self, tenant: str | None = None) -> int:
+        where, params = self._review_where(tenant)
+        sql = "SELECT COUNT(*) FROM jobs WHERE " + " AND ".join(where)
+        return self._connection().execute(sql, params).fetchone()[0]
+
     def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         # Only ended jobs can owe a notification: the status index narrows the JSON scan to them.
         rows = self._connection().execute(
@@ -352,6 +394,15 @@ class SqliteJobStore:
             return {"transaction_id": transaction_id, "job_id": row[0], "pedido_id": row[1], "first_seen_at": row[2]}
 
         return self._write(tx)
+
+    def forget_transaction(self, transaction_id: str, job_id: str, tenant: str = jobs.DEFAULT_TENANT) -> bool:
+        def tx(db):
+            return db.execute(
+                "DELETE FROM transactions WHERE tenant=? AND transaction_id=? AND job_id=?",
+                (tenant, transaction_id, job_id),
+            ).rowcount
+
+        return bool(self._write(tx))
 
     def delete(self, job_id: str) -> jobs.Job | None:
         def tx(db):
@@ -429,6 +480,12 @@ class SqliteJobStore:
 
 # The expression of the jobs_expires_at index: a query uses the index only when it is written alike.
 _SQLITE_EXPIRES_AT = "json_extract(doc, '$.expires_at')"
+# The review queue's flag (the jobs_tenant_review index), set by extraction and cleared by a review.
+_SQLITE_NEEDS_REVIEW = "json_extract(doc, '$.result.data.needs_review')"
+
+
+# Where a finished job's review flag is (common.extraction sets it, common.review clears it).
+NEEDS_REVIEW_FIELD = "result.data.needs_review"
 
 
 def _to_firestore(data: dict) -> dict:
@@ -576,6 +633,29 @@ class FirestoreJobStore:
         docs = self._stream(query.limit(limit + 1))
         return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
 
+    def _review_where(self, tenant: str | None):
+        # The review queue's filters, ordered by created_at oldest first: each combination has its
+        # composite index in terraform/firestore.tf (tests/test_terraform.py checks them).
+        query: Any = self._jobs
+        if tenant is not None:
+            query = query.where(filter=self._firestore.FieldFilter("tenant", "==", tenant))
+        return query.where(filter=self._firestore.FieldFilter(NEEDS_REVIEW_FIELD, "==", True))
+
+    def review_page(
+        self, limit: int = 50, cursor: str | None = None, tenant: str | None = None
+    ) -> tuple[builtins.list[jobs.Job], str | None]:
+        ascending = self._firestore.Query.ASCENDING
+        query = self._review_where(tenant).order_by("created_at", direction=ascending)
+        query = query.order_by("__name__", direction=ascending)
+        if cursor:
+            created_at, job_id = decode_cursor(cursor)
+            query = query.start_after({"created_at": created_at, "__name__": job_id})
+        docs = self._stream(query.limit(limit + 1))
+        return docs[:limit], encode_cursor(docs[limit - 1]) if len(docs) > limit else None
+
+    def count_needs_review(self, tenant: str | None = None) -> int:
+        return int(self._read(lambda: self._review_where(tenant).count().get(retry=self._retry))[0][0].value)
+
     def pending_notifications(self, limit: int = 500) -> builtins.list[jobs.Job]:
         # An equality filter on one field: served by Firestore's automatic single-field index.
         query = self._jobs.where(filter=self._firestore.FieldFilter("notification.status", "==", jobs.NOTIFY_PENDING))
@@ -617,6 +697,18 @@ class FirestoreJobStore:
             )  # without the stored tenant and expiry
         except self._unavailable as e:
             raise BackendUnavailable(f"Firestore unavailable: {e}") from e
+
+    def forget_transaction(self, transaction_id: str, job_id: str, tenant: str = jobs.DEFAULT_TENANT) -> bool:
+        ref = self._transaction_ref(tenant, transaction_id)
+
+        def tx(transaction):
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists or snapshot.get("job_id") != job_id:
+                return False
+            transaction.delete(ref)
+            return True
+
+        return bool(self._run(tx))
 
     def delete(self, job_id: str) -> jobs.Job | None:
         ref = self._jobs.document(job_id)

@@ -7,6 +7,7 @@ delivered twice, a crash between two steps or a lost task (the reconciler resend
 Each request carries
     X-Timestamp: <unix seconds>
     X-Delivery-Id: <the same for every attempt of one notification: receivers dedupe on it>
+    X-Event: job.ended | job.reviewed | job.payment (which change the notification tells of)
     X-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + body)>
 where the secret is the caller's tenant's (WEBHOOK_SECRETS, common.tenants). 2xx ends the delivery; 408, 429,
 5xx, timeouts and connection errors are retried with backoff up to NOTIFY_MAX_ATTEMPTS; any other
@@ -284,12 +285,15 @@ def _send(doc: job.Job, delivery_id: str, settings) -> Response:
     except UnsafeUrl as e:
         return Response(None, f"callback_url refused: {e}")
     body = json.dumps(job.webhook_json(doc), ensure_ascii=False, separators=(",", ":")).encode()
+    note = doc["notification"]
+    event = (note.get("event") if note else None) or job.EVENT_ENDED
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "pix-receipts-webhook/1",
         "X-Timestamp": timestamp,
         "X-Delivery-Id": delivery_id,
+        "X-Event": event,
         "X-Signature": sign(secret, timestamp, body),
     }
     return post(target, body, headers, settings.notify_timeout_seconds)

@@ -44,15 +44,24 @@ def _file_response(data: bytes, mimetype: str) -> flask.Response:
     return response.make_conditional(flask.request)  # type: ignore[return-value]
 
 
+# The review page shows the receipt it fetched (GET /jobs/<id>/file, with the API key, so as a
+# blob: URL): an image in an <img>, a PDF in an <iframe> (the browser's own viewer). Only that
+# page may show blob: images and frames; no page may show anything from elsewhere.
+RECEIPT_VIEWER_PAGES = {"review.html"}
+
+
 def page(static_dir: str, name: str, settings) -> flask.Response:
     """An HTML page with the upload function's URL filled in (empty: the page says uploads are off)."""
     with open(os.path.join(static_dir, name), encoding="utf-8") as f:
         text = f.read().replace("{{UPLOAD_URL}}", html.escape(settings.upload_url, quote=True))
     response = _file_response(text.encode(), "text/html")
     connect = " ".join(o for o in ("'self'", _origin(settings.upload_url)) if o)
+    viewer = name in RECEIPT_VIEWER_PAGES
+    images = "'self' data: blob:" if viewer else "'self' data:"
+    frames = "frame-src blob:; " if viewer else ""
     # Only our own files run; the page talks to nothing but its own function and the upload.
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; "
+        f"default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; {frames}connect-src {connect}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -89,22 +98,38 @@ def receipt_file(blobs, doc: job.Job) -> flask.Response:
 
 
 def list_jobs(store: jobstore.JobStore, args, tenant: str) -> dict[str, Any]:
-    """`GET /jobs?status=&limit=&cursor=`: one page of the tenant's jobs (newest first, as their
-    status JSON), the cursor of the next page (null on the last) and the number of its jobs in each
-    status."""
+    """`GET /jobs?status=&needs_review=&limit=&cursor=`: one page of the tenant's jobs (newest
+    first, as their status JSON; with `needs_review=true` the review queue, oldest first), the
+    cursor of the next page (null on the last) and the number of its jobs in each status and
+    awaiting review."""
     status = args.get("status", "")
+    needs_review = args.get("needs_review", "")
+    if needs_review not in ("", "true"):
+        raise ApiError(400, "invalid_needs_review", "needs_review must be true (or left out).")
     if status and status not in job.STATUSES:
         raise ApiError(400, "invalid_status", f"status must be one of {', '.join(job.STATUSES)}.")
     raw_limit = args.get("limit", "")
     if raw_limit and not (raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_LIMIT):
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}.")
     limit = int(raw_limit) if raw_limit else DEFAULT_LIMIT
+    cursor = args.get("cursor") or None
+    docs: list[job.Job]
     try:
-        docs, next_cursor = store.page(status or None, limit, args.get("cursor") or None, tenant=tenant)
+        if needs_review and status not in ("", job.FINISHED):
+            docs, next_cursor = [], None  # only finished jobs await a review
+            if cursor:
+                jobstore.decode_cursor(cursor)  # a bad one is refused all the same
+        elif needs_review:
+            docs, next_cursor = store.review_page(limit, cursor, tenant=tenant)
+        else:
+            docs, next_cursor = store.page(status or None, limit, cursor, tenant=tenant)
     except jobstore.BadCursor:
         raise ApiError(400, "invalid_cursor", "cursor must be a next_cursor this endpoint returned.") from None
     return {
         "jobs": [job.status_json(doc) for doc in docs],
         "next_cursor": next_cursor,
-        "counts": {s: store.count(s, tenant=tenant) for s in job.STATUSES},
+        "counts": {
+            **{s: store.count(s, tenant=tenant) for s in job.STATUSES},
+            "needs_review": store.count_needs_review(tenant=tenant),
+        },
     }

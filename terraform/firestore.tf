@@ -67,6 +67,44 @@ resource "google_firestore_index" "jobs_by_tenant_status_created_at" {
   }
 }
 
+# The review queue (FirestoreJobStore.review_page and .count_needs_review, common/jobstore.py):
+#   jobs[.where("tenant", "==", t)].where("result.data.needs_review", "==", True)
+#       .order_by("created_at", ASCENDING)
+# oldest first; each combination of its equality filters with the order has its composite index.
+resource "google_firestore_index" "jobs_needing_review_created_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+
+  fields {
+    field_path = "result.data.needs_review"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
+resource "google_firestore_index" "jobs_by_tenant_needing_review_created_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = local.jobs_collection
+
+  fields {
+    field_path = "tenant"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "result.data.needs_review"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "created_at"
+    order      = "ASCENDING"
+  }
+}
+
 # Retention (RETENTION_DAYS = var.retention_days, as the receipts bucket's lifecycle rule): every job
 # document, hash pointer (jobs_by_sha256), transaction record (jobs_transactions) and Pix the PSP
 # pushed (jobs_pix) carries

@@ -176,6 +176,18 @@ resource "google_cloudfunctions2_function" "status" {
       UPLOAD_URL = local.run_urls.upload
       # Other sites' pages that may read statuses (the function's own pages need no CORS).
       CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)
+      # POST /jobs/<id>/review (common/review.py): a corrected receipt is checked against the
+      # expected receiver again, and the review's webhook goes on the notify queue (an OIDC task
+      # to the OCR function's /notify, as the other functions send them).
+      EXPECTED_RECEIVER_NAME      = var.expected_receiver_name
+      EXPECTED_RECEIVER_DOCUMENTS = join(",", var.expected_receiver_documents)
+      EXPECTED_RECEIVER_PIX_KEYS  = join(",", var.expected_receiver_pix_keys)
+      TASK_QUEUE                  = "cloudtasks"
+      TASKS_LOCATION              = google_cloud_tasks_queue.notify.location
+      NOTIFY_QUEUE_NAME           = google_cloud_tasks_queue.notify.name
+      OCR_FUNCTION_URL            = local.ocr_audience # the deterministic URL: no dependency on the OCR function
+      TASKS_SERVICE_ACCOUNT       = google_service_account.invoker.email
+      TASKS_AUDIENCE              = local.ocr_audience
     }
 
     secret_environment_variables {

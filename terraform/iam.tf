@@ -233,7 +233,8 @@ resource "google_cloud_run_service_iam_member" "status_public" {
 # --- webhooks ------------------------------------------------------------------------------------
 
 # The OCR function queues a job's webhook when the job ends (and the reconciler resends lost
-# ones); the upload function does too when its inline fallback ends a job.
+# ones); the upload function does too when its inline fallback ends a job, and the status
+# function after a review.
 resource "google_cloud_tasks_queue_iam_member" "ocr_notify_enqueuer" {
   project  = var.project_id
   location = google_cloud_tasks_queue.notify.location
@@ -248,6 +249,21 @@ resource "google_cloud_tasks_queue_iam_member" "upload_notify_enqueuer" {
   name     = google_cloud_tasks_queue.notify.name
   role     = "roles/cloudtasks.enqueuer"
   member   = google_service_account.upload.member
+}
+
+# The status function queues the webhook of a job a person reviewed (POST /jobs/<id>/review).
+resource "google_cloud_tasks_queue_iam_member" "status_notify_enqueuer" {
+  project  = var.project_id
+  location = google_cloud_tasks_queue.notify.location
+  name     = google_cloud_tasks_queue.notify.name
+  role     = "roles/cloudtasks.enqueuer"
+  member   = google_service_account.status.member
+}
+
+resource "google_service_account_iam_member" "status_acts_as_invoker" {
+  service_account_id = google_service_account.invoker.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.status.member
 }
 
 resource "google_secret_manager_secret_iam_member" "ocr_webhook_secrets" {

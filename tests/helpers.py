@@ -339,6 +339,19 @@ def api_pix_spec() -> ApiPixSpec:
     return _api_pix_spec
 
 
+def documented_receiver(secret: str):
+    """The webhook receiver docs/api.md shows (its Python block under "### Webhooks"), run as
+    written with `secret` for its SECRET: a Flask test client of it."""
+    with open(os.path.join(ROOT, "docs", "api.md"), encoding="utf-8") as f:
+        doc = f.read()
+    section = doc[doc.index("### Webhooks") :]
+    source = re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    source = re.sub(r"^SECRET = .*$", f'SECRET = b"{secret}"', source, flags=re.M)
+    namespace: dict = {"__name__": "__main__"}  # Flask(__name__) looks its module up
+    exec(compile(source, "docs/api.md", "exec"), namespace)
+    return namespace["app"].test_client()
+
+
 def wait_for_notification(job_id: str, timeout: float = 30) -> dict:
     """The job once its webhook is no longer pending (delivered or failed)."""
     deadline = time.monotonic() + timeout

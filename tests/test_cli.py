@@ -32,7 +32,9 @@ def test_the_console_command_of_pyproject_runs_the_same_cli(monkeypatch, capsys)
     with pytest.raises(SystemExit) as stopped:
         command()
     shown = capsys.readouterr().out
-    assert stopped.value.code == 0 and shown.startswith("usage: pix-receipts") and "{extract,upload,erase}" in shown
+    assert (
+        stopped.value.code == 0 and shown.startswith("usage: pix-receipts") and "{extract,upload,erase,review}" in shown
+    )
 
 
 def test_extract_prints_one_json_object_per_file(tmp_path, sample):
@@ -138,6 +140,39 @@ def test_erase_deletes_a_job_and_its_receipt_and_reports_an_unknown_one(function
         urllib.request.urlopen(f"{functions.urls['status']}/jobs/{job_id}/status", timeout=10)
     assert gone.value.code == 404
     assert run_cli("erase", job_id).returncode == 2  # no status function URL
+
+
+def test_review_lists_the_queue_and_corrects_approves_and_refuses(functions, tmp_path):
+    from tools import receipts
+
+    receipt = receipts.sample_receipt(7, layout="nubank")
+    first, second = tmp_path / "first.pdf", tmp_path / "second.pdf"
+    first.write_bytes(receipts.render_pdf(receipt, "nubank"))
+    second.write_bytes(receipts.render_pdf(receipt, "inter"))  # the same payment: flagged duplicate_transaction
+    uploaded = run_upload(str(first), str(second), "--json", UPLOAD_URL=functions.urls["upload"] + "/")
+    job_id = [json.loads(line) for line in uploaded.stdout.splitlines()][1]["job_id"]
+    base = ("--status-base", functions.urls["status"])
+    listed = run_cli("review", "list", *base)
+    assert listed.returncode == 0, listed.stderr
+    queue = {line["job_id"]: line for line in map(json.loads, listed.stdout.splitlines())}
+    assert queue[job_id]["review_reasons"] == ["duplicate_transaction"]
+    assert queue[job_id]["amount"] == receipt.amount and queue[job_id]["transaction_id"] == receipt.transaction_id
+    refused = run_cli("review", "correct", job_id, "--amount", "-1", *base)
+    assert refused.returncode == 1 and json.loads(refused.stdout)["code"] == "invalid_amount"
+    assert run_cli("review", "approve", job_id, "--amount", "3", *base).returncode == 2  # approve takes no field
+    assert run_cli("review", "approve", *base).returncode == 2  # no job
+    done = run_cli(
+        "review", "correct", job_id, "--amount", "1.234,50", "--receiver-name", "Loja Exemplo", "--note", "ok", *base
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["result"]["data"]["amount"] == 1234.5 and shown["result"]["data"]["receiver"]["name"] == "Loja Exemplo"
+    assert shown["review"]["changes"]["amount"] == [receipt.amount, 1234.5] and shown["review"]["note"] == "ok"
+    again = run_cli("review", "reject", job_id, "--reviewer", "ana", "--json", *base)
+    assert json.loads(again.stdout)["review"]["history"][0]["decision"] == "correct"
+    after = [json.loads(line)["job_id"] for line in run_cli("review", "list", *base).stdout.splitlines()]
+    assert job_id not in after
+    assert run_cli("review", "list").returncode == 2  # no status function URL
 
 
 def test_upload_needs_a_url():

@@ -113,13 +113,26 @@ def life_cycle() -> dict[str, job.Job]:
     for ended in (finished, failed):
         assert ended["notification"] is not None
         ended["notification"]["delivery_id"] = "d" * 32
-    return {"queued": queued, "started": started, "finished": finished, "failed": failed}
+    # A person corrected the amount (common.review): the finished job gains `review` and owes a
+    # new webhook, marked as the review's (issue 17: the one state added to the pinned ones).
+    data = {**result["data"], "amount": 10.0}
+    record = {
+        "decision": "correct",
+        "reviewed_at": job.iso(t0 + timedelta(seconds=5)),
+        "reviewer": "api-key:0123456789ab",
+        "changes": {"amount": [10.5, 10.0]},
+        "note": "conferido",
+    }
+    reviewed = job.reviewed(finished, data, record, t0 + timedelta(seconds=5))
+    assert reviewed["notification"] is not None
+    reviewed["notification"]["delivery_id"] = "r" * 32
+    return {"queued": queued, "started": started, "finished": finished, "failed": failed, "reviewed": reviewed}
 
 
 def test_the_stored_document_and_the_status_json_are_byte_identical_to_the_pinned_ones():
     # tests/golden/job_documents.json was written by the code before the job had a type (plus
-    # the document's `tenant` and `expires_at`, issue 16): the stored document, the status JSON and the webhook
-    # body of each status, keys in order.
+    # the document's `tenant` and `expires_at`, issue 16; the reviewed job, issue 17): the stored document, the
+    # status JSON and the webhook body of each status, keys in order.
     with open(GOLDEN, encoding="utf-8") as f:
         golden = json.load(f)
     for name, doc in life_cycle().items():
@@ -130,10 +143,15 @@ def test_the_stored_document_and_the_status_json_are_byte_identical_to_the_pinne
 
 def test_the_job_type_names_every_key_of_the_document_in_order():
     doc = life_cycle()["finished"]
-    optional = ["confirmation"]  # only once the receiver's PSP could not be asked (common.confirmation)
+    # `confirmation` only once the receiver's PSP could not be asked (common.confirmation),
+    # `review` once a person reviewed the job (common.review): the reviewed document ends with it.
+    optional = ["confirmation", "review"]
     assert list(typing.get_type_hints(job.Job)) == list(doc) + optional
+    assert list(life_cycle()["reviewed"])[-1] == "review"
     assert not set(optional) & set(
         doc
     )  # NotRequired: mypy knows; the runtime's key sets do not (postponed annotations)
-    assert list(typing.get_type_hints(job.Notification)) == list(doc["notification"] or {})
+    # `event` only on a notification sent again after the end (a review's, a payment's).
+    assert list(typing.get_type_hints(job.Notification)) == [*(doc["notification"] or {}), "event"]
+    assert list(life_cycle()["reviewed"]["notification"] or {})[-1] == "event"
     assert list(typing.get_type_hints(job.Result)) == list(doc["result"] or {})

@@ -484,3 +484,53 @@ def test_pending_confirmations_are_the_finished_jobs_whose_payment_is_unknown(st
     known = {**pending["result"]["data"], "validacao_pagamento": {"confirmed": True}}
     store.update(docs[0]["job_id"], lambda d: job.payment_known(d, known, at))
     assert store.pending_confirmations() == []
+
+
+# --- the review queue (issue 17) ---------------------------------------------------------------------
+
+
+def finished(store, sha: str, needs_review: bool, tenant: str = job.DEFAULT_TENANT, created=None) -> dict:
+    doc, _ = store.create(new(sha, tenant=tenant, created=created))
+    store.update(doc["job_id"], lambda d: job.claim(d, job.now(), 60))
+    result = {"success": True, "data": {"amount": 10.0, "needs_review": needs_review, "review_reasons": []}}
+    return store.update(doc["job_id"], lambda d: job.finish(d, 1, result, job.now()))
+
+
+def reviewed(doc: dict) -> dict:
+    """What a review leaves (common.review): the flag cleared, the record kept."""
+    data = {**doc["result"]["data"], "needs_review": False}
+    return {**doc, "result": {**doc["result"], "data": data}, "review": {"decision": "approve", "history": []}}
+
+
+def test_the_review_queue_holds_flagged_jobs_oldest_first_and_a_review_takes_them_out(store):
+    base = job.now()
+    flagged = [finished(store, ch * 64, True, created=base + timedelta(seconds=i)) for i, ch in enumerate("abcd")]
+    finished(store, "e" * 64, False, created=base + timedelta(seconds=5))
+    store.create(new("f" * 64, created=base + timedelta(seconds=6)))  # queued: no result yet
+    theirs = finished(store, "a" * 64, True, tenant="other", created=base - timedelta(seconds=1))
+    ids = [d["job_id"] for d in flagged]
+    page, cursor = store.review_page(limit=3, tenant=job.DEFAULT_TENANT)
+    assert [d["job_id"] for d in page] == ids[:3] and cursor
+    rest, end = store.review_page(limit=3, cursor=cursor, tenant=job.DEFAULT_TENANT)
+    assert [d["job_id"] for d in rest] == ids[3:] and end is None
+    assert store.count_needs_review(tenant=job.DEFAULT_TENANT) == 4
+    assert [d["job_id"] for d in store.review_page(tenant="other")[0]] == [theirs["job_id"]]
+    assert [d["job_id"] for d in store.review_page()[0]] == [theirs["job_id"], *ids]  # every tenant's
+    assert store.count_needs_review() == 5
+    done = store.update(ids[1], reviewed)
+    assert done["review"]["decision"] == "approve" and store.get(ids[1]) == done
+    assert [d["job_id"] for d in store.review_page(tenant=job.DEFAULT_TENANT)[0]] == [ids[0], ids[2], ids[3]]
+    assert store.count_needs_review(tenant=job.DEFAULT_TENANT) == 3
+    assert store.count(job.FINISHED, tenant=job.DEFAULT_TENANT) == 5  # still finished
+    with pytest.raises(jobstore.BadCursor):
+        store.review_page(cursor="bm90LWEtY3Vyc29y")
+
+
+def test_a_transaction_record_is_forgotten_only_for_the_job_it_names(store):
+    store.record_transaction(E2E, "a" * 32, None, "2026-01-01T00:00:00.000+00:00")
+    assert not store.forget_transaction(E2E, "b" * 32)  # another job's record stays
+    assert not store.forget_transaction(E2E, "a" * 32, tenant="other")
+    assert store.transactions(E2E)[0]["job_id"] == "a" * 32
+    assert store.forget_transaction(E2E, "a" * 32)
+    assert store.transactions(E2E) == []
+    assert store.record_transaction(E2E, "c" * 32, None, "2026-01-02T00:00:00.000+00:00")["job_id"] == "c" * 32

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from common import config, job, notify, services
-from tests.helpers import ROOT, nothing_stored, post, queue_file, wait_for_notification
+from tests.helpers import documented_receiver, nothing_stored, post, queue_file, wait_for_notification
 
 SECRET = "s3cret-for-webhook-tests"
 KEY_A, KEY_B = "key-a-0123456789", "key-b-0123456789"
@@ -260,17 +260,7 @@ def test_a_pending_notification_whose_task_was_lost_is_resent_by_the_reconciler(
 
 
 def test_the_documented_receiver_accepts_a_real_delivery_and_refuses_a_forged_one():
-    import os
-    import re
-
-    with open(os.path.join(ROOT, "docs", "api.md"), encoding="utf-8") as f:
-        doc = f.read()
-    section = doc[doc.index("### Webhooks") :]
-    source = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    source = re.sub(r"^SECRET = .*$", f'SECRET = b"{SECRET}"', source, flags=re.M)
-    namespace: dict = {"__name__": "__main__"}  # Flask(__name__) looks its module up
-    exec(compile(source, "docs/api.md", "exec"), namespace)
-    client = namespace["app"].test_client()
+    client = documented_receiver(SECRET)
     body = json.dumps({"job_id": "a" * 32, "status": "finished"}).encode()
     timestamp = str(int(time.time()))
     headers = {

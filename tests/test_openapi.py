@@ -132,7 +132,7 @@ def test_status_of_each_kind_of_job_matches_the_document(make_client, status, sa
     assert check(status.get("/jobs/not-a-job/status"), STATUS)["code"] == "invalid_job_id"
 
     listing = check(status.get("/jobs"), "/jobs")
-    assert listing["counts"] == {"queued": 1, "started": 1, "finished": 1, "failed": 1}
+    assert listing["counts"] == {"queued": 1, "started": 1, "finished": 1, "failed": 1, "needs_review": 0}
     page = check(status.get("/jobs?limit=2"), "/jobs")
     assert len(page["jobs"]) == 2 and page["next_cursor"]
     check(status.get(f"/jobs?limit=2&cursor={page['next_cursor']}"), "/jobs")
@@ -205,6 +205,40 @@ def test_erasure_responses_match_the_document(make_client, status, sample):
     )
 
 
+REVIEW = "/jobs/{job_id}/review"
+
+
+def test_the_review_queue_and_a_review_match_the_document(make_client, sample):
+    from tools import receipts
+
+    upload = make_client("upload")
+    post(upload, "r.pdf", sample["pdf"])
+    flagged = post(upload, "other.pdf", receipts.render_pdf(sample["receipt"], "inter")).get_json()["job_id"]
+    waiting = new_job()
+    status = make_client("status")
+    listed = check(status.get("/jobs?needs_review=true"), "/jobs")
+    assert [j["job_id"] for j in listed["jobs"]] == [flagged] and listed["counts"]["needs_review"] == 1
+    assert check(status.get("/jobs?needs_review=1"), "/jobs")["code"] == "invalid_needs_review"
+    path = f"/jobs/{flagged}/review"
+    for body, code in (
+        ({"decision": "correct", "data": {"amount": 0}}, "invalid_amount"),
+        ({"decision": "correct", "data": {"nome": "x"}}, "unknown_field"),
+        ({"decision": "nope"}, "invalid_decision"),
+    ):
+        assert check(status.post(path, json=body), REVIEW, "post")["code"] == code
+    assert check(status.post(f"/jobs/{waiting['job_id']}/review", json={"decision": "approve"}), REVIEW, "post")[
+        "code"
+    ] == ("job_not_finished")
+    assert check(status.post(f"/jobs/{job.new_job_id()}/review", json={}), REVIEW, "post")["code"] == "job_not_found"
+    assert check(status.get(path), REVIEW, "post")["code"] == "method_not_allowed"
+    corrected = {"decision": "correct", "data": {"amount": 9.9, "receiver": {"name": "Loja Exemplo"}}, "note": "ok"}
+    body = check(status.post(path, json=corrected), REVIEW, "post")
+    assert body["review"]["changes"]["amount"][1] == 9.9
+    again = check(status.post(path, json={"decision": "reject"}), REVIEW, "post")
+    assert len(again["review"]["history"]) == 1
+    assert check(status.get(f"/jobs/{flagged}/status"), STATUS)["review"]["decision"] == "reject"
+
+
 def test_an_undocumented_status_code_fails_the_check(status):
     response = status.post("/jobs")  # 405 is not part of the documented API
     with pytest.raises(AssertionError, match="does not document"):
@@ -232,6 +266,8 @@ def test_an_off_schema_body_fails_the_check(status):
         ("status", "GET /jobs/{job_id}/status"),
         ("status", "GET /jobs"),
         ("status", "DELETE /jobs/{job_id}"),
+        ("status", "GET /jobs/{job_id}/file"),
+        ("status", "POST /jobs/{job_id}/review"),
         ("upload", "POST /"),
     ],
 )

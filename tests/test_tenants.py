@@ -115,7 +115,11 @@ def test_listing_and_counts_show_only_the_callers_jobs(functions, sample, other_
     a_view, b_view = listing(st, KEY_A), listing(st, KEY_B)
     assert [j["job_id"] for j in a_view["jobs"]] == [a["job_id"]]
     assert [j["job_id"] for j in b_view["jobs"]] == [b["job_id"]]
-    assert a_view["counts"] == b_view["counts"] == {"queued": 0, "started": 0, "finished": 1, "failed": 0}
+    assert (
+        a_view["counts"]
+        == b_view["counts"]
+        == {"queued": 0, "started": 0, "finished": 1, "failed": 0, "needs_review": 0}
+    )
     assert "P-A1" not in json.dumps(b_view) and "P-B1" not in json.dumps(a_view)
     assert listing(st, KEY_B, "?status=finished")["jobs"] == b_view["jobs"]
     # A's cursor given to B walks B's jobs only.

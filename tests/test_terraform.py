@@ -45,6 +45,9 @@ IAM_ALLOWLIST = {
     ("status", "roles/datastore.user", "project"),
     ("status", "${google_project_iam_custom_role.receipt_eraser.name}", "google_storage_bucket.receipts"),
     ("status", "roles/storage.objectViewer", "google_storage_bucket.receipts"),  # GET /jobs/<id>/file
+    # POST /jobs/<id>/review queues the review's webhook, an OIDC task as the invoker.
+    ("status", "roles/cloudtasks.enqueuer", "google_cloud_tasks_queue.notify"),
+    ("status", "roles/iam.serviceAccountUser", "google_service_account.invoker"),
     *(
         (fn, "roles/secretmanager.secretAccessor", f"google_secret_manager_secret.{secret}")
         for fn in ("upload", "ocr")
@@ -94,18 +97,18 @@ NEEDED_BY = {
     "JOBS_COLLECTION": FUNCTIONS,
     "BLOB_STORE": FUNCTIONS,
     "GCS_BUCKET": FUNCTIONS,
-    "TASK_QUEUE": ("upload", "ocr"),
-    "TASKS_LOCATION": ("upload", "ocr"),
+    "TASK_QUEUE": FUNCTIONS,
+    "TASKS_LOCATION": FUNCTIONS,
     "TASKS_QUEUE_NAME": ("upload", "ocr"),
-    "OCR_FUNCTION_URL": ("upload", "ocr"),
-    "TASKS_SERVICE_ACCOUNT": ("upload", "ocr"),
-    "TASKS_AUDIENCE": ("upload", "ocr"),
+    "OCR_FUNCTION_URL": FUNCTIONS,
+    "TASKS_SERVICE_ACCOUNT": FUNCTIONS,
+    "TASKS_AUDIENCE": FUNCTIONS,
     "TASK_MAX_ATTEMPTS": ("upload", "ocr"),
     "JOB_TIMEOUT_SECONDS": ("upload", "ocr"),
     "OCR_ENGINE": ("upload", "ocr"),
-    "EXPECTED_RECEIVER_NAME": ("upload", "ocr"),
-    "EXPECTED_RECEIVER_DOCUMENTS": ("upload", "ocr"),
-    "EXPECTED_RECEIVER_PIX_KEYS": ("upload", "ocr"),
+    "EXPECTED_RECEIVER_NAME": FUNCTIONS,
+    "EXPECTED_RECEIVER_DOCUMENTS": FUNCTIONS,
+    "EXPECTED_RECEIVER_PIX_KEYS": FUNCTIONS,
     "SYNC_FALLBACK": ("upload",),
     "RETENTION_DAYS": ("upload",),
     "STATUS_BASE_URL": ("upload",),
@@ -118,7 +121,7 @@ NEEDED_BY = {
     "CORS_ALLOWED_ORIGINS": ("upload", "status"),
     "UPLOAD_URL": ("status",),
     "WEBHOOK_SECRETS": ("upload", "ocr"),
-    "NOTIFY_QUEUE_NAME": ("upload", "ocr"),
+    "NOTIFY_QUEUE_NAME": FUNCTIONS,  # the status function: a review's webhook (common/review.py)
     "NOTIFY_MAX_ATTEMPTS": ("ocr",),
     # The PSP (common.confirmation): the OCR function confirms after extraction and in the
     # reconciler's pass, the upload function in its inline fallback and on the PSP's webhook.
@@ -598,6 +601,40 @@ def test_firestore_index_matches_the_code_query(tf):
     collection, queries = code_queries()
     # The reconciler's (status), GET /jobs' (tenant) and its filter and counts (tenant, status).
     assert [[f for f, _ in fields[:-1]] for fields in queries] == [["tenant"], ["status"], ["tenant", "status"]]
+
+
+def review_queries() -> list[list[tuple[str, str]]]:
+    """The review queue's queries (FirestoreJobStore._review_where and .review_page): the optional
+    tenant filter, then the flag, ordered by created_at oldest first; one index per combination."""
+    with open(os.path.join(ROOT, "common", "jobstore.py"), encoding="utf-8") as f:
+        source = f.read()
+    store = source[source.index("class FirestoreJobStore") :]
+    where = store[store.index("    def _review_where(") :]
+    where = where[: where.index("\n    def ", 1)]
+    optional = re.findall(r'FieldFilter\("(\w+)", "=="', where)
+    flag = re.search(r'^NEEDS_REVIEW_FIELD = "([\w.]+)"', source, re.M).group(1)
+    assert 'FieldFilter(NEEDS_REVIEW_FIELD, "==", True)' in where
+    page = store[store.index("    def review_page(") :]
+    assert 'order_by("created_at", direction=ascending)' in page and "Query.ASCENDING" in page
+    return [
+        [(f, "ASCENDING") for f in chosen] + [(flag, "ASCENDING"), ("created_at", "ASCENDING")]
+        for chosen in ([], optional)
+    ]
+
+
+def test_the_review_queue_has_its_firestore_indexes(tf):
+    collection = config.Settings().jobs_collection
+    queries = review_queries()
+    assert [[f for f, _ in fields] for fields in queries] == [
+        ["result.data.needs_review", "created_at"],
+        ["tenant", "result.data.needs_review", "created_at"],
+    ]
+    indexes = [
+        [(f["field_path"], f["order"]) for f in index["fields"]]
+        for index in tf["resource"]["google_firestore_index"].values()
+        if resolve(tf, index["collection"]) == collection
+    ]
+    assert [fields for fields in queries if fields not in indexes] == []
 
 
 def test_a_missing_tenant_index_is_caught(tf):

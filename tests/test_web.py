@@ -42,6 +42,19 @@ def test_the_page_is_served_with_the_upload_url_and_a_strict_policy(status):
     assert status.get("/dashboard").mimetype == "text/html"
 
 
+def test_only_the_review_page_may_show_the_fetched_receipt(status):
+    review = status.get("/review")
+    assert review.status_code == 200 and review.mimetype == "text/html" and 'lang="pt-BR"' in review.get_data(True)
+    policy = review.headers["Content-Security-Policy"]
+    # The receipt comes from GET /jobs/<id>/file with the API key, so as a blob: URL: an image, or
+    # a PDF in a frame. Still no script but our own, nothing from elsewhere.
+    assert "img-src 'self' data: blob:;" in policy and "frame-src blob:;" in policy
+    assert "script-src 'self';" in policy and "default-src 'none';" in policy and "object-src" not in policy
+    for path in ("/", "/dashboard"):
+        other = status.get(path).headers["Content-Security-Policy"]
+        assert "blob:" not in other and "frame-src" not in other
+
+
 def test_without_an_upload_url_the_page_says_uploads_are_off(make_client):
     page = make_client("status").get("/").get_data(as_text=True)
     assert '<meta name="upload-url" content="">' in page and 'id="not-configured"' in page
@@ -92,7 +105,7 @@ def test_jobs_lists_newest_first_page_by_page_with_counts(status):
     assert first.headers["Cache-Control"] == "no-store"
     body = first.get_json()
     assert list(body) == ["jobs", "next_cursor", "counts"]
-    assert body["counts"] == {"queued": 4, "started": 0, "finished": 0, "failed": 1}
+    assert body["counts"] == {"queued": 4, "started": 0, "finished": 0, "failed": 1, "needs_review": 0}
     assert [j["job_id"] for j in body["jobs"]] == [docs[4]["job_id"], docs[3]["job_id"]]
     assert body["jobs"][0] == job.status_json(store.get(docs[4]["job_id"]))
     seen, cursor = [j["job_id"] for j in body["jobs"]], body["next_cursor"]
@@ -125,7 +138,7 @@ def test_bad_list_parameters_are_400_json(status, query, code):
 
 
 def test_jobs_and_pages_take_only_get(status):
-    for path in ("/jobs", "/", "/dashboard", "/static/page.js"):
+    for path in ("/jobs", "/", "/dashboard", "/review", "/static/page.js"):
         response = status.post(path)
         assert (response.status_code, response.get_json()["code"]) == (405, "method_not_allowed")
 
@@ -511,3 +524,119 @@ def test_the_api_key_is_kept_in_the_browser_and_sent(page, functions):
     page.get_by_text("Chave de API", exact=True).click()
     expect(page.get_by_label("Chave de API")).to_have_value("minha-chave")
     assert sent[0] is None and sent[-1] == "minha-chave"
+
+
+def upload_file(functions, name: str, data: bytes, **fields) -> dict:
+    from common import client
+
+    path = os.path.join(TEST_OUTPUT, name)
+    os.makedirs(TEST_OUTPUT, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    answer = client.call("POST", functions.urls["upload"] + "/", **client.multipart(path, fields))
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
+def test_review_a_flagged_receipt_beside_its_fields_and_see_the_dashboard_count_drop(page, functions):
+    """Issue 17's must-show 2: open /review, correct an amount, approve, see the dashboard count drop."""
+    from playwright.sync_api import expect
+
+    receipt = receipts.sample_receipt(4, layout="nubank")
+    upload_file(functions, "review-first.pdf", receipts.render_pdf(receipt, "nubank"), pedido_id="PED-41")
+    # The same payment again, as a phone screenshot: flagged duplicate_transaction (read by OCR).
+    flagged = upload_file(functions, "review-again.png", receipts.render_png(receipt, "nubank"), pedido_id="PED-42")
+    assert flagged["result"]["data"]["review_reasons"] == ["duplicate_transaction"], flagged["result"]["data"]
+    job_id = flagged["job_id"]
+
+    page.set_viewport_size({"width": 1400, "height": 1000})  # wide enough for the receipt beside its fields
+    page.goto(functions.urls["status"] + "/dashboard")
+    expect(page.locator("#count-needs_review")).not_to_have_text("–")
+    before = int(page.locator("#count-needs_review").inner_text())
+    assert before >= 1
+    page.get_by_role("link", name="aguardando revisão").click()
+    expect(page.get_by_role("heading", name="Revisão de comprovantes")).to_be_visible()
+    expect(page.locator("#queue-count")).to_have_text(str(before))
+    page.locator(f'.queue-item[data-job="{job_id}"]').click()
+    expect(page.locator("#r-job")).to_have_text(job_id)
+    expect(page.locator("#r-order")).to_have_text("PED-42")
+    # The receipt itself, beside the fields as they were read.
+    expect(page.locator("#receipt-image")).to_be_visible()
+    page.wait_for_function("document.getElementById('receipt-image').naturalWidth > 0")
+    expect(page.get_by_label("Valor (R$)")).to_have_value(SAMPLE_AMOUNT_OF(receipt))
+    expect(page.get_by_label("ID da transação (end-to-end)")).to_have_value(receipt.transaction_id)
+    expect(page.locator("#reasons")).to_contain_text("Outro job já tem este ID de transação")
+    expect(page.locator("#duplicate")).to_be_visible()
+    # The reason is a choice: it takes the reviewer to the field it is about.
+    page.locator('.reason[data-reason="duplicate_transaction"]').click()
+    expect(page.get_by_label("ID da transação (end-to-end)")).to_be_focused()
+    # A bad amount is refused, in Portuguese, and nothing changes.
+    page.get_by_label("Valor (R$)").fill("-3")
+    page.get_by_role("button", name="Aprovar").click()
+    expect(page.locator("#review-error")).to_contain_text("Valor inválido")
+    expect(page.locator("#review-error")).to_contain_text("invalid_amount")
+    page.get_by_label("Valor (R$)").fill("12,34")
+    expect(page.locator("#review-error")).to_be_hidden()  # editing again clears the refusal
+    page.get_by_label("Observação (opcional)").fill("valor conferido no extrato")
+    shot(page, "07-review.png")
+    review_copy = os.path.join(ROOT, "docs", "review.png")
+    if not os.path.exists(review_copy) or os.environ.get("UPDATE_DOCS_SCREENSHOT"):
+        save_docs_copy(shot(page, "07-review.png"), review_copy)
+    page.keyboard.press("Alt+A")  # approve: with a changed amount, the correction
+    expect(page.locator("#review-done")).to_contain_text(f"Job {job_id[:8]} corrigido")
+    expect(page.locator(f'.queue-item[data-job="{job_id}"]')).to_have_count(0)
+    expect(page.locator("#queue-count")).to_have_text(str(before - 1))
+    if before > 1:  # the next job opened by itself
+        expect(page.locator("#r-job")).not_to_have_text(job_id)
+    shown = services_status(functions, job_id)
+    assert shown["result"]["data"]["amount"] == 12.34 and shown["result"]["data"]["needs_review"] is False
+    assert shown["review"]["changes"]["amount"] == [receipt.amount, 12.34]
+    assert shown["review"]["note"] == "valor conferido no extrato"
+
+    page.get_by_role("link", name="Painel de jobs").click()
+    expect(page.locator("#count-needs_review")).to_have_text(str(before - 1))
+    dashboard_copy = os.path.join(ROOT, "docs", "review-dashboard.png")
+    shot(page, "08-review-dashboard.png")
+    if not os.path.exists(dashboard_copy) or os.environ.get("UPDATE_DOCS_SCREENSHOT"):
+        save_docs_copy(shot(page, "08-review-dashboard.png"), dashboard_copy)
+
+
+def test_the_review_page_shows_a_pdf_receipt_in_a_frame_and_takes_keyboard_decisions(page, functions):
+    from playwright.sync_api import expect
+
+    receipt = receipts.sample_receipt(5, layout="nubank")
+    upload_file(functions, "review-5.pdf", receipts.render_pdf(receipt, "nubank"))
+    flagged = upload_file(functions, "review-5-inter.pdf", receipts.render_pdf(receipt, "inter"))
+    job_id = flagged["job_id"]
+    page.goto(functions.urls["status"] + "/review")
+    page.locator(f'.queue-item[data-job="{job_id}"]').click()
+    frame = page.locator("#receipt-pdf")
+    expect(frame).to_be_visible()
+    assert frame.get_attribute("src").startswith("blob:")
+    page.locator("#f-note").fill("outro pedido")
+    page.locator("#r-job").click()  # out of the fields: the bare key decides
+    page.keyboard.press("r")
+    expect(page.locator("#review-done")).to_contain_text(f"Job {job_id[:8]} rejeitado")
+    shown = services_status(functions, job_id)
+    assert shown["review"]["decision"] == "reject" and shown["review"]["note"] == "outro pedido"
+    assert shown["result"]["data"]["validacao_recebedor"]["valid"] is False
+
+
+def SAMPLE_AMOUNT_OF(receipt) -> str:  # noqa: N802 (reads like the constant above)
+    whole, cents = f"{receipt.amount:.2f}".split(".")
+    return f"{int(whole):,}".replace(",", ".") + "," + cents
+
+
+def save_docs_copy(screenshot: str, target: str) -> None:
+    from PIL import Image
+
+    with Image.open(screenshot) as image:  # a 256-colour palette keeps it a fraction of the size
+        image.convert("RGB").quantize(256).save(target, optimize=True)
+
+
+def services_status(functions, job_id: str) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{functions.urls['status']}/jobs/{job_id}/status", timeout=10) as response:
+        return json.loads(response.read())

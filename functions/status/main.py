@@ -1,7 +1,9 @@
 """Status function: GET /jobs/<job_id>/status, the original system's JSON for each job status;
 DELETE /jobs/<job_id>, erasing a job and its receipt (common.erasure); GET /jobs, a page of jobs
-and the count per status; and the browser side: the upload page at GET /, the jobs dashboard at
-GET /dashboard and their files at GET /static/<file>."""
+(or the review queue) and the count per status; GET /jobs/<job_id>/file, the receipt itself, and
+POST /jobs/<job_id>/review, a person's decision on it (common.review); and the browser side: the
+upload page at GET /, the jobs dashboard at GET /dashboard, the review page at GET /review and
+their files at GET /static/<file>."""
 
 import os
 import re
@@ -9,20 +11,21 @@ import re
 import flask
 import functions_framework
 
-from common import auth, config, erasure, http, job, services, web
+from common import auth, config, erasure, http, job, review, services, web
 from common.errors import ApiError
 
 with config.at_start_up():  # a setting it cannot use stops it with a one-line message
     settings = config.from_env()
     auth.check_api_key_settings(settings)
 http.install(flask.current_app, settings, max_body_bytes=http.SMALL_BODY_BYTES)
-http.install_cors(flask.current_app, settings, "GET, HEAD, DELETE")
+http.install_cors(flask.current_app, settings, "GET, HEAD, POST, DELETE")
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-PAGES = {"/": "index.html", "/dashboard": "dashboard.html"}
+PAGES = {"/": "index.html", "/dashboard": "dashboard.html", "/review": "review.html"}
 _STATUS_PATH = re.compile(r"/jobs/(?P<job_id>.*)/status/?")
 _JOB_PATH = re.compile(r"/jobs/(?P<job_id>[^/]*)/?")
 _FILE_PATH = re.compile(r"/jobs/(?P<job_id>[^/]*)/file/?")
+_REVIEW_PATH = re.compile(r"/jobs/(?P<job_id>[^/]*)/review/?")
 
 
 def _only_get(request: flask.Request) -> None:
@@ -54,6 +57,16 @@ def job_status(request: flask.Request):
     if match:
         _only_get(request)
         return web.receipt_file(app.blobs, _visible_job(app, match.group("job_id"), tenant))
+    match = _REVIEW_PATH.fullmatch(path)
+    if match:
+        if request.method != "POST":
+            raise ApiError(405, "method_not_allowed", "Use POST to review the job.", {"Allow": "POST"})
+        doc = _visible_job(app, match.group("job_id"), tenant)
+        body = request.get_json(silent=True) if request.mimetype == "application/json" else None
+        if body is None:
+            raise ApiError(400, "invalid_review", "Send the review as a JSON object (Content-Type: application/json).")
+        caller = review.caller_name(auth.require_api_key(request.headers, app.settings))
+        return http.json_response(job.status_json(review.review_job(app, doc, body, caller)))
     match = _JOB_PATH.fullmatch(path)
     if not match:
         raise ApiError(404, "not_found", "Unknown path; use GET /jobs/<job_id>/status.")

@@ -1,4 +1,4 @@
-// Shared by the upload page and the dashboard: the API key, calls to the functions, polling with
+// Shared by the upload page, the dashboard and the review page: the API key, calls to the functions, polling with
 // backoff, and the Brazilian formats the pages show. Plain script, no build step.
 "use strict";
 
@@ -48,6 +48,23 @@ const Pix = (() => {
     invalid_status: "Filtro de status inválido.",
     invalid_limit: "Tamanho de página inválido.",
     invalid_cursor: "Página inválida; recarregue a lista.",
+    invalid_needs_review: "Filtro de revisão inválido.",
+    file_not_found: "O arquivo do comprovante não existe mais (apagado ou expirado).",
+    invalid_review: "Revisão inválida.",
+    invalid_decision: "Decisão inválida: aprovar, corrigir ou rejeitar.",
+    unknown_field: "Campo que não pode ser corrigido.",
+    nothing_to_correct: "Nenhum campo foi alterado.",
+    data_not_allowed: "Só a correção leva campos alterados.",
+    invalid_note: "Observação inválida (até 1000 caracteres).",
+    invalid_reviewer: "Revisor inválido.",
+    invalid_amount: "Valor inválido: um número positivo de reais, com até 2 casas (exemplo: 1.234,56).",
+    invalid_transaction_id: "ID de transação inválido: E + 8 dígitos do ISPB + data e hora AAAAMMDDHHMM + 11 letras ou números.",
+    invalid_paid_at: "Data e hora inválidas: use AAAA-MM-DDTHH:MM:SS-03:00.",
+    invalid_document: "CPF/CNPJ inválido.",
+    invalid_name: "Nome inválido.",
+    invalid_bank: "Instituição inválida.",
+    invalid_pix_key: "Chave PIX inválida.",
+    job_not_finished: "Só um job concluído pode ser revisado.",
     not_found: "Endereço não encontrado.",
     method_not_allowed: "Método HTTP não permitido.",
     internal_error: "Erro interno do servidor.",
