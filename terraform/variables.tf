@@ -374,6 +374,30 @@ variable "pix_webhook_secret" {
   }
 }
 
+variable "tenant_psps" {
+  description = "Tenants' own PSPs (docs/psp.md#one-psp-per-tenant): a name of var.tenants -> its API Pix base URL, OAuth2 client id and secret, client certificate and key (PEM) and optionally its webhook's path secret. Each credential goes to a Secret Manager secret of its own (<prefix>-pix-<tenant>-<kind>); the tenant's TENANTS entry gets the psp object naming them. Tenants not listed use the pix_* PSP."
+  type = map(object({
+    api_url         = string
+    client_id       = string
+    client_secret   = string
+    client_cert_pem = string
+    client_key_pem  = string
+    webhook_secret  = optional(string, "")
+  }))
+  default   = {}
+  sensitive = true
+
+  validation {
+    condition     = alltrue([for name, p in var.tenant_psps : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", name)) && startswith(p.api_url, "https://") && p.client_id != "" && p.client_secret != "" && p.client_cert_pem != "" && p.client_key_pem != "" && (p.webhook_secret == "" || length(p.webhook_secret) >= 16)])
+    error_message = "Each tenant_psps entry is named like a tenant and needs an https:// api_url, a client_id, a client_secret, a client_cert_pem and a client_key_pem; a webhook_secret is empty or at least 16 characters."
+  }
+
+  validation {
+    condition     = length(distinct([for name in keys(var.tenant_psps) : upper(replace(name, "-", "_"))])) == length(var.tenant_psps)
+    error_message = "Two tenant_psps names differ only in case or in - versus _: their PIX_<TENANT>_* variables would be the same."
+  }
+}
+
 variable "pix_webhook_cert_header" {
   description = "Header your mTLS-terminating load balancer sets to true when the PSP's client certificate verified (PIX_WEBHOOK_CERT_HEADER); pushes without it are refused."
   type        = string
