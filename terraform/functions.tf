@@ -304,7 +304,7 @@ resource "google_cloudfunctions2_function" "upload" {
       PIX_CLIENT_CERT  = "${local.pix_cert_dir}/${local.pix_cert_file}"
       PIX_CLIENT_KEY   = "${local.pix_key_dir}/${local.pix_key_file}"
       # The PSP's webhook: behind a load balancer that terminates its mutual TLS (docs/psp.md).
-      PIX_WEBHOOK_CERT_HEADER = var.pix_webhook_cert_header
+      PIX_WEBHOOK_CERT_HEADER = local.pix_webhook_lb ? local.pix_webhook_cert_header : var.pix_webhook_cert_header
     }
 
     secret_environment_variables {

@@ -398,6 +398,28 @@ variable "tenant_psps" {
   }
 }
 
+variable "pix_webhook_domain" {
+  description = "The domain (a DNS name you control) of an external Application Load Balancer terminating the PSPs' mutual TLS in front of the upload function for their webhook (terraform/webhook_lb.tf); register https://<domain>/pix-webhook/<secret> with each PSP. Empty: no load balancer."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.pix_webhook_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.pix_webhook_domain))
+    error_message = "pix_webhook_domain must be empty or a lowercase DNS name such as pix-webhook.example.com."
+  }
+}
+
+variable "pix_webhook_ca_pems" {
+  description = "With pix_webhook_domain: the CA certificates (PEM) that sign the PSPs' client certificates for their calls to the webhook (ask each bank for its webhook's CA chain); only connections with a certificate chaining to one reach the function."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for pem in var.pix_webhook_ca_pems : strcontains(pem, "-----BEGIN CERTIFICATE-----")])
+    error_message = "Each pix_webhook_ca_pems entry must be a PEM certificate."
+  }
+}
+
 variable "pix_webhook_cert_header" {
   description = "Header your mTLS-terminating load balancer sets to true when the PSP's client certificate verified (PIX_WEBHOOK_CERT_HEADER); pushes without it are refused."
   type        = string

@@ -891,3 +891,44 @@ def test_each_tenants_psp_reaches_the_functions_only_from_secret_manager(tf):
         [acme, other] = settings.tenants
         assert acme.psp.client_secret == "s3cr3t" and other.psp is None
         assert acme.psp.webhook_secret == fn_env.get("PIX_ACME_PAY_WEBHOOK_SECRET", "")
+
+
+def test_the_webhooks_load_balancer_refuses_a_psp_without_a_verified_certificate(tf):
+    """terraform/webhook_lb.tf, on with var.pix_webhook_domain: mutual TLS (REJECT_INVALID against
+    a trust config of the PSPs' CAs) on the HTTPS proxy in front of the upload function, and the
+    header the function checks (PIX_WEBHOOK_CERT_HEADER) set by the backend from the verdict."""
+    resources = tf["resource"]
+    assert tf["locals"]["pix_webhook_lb"] == '${var.pix_webhook_domain != ""}'
+    for rtype in (
+        "google_compute_global_address",
+        "google_compute_managed_ssl_certificate",
+        "google_certificate_manager_trust_config",
+        "google_network_security_server_tls_policy",
+        "google_compute_region_network_endpoint_group",
+        "google_compute_backend_service",
+        "google_compute_url_map",
+        "google_compute_target_https_proxy",
+        "google_compute_ssl_policy",
+        "google_compute_global_forwarding_rule",
+    ):
+        assert resources[rtype]["pix_webhook"]["count"] == "${local.pix_webhook_lb_count}", rtype
+    policy = resources["google_network_security_server_tls_policy"]["pix_webhook"]["mtls_policy"][0]
+    assert policy["client_validation_mode"] == "REJECT_INVALID"
+    assert refers_to(policy["client_validation_trust_config"], "google_certificate_manager_trust_config.pix_webhook")
+    [anchors] = dynamic_blocks(
+        resources["google_certificate_manager_trust_config"]["pix_webhook"]["trust_stores"][0], "trust_anchors"
+    )
+    assert anchors["for_each"] == "${var.pix_webhook_ca_pems}"
+    proxy = resources["google_compute_target_https_proxy"]["pix_webhook"]
+    assert refers_to(proxy["server_tls_policy"], "google_network_security_server_tls_policy.pix_webhook")
+    neg = resources["google_compute_region_network_endpoint_group"]["pix_webhook"]
+    assert neg["network_endpoint_type"] == "SERVERLESS"
+    assert refers_to(neg["cloud_run"][0]["service"], "google_cloudfunctions2_function.upload.name")
+    backend = resources["google_compute_backend_service"]["pix_webhook"]
+    assert backend["custom_request_headers"] == ["${local.pix_webhook_cert_header}: {client_cert_chain_verified}"]
+    assert function_env(tf, "upload")["PIX_WEBHOOK_CERT_HEADER"] == (
+        "${local.pix_webhook_lb ? local.pix_webhook_cert_header : var.pix_webhook_cert_header}"
+    )
+    header = tf["locals"]["pix_webhook_cert_header"]
+    settings = config.from_env({"PIX_WEBHOOK_CERT_HEADER": header})
+    assert settings.pix_webhook_cert_header == "X-Client-Cert-Chain-Verified"
