@@ -543,8 +543,6 @@ def main(argv: list[str] | None = None) -> int:
     (`https://<your front end>/pix-webhook/<that configuration's secret>`)."""
     import argparse
 
-    from common import config
-
     parser = argparse.ArgumentParser(description="The receiver's PSP (API Pix) as configured by PIX_*.")
     sub = parser.add_subparsers(dest="command", required=True)
     register = sub.add_parser("register-webhook", help="PUT /webhook/{chave}")
