@@ -144,15 +144,41 @@ _TENANT_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
 
 @dataclass(frozen=True)
+class TenantPsp:
+    """A tenant's own PSP (its `psp` object in TENANTS): the API Pix of the bank that holds its
+    account, with its own OAuth2 client and mutual-TLS certificate. The secrets are not in TENANTS:
+    `client_secret_env` and `webhook_secret_env` name the environment variables that hold them (in
+    Terraform, from Secret Manager); the certificate, key and CA are files, like PIX_CLIENT_CERT's.
+    A webhook secret variable that is unset or empty means no push endpoint for that PSP, like an
+    empty PIX_WEBHOOK_SECRET (the OCR function, which serves no push, is not given it)."""
+
+    api_url: str
+    client_id: str
+    client_secret: str = field(default="", repr=False)
+    token_url: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    ca_bundle: str = ""
+    scope: str = "pix.read"
+    webhook_secret: str = field(default="", repr=False)
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.token_url or self.api_url + "/oauth/token"
+
+
+@dataclass(frozen=True)
 class Tenant:
-    """One named tenant of TENANTS: the API keys (their digests) that act as it, and its own
-    expected receiver (empty fields: EXPECTED_RECEIVER_* apply). See common.tenants."""
+    """One named tenant of TENANTS: the API keys (their digests) that act as it, its own expected
+    receiver (empty fields: EXPECTED_RECEIVER_* apply) and its own PSP (None: the PIX_* one). See
+    common.tenants."""
 
     name: str
     api_key_hashes: tuple[str, ...]
     expected_receiver_name: str = ""
     expected_receiver_documents: tuple[str, ...] = ()
     expected_receiver_pix_keys: tuple[str, ...] = ()
+    psp: TenantPsp | None = None
 
 
 _TENANT_FIELDS = (
@@ -160,7 +186,75 @@ _TENANT_FIELDS = (
     "expected_receiver_name",
     "expected_receiver_documents",
     "expected_receiver_pix_keys",
+    "psp",
 )
+_PSP_FIELDS = (
+    "api_url",
+    "token_url",
+    "client_id",
+    "client_secret_env",
+    "client_cert",
+    "client_key",
+    "ca_bundle",
+    "scope",
+    "webhook_secret_env",
+)
+_ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"
+
+
+def _tenant_psp(env: Mapping[str, str], name: str, entry: Any) -> TenantPsp:
+    """The `psp` object of a TENANTS entry; its secrets read from the variables it names. No
+    message shows a value: a secret pasted in the wrong place must not reach a log."""
+    where = f"TENANTS: psp of {name!r}"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be an object of {', '.join(_PSP_FIELDS)}")
+    inline = sorted({"client_secret", "webhook_secret"} & set(entry))
+    if inline:
+        raise ConfigError(
+            f"{where}: {inline[0]} does not go in TENANTS; put it in an environment variable (Secret Manager) "
+            f"and name that variable in {inline[0]}_env"
+        )
+    unknown = sorted(set(entry) - set(_PSP_FIELDS))
+    if unknown:
+        raise ConfigError(f"{where} must be an object of {', '.join(_PSP_FIELDS)}; unknown {unknown}")
+    if not all(isinstance(value, str) for value in entry.values()):
+        raise ConfigError(f"{where}: every field is a string")
+    values = {key: value.strip() for key, value in entry.items()}
+
+    def secret(key: str, required: bool) -> str:
+        variable = values.get(key, "")
+        if not variable:
+            if required:
+                raise ConfigError(f"{where} needs {key}, the environment variable that holds it")
+            return ""
+        if not re.fullmatch(_ENV_NAME, variable):
+            raise ConfigError(f"{where}: {key} must name an environment variable (letters, digits, _)")
+        value = env.get(variable, "").strip()
+        if not value and required:
+            raise ConfigError(f"{where}: {key} names {variable}, which is not set")
+        return value  # the webhook's unset (a function that serves no push): no push endpoint
+
+    api_url = values.get("api_url", "").rstrip("/")
+    if not api_url.startswith("https://"):
+        raise ConfigError(f"{where}: api_url must be the https:// base URL of its API Pix (mutual TLS)")
+    if not values.get("client_id"):
+        raise ConfigError(f"{where} needs client_id, the OAuth2 client id its PSP issued")
+    if bool(values.get("client_cert")) != bool(values.get("client_key")):
+        raise ConfigError(f"{where}: client_cert and client_key go together")
+    webhook_secret = secret("webhook_secret_env", required=False)
+    if webhook_secret and len(webhook_secret) < 16:
+        raise ConfigError(f"{where}: the webhook secret (webhook_secret_env) must have at least 16 characters")
+    return TenantPsp(
+        api_url=api_url,
+        client_id=values["client_id"],
+        client_secret=secret("client_secret_env", required=True),
+        token_url=values.get("token_url", ""),
+        client_cert=values.get("client_cert", ""),
+        client_key=values.get("client_key", ""),
+        ca_bundle=values.get("ca_bundle", ""),
+        scope=values.get("scope") or "pix.read",
+        webhook_secret=webhook_secret,
+    )
 
 
 def _strings(name: str, field_name: str, value: Any) -> tuple[str, ...]:
@@ -213,6 +307,7 @@ def _tenants(env: Mapping[str, str]) -> tuple[Tenant, ...]:
                 expected_receiver_pix_keys=_strings(
                     name, "expected_receiver_pix_keys", entry.get("expected_receiver_pix_keys", [])
                 ),
+                psp=_tenant_psp(env, name, entry["psp"]) if entry.get("psp") is not None else None,
             )
         )
     return tuple(found)
@@ -393,9 +488,11 @@ class Settings:
         (),
         'named tenants, JSON: `{"<name>": {"api_key_hashes": ["<digest>", ...], '
         '"expected_receiver_name": "...", "expected_receiver_documents": [...], '
-        '"expected_receiver_pix_keys": [...]}}`; the keys of one tenant share its jobs (rotation without '
-        "downtime); empty receiver fields fall back to `EXPECTED_RECEIVER_*` "
-        "(see [Tenants](api.md#tenants))",
+        '"expected_receiver_pix_keys": [...], "psp": {...}}}`; the keys of one tenant share its jobs (rotation '
+        "without downtime); empty receiver fields fall back to `EXPECTED_RECEIVER_*`; `psp`: the tenant's own "
+        "API Pix (`api_url`, `client_id`, `client_secret_env`, `client_cert`, `client_key`, `ca_bundle`, "
+        "`webhook_secret_env`...; secrets by the name of the variable holding them), else the `PIX_*` one "
+        "(see [Tenants](api.md#tenants), [per-tenant PSPs](psp.md#one-psp-per-tenant))",
         read=_tenants,
     )
     oidc_audience: str = setting(
@@ -639,7 +736,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     grouped = {h for t in settings.tenants for h in t.api_key_hashes}
     if {t.name for t in settings.tenants} & (set(settings.api_key_hashes) - grouped):
         raise ConfigError("TENANTS: a tenant is named after an API_KEY_HASHES digest that it does not list")
-    if settings.pix_confirmation == "api_pix":
+    own_psps = [t for t in settings.tenants if t.psp]
+    default_psp = settings.pix_api_url or settings.pix_client_id or settings.pix_client_secret
+    if settings.pix_confirmation == "api_pix" and (default_psp or not own_psps):
+        # Without PIX_API_URL, tenants with a psp of their own confirm and the others do not.
         missing = [
             v
             for v, value in (
@@ -657,6 +757,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             raise ConfigError("PIX_CLIENT_CERT and PIX_CLIENT_KEY go together")
     if settings.pix_webhook_secret and len(settings.pix_webhook_secret) < 16:
         raise ConfigError("PIX_WEBHOOK_SECRET: at least 16 characters")
+    # The webhook's path secret tells whose PSP pushed: no two PSP configurations may share one.
+    paths = [s for s in [settings.pix_webhook_secret, *(t.psp.webhook_secret for t in own_psps if t.psp)] if s]
+    if len(set(paths)) != len(paths):
+        raise ConfigError("PIX webhook secrets: PIX_WEBHOOK_SECRET and each tenant's psp need secrets of their own")
     if settings.upload_url and not re.fullmatch(_ORIGIN + r"(/[^\s?#\"'<>;]*)?", settings.upload_url):
         raise ConfigError(f"UPLOAD_URL={settings.upload_url!r}: expected the upload function's http(s) URL")
     # A browser sends its origin as scheme://host[:port], nothing more; anything else never matches.

@@ -7,13 +7,14 @@ client credentials over mutual TLS.
 
 Adapters (PIX_CONFIRMATION): `none` (no `validacao_pagamento` at all, the original system's
 result) and `api_pix` (`ApiPix`, on requests; tools/fakepsp.py is a local PSP for it). One job's
-PSP comes from `psp_for(services, doc)`: the default configuration from the settings now, the
-job's tenant's own credentials once tenants carry them.
+PSP comes from `psp_for(services, doc)`: its tenant's own (TENANTS `psp`) or the PIX_* one, each
+an adapter of its own with its own token cache (common.services builds them once per process).
 
 `confirm` turns what the PSP says into `result.data.validacao_pagamento` (`confirmed` true, false
 or null when the PSP could not be asked; the reconciler asks again, see `recheck`), and settles an
 id the receipt left ambiguous with the PSP's exact `endToEndId`. `received` records pushed Pix
-and confirms the jobs that were waiting on them.
+and confirms the jobs that were waiting on them: a push through a tenant's own webhook secret
+is that tenant's alone, one through PIX_WEBHOOK_SECRET the tenants' without a PSP of their own.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from common import documents, extraction, job, log, notify, tenants
+from common import config, documents, extraction, job, log, notify, tenants
 from common.errors import ApiError, BackendUnavailable
 from common.receiver import same_name, same_pix_key
 
@@ -210,7 +211,8 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def from_settings(settings) -> PaymentConfirmation | None:
-    if settings.pix_confirmation != "api_pix":
+    """The PIX_* configuration's adapter (None when confirmation is off or PIX_API_URL unset)."""
+    if settings.pix_confirmation != "api_pix" or not settings.pix_api_url:
         return None
     cert = (settings.pix_client_cert, settings.pix_client_key) if settings.pix_client_cert else None
     return ApiPix(
@@ -226,15 +228,40 @@ def from_settings(settings) -> PaymentConfirmation | None:
     )
 
 
-def _receiver(services, doc: Any) -> tenants.ExpectedReceiver:
+def for_tenant(settings, psp: config.TenantPsp) -> PaymentConfirmation:
+    """The adapter of a tenant's own PSP (TENANTS `psp`), with the PIX_* timeouts and retries."""
+    return ApiPix(
+        psp.api_url,
+        psp.token_endpoint,
+        psp.client_id,
+        psp.client_secret,
+        cert=(psp.client_cert, psp.client_key) if psp.client_cert else None,
+        ca_bundle=psp.ca_bundle,
+        scope=psp.scope,
+        timeout=settings.pix_timeout_seconds,
+        retries=settings.pix_retries,
+    )
+
+
+def _receiver(services, doc: job.Job) -> tenants.ExpectedReceiver:
     """The receiver the job's tenant expects (its own, else EXPECTED_RECEIVER_*)."""
     return tenants.expected_receiver(services.settings, job.tenant_of(doc))
 
 
-def psp_for(services, doc: Any) -> PaymentConfirmation | None:
-    """The PSP that holds the account a job's payment went to. One default configuration from
-    the settings today; a tenant's own API Pix credentials hang off here when tenants carry them."""
-    return services.psp
+def psp_for(services, doc: job.Job) -> PaymentConfirmation | None:
+    """The PSP that holds the account a job's payment went to: its tenant's own (TENANTS `psp`),
+    else the PIX_* configuration's; None when confirmation is off or the tenant has no PSP. One
+    adapter per configuration and process (`services.psp_of`): a token never serves another
+    tenant's credentials."""
+    if services.settings.pix_confirmation != "api_pix":
+        return None
+    return services.psp_of(tenants.psp_owner(services.settings, job.tenant_of(doc)))
+
+
+def _pushed(services, doc: job.Job):
+    """The lookup of the Pix the job's tenant's PSP pushed (and only its)."""
+    owner = tenants.psp_owner(services.settings, job.tenant_of(doc))
+    return lambda e2eid: services.jobs.get_pix(e2eid, tenant=owner)
 
 
 # --- what the PSP's answer means for a job ---------------------------------------------------------
@@ -394,51 +421,57 @@ def _is_time(value: str) -> bool:
 
 
 # --- the job's side: at the end of processing, by the reconciler, on a push -----------------------
-def check(services, doc: Any, data: dict) -> dict | None:
+def check(services, doc: job.Job, data: dict) -> dict | None:
     """`validacao_pagamento` of a job being processed (None when confirmation is off)."""
     psp = psp_for(services, doc)
     if psp is None:
         return None
-    return confirm(psp, data, services.settings, pushed=services.jobs.get_pix, receiver=_receiver(services, doc))
+    return confirm(psp, data, services.settings, pushed=_pushed(services, doc), receiver=_receiver(services, doc))
 
 
-def after_finish(services, doc: Any) -> None:
+def after_finish(services, doc: job.Job) -> None:
     """A Pix pushed while the job was being read (after its check, before it finished) is
     applied now, so a push and a job that cross are never left unmatched."""
-    data = (doc.get("result") or {}).get("data") or {}
+    result = doc.get("result")
+    data = result["data"] if result else {}
     payment = data.get("validacao_pagamento") or {}
     if payment.get("confirmed") is not False or payment.get("end_to_end_id") or not data.get("transaction_id"):
         return  # only a Pix the PSP had not received (a mismatch stays one)
-    pix = services.jobs.get_pix(data["transaction_id"])
+    pix = _pushed(services, doc)(data["transaction_id"])
     if pix is not None:
-        received(services, [pix])
+        received(services, [pix], owner=tenants.psp_owner(services.settings, job.tenant_of(doc)))
 
 
-def recheck(services, doc: Any, at: datetime | None = None) -> Any:
+def recheck(services, doc: job.Job, at: datetime | None = None) -> job.Job:
     """Ask the PSP again for a finished job whose confirmation is pending (the reconciler)."""
     at = at or job.now()
     psp = psp_for(services, doc)
-    data = copy.deepcopy(doc["result"]["data"])
-    if psp is None:
+    if psp is None or doc["result"] is None:
         return doc
-    result = confirm(psp, data, services.settings, pushed=services.jobs.get_pix, receiver=_receiver(services, doc))
+    data = copy.deepcopy(doc["result"]["data"])
+    result = confirm(psp, data, services.settings, pushed=_pushed(services, doc), receiver=_receiver(services, doc))
     return _record(services, doc["job_id"], data, result, at)
 
 
-def received(services, pix_list: list[dict], at: datetime | None = None) -> list[str]:
-    """Record each pushed Pix (keyed by end-to-end id) and confirm the jobs that showed it."""
+def received(services, pix_list: list[dict], at: datetime | None = None, owner: str = tenants.SHARED_PSP) -> list[str]:
+    """Record each Pix the PSP configuration `owner` pushed (keyed by (owner, end-to-end id);
+    common.tenants.psp_owner) and confirm the jobs it serves that showed it: a tenant's own PSP
+    confirms that tenant's jobs only, the PIX_* one those of the tenants without their own."""
     at = at or job.now()
     for pix in pix_list:
         days = services.settings.retention_days
         expires_at = job.iso(at + timedelta(days=days)) if days else None
-        services.jobs.record_pix(pix["endToEndId"], pix, job.iso(at), expires_at)
-    log.event("pix_received", count=len(pix_list))
+        services.jobs.record_pix(pix["endToEndId"], pix, job.iso(at), expires_at, tenant=owner)
+    log.event("pix_received", count=len(pix_list), psp=owner)
+    scope = None if owner == tenants.SHARED_PSP else owner
     confirmed = []
     for pix in pix_list:
-        for first in services.jobs.transactions(pix["endToEndId"]):  # one per tenant with the receipt
+        for first in services.jobs.transactions(pix["endToEndId"], tenant=scope):  # one per tenant
             doc = services.jobs.get(first["job_id"])
             if not doc or doc["status"] != job.FINISHED:
                 continue  # not read yet: its processing finds the pushed Pix in the store
+            if tenants.psp_owner(services.settings, job.tenant_of(doc)) != owner:
+                continue  # another PSP's account: this push says nothing about its payment
             current = (doc["result"]["data"].get("validacao_pagamento") or {}).get("confirmed")
             if current is True:
                 continue
@@ -449,7 +482,7 @@ def received(services, pix_list: list[dict], at: datetime | None = None) -> list
     return confirmed
 
 
-def _record(services, job_id: str, data: dict, result: dict, at: datetime) -> dict:
+def _record(services, job_id: str, data: dict, result: dict, at: datetime) -> job.Job:
     settings = services.settings
     if result["confirmed"] is None:
         doc = services.jobs.update(
@@ -472,16 +505,13 @@ def webhook_request(services, method: str, path: str, headers, body) -> dict:
     """Check one call of the PSP's webhook and record what it brings; raises ApiError when refused.
 
     Production terminates the PSP's mutual TLS in front of the function (docs/psp.md): the path's
-    secret (PIX_WEBHOOK_SECRET) picks the PSP configuration, and PIX_WEBHOOK_CERT_HEADER names the
-    header in which the load balancer says the PSP's client certificate verified. A bad body is
-    refused whole: nothing of it is stored."""
-    import hmac
-
+    secret picks the PSP configuration (a tenant's own `webhook_secret_env`, else
+    PIX_WEBHOOK_SECRET), and PIX_WEBHOOK_CERT_HEADER names the header in which the load balancer
+    says the PSP's client certificate verified. A bad body is refused whole: nothing is stored."""
     settings = services.settings
     secret, _, rest = path.removeprefix(WEBHOOK_PREFIX).partition("/")
-    if not settings.pix_webhook_secret or not hmac.compare_digest(
-        secret.encode(), settings.pix_webhook_secret.encode()
-    ):
+    owner = tenants.webhook_owner(settings, secret)
+    if owner is None:
         raise ApiError(404, "not_found", "Unknown path.")  # a wrong secret looks like no endpoint at all
     if rest.rstrip("/") != "pix":
         raise ApiError(404, "not_found", "The PSP's webhook is POST /pix-webhook/<secret>/pix.")
@@ -503,26 +533,31 @@ def webhook_request(services, method: str, path: str, headers, body) -> dict:
             "invalid_pix_notification",
             f"Pix #{bad[0]} lacks a valid endToEndId (32 letters and digits), valor (0.00) or horario (RFC 3339).",
         )
-    confirmed = received(services, pix_list)
+    confirmed = received(services, pix_list, owner=owner)
     return {"received": len(pix_list), "confirmed": len(confirmed)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m common.confirmation register-webhook CHAVE URL: make the configured PSP push each
-    Pix received on the key CHAVE to URL (`https://<your front end>/pix-webhook/<secret>`)."""
+    """python -m common.confirmation register-webhook [--tenant NAME] CHAVE URL: make the PSP (the
+    PIX_* one, or the tenant's own) push each Pix received on the key CHAVE to URL
+    (`https://<your front end>/pix-webhook/<that configuration's secret>`)."""
     import argparse
-
-    from common import config
 
     parser = argparse.ArgumentParser(description="The receiver's PSP (API Pix) as configured by PIX_*.")
     sub = parser.add_subparsers(dest="command", required=True)
     register = sub.add_parser("register-webhook", help="PUT /webhook/{chave}")
+    register.add_argument("--tenant", default="", help="a TENANTS name: its own psp instead of PIX_*")
     register.add_argument("chave")
     register.add_argument("url")
     args = parser.parse_args(argv)
-    psp = from_settings(config.from_env())
+    settings = config.from_env()
+    own = tenants.own_psp(settings, args.tenant) if args.tenant else None
+    if args.tenant and own is None:
+        print(f"TENANTS has no tenant {args.tenant!r} with a psp of its own", file=sys.stderr)
+        return 1
+    psp = for_tenant(settings, own) if own else from_settings(settings)
     if psp is None:
-        print("PIX_CONFIRMATION is none: no PSP configured", file=sys.stderr)
+        print("no PSP configured (PIX_CONFIRMATION=none or PIX_API_URL empty)", file=sys.stderr)
         return 1
     psp.register_webhook(args.chave, args.url)
     print(f"the PSP now pushes the Pix received on {args.chave} to {args.url.rstrip('/')}/pix")

@@ -283,23 +283,21 @@ def _ended(doc: Job, at: datetime, again: bool = False, event: str | None = None
 CONFIRM_PENDING, CONFIRM_DONE, CONFIRM_GAVE_UP = "pending", "done", "gave_up"
 
 
-def _with_payment(doc: Any, data: dict) -> Any:
-    if doc["status"] != FINISHED:
+def _with_payment(doc: Job, data: dict) -> Job:
+    if doc["status"] != FINISHED or doc["result"] is None:
         raise NotClaimable(f"job is {doc['status']}, not finished")
     return {**doc, "result": {**doc["result"], "data": data}}
 
 
-def payment_unknown(doc: Any, result: dict, at: datetime, base_seconds: int, max_attempts: int) -> Any:
+def payment_unknown(doc: Job, result: dict, at: datetime, base_seconds: int, max_attempts: int) -> Job:
     """The PSP could not be asked: `confirmed` is null and the reconciler asks again after a delay
     doubling from `base_seconds` (at most an hour), `max_attempts` times in all."""
-    if (
-        doc["status"] == FINISHED
-        and (doc["result"]["data"].get("validacao_pagamento") or {}).get("confirmed") is not None
-    ):
+    data = doc["result"]["data"] if doc["result"] is not None else {}
+    if doc["status"] == FINISHED and (data.get("validacao_pagamento") or {}).get("confirmed") is not None:
         raise NotClaimable("the payment is already known")  # a push got there first
     attempts = (doc.get("confirmation") or {}).get("attempts", 0) + 1
     delay = min(3600, base_seconds * 2 ** (attempts - 1))
-    new = _with_payment(doc, {**doc["result"]["data"], "validacao_pagamento": result})
+    new = _with_payment(doc, {**data, "validacao_pagamento": result})
     confirmation = {
         "status": CONFIRM_PENDING if attempts < max_attempts else CONFIRM_GAVE_UP,
         "attempts": attempts,
@@ -309,7 +307,7 @@ def payment_unknown(doc: Any, result: dict, at: datetime, base_seconds: int, max
     return {**new, "confirmation": confirmation}
 
 
-def payment_known(doc: Any, data: dict, at: datetime) -> Any:
+def payment_known(doc: Job, data: dict, at: datetime) -> Job:
     """The PSP answered (a pull or a push) after the job finished: its `data` gets the new
     `validacao_pagamento` and the caller's webhook is due again."""
     attempts = (doc.get("confirmation") or {}).get("attempts", 0)
@@ -330,7 +328,7 @@ def reviewed(doc: Job, data: dict[str, Any], review: dict[str, Any], at: datetim
     return _ended(new, at, again=True, event=EVENT_REVIEWED)
 
 
-def confirmation_due(doc: Any, at: datetime) -> bool:
+def confirmation_due(doc: Job, at: datetime) -> bool:
     state = doc.get("confirmation") or {}
     return state.get("status") == CONFIRM_PENDING and datetime.fromisoformat(state["next_at"]) <= at
 

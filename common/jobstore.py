@@ -36,6 +36,9 @@ from common.errors import BackendUnavailable
 Change = Callable[[jobs.Job], jobs.Job]
 
 
+SHARED_PSP = "*"  # the pushed Pix of the PIX_* configuration (common.tenants.SHARED_PSP)
+
+
 class FirstSeen(TypedDict):
     """The transaction index's record: the first job that showed an end-to-end id."""
 
@@ -141,19 +144,23 @@ class JobStore(Protocol):
         """Give every job and index record stored without `expires_at` (before retention existed)
         one: its creation + `retention_days`; a hash pointer gets its job's. The number changed."""
 
-    def transactions(self, transaction_id: str) -> builtins.list[FirstSeen]:
-        """Each tenant's first job's record for this end-to-end id (none when no job showed it):
-        a Pix the PSP pushed is news for every tenant that has its receipt."""
+    def transactions(self, transaction_id: str, tenant: str | None = None) -> builtins.list[FirstSeen]:
+        """Each tenant's first job's record for this end-to-end id (none when no job showed it),
+        only `tenant`'s when given: a Pix a PSP pushed is news for the tenants it serves."""
 
     def pending_confirmations(self, limit: int = 500) -> builtins.list[jobs.Job]:
         """Finished jobs whose payment confirmation is still `pending` (common.confirmation), any order."""
 
-    def record_pix(self, e2eid: str, pix: dict, at: str, expires_at: str | None = None) -> None:
-        """Keep a Pix the PSP pushed (its webhook), keyed by end-to-end id; a second push replaces it.
-        It holds the payer's name and document: dropped at `expires_at` like a job."""
+    def record_pix(
+        self, e2eid: str, pix: dict, at: str, expires_at: str | None = None, tenant: str = SHARED_PSP
+    ) -> None:
+        """Keep a Pix a PSP pushed (its webhook), keyed by (the PSP configuration's tenant, its
+        end-to-end id): `tenant` is common.tenants.psp_owner, a tenant's name for its own PSP,
+        SHARED_PSP for the PIX_* one. A second push replaces it. It holds the payer's name and
+        document: dropped at `expires_at` like a job."""
 
-    def get_pix(self, e2eid: str) -> dict | None:
-        """The pushed Pix with this end-to-end id, None when none was pushed."""
+    def get_pix(self, e2eid: str, tenant: str = SHARED_PSP) -> dict | None:
+        """The Pix with this end-to-end id that `tenant`'s PSP pushed, None when it pushed none."""
 
 
 def _visible(doc: jobs.Job | None, tenant: str | None) -> jobs.Job | None:
@@ -191,10 +198,8 @@ class SqliteJobStore:
                 " job_id TEXT NOT NULL, pedido_id TEXT, first_seen_at TEXT NOT NULL, expires_at TEXT,"
                 " PRIMARY KEY (tenant, transaction_id))"
             )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS pix_received (e2eid TEXT PRIMARY KEY, pix TEXT NOT NULL,"
-                " received_at TEXT NOT NULL, expires_at TEXT)"
-            )
+            self._migrate_pix(db)
+            db.execute(_SQLITE_PIX_RECEIVED.format(name="pix_received", exists="IF NOT EXISTS "))
             self._add_expiry(db)
 
     @staticmethod
@@ -244,6 +249,29 @@ class SqliteJobStore:
                 (jobs.DEFAULT_TENANT,),
             )
             db.execute("DROP TABLE transactions_before_tenants")
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _migrate_pix(db) -> None:
+        """Pushed Pix from before each tenant could have its own PSP (keyed by the id alone): they
+        came from the PIX_* configuration, whose key is SHARED_PSP."""
+
+        def stale() -> bool:
+            found = {row[1] for row in db.execute("PRAGMA table_info(pix_received)")}
+            return bool(found) and "tenant" not in found
+
+        if not stale():
+            return
+        db.execute("BEGIN IMMEDIATE")  # another process may be migrating too: look again under the lock
+        if stale():
+            db.execute("ALTER TABLE pix_received RENAME TO pix_received_before_tenants")
+            db.execute(_SQLITE_PIX_RECEIVED.format(name="pix_received", exists=""))
+            db.execute(
+                "INSERT INTO pix_received SELECT ?, e2eid, pix, received_at, expires_at"
+                " FROM pix_received_before_tenants",
+                (SHARED_PSP,),
+            )
+            db.execute("DROP TABLE pix_received_before_tenants")
         db.execute("COMMIT")
 
     def _connection(self) -> sqlite3.Connection:
@@ -450,9 +478,12 @@ class SqliteJobStore:
 
         return self._write(tx)
 
-    def transactions(self, transaction_id: str) -> builtins.list[FirstSeen]:
+    def transactions(self, transaction_id: str, tenant: str | None = None) -> builtins.list[FirstSeen]:
+        where, params = "transaction_id=?", [transaction_id]
+        if tenant is not None:
+            where, params = where + " AND tenant=?", [*params, tenant]
         rows = self._connection().execute(
-            "SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE transaction_id=?", (transaction_id,)
+            f"SELECT job_id, pedido_id, first_seen_at FROM transactions WHERE {where}", params
         )
         return [
             {"transaction_id": transaction_id, "job_id": r[0], "pedido_id": r[1], "first_seen_at": r[2]} for r in rows
@@ -465,18 +496,30 @@ class SqliteJobStore:
         )
         return [json.loads(r[0]) for r in rows]
 
-    def record_pix(self, e2eid: str, pix: dict, at: str, expires_at: str | None = None) -> None:
+    def record_pix(
+        self, e2eid: str, pix: dict, at: str, expires_at: str | None = None, tenant: str = SHARED_PSP
+    ) -> None:
         self._write(
             lambda db: db.execute(
-                "INSERT OR REPLACE INTO pix_received (e2eid, pix, received_at, expires_at) VALUES (?,?,?,?)",
-                (e2eid, json.dumps(pix), at, expires_at),
+                "INSERT OR REPLACE INTO pix_received (tenant, e2eid, pix, received_at, expires_at) VALUES (?,?,?,?,?)",
+                (tenant, e2eid, json.dumps(pix), at, expires_at),
             )
         )
 
-    def get_pix(self, e2eid: str) -> dict | None:
-        row = self._connection().execute("SELECT pix FROM pix_received WHERE e2eid=?", (e2eid,)).fetchone()
+    def get_pix(self, e2eid: str, tenant: str = SHARED_PSP) -> dict | None:
+        row = (
+            self._connection()
+            .execute("SELECT pix FROM pix_received WHERE tenant=? AND e2eid=?", (tenant, e2eid))
+            .fetchone()
+        )
         return json.loads(row[0]) if row else None
 
+
+# Pushed Pix, by the PSP configuration that pushed them (common.tenants.psp_owner) and end-to-end id.
+_SQLITE_PIX_RECEIVED = (
+    "CREATE TABLE {exists}{name} (tenant TEXT NOT NULL, e2eid TEXT NOT NULL, pix TEXT NOT NULL,"
+    " received_at TEXT NOT NULL, expires_at TEXT, PRIMARY KEY (tenant, e2eid))"
+)
 
 # The expression of the jobs_expires_at index: a query uses the index only when it is written alike.
 _SQLITE_EXPIRES_AT = "json_extract(doc, '$.expires_at')"
@@ -504,7 +547,9 @@ class FirestoreJobStore:
     """Jobs in `<collection>/<job_id>`; `<collection>_by_sha256/<tenant>:<sha256>` points at the
     tenant's active job for those bytes; `<collection>_transactions/<tenant>:<end-to-end id>` records
     the tenant's first job that showed a payment. Index documents carry their `tenant` too.
-    `<collection>_pix/<end-to-end id>` keeps the Pix the PSP pushed."""
+    `<collection>_pix/<end-to-end id>` keeps the Pix the PIX_* configuration's PSP pushed (the
+    layout from before tenants had PSPs of their own), `<collection>_pix/<tenant>:<end-to-end id>`
+    those a tenant's own PSP pushed."""
 
     def __init__(self, project: str, database: str, collection: str, retry_seconds: int = 60):
         from google.api_core import exceptions
@@ -763,10 +808,13 @@ class FirestoreJobStore:
             changed += 1
         return changed
 
-    def transactions(self, transaction_id: str) -> builtins.list[FirstSeen]:
-        # A single-field equality over every tenant's records: served by the automatic index.
-        query = self._transactions.where(filter=self._firestore.FieldFilter("transaction_id", "==", transaction_id))
-        records = self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
+    def transactions(self, transaction_id: str, tenant: str | None = None) -> builtins.list[FirstSeen]:
+        if tenant is not None:  # the tenant's own record, by its id
+            snapshot = self._read(lambda: self._transaction_ref(tenant, transaction_id).get(retry=self._retry))
+            records = [snapshot.to_dict()] if snapshot.exists else []
+        else:  # a single-field equality over every tenant's records: served by the automatic index
+            query = self._transactions.where(filter=self._firestore.FieldFilter("transaction_id", "==", transaction_id))
+            records = self._read(lambda: [snapshot.to_dict() for snapshot in query.stream(retry=self._retry)])
         return [
             FirstSeen(
                 transaction_id=r["transaction_id"],
@@ -781,12 +829,19 @@ class FirestoreJobStore:
         query = self._jobs.where(filter=self._firestore.FieldFilter("confirmation.status", "==", jobs.CONFIRM_PENDING))
         return self._stream(query.limit(limit))
 
-    def record_pix(self, e2eid: str, pix: dict, at: str, expires_at: str | None = None) -> None:
-        record = _to_firestore({"pix": pix, "received_at": at, "expires_at": expires_at})  # the TTL policy's field
-        self._read(lambda: self._pix.document(e2eid).set(record, retry=self._retry))
+    def _pix_ref(self, tenant: str, e2eid: str):
+        return self._pix.document(e2eid if tenant == SHARED_PSP else self.scoped_id(tenant, e2eid))
 
-    def get_pix(self, e2eid: str) -> dict | None:
-        snapshot = self._read(lambda: self._pix.document(e2eid).get(retry=self._retry))
+    def record_pix(
+        self, e2eid: str, pix: dict, at: str, expires_at: str | None = None, tenant: str = SHARED_PSP
+    ) -> None:
+        record = _to_firestore(  # expires_at: the TTL policy's field
+            {"pix": pix, "tenant": tenant, "received_at": at, "expires_at": expires_at}
+        )
+        self._read(lambda: self._pix_ref(tenant, e2eid).set(record, retry=self._retry))
+
+    def get_pix(self, e2eid: str, tenant: str = SHARED_PSP) -> dict | None:
+        snapshot = self._read(lambda: self._pix_ref(tenant, e2eid).get(retry=self._retry))
         return snapshot.to_dict()["pix"] if snapshot.exists else None
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
-from common import blobstore, config, confirmation, jobstore, notify, ocr, processing, taskqueue
+from common import blobstore, config, confirmation, jobstore, notify, ocr, processing, taskqueue, tenants
 
 
 class Services:
     def __init__(self, settings: config.Settings):
         self.settings = settings
+        self._psps: dict[str, confirmation.PaymentConfirmation | None] = {}
+        self._psps_lock = threading.Lock()
 
     @cached_property
     def blobs(self) -> blobstore.BlobStore:
@@ -28,6 +30,17 @@ class Services:
     @cached_property
     def psp(self) -> confirmation.PaymentConfirmation | None:
         return confirmation.from_settings(self.settings)
+
+    def psp_of(self, owner: str) -> confirmation.PaymentConfirmation | None:
+        """The adapter of one PSP configuration (common.tenants.psp_owner: a tenant's own, or the
+        PIX_* one), built once: each keeps its own OAuth2 token, for its own credentials."""
+        if owner == tenants.SHARED_PSP:
+            return self.psp
+        with self._psps_lock:
+            if owner not in self._psps:
+                own = tenants.own_psp(self.settings, owner)
+                self._psps[owner] = confirmation.for_tenant(self.settings, own) if own else None
+            return self._psps[owner]
 
     @cached_property
     def queue(self) -> taskqueue.TaskQueue:

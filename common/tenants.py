@@ -15,18 +15,23 @@ A digest-only tenant whose key must be rotated becomes a named tenant called by 
 Per-tenant settings: the expected receiver (a named tenant's own `expected_receiver_*`, else
 EXPECTED_RECEIVER_*) and the webhook secret (WEBHOOK_SECRETS by tenant name or digest; the `*`
 secret only while there is a single tenant, since two tenants sharing a secret could forge each
-other's webhooks).
+other's webhooks), and the PSP that confirms its payments (a named tenant's own `psp`, else the
+PIX_* configuration, which serves every tenant without one: `psp_owner` names the configuration,
+the tenant's name or `*`, and the Pix a PSP pushes are kept and matched under that name).
 """
 
 from __future__ import annotations
 
 import functools
+import hmac
 from dataclasses import dataclass
 
 from common import job
+from common.config import TenantPsp
 
 DEFAULT = job.DEFAULT_TENANT
 ANY_TENANT = "*"  # the WEBHOOK_SECRETS entry of a single-tenant deployment
+SHARED_PSP = "*"  # psp_owner of the PIX_* configuration, shared by the tenants without a psp of their own
 
 
 @dataclass(frozen=True)
@@ -96,3 +101,26 @@ def signing_secret(settings, doc: job.Job) -> str | None:
     function, which delivers, is not told API_KEY_HASHES and so cannot count the tenants."""
     secrets = dict(settings.webhook_secrets)
     return secrets.get(doc.get("callback_key") or "") or secrets.get(job.tenant_of(doc))
+
+
+def own_psp(settings, tenant: str) -> TenantPsp | None:
+    """The tenant's own PSP (its `psp` in TENANTS), None when it uses the PIX_* configuration."""
+    return next((t.psp for t in settings.tenants if t.name == tenant and t.psp), None)
+
+
+def psp_owner(settings, tenant: str) -> str:
+    """Whose PSP configuration confirms the tenant's payments: its name when it has its own, else
+    SHARED_PSP. Pushed Pix are stored under it, and a push confirms only jobs of its tenants."""
+    return tenant if own_psp(settings, tenant) else SHARED_PSP
+
+
+def webhook_owner(settings, secret: str) -> str | None:
+    """The PSP configuration (psp_owner) whose webhook path secret this is, None for no secret.
+    Every configured secret is compared, in constant time each, whatever matched first."""
+    candidates = [(SHARED_PSP, settings.pix_webhook_secret)]
+    candidates += [(t.name, t.psp.webhook_secret) for t in settings.tenants if t.psp]
+    found = None
+    for owner, expected in candidates:
+        if expected and hmac.compare_digest(secret.encode(), expected.encode()) and found is None:
+            found = owner
+    return found

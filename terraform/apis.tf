@@ -3,7 +3,7 @@
 # (see docs/deployment.md). Eventarc is not needed: all three functions are HTTP
 # functions, invoked directly (by clients, Cloud Tasks and Cloud Scheduler).
 locals {
-  apis = toset([
+  apis = toset(concat([
     "artifactregistry.googleapis.com",     # images of the functions (gcf-artifacts)
     "cloudbuild.googleapis.com",           # builds the functions from the zips
     "cloudfunctions.googleapis.com",       # the three gen2 functions
@@ -18,7 +18,11 @@ locals {
     "secretmanager.googleapis.com",        # the API key hashes
     "storage.googleapis.com",              # receipts and function sources
     "vision.googleapis.com",               # OCR_ENGINE=vision
-  ])
+    ], var.pix_webhook_domain == "" ? [] : [
+    "certificatemanager.googleapis.com", # the webhook load balancer's trust config (webhook_lb.tf)
+    "compute.googleapis.com",            # the load balancer itself
+    "networksecurity.googleapis.com",    # its server TLS policy (mutual TLS)
+  ]))
 }
 
 resource "google_project_service" "apis" {

@@ -68,7 +68,7 @@ resource "google_cloudfunctions2_function" "ocr" {
       # Webhooks: delivered by this function's /notify from the notify queue.
       NOTIFY_QUEUE_NAME   = google_cloud_tasks_queue.notify.name
       NOTIFY_MAX_ATTEMPTS = tostring(var.notify_max_attempts)
-      # Payment confirmation with the PSP (docs/psp.md): off while var.pix_api_url is empty.
+      # Payment confirmation with the PSP (docs/psp.md): off while var.pix_api_url and var.tenant_psps are empty.
       PIX_CONFIRMATION = local.pix_enabled ? "api_pix" : "none"
       PIX_API_URL      = var.pix_api_url
       PIX_CLIENT_ID    = var.pix_client_id
@@ -116,6 +116,31 @@ resource "google_cloudfunctions2_function" "ocr" {
         path    = local.pix_key_file
       }
     }
+
+    # Each tenant's own PSP (var.tenant_psps): the client secret its TENANTS psp names, and its
+    # certificate and key where that psp says they are.
+    dynamic "secret_environment_variables" {
+      for_each = local.tenant_psp_names
+      content {
+        key        = "${local.tenant_psp_env[secret_environment_variables.key]}_CLIENT_SECRET"
+        project_id = data.google_project.this.number
+        secret     = google_secret_manager_secret.tenant_psp_credentials["${secret_environment_variables.key}/client-secret"].secret_id
+        version    = google_secret_manager_secret_version.tenant_psp_credentials["${secret_environment_variables.key}/client-secret"].version
+      }
+    }
+
+    dynamic "secret_volumes" {
+      for_each = local.tenant_psp_mounts
+      content {
+        mount_path = secret_volumes.value.dir
+        project_id = data.google_project.this.number
+        secret     = google_secret_manager_secret.tenant_psp_credentials[secret_volumes.key].secret_id
+        versions {
+          version = google_secret_manager_secret_version.tenant_psp_credentials[secret_volumes.key].version
+          path    = secret_volumes.value.file
+        }
+      }
+    }
   }
 
   depends_on = [
@@ -126,6 +151,7 @@ resource "google_cloudfunctions2_function" "ocr" {
     google_secret_manager_secret_iam_member.ocr_pix_client_secret,
     google_secret_manager_secret_iam_member.ocr_pix_client_cert,
     google_secret_manager_secret_iam_member.ocr_pix_client_key,
+    google_secret_manager_secret_iam_member.ocr_tenant_psp_credentials,
   ]
 }
 
@@ -283,14 +309,14 @@ resource "google_cloudfunctions2_function" "upload" {
       )))
       # Webhooks: a job this function ends (inline fallback) queues its notification.
       NOTIFY_QUEUE_NAME = google_cloud_tasks_queue.notify.name
-      # Payment confirmation with the PSP (docs/psp.md): off while var.pix_api_url is empty.
+      # Payment confirmation with the PSP (docs/psp.md): off while var.pix_api_url and var.tenant_psps are empty.
       PIX_CONFIRMATION = local.pix_enabled ? "api_pix" : "none"
       PIX_API_URL      = var.pix_api_url
       PIX_CLIENT_ID    = var.pix_client_id
       PIX_CLIENT_CERT  = "${local.pix_cert_dir}/${local.pix_cert_file}"
       PIX_CLIENT_KEY   = "${local.pix_key_dir}/${local.pix_key_file}"
       # The PSP's webhook: behind a load balancer that terminates its mutual TLS (docs/psp.md).
-      PIX_WEBHOOK_CERT_HEADER = var.pix_webhook_cert_header
+      PIX_WEBHOOK_CERT_HEADER = local.pix_webhook_lb ? local.pix_webhook_cert_header : var.pix_webhook_cert_header
     }
 
     secret_environment_variables {
@@ -347,6 +373,41 @@ resource "google_cloudfunctions2_function" "upload" {
       secret     = google_secret_manager_secret.pix_webhook_secret.secret_id
       version    = google_secret_manager_secret_version.pix_webhook_secret.version
     }
+
+    # Each tenant's own PSP (var.tenant_psps): the client secret its TENANTS psp names, and its
+    # certificate and key where that psp says they are.
+    dynamic "secret_environment_variables" {
+      for_each = local.tenant_psp_names
+      content {
+        key        = "${local.tenant_psp_env[secret_environment_variables.key]}_CLIENT_SECRET"
+        project_id = data.google_project.this.number
+        secret     = google_secret_manager_secret.tenant_psp_credentials["${secret_environment_variables.key}/client-secret"].secret_id
+        version    = google_secret_manager_secret_version.tenant_psp_credentials["${secret_environment_variables.key}/client-secret"].version
+      }
+    }
+
+    dynamic "secret_volumes" {
+      for_each = local.tenant_psp_mounts
+      content {
+        mount_path = secret_volumes.value.dir
+        project_id = data.google_project.this.number
+        secret     = google_secret_manager_secret.tenant_psp_credentials[secret_volumes.key].secret_id
+        versions {
+          version = google_secret_manager_secret_version.tenant_psp_credentials[secret_volumes.key].version
+          path    = secret_volumes.value.file
+        }
+      }
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = local.tenant_psp_names
+      content {
+        key        = "${local.tenant_psp_env[secret_environment_variables.key]}_WEBHOOK_SECRET"
+        project_id = data.google_project.this.number
+        secret     = google_secret_manager_secret.tenant_psp_webhook_secret[secret_environment_variables.key].secret_id
+        version    = google_secret_manager_secret_version.tenant_psp_webhook_secret[secret_environment_variables.key].version
+      }
+    }
   }
 
   depends_on = [
@@ -359,5 +420,7 @@ resource "google_cloudfunctions2_function" "upload" {
     google_secret_manager_secret_iam_member.upload_pix_client_cert,
     google_secret_manager_secret_iam_member.upload_pix_client_key,
     google_secret_manager_secret_iam_member.upload_pix_webhook_secret,
+    google_secret_manager_secret_iam_member.upload_tenant_psp_credentials,
+    google_secret_manager_secret_iam_member.upload_tenant_psp_webhook_secret,
   ]
 }

@@ -336,3 +336,29 @@ resource "google_secret_manager_secret_iam_member" "upload_pix_webhook_secret" {
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.upload.member
 }
+
+# Each tenant's own PSP (var.tenant_psps): its credentials for the OCR and upload functions, its
+# webhook secret for the upload function alone.
+resource "google_secret_manager_secret_iam_member" "ocr_tenant_psp_credentials" {
+  for_each  = local.tenant_psp_credentials
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.tenant_psp_credentials[each.key].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.ocr.member
+}
+
+resource "google_secret_manager_secret_iam_member" "upload_tenant_psp_credentials" {
+  for_each  = local.tenant_psp_credentials
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.tenant_psp_credentials[each.key].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}
+
+resource "google_secret_manager_secret_iam_member" "upload_tenant_psp_webhook_secret" {
+  for_each  = local.tenant_psp_names
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.tenant_psp_webhook_secret[each.key].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.upload.member
+}

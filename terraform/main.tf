@@ -17,11 +17,34 @@ locals {
   # JOBS_COLLECTION: the collection the code reads and the composite index covers.
   jobs_collection = "jobs"
   # The PSP's credentials (terraform/secrets.tf), mounted as files where the functions read them.
-  pix_enabled   = var.pix_api_url != ""
+  pix_enabled   = var.pix_api_url != "" || length(local.tenant_psp_names) > 0
   pix_cert_dir  = "/secrets/pix-cert"
   pix_key_dir   = "/secrets/pix-key"
   pix_cert_file = "client.pem"
   pix_key_file  = "client-key.pem"
+
+  # Each tenant's own PSP (var.tenant_psps, docs/psp.md#one-psp-per-tenant). Its tenants' names are
+  # not secret (for_each needs them in the clear); its credentials are.
+  tenant_psp_names = nonsensitive(toset(keys(var.tenant_psps)))
+  # One Secret Manager secret per tenant and credential: "<tenant>/<kind>" -> where it goes.
+  tenant_psp_credentials = merge([for name in local.tenant_psp_names : {
+    "${name}/client-secret" = { tenant = name, kind = "client-secret", field = "client_secret", dir = "", file = "" }
+    "${name}/client-cert"   = { tenant = name, kind = "client-cert", field = "client_cert_pem", dir = "/secrets/pix-${name}-cert", file = local.pix_cert_file }
+    "${name}/client-key"    = { tenant = name, kind = "client-key", field = "client_key_pem", dir = "/secrets/pix-${name}-key", file = local.pix_key_file }
+  }]...)
+  tenant_psp_mounts = { for key, c in local.tenant_psp_credentials : key => c if c.dir != "" }
+  # The variables holding a tenant's secrets: PIX_<TENANT>_CLIENT_SECRET and _WEBHOOK_SECRET (its
+  # name in capitals, - as _), as its psp object in TENANTS names them.
+  tenant_psp_env = { for name in local.tenant_psp_names : name => "PIX_${upper(replace(name, "-", "_"))}" }
+  # The psp object Terraform writes into each such tenant's TENANTS entry (common/config.py TenantPsp).
+  tenant_psp_config = { for name in local.tenant_psp_names : name => {
+    api_url            = var.tenant_psps[name].api_url
+    client_id          = var.tenant_psps[name].client_id
+    client_secret_env  = "${local.tenant_psp_env[name]}_CLIENT_SECRET"
+    client_cert        = "/secrets/pix-${name}-cert/${local.pix_cert_file}"
+    client_key         = "/secrets/pix-${name}-key/${local.pix_key_file}"
+    webhook_secret_env = "${local.tenant_psp_env[name]}_WEBHOOK_SECRET"
+  } }
 
   # Each function's deterministic Cloud Run URL (https://SERVICE-PROJECT_NUMBER.REGION.run.app),
   # known before the function exists, so it can be used where the function's own `uri` would make

@@ -42,3 +42,8 @@ output "api_key_secret" {
   description = "The Secret Manager secret holding API_KEY_HASHES."
   value       = google_secret_manager_secret.api_key_hashes.id
 }
+
+output "pix_webhook_ip" {
+  description = "With pix_webhook_domain: the address its DNS A record must point at (the mTLS load balancer of the PSPs' webhook)."
+  value       = local.pix_webhook_lb ? google_compute_global_address.pix_webhook[0].address : null
+}

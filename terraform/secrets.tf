@@ -41,13 +41,20 @@ resource "google_secret_manager_secret" "tenants" {
 }
 
 resource "google_secret_manager_secret_version" "tenants" {
-  secret      = google_secret_manager_secret.tenants.id
-  secret_data = jsonencode(var.tenants)
+  secret = google_secret_manager_secret.tenants.id
+  # A tenant of var.tenant_psps gets its psp object (the API Pix, and the variables and files its
+  # credentials reach the functions as); the others psp = null: the pix_* PSP.
+  secret_data = jsonencode({ for name, t in var.tenants : name => merge(t, { psp = lookup(local.tenant_psp_config, name, null) }) })
 
   # A change makes a new version, and the functions a revision pinned to it: the old version goes
   # only after that, since instances of the running revision still read it when they start.
   lifecycle {
     create_before_destroy = true
+
+    precondition {
+      condition     = alltrue([for name in local.tenant_psp_names : contains(keys(var.tenants), name)])
+      error_message = "Every name of tenant_psps must be a tenant of var.tenants."
+    }
   }
 }
 
@@ -72,6 +79,57 @@ resource "google_secret_manager_secret_version" "webhook_secrets" {
 
   # A change makes a new version, and the functions a revision pinned to it: the old version goes
   # only after that, since instances of the running revision still read it when they start.
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# Each tenant's own PSP (var.tenant_psps): its OAuth2 client secret (PIX_<TENANT>_CLIENT_SECRET),
+# client certificate and key (mounted as files) for the OCR and upload functions, one secret each,
+# <prefix>-pix-<tenant>-client-secret, -client-cert, -client-key.
+resource "google_secret_manager_secret" "tenant_psp_credentials" {
+  for_each  = local.tenant_psp_credentials
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-pix-${each.value.tenant}-${each.value.kind}"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "tenant_psp_credentials" {
+  for_each    = local.tenant_psp_credentials
+  secret      = google_secret_manager_secret.tenant_psp_credentials[each.key].id
+  secret_data = var.tenant_psps[each.value.tenant][each.value.field]
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# Its webhook's path secret (PIX_<TENANT>_WEBHOOK_SECRET) for the upload function alone,
+# <prefix>-pix-<tenant>-webhook-secret. Unset is written as one space, which the code reads as none.
+resource "google_secret_manager_secret" "tenant_psp_webhook_secret" {
+  for_each  = local.tenant_psp_names
+  project   = var.project_id
+  secret_id = "${var.name_prefix}-pix-${each.key}-webhook-secret"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "tenant_psp_webhook_secret" {
+  for_each    = local.tenant_psp_names
+  secret      = google_secret_manager_secret.tenant_psp_webhook_secret[each.key].id
+  secret_data = var.tenant_psps[each.key].webhook_secret != "" ? var.tenant_psps[each.key].webhook_secret : " "
+
   lifecycle {
     create_before_destroy = true
   }

@@ -374,6 +374,52 @@ variable "pix_webhook_secret" {
   }
 }
 
+variable "tenant_psps" {
+  description = "Tenants' own PSPs (docs/psp.md#one-psp-per-tenant): a name of var.tenants -> its API Pix base URL, OAuth2 client id and secret, client certificate and key (PEM) and optionally its webhook's path secret. Each credential goes to a Secret Manager secret of its own (<prefix>-pix-<tenant>-<kind>); the tenant's TENANTS entry gets the psp object naming them. Tenants not listed use the pix_* PSP."
+  type = map(object({
+    api_url         = string
+    client_id       = string
+    client_secret   = string
+    client_cert_pem = string
+    client_key_pem  = string
+    webhook_secret  = optional(string, "")
+  }))
+  default   = {}
+  sensitive = true
+
+  validation {
+    condition     = alltrue([for name, p in var.tenant_psps : can(regex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", name)) && startswith(p.api_url, "https://") && p.client_id != "" && p.client_secret != "" && p.client_cert_pem != "" && p.client_key_pem != "" && (p.webhook_secret == "" || length(p.webhook_secret) >= 16)])
+    error_message = "Each tenant_psps entry is named like a tenant and needs an https:// api_url, a client_id, a client_secret, a client_cert_pem and a client_key_pem; a webhook_secret is empty or at least 16 characters."
+  }
+
+  validation {
+    condition     = length(distinct([for name in keys(var.tenant_psps) : upper(replace(name, "-", "_"))])) == length(var.tenant_psps)
+    error_message = "Two tenant_psps names differ only in case or in - versus _: their PIX_<TENANT>_* variables would be the same."
+  }
+}
+
+variable "pix_webhook_domain" {
+  description = "The domain (a DNS name you control) of an external Application Load Balancer terminating the PSPs' mutual TLS in front of the upload function for their webhook (terraform/webhook_lb.tf); register https://<domain>/pix-webhook/<secret> with each PSP. Empty: no load balancer."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.pix_webhook_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.pix_webhook_domain))
+    error_message = "pix_webhook_domain must be empty or a lowercase DNS name such as pix-webhook.example.com."
+  }
+}
+
+variable "pix_webhook_ca_pems" {
+  description = "With pix_webhook_domain: the CA certificates (PEM) that sign the PSPs' client certificates for their calls to the webhook (ask each bank for its webhook's CA chain); only connections with a certificate chaining to one reach the function."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for pem in var.pix_webhook_ca_pems : strcontains(pem, "-----BEGIN CERTIFICATE-----")])
+    error_message = "Each pix_webhook_ca_pems entry must be a PEM certificate."
+  }
+}
+
 variable "pix_webhook_cert_header" {
   description = "Header your mTLS-terminating load balancer sets to true when the PSP's client certificate verified (PIX_WEBHOOK_CERT_HEADER); pushes without it are refused."
   type        = string

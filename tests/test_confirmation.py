@@ -436,3 +436,191 @@ def test_register_webhook_from_the_command_line(psp, monkeypatch, capsys):
     assert confirmation.main(["register-webhook", "+5511999998888", url]) == 0
     assert psp.webhooks == {"+5511999998888": url}
     assert url + "/pix" in capsys.readouterr().out
+
+
+# --- one PSP per tenant: TENANTS `psp`, each with its own credentials, token and webhook secret -----
+DIGEST_ACME, DIGEST_BETA, DIGEST_GAMMA = ("a" * 64, "b" * 64, "c" * 64)
+SECRET_ACME, SECRET_BETA = "push-secret-of-acme-0123", "push-secret-of-beta-0123"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulator)])
+def store_env(request) -> dict:
+    """The job store: the test's SQLite file, or the Firestore emulator (emptied)."""
+    return request.getfixturevalue("firestore_env") if request.param == "firestore" else {}
+
+
+@pytest.fixture
+def banks(tmp_path, psp):
+    """Two more fake PSPs, each its own bank (its own CA, certificates and OAuth2 client): acme's
+    has received the samples' Pix, beta's none. `psp` (the fixture) is the PIX_* configuration."""
+    acme = fakepsp.FakePsp(str(tmp_path / "bank-acme"), client_id="acme-at-bank-a").start()
+    beta = fakepsp.FakePsp(str(tmp_path / "bank-beta"), client_id="beta-at-bank-b", seed=False).start()
+    yield acme, beta
+    acme.stop()
+    beta.stop()
+
+
+def tenants_env(psp, acme, beta) -> dict[str, str]:
+    """acme and beta with PSPs of their own (secrets in variables), gamma on the PIX_* one."""
+    table = {
+        "acme": {"api_key_hashes": [DIGEST_ACME], "psp": acme.tenant_psp("PIX_ACME_SECRET", "PIX_ACME_WEBHOOK")},
+        "beta": {"api_key_hashes": [DIGEST_BETA], "psp": beta.tenant_psp("PIX_BETA_SECRET", "PIX_BETA_WEBHOOK")},
+        "gamma": {"api_key_hashes": [DIGEST_GAMMA]},
+    }
+    return {
+        **psp.env(),
+        "TENANTS": json.dumps(table),
+        "PIX_ACME_SECRET": acme.client_secret,
+        "PIX_ACME_WEBHOOK": SECRET_ACME,
+        "PIX_BETA_SECRET": beta.client_secret,
+        "PIX_BETA_WEBHOOK": SECRET_BETA,
+        "PIX_WEBHOOK_SECRET": SECRET,
+    }
+
+
+def test_a_tenants_psp_takes_its_secrets_from_the_variables_it_names(tmp_path):
+    acme = fakepsp.FakePsp(str(tmp_path / "acme"), client_id="acme-client")  # never started: its files
+    table = {"acme": {"api_key_hashes": [DIGEST_ACME], "psp": acme.tenant_psp("PIX_ACME_SECRET")}}
+    env = {"PIX_CONFIRMATION": "api_pix", "TENANTS": json.dumps(table), "PIX_ACME_SECRET": "the-secret-of-acme"}
+    settings = config.from_env(env)  # no PIX_API_URL: tenants without a psp of their own are not confirmed
+    own = tenants.own_psp(settings, "acme")
+    assert (own.client_id, own.client_secret, own.token_endpoint) == (
+        "acme-client",
+        "the-secret-of-acme",
+        acme.url + "/oauth/token",
+    )
+    assert "the-secret-of-acme" not in repr(settings)
+    assert tenants.own_psp(settings, "other") is None and tenants.psp_owner(settings, "other") == tenants.SHARED_PSP
+    assert tenants.psp_owner(settings, "acme") == "acme"
+    app = services.Services(settings)
+    assert app.psp is None  # PIX_API_URL unset
+    assert confirmation.psp_for(app, {"tenant": "other"}) is None  # no PIX_* configuration: none
+    assert confirmation.psp_for(app, {"tenant": "acme"}) is app.psp_of("acme")  # built once
+    with pytest.raises(config.ConfigError, match="PIX_ACME_SECRET, which is not set"):
+        config.from_env({**env, "PIX_ACME_SECRET": ""})
+
+
+@pytest.mark.parametrize(
+    ("psp", "message"),
+    [
+        ({"client_secret": "inline-secret-value"}, "client_secret does not go in TENANTS"),
+        ({"webhook_secret": "inline-secret-value"}, "webhook_secret does not go in TENANTS"),
+        ({"client_secret_env": ""}, "needs client_secret_env"),
+        ({"client_secret_env": "not a variable"}, "must name an environment variable"),
+        ({"api_url": "http://bank.example"}, "api_url must be the https://"),
+        ({"client_id": ""}, "needs client_id"),
+        ({"client_key": ""}, "client_cert and client_key go together"),
+        ({"webhook_secret_env": "SHORT"}, "at least 16 characters"),
+        ({"webhook_secret_env": "SHARED"}, "secrets of their own"),
+        ({"colour": "blue"}, "unknown \\['colour'\\]"),
+        ({"client_id": 7}, "every field is a string"),
+    ],
+)
+def test_a_bad_tenant_psp_is_refused_at_start_without_echoing_a_value(psp, message):
+    good = {
+        "api_url": "https://bank.example/api/v2",
+        "client_id": "id",
+        "client_secret_env": "SECRET",
+        "client_cert": "c.pem",
+        "client_key": "k.pem",
+    }
+    env = {
+        "PIX_CONFIRMATION": "api_pix",
+        "TENANTS": json.dumps({"acme": {"api_key_hashes": [DIGEST_ACME], "psp": {**good, **psp}}}),
+        "SECRET": "the-client-secret-value",
+        "SHORT": "short",
+        "SHARED": SECRET,
+        "PIX_WEBHOOK_SECRET": SECRET,
+    }
+    with pytest.raises(config.ConfigError, match=message) as refused:
+        config.from_env(env)
+    assert "the-client-secret-value" not in str(refused.value)
+    assert "inline-secret-value" not in str(refused.value) and SECRET not in str(refused.value)
+
+
+def test_each_tenant_is_asked_of_its_own_psp_with_its_own_token(make_client, psp, banks, sample):
+    acme, beta = banks
+    ocr = make_client("ocr", **tenants_env(psp, acme, beta))
+    app = services.get()
+    e2eid = sample["receipt"].transaction_id
+    jobs = {tenant: queue_file(sample["pdf"], "application/pdf", tenant=tenant) for tenant in ("acme", "beta", "gamma")}
+    payments = {
+        tenant: ocr.post("/", json={"job_id": doc["job_id"]}).get_json()["result"]["data"]["validacao_pagamento"]
+        for tenant, doc in jobs.items()
+    }
+    assert payments["acme"]["confirmed"] is True  # acme's bank received it
+    assert payments["beta"]["confirmed"] is False  # beta's bank never did: the same id is not beta's payment
+    assert payments["gamma"]["confirmed"] is True  # gamma is on the PIX_* configuration
+    for bank in (acme, beta, psp):  # each job asked of its own tenant's bank, once, with one token
+        assert [r["path"] for r in bank.requests] == ["/oauth/token", f"/pix/{e2eid}"]
+        assert bank.tokens_issued == 1
+    adapters = [app.psp_of("acme"), app.psp_of("beta"), app.psp]
+    assert len({id(a) for a in adapters}) == 3 and [a.tokens_fetched for a in adapters] == [1, 1, 1]
+    again = queue_file(receipts.render_pdf(receipts.sample_receipt(1, "nubank"), "nubank"), "application/pdf", "acme")
+    ocr.post("/", json={"job_id": again["job_id"]})
+    assert acme.tokens_issued == 1 and app.psp_of("acme").tokens_fetched == 1  # acme's token reused
+    assert beta.tokens_issued == 1 and psp.tokens_issued == 1  # and nobody else's fetched or used
+
+
+def test_a_tenants_push_confirms_only_its_own_jobs(make_client, psp, banks, store_env):
+    acme, beta = banks
+    env = {**store_env, **tenants_env(psp, acme, beta)}
+    ocr = make_client("ocr", **env)
+    upload = make_client("upload", **env)
+    app = services.get()
+    receipt = receipts.sample_receipt(0, "inter")  # the Pix no bank has received yet
+    pdf = receipts.render_pdf(receipt, "inter")
+    jobs = {tenant: queue_file(pdf, "application/pdf", tenant=tenant)["job_id"] for tenant in ("acme", "beta", "gamma")}
+    for job_id in jobs.values():
+        assert (
+            ocr.post("/", json={"job_id": job_id}).get_json()["result"]["data"]["validacao_pagamento"]["confirmed"]
+            is False
+        )
+
+    def confirmed() -> dict:
+        return {t: app.jobs.get(i)["result"]["data"]["validacao_pagamento"]["confirmed"] for t, i in jobs.items()}
+
+    pix = fakepsp.pix_of(receipt)
+    answer = upload.post(f"/pix-webhook/{SECRET_ACME}/pix", json={"pix": [pix]})  # acme's bank pushes it
+    assert (answer.status_code, answer.get_json()) == (200, {"received": 1, "confirmed": 1})
+    assert confirmed() == {"acme": True, "beta": False, "gamma": False}
+    assert app.jobs.get_pix(receipt.transaction_id, tenant="acme") == pix  # kept as acme's
+    assert app.jobs.get_pix(receipt.transaction_id, tenant="beta") is None
+    assert app.jobs.get_pix(receipt.transaction_id) is None  # not the PIX_* configuration's either
+
+    answer = upload.post(f"/pix-webhook/{SECRET}/pix", json={"pix": [pix]})  # the PIX_* one: gamma's
+    assert answer.get_json() == {"received": 1, "confirmed": 1}
+    assert confirmed() == {"acme": True, "beta": False, "gamma": True}
+    answer = upload.post(f"/pix-webhook/{SECRET_BETA}/pix", json={"pix": [pix]})
+    assert answer.get_json() == {"received": 1, "confirmed": 1} and set(confirmed().values()) == {True}
+
+
+def test_a_pix_pushed_by_one_tenants_psp_before_the_upload_is_only_that_tenants(make_client, psp, banks, store_env):
+    acme, beta = banks
+    env = {**store_env, **tenants_env(psp, acme, beta)}
+    upload = make_client("upload", **env)
+    receipt = receipts.sample_receipt(0, "inter")
+    assert upload.post(f"/pix-webhook/{SECRET_ACME}/pix", json={"pix": [fakepsp.pix_of(receipt)]}).status_code == 200
+    ocr = make_client("ocr", **env)
+    pdf = receipts.render_pdf(receipt, "inter")
+    found = {}
+    for tenant in ("acme", "beta"):
+        doc = queue_file(pdf, "application/pdf", tenant=tenant)
+        found[tenant] = ocr.post("/", json={"job_id": doc["job_id"]}).get_json()["result"]["data"][
+            "validacao_pagamento"
+        ]
+    assert (found["acme"]["confirmed"], found["acme"]["found_by"]) == (True, "pushed")
+    assert not [r for r in acme.requests if r["path"].startswith("/pix/")]  # confirmed without asking
+    assert found["beta"]["confirmed"] is False  # acme's push is not news for beta: beta's bank is asked
+    assert [r["path"] for r in beta.requests] == ["/oauth/token", f"/pix/{receipt.transaction_id}"]
+
+
+def test_register_webhook_for_a_tenants_own_psp(psp, banks, monkeypatch, capsys):
+    acme, beta = banks
+    for name, value in tenants_env(psp, acme, beta).items():
+        monkeypatch.setenv(name, value)
+    url = "https://front.example/pix-webhook/" + SECRET_ACME
+    assert confirmation.main(["register-webhook", "--tenant", "acme", "+5511999998888", url]) == 0
+    assert acme.webhooks == {"+5511999998888": url} and psp.webhooks == {} and beta.webhooks == {}
+    assert confirmation.main(["register-webhook", "--tenant", "gamma", "+5511999998888", url]) == 1
+    assert "no tenant 'gamma' with a psp" in capsys.readouterr().err

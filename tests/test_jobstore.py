@@ -1,5 +1,6 @@
 """One contract, every job store adapter: SQLite and Firestore (Google's emulator)."""
 
+import json
 import threading
 import time
 from datetime import datetime, timedelta
@@ -453,6 +454,37 @@ def test_a_pushed_pix_is_kept_by_its_end_to_end_id(store):
     first = store.record_transaction(E2E, "a" * 32, "P-1", "2026-01-01T00:00:00.000+00:00")
     other = store.record_transaction(E2E, "b" * 32, None, "2026-01-01T00:00:00.000+00:00", tenant="acme")
     assert sorted(store.transactions(E2E), key=lambda r: r["job_id"]) == [first, other]  # each tenant's
+
+
+def test_pushed_pix_are_kept_by_the_psp_that_pushed_them(store):
+    """(tenant, end-to-end id): a tenant's own PSP's pushes are its alone, the PIX_* one's shared."""
+    pix = {"endToEndId": E2E, "valor": "10.00", "horario": "2026-01-01T00:00:00.000Z"}
+    store.record_pix(E2E, pix, "2026-01-01T00:00:01.000+00:00", tenant="acme")
+    assert store.get_pix(E2E, tenant="acme") == pix
+    assert store.get_pix(E2E) is None and store.get_pix(E2E, tenant="beta") is None
+    store.record_pix(E2E, {**pix, "valor": "12.00"}, "2026-01-01T00:00:02.000+00:00")  # the PIX_* one's
+    assert store.get_pix(E2E)["valor"] == "12.00" and store.get_pix(E2E, tenant="acme") == pix
+    acme = store.record_transaction(E2E, "a" * 32, None, "2026-01-01T00:00:00.000+00:00", tenant="acme")
+    beta = store.record_transaction(E2E, "b" * 32, None, "2026-01-01T00:00:00.000+00:00", tenant="beta")
+    assert store.transactions(E2E, tenant="acme") == [acme] and store.transactions(E2E, tenant="beta") == [beta]
+    assert store.transactions(E2E, tenant="gamma") == [] and len(store.transactions(E2E)) == 2
+
+
+def test_pushed_pix_from_before_per_tenant_psps_are_the_shared_configurations(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "old.sqlite3")
+    pix = {"endToEndId": E2E, "valor": "10.00", "horario": "2026-01-01T00:00:00.000Z"}
+    with sqlite3.connect(path) as db:  # the table as it was: keyed by the id alone
+        db.execute(
+            "CREATE TABLE pix_received (e2eid TEXT PRIMARY KEY, pix TEXT NOT NULL,"
+            " received_at TEXT NOT NULL, expires_at TEXT)"
+        )
+        db.execute("INSERT INTO pix_received VALUES (?,?,?,?)", (E2E, json.dumps(pix), "2026-01-01T00:00:01", None))
+    store = jobstore.SqliteJobStore(path)
+    assert store.get_pix(E2E) == pix and store.get_pix(E2E, tenant="acme") is None
+    store.record_pix(E2E, pix, "2026-01-01T00:00:02.000+00:00", tenant="acme")
+    assert store.get_pix(E2E, tenant="acme") == pix
 
 
 def test_a_pushed_pix_expires_like_a_job(store):

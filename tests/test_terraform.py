@@ -54,6 +54,10 @@ IAM_ALLOWLIST = {
         for secret in ("pix_client_secret", "pix_client_cert", "pix_client_key")
     ),
     ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.pix_webhook_secret"),
+    # Each tenant's own PSP (var.tenant_psps): its credentials, its webhook's path secret.
+    ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenant_psp_credentials"),
+    ("ocr", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenant_psp_credentials"),
+    ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenant_psp_webhook_secret"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.api_key_hashes"),
     ("upload", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
     ("status", "roles/secretmanager.secretAccessor", "google_secret_manager_secret.tenants"),
@@ -237,7 +241,7 @@ def grants(tf: dict, counted: bool = False) -> list[tuple[str, str, str]]:
             if attribute == "project":
                 target = "project" if target == "${var.project_id}" else target
             else:
-                ref = re.search(r"(google_\w+)\.(\w+)\.", target)
+                ref = re.search(r"(google_\w+)\.(\w+)(?:\[[^\]]*\])?\.", target)  # a for_each one's too
                 target = f"{ref.group(1)}.{ref.group(2)}" if ref else target
             grant = (sa.group(1) if sa else body["member"], body["role"], target)
             found.append((*grant, body.get("count")) if counted else grant)
@@ -840,3 +844,128 @@ def test_the_psps_credentials_reach_the_functions_only_from_secret_manager(tf):
         assert refers_to(mounts[files["PIX_CLIENT_KEY"]], "google_secret_manager_secret.pix_client_key.secret_id")
     assert "secret_volumes" not in function(tf, "status")["service_config"][0]
     assert "PIX_WEBHOOK_SECRET" not in function_env(tf, "ocr")
+
+
+def dynamic_blocks(service: dict, name: str) -> list[dict]:
+    """The generators of `dynamic "NAME"` in a parsed block (for_each and content)."""
+    found = []
+    for item in service.get("dynamic", []):
+        generator = item.get(name)
+        if generator is not None:
+            found.append(generator[0] if isinstance(generator, list) else generator)
+    return found
+
+
+def test_each_tenants_psp_reaches_the_functions_only_from_secret_manager(tf):
+    """var.tenant_psps: per tenant, the client secret is a secret environment variable named as
+    the tenant's psp object in TENANTS names it, the certificate and key are Secret Manager
+    volumes at the files it names, the webhook secret reaches the upload function alone, and the
+    psp object Terraform writes is one common/config.py accepts."""
+    assert tf["variable"]["tenant_psps"].get("sensitive") is True
+    locals_ = {name: re.sub(r"\s+", "", str(value)) for name, value in tf["locals"].items()}  # spacing aside
+
+    def code(text: str) -> str:
+        return re.sub(r"\s+", "", text)
+
+    assert locals_["tenant_psp_env"] == code(
+        '${{ for name in local.tenant_psp_names : name => "PIX_${upper(replace(name, "-", "_"))}" }}'
+    )
+    psp = locals_["tenant_psp_config"]
+    assert (
+        "${local.tenant_psp_env[name]}_CLIENT_SECRET" in psp and "${local.tenant_psp_env[name]}_WEBHOOK_SECRET" in psp
+    )
+    assert (
+        "/secrets/pix-${name}-cert/${local.pix_cert_file}" in psp
+        and "/secrets/pix-${name}-key/${local.pix_key_file}" in psp
+    )
+    credentials = locals_["tenant_psp_credentials"]
+    assert code('"/secrets/pix-${name}-cert", file = local.pix_cert_file') in credentials
+    assert code('"/secrets/pix-${name}-key", file = local.pix_key_file') in credentials
+    tenants_secret = code(tf["resource"]["google_secret_manager_secret_version"]["tenants"]["secret_data"])
+    assert code("lookup(local.tenant_psp_config, name, null)") in tenants_secret
+    for fn in ("upload", "ocr"):
+        service = function(tf, fn)["service_config"][0]
+        envs = {
+            g["content"][0]["key"]: g["content"][0]["secret"]
+            for g in dynamic_blocks(service, "secret_environment_variables")
+        }
+        expected = {"${local.tenant_psp_env[secret_environment_variables.key]}_CLIENT_SECRET"}
+        if fn == "upload":
+            expected.add("${local.tenant_psp_env[secret_environment_variables.key]}_WEBHOOK_SECRET")
+        assert set(envs) == expected, fn
+        assert refers_to(
+            envs["${local.tenant_psp_env[secret_environment_variables.key]}_CLIENT_SECRET"],
+            "google_secret_manager_secret.tenant_psp_credentials",
+        )
+        [volumes] = dynamic_blocks(service, "secret_volumes")
+        assert volumes["for_each"] == "${local.tenant_psp_mounts}"
+        content = volumes["content"][0]
+        assert (content["mount_path"], content["versions"][0]["path"]) == (
+            "${secret_volumes.value.dir}",
+            "${secret_volumes.value.file}",
+        )
+        assert refers_to(content["secret"], "google_secret_manager_secret.tenant_psp_credentials")
+        assert not any(refers_to(v, "var.tenant_psps") for v in service["environment_variables"].values())
+    assert dynamic_blocks(function(tf, "status")["service_config"][0], "secret_environment_variables") == []
+    # What those names come to for a tenant "acme-pay", as common/config.py reads it.
+    table = {
+        "acme-pay": {
+            "api_key_hashes": ["0" * 64],
+            "psp": {
+                "api_url": "https://pix.bank.example/api/v2",
+                "client_id": "id",
+                "client_secret_env": "PIX_ACME_PAY_CLIENT_SECRET",
+                "client_cert": "/secrets/pix-acme-pay-cert/client.pem",
+                "client_key": "/secrets/pix-acme-pay-key/client-key.pem",
+                "webhook_secret_env": "PIX_ACME_PAY_WEBHOOK_SECRET",
+            },
+        },
+        "other": {"api_key_hashes": ["1" * 64], "psp": None},
+    }
+    env = {"PIX_CONFIRMATION": "api_pix", "TENANTS": json.dumps(table), "PIX_ACME_PAY_CLIENT_SECRET": "s3cr3t"}
+    for fn_env in ({}, {"PIX_ACME_PAY_WEBHOOK_SECRET": "w" * 16}):  # the OCR function has no webhook secret
+        settings = config.from_env({**env, **fn_env})
+        [acme, other] = settings.tenants
+        assert acme.psp.client_secret == "s3cr3t" and other.psp is None
+        assert acme.psp.webhook_secret == fn_env.get("PIX_ACME_PAY_WEBHOOK_SECRET", "")
+
+
+def test_the_webhooks_load_balancer_refuses_a_psp_without_a_verified_certificate(tf):
+    """terraform/webhook_lb.tf, on with var.pix_webhook_domain: mutual TLS (REJECT_INVALID against
+    a trust config of the PSPs' CAs) on the HTTPS proxy in front of the upload function, and the
+    header the function checks (PIX_WEBHOOK_CERT_HEADER) set by the backend from the verdict."""
+    resources = tf["resource"]
+    assert tf["locals"]["pix_webhook_lb"] == '${var.pix_webhook_domain != ""}'
+    for rtype in (
+        "google_compute_global_address",
+        "google_compute_managed_ssl_certificate",
+        "google_certificate_manager_trust_config",
+        "google_network_security_server_tls_policy",
+        "google_compute_region_network_endpoint_group",
+        "google_compute_backend_service",
+        "google_compute_url_map",
+        "google_compute_target_https_proxy",
+        "google_compute_ssl_policy",
+        "google_compute_global_forwarding_rule",
+    ):
+        assert resources[rtype]["pix_webhook"]["count"] == "${local.pix_webhook_lb_count}", rtype
+    policy = resources["google_network_security_server_tls_policy"]["pix_webhook"]["mtls_policy"][0]
+    assert policy["client_validation_mode"] == "REJECT_INVALID"
+    assert refers_to(policy["client_validation_trust_config"], "google_certificate_manager_trust_config.pix_webhook")
+    [anchors] = dynamic_blocks(
+        resources["google_certificate_manager_trust_config"]["pix_webhook"]["trust_stores"][0], "trust_anchors"
+    )
+    assert anchors["for_each"] == "${var.pix_webhook_ca_pems}"
+    proxy = resources["google_compute_target_https_proxy"]["pix_webhook"]
+    assert refers_to(proxy["server_tls_policy"], "google_network_security_server_tls_policy.pix_webhook")
+    neg = resources["google_compute_region_network_endpoint_group"]["pix_webhook"]
+    assert neg["network_endpoint_type"] == "SERVERLESS"
+    assert refers_to(neg["cloud_run"][0]["service"], "google_cloudfunctions2_function.upload.name")
+    backend = resources["google_compute_backend_service"]["pix_webhook"]
+    assert backend["custom_request_headers"] == ["${local.pix_webhook_cert_header}: {client_cert_chain_verified}"]
+    assert function_env(tf, "upload")["PIX_WEBHOOK_CERT_HEADER"] == (
+        "${local.pix_webhook_lb ? local.pix_webhook_cert_header : var.pix_webhook_cert_header}"
+    )
+    header = tf["locals"]["pix_webhook_cert_header"]
+    settings = config.from_env({"PIX_WEBHOOK_CERT_HEADER": header})
+    assert settings.pix_webhook_cert_header == "X-Client-Cert-Chain-Verified"

@@ -149,6 +149,35 @@ def test_a_reference_to_something_not_declared_is_refused(tmp_path):
     ]
 
 
+def test_dynamic_blocks_are_checked_as_the_blocks_they_make(tmp_path, provider_schema):
+    """The tenants' PSP credentials are `dynamic` secret_environment_variables and secret_volumes:
+    their content is checked against the schema like a written block, and their iterator is a
+    reference only inside them."""
+    broken = broken_copy(
+        tmp_path,
+        {
+            "functions.tf": [
+                ("        mount_path = secret_volumes.value.dir", "        mount_pth = secret_volumes.value.dir"),
+                (
+                    "          path    = secret_volumes.value.file",
+                    "          path    = secret_environment_variables.value",
+                ),
+            ]
+        },
+    )
+    config = terraform_check.Config(broken)
+    assert terraform_check.schema_problems(config, provider_schema) == [
+        "google_cloudfunctions2_function.ocr: service_config: secret_volumes: mount_pth: "
+        "google_cloudfunctions2_function.service_config.secret_volumes has no such argument or block "
+        "in the provider's schema",
+        "google_cloudfunctions2_function.ocr: service_config: secret_volumes: the required argument mount_path "
+        "is missing",
+    ]
+    assert terraform_check.reference_problems(config) == [
+        "google_cloudfunctions2_function.ocr: secret_environment_variables.value: no such resource"
+    ]
+
+
 def test_provider_schema_refuses_reading_an_attribute_a_resource_does_not_have(tmp_path, provider_schema):
     broken = broken_copy(
         tmp_path, {"functions.tf": [("google_service_account.invoker.email", "google_service_account.invoker.emial")]}

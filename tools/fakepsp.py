@@ -15,13 +15,15 @@ describes it, for the tests and the local stack.
   answer 503), `receive(pix)` (a Pix arrives: recorded and pushed), `requests` and `responses`
   (every exchange, to check them against the spec), `callbacks` (every push and its answer).
 
-    python -m tools.fakepsp serve --state-dir var/fakepsp [--port P]
+    python -m tools.fakepsp serve --state-dir var/fakepsp [--port P] [--client-id ID] [--empty]
     python -m tools.fakepsp arrive --state-dir var/fakepsp [--layout inter] [--seed 0]
 
-`serve` writes `env.json` (the PIX_* settings that point the pipeline at it) into the state dir
-and serves until stopped. `arrive` makes the Pix of a generated receipt (by default the unpaid
-sample's) arrive at the running fake, which pushes it to the webhook registered for its key
-(`POST /_fake/pix`, not part of the spec, behind the same mTLS and token).
+Each instance is a bank of its own (its own CA, certificates and client secret): two of them, one
+`--empty` or with another `--client-id`, are two tenants' PSPs. `serve` writes `env.json` (the
+PIX_* settings that point the pipeline at it) into the state dir and serves until stopped.
+`arrive` makes the Pix of a generated receipt (by default the unpaid sample's) arrive at the
+running fake, which pushes it to the webhook registered for its key (`POST /_fake/pix`, not part
+of the spec, behind the same mTLS and token).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ _MASKS = "•*●·xX∙…"
 
 
 # --- certificates --------------------------------------------------------------------------------
-def _write_pki(directory: str) -> dict[str, str]:
+def _write_pki(directory: str, client_id: str = CLIENT_ID) -> dict[str, str]:
     """A CA, a server certificate (127.0.0.1, localhost) and a client certificate, as PEM files."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -115,7 +117,7 @@ def _write_pki(directory: str) -> dict[str, str]:
         ExtendedKeyUsageOID.SERVER_AUTH,
         [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
-    client_key, client = leaf(CLIENT_ID, ExtendedKeyUsageOID.CLIENT_AUTH)
+    client_key, client = leaf(client_id, ExtendedKeyUsageOID.CLIENT_AUTH)
     pem = serialization.Encoding.PEM
     return {
         "ca": save("ca.pem", ca.public_bytes(pem)),
@@ -188,9 +190,11 @@ class FakePsp:
         port: int = 0,
         token_lifetime: int = 3600,
         seed: bool = True,
+        client_id: str = CLIENT_ID,
     ):
         self.state_dir = state_dir
-        self.files = _write_pki(os.path.join(state_dir, "pki"))
+        self.client_id = client_id  # two fakes with their own ids are two banks with their own clients
+        self.files = _write_pki(os.path.join(state_dir, "pki"), client_id)
         self.client_secret = secrets.token_urlsafe(24)
         self.token_lifetime = token_lifetime
         self.pix: dict[str, dict] = {p["endToEndId"]: p for p in (sample_pix() if seed else [])}
@@ -222,12 +226,25 @@ class FakePsp:
         return {
             "PIX_CONFIRMATION": "api_pix",
             "PIX_API_URL": self.url,
-            "PIX_CLIENT_ID": CLIENT_ID,
+            "PIX_CLIENT_ID": self.client_id,
             "PIX_CLIENT_SECRET": self.client_secret,
             "PIX_CLIENT_CERT": self.files["client_cert"],
             "PIX_CLIENT_KEY": self.files["client_key"],
             "PIX_CA_BUNDLE": self.files["ca"],
         }
+
+    def tenant_psp(self, secret_variable: str, webhook_secret_variable: str = "") -> dict:
+        """This PSP as a tenant's own `psp` in TENANTS; its client secret goes in the environment
+        variable `secret_variable` (see `env`), never in TENANTS."""
+        psp = {
+            "api_url": self.url,
+            "client_id": self.client_id,
+            "client_secret_env": secret_variable,
+            "client_cert": self.files["client_cert"],
+            "client_key": self.files["client_key"],
+            "ca_bundle": self.files["ca"],
+        }
+        return {**psp, "webhook_secret_env": webhook_secret_variable} if webhook_secret_variable else psp
 
     def start(self) -> FakePsp:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fakepsp", daemon=True)
@@ -312,7 +329,7 @@ class FakePsp:
             client_id, secret = "", ""
         if form.get("grant_type") != ["client_credentials"]:
             return 400, {"error": "unsupported_grant_type"}, ""
-        if client_id != CLIENT_ID or not secrets.compare_digest(secret, self.client_secret):
+        if client_id != self.client_id or not secrets.compare_digest(secret, self.client_secret):
             return 401, {"error": "invalid_client"}, ""
         token = secrets.token_urlsafe(32)
         with self._lock:
@@ -430,11 +447,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--layout", default="inter", help="arrive: the receipt's layout (tools/receipts.py)")
     parser.add_argument("--seed", type=int, default=0, help="arrive: the receipt's seed")
+    parser.add_argument("--client-id", default=CLIENT_ID, help="serve: the OAuth2 client it issued (another bank)")
+    parser.add_argument("--empty", action="store_true", help="serve: no Pix received yet (not the samples')")
     args = parser.parse_args(argv)
     if args.command == "arrive":
         print(json.dumps(arrive(args.state_dir, args.layout, args.seed), indent=2, ensure_ascii=False))
         return 0
-    psp = FakePsp(args.state_dir, port=args.port).start()
+    psp = FakePsp(args.state_dir, port=args.port, seed=not args.empty, client_id=args.client_id).start()
     env_path = os.path.join(args.state_dir, "env.json")
     fd = os.open(env_path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
     with os.fdopen(fd, "w") as f:

@@ -263,6 +263,23 @@ def _is_block(value) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and v.get("__is_block__") for v in value)
 
 
+def _dynamic_blocks(value) -> list[tuple[str, dict]] | None:
+    """(NAME, generator) of each `dynamic "NAME" { for_each = ... content { ... } }` of a block's
+    `dynamic` value, None when it is not one. python-hcl2 gives a list of {NAME: generator}, the
+    generator a block (a dict) or, in some versions, a list of one."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        return None
+    found = []
+    for item in value:
+        for label, generator in _labels(item):
+            if isinstance(generator, list) and len(generator) == 1:
+                generator = generator[0]
+            if not (isinstance(generator, dict) and generator.get("__is_block__")):
+                return None
+            found.append((label, generator))
+    return found
+
+
 # --- references ---------------------------------------------------------------------------------------
 
 
@@ -335,10 +352,9 @@ def _strings(value, iterators: frozenset = frozenset()):
             yield from _strings(item, iterators)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if key == "dynamic" and _is_block(item):
-                for dynamic in item:
-                    for label, body in _labels(dynamic):
-                        yield from _strings(body, iterators | {body.get("iterator") or label})
+            if key == "dynamic" and _dynamic_blocks(item) is not None:
+                for label, body in _dynamic_blocks(item) or []:
+                    yield from _strings(body, iterators | {body.get("iterator") or label})
             elif key != "__is_block__":
                 yield from _strings(item, iterators)
 
@@ -444,10 +460,10 @@ def _block_problems(
     meta = meta if meta is not None else (META_ARGUMENTS if top else set())
     problems = []
     written = dict(_labels(body))
-    if _is_block(written.get("dynamic")) and "dynamic" not in arguments:
-        for dynamic in written.pop("dynamic"):  # dynamic "NAME" { content { ... } }: NAME blocks
-            for label, generator in _labels(dynamic):
-                written.setdefault(label, []).extend(generator.get("content", []))
+    if _dynamic_blocks(written.get("dynamic")) is not None and "dynamic" not in arguments:
+        # dynamic "NAME" { content { ... } }: NAME blocks, after the ones written out
+        for label, generator in _dynamic_blocks(written.pop("dynamic")) or []:
+            written[label] = [*written.get(label, []), *generator.get("content", [])]
     for key, value in written.items():
         here, allowed_path = f"{where}: {key}", f"{path}.{key}"
         if key in meta:
