@@ -303,7 +303,7 @@ def apply(pix: dict | None, how: str, data: dict, settings, receiver=None) -> di
         mismatches.append({"field": "chave", "expected": list(keys), "psp": pix["chave"]})
     if mismatches:
         extraction.flag(data, "payment_mismatch")
-    for reason in ("payment_not_found", "payment_mismatch"):
+    for reason in job.PAYMENT_REASONS:
         if reason in data["review_reasons"] and not (reason == "payment_mismatch" and mismatches):
             data["review_reasons"].remove(reason)
     data["needs_review"] = bool(data["review_reasons"])

@@ -283,9 +283,18 @@ def _ended(doc: Job, at: datetime, again: bool = False, event: str | None = None
 CONFIRM_PENDING, CONFIRM_DONE, CONFIRM_GAVE_UP = "pending", "done", "gave_up"
 
 
+PAYMENT_REASONS = ("payment_not_found", "payment_mismatch")
+
+
 def _with_payment(doc: Job, data: dict) -> Job:
     if doc["status"] != FINISHED or doc["result"] is None:
         raise NotClaimable(f"job is {doc['status']}, not finished")
+    if doc.get("review"):
+        # A person already vouched for this receipt: only news from the bank it did not see (a
+        # payment reason the job did not have) puts it back in the review queue.
+        before = set(doc["result"]["data"].get("review_reasons") or [])
+        news = set(data.get("review_reasons") or []) - before
+        data = {**data, "needs_review": bool(news & set(PAYMENT_REASONS))}
     return {**doc, "result": {**doc["result"], "data": data}}
 
 

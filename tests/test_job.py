@@ -155,3 +155,20 @@ def test_the_job_type_names_every_key_of_the_document_in_order():
     assert list(typing.get_type_hints(job.Notification)) == [*(doc["notification"] or {}), "event"]
     assert list(life_cycle()["reviewed"]["notification"] or {})[-1] == "event"
     assert list(typing.get_type_hints(job.Result)) == list(doc["result"] or {})
+
+
+def test_a_reviewed_job_goes_back_to_the_queue_only_for_news_from_the_bank():
+    reviewed = life_cycle()["reviewed"]
+    at = datetime(2026, 3, 1, 12, 1, tzinfo=UTC)
+    seen = {**reviewed["result"]["data"], "review_reasons": ["id_ambiguous"], "needs_review": False}
+    reviewed["result"]["data"] = seen
+    # The bank confirms it: the reason the reviewer already saw does not re-queue the job.
+    confirmed = job.payment_known(reviewed, {**seen, "validacao_pagamento": {"confirmed": True}}, at)
+    assert confirmed["result"]["data"]["needs_review"] is False
+    # The bank never received it: that is news, and a person must look again.
+    news = {**seen, "review_reasons": ["id_ambiguous", "payment_not_found"], "needs_review": True}
+    assert job.payment_known(reviewed, news, at)["result"]["data"]["needs_review"] is True
+    # Not yet reviewed: the reasons decide, as extraction left them.
+    unreviewed = life_cycle()["finished"]
+    flagged = {**unreviewed["result"]["data"], "review_reasons": ["id_ambiguous"], "needs_review": True}
+    assert job.payment_known(unreviewed, flagged, at)["result"]["data"]["needs_review"] is True
