@@ -33,26 +33,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from common import auth, client, config, job, jobstore  # noqa: E402
+from tools import emulators  # noqa: E402
 from tools.emulators import PORT_ATTEMPTS, free_port, port_taken, tcp_ready  # noqa: E402
 
 INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT)
 
-FUNCTIONS = {"upload": "upload_receipt", "status": "job_status"}
+FUNCTIONS = ("upload", "status")  # the OCR runs inside the upload function (the embedded default)
 
 
 def start_function(name: str, port: int, env: dict) -> subprocess.Popen:
-    framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-    argv = [
-        framework,
-        "--target",
-        FUNCTIONS[name],
-        "--source",
-        os.path.join(ROOT, "functions", name, "main.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    argv = emulators.function_argv(name, port)
     log = open(os.path.join(ROOT, "var", f"{name}.log"), "ab")
     # Its own process group: Ctrl-C reaches only this script, which then stops the whole group
     # (functions-framework's gunicorn master and its worker) itself.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -232,17 +231,7 @@ def upload_server(tmp_path):
         "LOCAL_BLOB_DIR": str(tmp_path / "blobs"),
         "SQLITE_PATH": str(tmp_path / "j.db"),
     }
-    argv = [
-        os.path.join(os.path.dirname(sys.executable), "functions-framework"),
-        "--target",
-        "upload_receipt",
-        "--source",
-        os.path.join(ROOT, "functions", "upload", "main.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    argv = emulators.function_argv("upload", port)
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(100):

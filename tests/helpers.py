@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -128,8 +127,6 @@ class LocalFunctions:
     one SQLite file and blob folder (inline processing), as `make run` starts them; `functions`
     names fewer (or the OCR function too)."""
 
-    TARGETS = {"upload": "upload_receipt", "status": "job_status", "ocr": "run_ocr_job"}
-
     def __init__(self, workdir: str, functions: tuple[str, ...] = ("upload", "status"), **env: str):
         self.ports = {name: emulators.free_port() for name in functions}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
@@ -153,22 +150,10 @@ class LocalFunctions:
 
     def start(self) -> LocalFunctions:
         os.makedirs(self.logs, exist_ok=True)
-        framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-        targets = self.TARGETS
         for name, port in self.ports.items():
             with open(os.path.join(self.logs, f"web-{name}.log"), "ab") as log:
                 self.processes[name] = subprocess.Popen(
-                    [
-                        framework,
-                        "--target",
-                        targets[name],
-                        "--source",
-                        os.path.join(ROOT, "functions", name, "main.py"),
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
+                    emulators.function_argv(name, port),
                     env=self.env,
                     cwd=ROOT,
                     stdout=log,

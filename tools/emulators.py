@@ -35,6 +35,26 @@ class PortLost(RuntimeError):
     free port, the server binds it later): start it again on another one."""
 
 
+# Each function's entry point in functions/<name>/main.py, as Terraform deploys it.
+FUNCTION_TARGETS = {"upload": "upload_receipt", "status": "job_status", "ocr": "run_ocr_job"}
+
+
+def function_argv(name: str, port: int | str, python: str = sys.executable) -> list[str]:
+    """The command that serves one function with functions-framework (as in production) on
+    127.0.0.1:`port`, from the venv of `python`."""
+    return [
+        os.path.join(os.path.dirname(python), "functions-framework"),
+        "--target",
+        FUNCTION_TARGETS[name],
+        "--source",
+        os.path.join(ROOT, "functions", name, "main.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
 # How servers say their port is taken: Java's BindException, Python's EADDRINUSE, redis, gunicorn.
 PORT_TAKEN = ("address already in use", "connection in use", "can't connect to", "failed to bind", "errno 98")
 PORT_ATTEMPTS = 4

@@ -39,7 +39,7 @@ ROOT = emulators.ROOT
 PROJECT = "receipts-local"
 BUCKET = "receipts-local"
 LOCATION = "us-central1"
-FUNCTIONS = {"upload": "upload_receipt", "status": "job_status", "ocr": "run_ocr_job"}
+FUNCTIONS = tuple(emulators.FUNCTION_TARGETS)
 DEFAULT_STATE_DIR = os.path.join(ROOT, "var", "stack")
 
 
@@ -184,18 +184,7 @@ class Stack:
         python = sys.executable
         if name in FUNCTIONS:
             port = self.urls[name].rsplit(":", 1)[1]
-            framework = os.path.join(os.path.dirname(python), "functions-framework")
-            argv = [
-                framework,
-                "--target",
-                FUNCTIONS[name],
-                "--source",
-                os.path.join(ROOT, "functions", name, "main.py"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                port,
-            ]
+            argv = emulators.function_argv(name, port, python)
             # Ready once it accepts connections: a probe request would log a rejection each start.
             return argv, emulators.tcp_ready(int(port))
         if name == "worker" or name.startswith("worker-"):  # worker-2, ...: more RQ workers
