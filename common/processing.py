@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import time
 import traceback
 from datetime import datetime
 from typing import Any
@@ -31,23 +32,25 @@ class _Failure(Exception):
         self.code, self.message, self.detail = code, message, detail
 
 
-def run_job(services, job_id: str, last_attempt: bool = False) -> Outcome:
+def run_job(services, job_id: str, last_attempt: bool = False, current: job.Job | None = None) -> Outcome:
     """Process the job if it can be claimed now. `last_attempt`: the queue will not deliver
-    again, so a transient failure must end the job instead of asking for a retry. Its stages
-    are logged as one `job_timeline` event (common.timeline)."""
+    again, so a transient failure must end the job instead of asking for a retry. `current`: the
+    job's document as the caller just read it, which saves reading it again. Its stages are
+    logged as one `job_timeline` event (common.timeline)."""
     with timeline.recording("job_timeline", job_id=job_id) as recorded:
-        return _run(services, job_id, last_attempt, recorded)
+        return _run(services, job_id, last_attempt, recorded, current)
 
 
-def _run(services, job_id: str, last_attempt: bool, recorded: timeline.Timeline) -> Outcome:
+def _run(services, job_id: str, last_attempt: bool, recorded: timeline.Timeline, current: job.Job | None) -> Outcome:
     settings = services.settings
     store: jobstore.JobStore = services.jobs  # typed here: common.services imports this module
     claim = lambda d: job.claim(d, job.now(), settings.job_lease_seconds)  # noqa: E731
     try:
         # A plain read first: duplicate deliveries of a running or ended job then cost no
         # transaction, and so do not contend with the attempt that owns the job.
-        with timeline.stage("read"):
-            current = store.get(job_id)
+        if current is None:
+            with timeline.stage("read"):
+                current = store.get(job_id)
         if current is not None:
             claim(current)
         with timeline.stage("claim_write"):
@@ -188,6 +191,27 @@ def _extract_within_timeout(services, doc: job.Job, attempt: int) -> job.Result:
         pool.shutdown(wait=False)
 
 
+class _Progress:
+    """A job's progress reports, coalesced: one is written (it also renews the lease) only when
+    it says more than the last one written and PROGRESS_INTERVAL_MS have passed since that one
+    (or since the claim), so a receipt read in a second costs no write between its claim and its
+    end, and a long PDF one write a page at most; a report left unwritten is overtaken by the
+    next. The interval stays under half the lease, which the writes renew."""
+
+    def __init__(self, store: jobstore.JobStore, job_id: str, attempt: int, settings):
+        self._store, self._job_id, self._attempt, self._settings = store, job_id, attempt, settings
+        self._interval = min(settings.progress_interval_ms / 1000, settings.job_lease_seconds / 2)
+        self._written_at, self._written = time.monotonic(), 0  # the claim wrote progress 0
+
+    def __call__(self, percent: int) -> None:
+        if percent <= self._written or time.monotonic() - self._written_at < self._interval:
+            return
+        lease = self._settings.job_lease_seconds
+        with timeline.stage("progress_write"):
+            self._store.update(self._job_id, lambda d: job.progress(d, self._attempt, percent, job.now(), lease))
+        self._written_at, self._written = time.monotonic(), percent
+
+
 def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent: None, expected=None) -> dict[str, Any]:
     """A receipt file's `result.data`: its text, the PIX fields and the receiver check against
     `expected` (a tenant's common.tenants.ExpectedReceiver; default: EXPECTED_RECEIVER_*)."""
@@ -222,9 +246,7 @@ def _extract(services, doc: job.Job, attempt: int) -> job.Result:
     settings, job_id = services.settings, doc["job_id"]
     store: jobstore.JobStore = services.jobs
 
-    def progress(percent: int) -> None:
-        with timeline.stage(f"progress_write_{percent}"):
-            store.update(job_id, lambda d: job.progress(d, attempt, percent, job.now(), settings.job_lease_seconds))
+    progress = _Progress(store, job_id, attempt, settings)
 
     with timeline.stage("blob_read"):
         data = services.blobs.get(doc["blob_name"])
