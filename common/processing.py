@@ -19,6 +19,7 @@ from common.blobstore import BlobNotFound
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
 RETRY_AFTER_SECONDS = 10  # after a transient failure; Cloud Tasks and RQ add their own backoff
+BLOB_READ, READ_DONE = 20, 80  # progress once the file is read, and once its text is
 
 
 Outcome = job.Outcome  # one Outcome for every kind of task
@@ -196,7 +197,8 @@ class _Progress:
     it says more than the last one written and PROGRESS_INTERVAL_MS have passed since that one
     (or since the claim), so a receipt read in a second costs no write between its claim and its
     end, and a long PDF one write a page at most; a report left unwritten is overtaken by the
-    next. The interval stays under half the lease, which the writes renew."""
+    next. READ_DONE is never written: the fields follow in milliseconds, and the job's end with
+    them. The interval stays under half the lease, which the writes renew."""
 
     def __init__(self, store: jobstore.JobStore, job_id: str, attempt: int, settings):
         self._store, self._job_id, self._attempt, self._settings = store, job_id, attempt, settings
@@ -204,7 +206,7 @@ class _Progress:
         self._written_at, self._written = time.monotonic(), 0  # the claim wrote progress 0
 
     def __call__(self, percent: int) -> None:
-        if percent <= self._written or time.monotonic() - self._written_at < self._interval:
+        if percent <= self._written or percent >= READ_DONE or time.monotonic() - self._written_at < self._interval:
             return
         lease = self._settings.job_lease_seconds
         with timeline.stage("progress_write"):
@@ -215,8 +217,11 @@ class _Progress:
 def read_receipt(data: bytes, mime: str, ocr, settings, progress=lambda percent: None, expected=None) -> dict[str, Any]:
     """A receipt file's `result.data`: its text, the PIX fields and the receiver check against
     `expected` (a tenant's common.tenants.ExpectedReceiver; default: EXPECTED_RECEIVER_*)."""
-    receipt_text = text.extract_text(data, mime, ocr, settings, progress=lambda done: progress(20 + int(60 * done)))
-    progress(80)
+    span = READ_DONE - BLOB_READ
+    receipt_text = text.extract_text(
+        data, mime, ocr, settings, progress=lambda done: progress(BLOB_READ + int(span * done))
+    )
+    progress(READ_DONE)
     # OCR'd text gets per-character evidence for the id; a PDF's text layer is exact.
     ocr_read = receipt_text.source == "ocr"
     pages = list(receipt_text.pages)
@@ -250,7 +255,7 @@ def _extract(services, doc: job.Job, attempt: int) -> job.Result:
 
     with timeline.stage("blob_read"):
         data = services.blobs.get(doc["blob_name"])
-    progress(20)
+    progress(BLOB_READ)
     tenant = job.tenant_of(doc)
     data_out = read_receipt(
         data, doc["content_type"], services.ocr, settings, progress, tenants.expected_receiver(settings, tenant)
