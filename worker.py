@@ -5,6 +5,8 @@ It runs jobs in its own process (RQ's SimpleWorker, no fork per job) so the OCR 
 loaded once and stays warm. Job status lives in the job store, not in RQ.
 """
 
+import os
+import socket
 import sys
 import time
 
@@ -47,7 +49,13 @@ def main() -> int:
         metrics.serve(settings.metrics_port, settings.metrics_host)
         host = f"[{settings.metrics_host}]" if ":" in settings.metrics_host else settings.metrics_host
         print(f"📈 Métricas em http://{host}:{settings.metrics_port}/metrics", flush=True)
-    services.get().ocr.warm()
+    app = services.get()
+    app.ocr.warm()
+    app.jobs, app.blobs  # noqa: B018 (their clients are built now, not on the first job)
+    crowded = crowding(settings, _workers_here(connection))
+    if crowded:
+        print(f"⚠️ {crowded}", flush=True)
+        log.event("ocr_cores_oversubscribed", severity="WARNING", message_detail=crowded)
     while True:
         worker = rq.SimpleWorker([rq.Queue(name, connection=connection) for name in queues], connection=connection)
         print("✅ Worker iniciado, aguardando jobs...\n   (Ctrl+C para parar)", flush=True)
@@ -61,6 +69,37 @@ def main() -> int:
             # every job queued from now on would wait for a worker that is gone.
             print(f"⚠️ Redis perdido durante um job ({e}); aguardando o Redis voltar...", flush=True)
             _wait_for_redis(connection)
+
+
+def _workers_here(connection) -> int:
+    """RQ workers already running on this machine (their process is alive)."""
+    import rq
+
+    here, alive = socket.gethostname(), 0
+    for worker in rq.Worker.all(connection=connection):
+        if worker.hostname == here and worker.pid and worker.pid != os.getpid():
+            try:
+                os.kill(worker.pid, 0)
+            except ProcessLookupError:
+                continue  # its key outlived it (killed without a chance to unregister)
+            except PermissionError:
+                pass  # alive, another user's
+            alive += 1
+    return alive
+
+
+def crowding(settings: config.Settings, others: int) -> str:
+    """A warning when this worker and the `others` on this machine ask onnxruntime for more
+    threads than there are cores: they then only take turns on them, and a second worker adds no
+    throughput (docs/operations.md#ocr-threads-and-workers). Empty when they fit."""
+    cores = config.available_cores()
+    if others == 0 or (others + 1) * settings.engine_threads <= cores:
+        return ""
+    return (
+        f"{others + 1} OCR workers on this machine ask for {settings.engine_threads} threads each on {cores} cores: "
+        f"they take turns on the cores and add no throughput; set OCR_WORKERS_PER_MACHINE={others + 1} "
+        f"(OCR_THREADS {max(1, cores // (others + 1))} each) on every worker, or run this one elsewhere"
+    )
 
 
 def _wait_for_redis(connection, pause: float = 1.0) -> None:

@@ -135,6 +135,15 @@ def _tasks_audience(env: Mapping[str, str]) -> str:
     return env.get("TASKS_AUDIENCE", "").strip() or env.get("OCR_FUNCTION_URL", "").strip()
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or taskset's share),
+    else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _job_lease_seconds(env: Mapping[str, str]) -> int:
     return _int(env, "JOB_LEASE_SECONDS", 0, minimum=0) or _int(env, "JOB_TIMEOUT_SECONDS", 300, minimum=1) + 60
 
@@ -453,6 +462,26 @@ class Settings:
     ocr_max_side: int = setting(
         "OCR_MAX_SIDE", 2000, "images are downscaled to this longest side before OCR", minimum=320
     )
+    ocr_workers_per_machine: int = setting(
+        "OCR_WORKERS_PER_MACHINE",
+        1,
+        "OCR processes (`worker.py`, functions running OCR inline) sharing this machine's cores; "
+        "each gets its share of them as RapidOCR threads (see `OCR_THREADS`)",
+        minimum=1,
+    )
+    ocr_threads: int = setting(
+        "OCR_THREADS",
+        0,
+        "onnxruntime intra-op threads of the local engine (RapidOCR); `0`: the cores this process "
+        "may use (its CPU affinity) divided by `OCR_WORKERS_PER_MACHINE`, at least 1",
+        shown="`0` (cores / workers)",
+    )
+    progress_interval_ms: int = setting(
+        "PROGRESS_INTERVAL_MS",
+        1000,
+        "a job writes its `progress` (and renews its lease) at most this often; the claim and the "
+        "end are always written; `0`: every step",
+    )
     expected_receiver_name: str = setting(
         "EXPECTED_RECEIVER_NAME", "", "your name as receipts show it (accents and case ignored)"
     )
@@ -651,6 +680,11 @@ class Settings:
         "the address `worker.py`'s metrics port listens on: loopback unless set (`0.0.0.0`: every interface, "
         "for a scraper on another machine; the port has no authentication)",
     )
+
+    @property
+    def engine_threads(self) -> int:
+        """The local OCR engine's threads: OCR_THREADS, or this process's share of its cores."""
+        return self.ocr_threads or max(1, available_cores() // self.ocr_workers_per_machine)
 
     @property
     def max_request_bytes(self) -> int:

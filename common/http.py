@@ -5,6 +5,7 @@ for the functions a browser page calls."""
 from __future__ import annotations
 
 import io
+import os
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -13,9 +14,9 @@ import flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
-from common import auth, log
+from common import auth, log, multipart
 from common.errors import ApiError, BackendUnavailable
-from common.spool import HashingSpool
+from common.spool import IN_MEMORY_BYTES, HashingSpool
 
 # Codes for the errors Flask/werkzeug raise before our code runs.
 _HTTP_CODES = {
@@ -45,6 +46,10 @@ class _MultipartInLargeReads(FormDataParser):
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")
+        if isinstance(stream, _Bounded):  # a body of declared length: in one pass (common.multipart)
+            limits = (self.max_form_memory_size, self.max_form_parts)
+            form, files = multipart.parse(stream.read, boundary, self.stream_factory, content_length, *limits)
+            return stream, form, files
         parser = MultiPartParser(
             stream_factory=self.stream_factory,
             max_form_memory_size=self.max_form_memory_size,
@@ -56,14 +61,49 @@ class _MultipartInLargeReads(FormDataParser):
         return stream, form, files
 
 
+class _Bounded:
+    """The first `length` bytes of the server's input stream, read as they come: what werkzeug's
+    LimitedStream gives, without its two copies of every read (measured under functions-framework,
+    5 MB: 2.8 ms of a 9.4 ms read and hash)."""
+
+    def __init__(self, stream, length: int):
+        self._stream, self._left = stream, length
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        data = self._stream.read(self._left if size is None or size < 0 else min(size, self._left))
+        self._left = self._left - len(data) if data else 0  # the client went away: end here
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
 class UploadRequest(flask.Request):
-    """Spools each uploaded file into a HashingSpool: SHA-256 and size limit while reading."""
+    """Spools each uploaded file into a HashingSpool: SHA-256 and size limit while reading, in
+    one pass over the body (multipart parsing, hashing and the spool's write)."""
 
     max_file_bytes = 16 * 1024 * 1024
+    spool_dir: str | None = None  # the local blob store's directory, when it is the blob store
     form_data_parser_class = _MultipartInLargeReads
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        return HashingSpool(self.max_file_bytes)
+        large = (total_content_length or 0) > IN_MEMORY_BYTES
+        return HashingSpool(self.max_file_bytes, self.spool_dir, on_disk=large)
+
+    def _get_stream_for_parsing(self):
+        # A body of declared length within the limit (checked before the request got here):
+        # read straight from the server's stream, which ends with the body.
+        length, limit = self.content_length, self.max_content_length
+        plain = "chunked" not in self.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        unread = getattr(self, "_cached_data", None) is None  # get_data() has not read it yet
+        if plain and unread and length is not None and (limit is None or length <= limit):
+            # Also the request's stream from now on: a parse cut short (a 413) leaves the rest of
+            # the body to whoever reads it next (the framework's drain), from where it stopped.
+            self.__dict__["stream"] = bounded = _Bounded(self.environ["wsgi.input"], length)
+            return bounded
+        return super()._get_stream_for_parsing()
 
 
 def json_response(body: dict, status: int = 200, headers: dict | None = None) -> flask.Response:
@@ -238,7 +278,13 @@ def install(
     app.config["MAX_FORM_MEMORY_SIZE"] = 1024 * 1024
     app.config["MAX_FORM_PARTS"] = 50
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the seed's field order in status bodies
-    app.request_class = type("UploadRequest", (UploadRequest,), {"max_file_bytes": settings.max_upload_bytes})
+    spool_dir = None
+    if settings.blob_store == "local":  # spooled uploads are then linked into place, never copied
+        spool_dir = os.path.abspath(settings.local_blob_dir)
+        os.makedirs(spool_dir, exist_ok=True)
+    app.request_class = type(
+        "UploadRequest", (UploadRequest,), {"max_file_bytes": settings.max_upload_bytes, "spool_dir": spool_dir}
+    )
     _swap_framework_drain(app)
     _route_static_to_function(app)
     app.register_error_handler(ApiError, _on_api_error)

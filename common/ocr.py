@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from common import extraction
+from common import config, extraction
 from common.errors import BackendUnavailable, ReceiptUnreadable
 
 
@@ -94,9 +94,23 @@ class _KeptFrames:
         return lines, words
 
 
+def thread_params(threads: int) -> dict:
+    """RapidOCR's parameters that give its onnxruntime sessions `threads` intra-op threads (and
+    one inter-op thread: the models run one at a time)."""
+    return {
+        "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+    }
+
+
 class RapidOcrEngine:
-    def __init__(self, params: dict | None = None):
-        self._params = {**RAPIDOCR_PARAMS, **(params or {})}
+    """`threads`: onnxruntime's intra-op threads (OCR_THREADS; None: all the cores of this
+    process's CPU affinity). Two engines on one machine that together ask for more threads than it
+    has cores only take turns on them, each one slower (see docs/operations.md)."""
+
+    def __init__(self, params: dict | None = None, threads: int | None = None):
+        self.threads = threads or config.available_cores()
+        self._params = {**RAPIDOCR_PARAMS, **thread_params(self.threads), **(params or {})}
         self._engine = None
         self._lock = threading.Lock()
         self._kept = threading.local()
@@ -326,9 +340,10 @@ _engines: dict[tuple[str, str], OcrEngine] = {}
 
 def from_settings(settings) -> OcrEngine:
     # One engine per process, shared by every job this process runs.
-    key = (settings.ocr_engine, settings.vision_endpoint if settings.ocr_engine == "vision" else "")
+    vision, threads = settings.ocr_engine == "vision", settings.engine_threads
+    key = (settings.ocr_engine, settings.vision_endpoint if vision else threads)
     if key not in _engines:
-        _engines[key] = VisionOcrEngine(settings.vision_endpoint) if key[0] == "vision" else RapidOcrEngine()
+        _engines[key] = VisionOcrEngine(settings.vision_endpoint) if vision else RapidOcrEngine(threads=threads)
     return _engines[key]
 
 

@@ -54,8 +54,8 @@ class Services:
             notify.retry_intervals(self.settings),
         )
 
-    def run_job(self, job_id: str, last_attempt: bool = False) -> processing.Outcome:
-        return processing.run_job(self, job_id, last_attempt=last_attempt)
+    def run_job(self, job_id: str, last_attempt: bool = False, current=None) -> processing.Outcome:
+        return processing.run_job(self, job_id, last_attempt=last_attempt, current=current)
 
 
 _current: Services | None = None

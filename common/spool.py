@@ -15,11 +15,18 @@ IN_MEMORY_BYTES = 1024 * 1024  # larger uploads go to a temporary file
 
 
 class HashingSpool(tempfile.SpooledTemporaryFile):
-    def __init__(self, max_bytes: int):
+    """`directory`: where the file goes past IN_MEMORY_BYTES (the local blob store's own
+    directory, so linking it into place never crosses a filesystem); `on_disk`: start there at
+    once (a body known to be larger), with no first megabyte copied over from memory."""
+
+    def __init__(self, max_bytes: int, directory: str | None = None, on_disk: bool = False):
         super().__init__(max_size=IN_MEMORY_BYTES, mode="w+b")
         self.max_bytes = max_bytes
         self.size = 0
         self._sha256 = hashlib.sha256()
+        self._directory = directory
+        if on_disk:
+            self.rollover()
 
     def write(self, data) -> int:
         self.size += len(data)
@@ -39,7 +46,7 @@ class HashingSpool(tempfile.SpooledTemporaryFile):
             return
         in_memory = self._file
         position = in_memory.tell()
-        self._file = tempfile.NamedTemporaryFile(mode="w+b", prefix="upload-")
+        self._file = tempfile.NamedTemporaryFile(mode="w+b", prefix=".upload-", dir=self._directory)
         self._file.write(in_memory.getvalue())  # type: ignore[attr-defined]
         self._file.seek(position)
         self._rolled = True

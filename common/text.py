@@ -6,7 +6,7 @@ import bisect
 import io
 from dataclasses import dataclass
 
-from common import log
+from common import log, timeline
 from common.errors import IMAGE_UNREADABLE, PDF_UNREADABLE, ReceiptUnreadable
 from common.pdf import LOCK as pdf_lock
 
@@ -29,13 +29,16 @@ def extract_text(data: bytes, mime: str, ocr, settings, progress=lambda done: No
     """`progress(fraction)` is called as pages are read, for jobs' progress reports."""
     if mime == "application/pdf":
         return _pdf_text(data, ocr, settings, progress)
-    pages = [_read(ocr, _open_image(data, settings.ocr_max_side))]
+    with timeline.stage("decode"):
+        image = _open_image(data, settings.ocr_max_side)
+    pages = [_read(ocr, image)]
     return ReceiptText(_lines(pages), "ocr", tuple(p for p in pages if not isinstance(p, list)))
 
 
 def _read(ocr, image):
     """The engine's page (boxes, for the id's evidence) when it gives one, else its lines."""
-    return ocr.read(image) if hasattr(ocr, "read") else ocr.lines(image)
+    with timeline.stage("ocr"):
+        return ocr.read(image) if hasattr(ocr, "read") else ocr.lines(image)
 
 
 def _lines(pages: list) -> list[str]:
@@ -72,7 +75,7 @@ def _render_scale(page, max_pixels: int) -> float:
 
 
 def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
-    with pdf_lock:
+    with pdf_lock, timeline.stage("pdf_text_layer"):
         pages, lines = _pdf_text_layer(data, settings.max_pdf_pages)
     if sum(len(line) for line in lines) >= MIN_TEXT_LAYER_CHARS:
         return ReceiptText(lines, "pdf_text")
@@ -83,7 +86,7 @@ def _pdf_text(data: bytes, ocr, settings, progress) -> ReceiptText:
             return ReceiptText(_lines(read), "ocr", tuple(read))
     read = []
     for number in range(pages):
-        with pdf_lock:  # one page rendered at a time; OCR runs outside the lock
+        with pdf_lock, timeline.stage("pdf_render"):  # one page rendered at a time; OCR runs outside the lock
             image = _render_page(data, number, settings.max_image_pixels)
         read.append(_read(ocr, _fit(image, settings.ocr_max_side)))
         progress((number + 1) / pages)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common import job, log, notify, tenants, validation
+from common import job, log, notify, tenants, timeline, validation
 from common.errors import ApiError, QueueUnavailable
 from common.spool import HashingSpool
 
@@ -88,24 +88,27 @@ def accept_upload(services, files, form, tenant: str = tenants.DEFAULT) -> Accep
     spool = part.stream
     if not isinstance(spool, HashingSpool):
         raise TypeError("uploads must be parsed by common.http.UploadRequest")
-    checked = validation.validate_upload(part.filename, spool, spool.size, spool.sha256, services.settings)
+    with timeline.stage("validate"):
+        checked = validation.validate_upload(part.filename, spool, spool.size, spool.sha256, services.settings)
 
-    services.blobs.put(checked.blob_name, spool, checked.mime)
-    doc, created = services.jobs.create(
-        job.new_job(
-            sha256=checked.sha256,
-            blob_name=checked.blob_name,
-            content_type=checked.mime,
-            size=checked.size,
-            pedido_id=pedido_id,
-            expected_amount=expected_amount,
-            callback_url=callback_url,
-            callback_key=callback_key,
-            trace=log.bound("trace"),
-            tenant=tenant,
-            retention_days=services.settings.retention_days,
+    with timeline.stage("blob_put"):
+        services.blobs.put(checked.blob_name, spool, checked.mime)
+    with timeline.stage("job_create"):
+        doc, created = services.jobs.create(
+            job.new_job(
+                sha256=checked.sha256,
+                blob_name=checked.blob_name,
+                content_type=checked.mime,
+                size=checked.size,
+                pedido_id=pedido_id,
+                expected_amount=expected_amount,
+                callback_url=callback_url,
+                callback_key=callback_key,
+                trace=log.bound("trace"),
+                tenant=tenant,
+                retention_days=services.settings.retention_days,
+            )
         )
-    )
     if not created:
         if job.abandoned(doc, job.now(), services.settings.reconcile_queued_after_seconds):
             return _take_over(services, doc)
@@ -143,7 +146,8 @@ def _hand_over(services, doc: job.Job, checked) -> Accepted:
     if services.queue.runs_inline:
         queued()  # before it runs: the log reads in the order things happened
     try:
-        services.queue.enqueue(job_id)
+        with timeline.stage("enqueue" if not services.queue.runs_inline else "inline_job"):
+            services.queue.enqueue(job_id)
     except QueueUnavailable as e:
         if not services.settings.sync_fallback:
             log.event("queue_unavailable", severity="ERROR", job_id=job_id, error=str(e))

@@ -1,4 +1,5 @@
 import dataclasses
+import os
 
 import pytest
 
@@ -141,3 +142,12 @@ def test_a_malformed_webhook_secrets_entry_is_named_by_its_place_and_never_echoe
     with pytest.raises(config.ConfigError) as short:
         config.from_env({"WEBHOOK_SECRETS": f"{'b' * 64}=short-secret"})
     assert "entry 1" in str(short.value) and "short-secret" not in str(short.value)
+
+
+def test_the_engine_gets_its_share_of_the_cores_this_process_may_use():
+    cores = config.available_cores()
+    assert cores == len(os.sched_getaffinity(0))
+    assert config.from_env({}).engine_threads == cores
+    assert config.from_env({"OCR_WORKERS_PER_MACHINE": str(cores)}).engine_threads == 1
+    assert config.from_env({"OCR_WORKERS_PER_MACHINE": str(cores * 4)}).engine_threads == 1  # at least one
+    assert config.from_env({"OCR_THREADS": "3", "OCR_WORKERS_PER_MACHINE": "2"}).engine_threads == 3

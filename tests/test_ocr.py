@@ -384,3 +384,14 @@ def test_a_pdf_too_big_for_one_vision_request_is_read_page_by_page(fake_vision, 
     result = text.extract_text(receipts.render_image_pdf(receipt, "nubank"), "application/pdf", vision_engine, settings)
     assert receipt.transaction_id in result.lines
     assert [request.path for request in fake_vision.requests] == ["/v1/images:annotate"]
+
+
+def test_the_engine_runs_onnxruntime_on_the_threads_it_is_given():
+    recognizer = ocr.RapidOcrEngine(threads=1)._loaded()._load_rec_model()
+    assert recognizer.session.session.get_session_options().intra_op_num_threads == 1
+    assert ocr.RapidOcrEngine().threads == config.available_cores()  # by default, every core it may use
+
+
+def test_one_engine_per_thread_count_in_a_process():
+    one = ocr.from_settings(config.from_env({"OCR_THREADS": "1"}))
+    assert one is ocr.from_settings(config.from_env({"OCR_THREADS": "1"})) and one.threads == 1

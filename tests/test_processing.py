@@ -146,8 +146,67 @@ def multipage_image_pdf(receipt, pages: int) -> bytes:
     return out.getvalue()
 
 
+def recorded_updates(monkeypatch, app) -> list[tuple[str, int]]:
+    """(status, progress) of each job-store update the job makes, as the store returns it."""
+    seen = []
+    update = app.jobs.update
+
+    def recording_update(job_id, change):
+        doc = update(job_id, change)
+        seen.append((doc["status"], doc["progress"]))
+        return doc
+
+    monkeypatch.setattr(app.jobs, "update", recording_update)
+    return seen
+
+
+def test_a_quick_job_writes_only_its_claim_and_its_end(sample, monkeypatch):
+    monkeypatch.setenv("PROGRESS_INTERVAL_MS", "60000")  # longer than the job takes on any machine
+    services.reset()
+    app = services.get()
+    seen = recorded_updates(monkeypatch, app)
+    doc = queue_file(sample["png"], "image/png")
+    assert processing.run_job(app, doc["job_id"]).doc["status"] == "finished"
+    assert seen == [("started", 0), ("finished", 100)]
+
+
+def test_with_no_interval_every_step_is_written_once(sample, monkeypatch):
+    monkeypatch.setenv("PROGRESS_INTERVAL_MS", "0")
+    services.reset()
+    app = services.get()
+    seen = recorded_updates(monkeypatch, app)
+    doc = queue_file(sample["pdf"], "application/pdf")  # a text layer: read at once, 80 reported twice
+    assert processing.run_job(app, doc["job_id"]).doc["status"] == "finished"
+    # 80 (the text is read) is never written: the job's end follows it within milliseconds.
+    assert seen == [("started", 0), ("started", 20), ("finished", 100)]
+
+
+def test_a_job_logs_its_timeline(sample, capsys):
+    doc = queue_file(sample["png"], "image/png")
+    processing.run_job(services.get(), doc["job_id"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (event,) = [line for line in lines if line["event"] == "job_timeline"]
+    assert event["job_id"] == doc["job_id"] and event["attempt"] == 1 and event["queue_wait_ms"] >= 0
+    stages = [s["stage"] for s in event["stages"]]
+    for name in ("read", "claim_write", "blob_read", "decode", "ocr", "extraction", "finish_write", "notify"):
+        assert name in stages, stages
+    assert stages.index("decode") < stages.index("ocr") < stages.index("extraction") < stages.index("finish_write")
+    ocr_ms = next(s["ms"] for s in event["stages"] if s["stage"] == "ocr")
+    assert 0 < ocr_ms <= event["total_ms"]
+
+
+def test_the_ocr_function_hands_the_document_it_read_to_the_job(ocr, sample, capsys):
+    doc = queue_file(sample["png"], "image/png")
+    assert ocr.post("/", json={"job_id": doc["job_id"]}).status_code == 200
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (event,) = [line for line in lines if line["event"] == "job_timeline"]
+    assert "read" not in [s["stage"] for s in event["stages"]]  # no second read of the job
+
+
 @pytest.mark.slow  # OCR of every page of a multi-page image PDF
 def test_progress_rises_page_by_page(sample, monkeypatch):
+    monkeypatch.setenv("PROGRESS_INTERVAL_MS", "0")  # every page's report written
+    services.reset()
     seen = []
     app = services.get()
     update = app.jobs.update
@@ -161,7 +220,8 @@ def test_progress_rises_page_by_page(sample, monkeypatch):
     doc = queue_file(multipage_image_pdf(sample["receipt"], 3), "application/pdf")
     assert processing.run_job(app, doc["job_id"]).doc["status"] == "finished"
     progress = [p for status, p in seen if status == "started"]
-    assert progress == sorted(progress) and len(set(progress)) >= 4  # 0, 20, 40, 60, 80
+    assert progress == sorted(progress) and len(set(progress)) >= 4  # 0, 20, 40, 60
+    assert len(progress) == len(set(progress))  # none written twice
 
 
 def test_a_job_over_its_timeout_fails_clearly(sample, monkeypatch):

@@ -41,3 +41,13 @@ def test_a_spool_still_in_memory_is_not_linked(tmp_path):
     spool.write(b"small")
     assert not spool.link_to(str(tmp_path / "blob"))
     assert not (tmp_path / "blob").exists()
+
+
+def test_a_body_known_to_be_large_is_spooled_on_disk_from_its_first_byte_in_the_given_directory(tmp_path):
+    spool = HashingSpool(max_bytes=5_000_000, directory=str(tmp_path), on_disk=True)
+    spool.write(memoryview(b"q" * 10))  # views of the parser's buffer are written as they are
+    (name,) = os.listdir(tmp_path)
+    assert name.startswith(".upload-")  # not a blob name: the blob store's listings skip it
+    assert spool.link_to(str(tmp_path / "blob")) and spool.sha256 == hashlib.sha256(b"q" * 10).hexdigest()
+    spool.close()
+    assert os.listdir(tmp_path) == ["blob"]

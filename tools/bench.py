@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -361,18 +362,20 @@ def _upload_png(url: str, data: bytes) -> dict:
 
 
 def _wait_all(stack, job_ids: list[str], timeout: float) -> list[dict]:
-    """Poll until every job ended; their final status bodies."""
+    """Poll until every job ended; their final status bodies. One request at a time, for the
+    oldest job not seen ended (jobs end about in order): the figures come from each job's
+    `ended_at`, so a poll of every job ten times a second would only take cores from the OCR."""
     done: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
-    while len(done) < len(job_ids):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{len(job_ids) - len(done)} jobs not done after {timeout} s")
-        for job_id in job_ids:
-            if job_id not in done:
-                body = _status(stack, job_id)
-                if body["status"] in ("finished", "failed"):
-                    done[job_id] = body
-        time.sleep(0.1)
+    for job_id in job_ids:
+        while True:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(job_ids) - len(done)} jobs not done after {timeout} s")
+            body = _status(stack, job_id)
+            if body["status"] in ("finished", "failed"):
+                done[job_id] = body
+                break
+            time.sleep(0.1)
     failed = [b for b in done.values() if b["status"] != "finished"]
     if failed:
         raise RuntimeError(f"jobs failed: {failed[0].get('error_code')}")
@@ -407,20 +410,49 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
 
         stack.start("worker")
         worker_pid = stack.processes["worker"]["pid"]
-        latencies = []
+        latencies, e2e_ids, e2e_started = [], [], {}
         for _ in range(e2e_jobs):  # one at a time: the latency of an idle pipeline
             data = receipt_png(next(seeds))
-            started = time.perf_counter()
+            wall, started = time.time(), time.perf_counter()
             answer = _upload_png(stack.urls["upload"], data)
             _wait_all(stack, [answer["job_id"]], 120)
             latencies.append(time.perf_counter() - started)
+            e2e_ids.append(answer["job_id"])
+            e2e_started[answer["job_id"]] = wall
         figures["e2e_p50_s"] = statistics.median(latencies)
         figures["e2e_p95_s"] = percentile(latencies, 95)
+        # Upload to finished as the job records it (ended_at, not when a poll saw it), minus the
+        # OCR that job's own timeline measured: what the pipeline adds to each receipt.
+        jobs = {e["job_id"]: e for e in log_events(stack.log("worker"), "job_timeline")}
+        overheads = []
+        for job_id in e2e_ids:
+            ended = _epoch(_status(stack, job_id)["ended_at"])
+            overheads.append(ended - e2e_started[job_id] - stage_seconds(jobs[job_id], "ocr"))
+        figures["e2e_overhead_p50_s"] = statistics.median(overheads)
+        figures["e2e_ocr_p50_s"] = statistics.median(stage_seconds(jobs[j], "ocr") for j in e2e_ids)
+        uploads = [e for e in log_events(stack.log("upload"), "upload_timeline") if e.get("stages")]
+        timelines = {
+            "upload": median_timeline(uploads[-len(e2e_ids) :]),
+            "job": median_timeline([jobs[j] for j in e2e_ids]),
+            "queue_wait_ms": statistics.median(jobs[j].get("queue_wait_ms") or 0.0 for j in e2e_ids),
+        }
 
+        bare: list[float] = []
         for workers in (1, 2):
             if workers == 2:
+                # Two workers on this machine share its cores (OCR_WORKERS_PER_MACHINE): each
+                # engine gets half of them as threads, so neither waits for the other's.
+                # (Fresh log names: a restarted worker's log would say it is ready already.)
+                figures["ocr_worker_peak_rss_mb"] = peak_rss_mb(worker_pid)
+                stack.env["OCR_WORKERS_PER_MACHINE"] = "2"
+                stack.kill("worker", signal.SIGTERM)
                 stack.start("worker-2")
+                stack.start("worker-3")
             pngs = [receipt_png(next(seeds)) for _ in range(burst_jobs)]
+            if workers == 1:
+                # The throughput's baseline, in this run, on this burst's images, with the stack
+                # up and idle: one bare engine (as a worker builds it) reading them back to back.
+                bare = bare_ocr_seconds(pngs)
             started = time.time()
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
                 answers = list(pool.map(lambda data: _upload_png(stack.urls["upload"], data), pngs))
@@ -428,10 +460,85 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
             elapsed = max(_epoch(b["ended_at"]) for b in ended) - started
             key = "receipts_per_min_1_worker" if workers == 1 else "receipts_per_min_2_workers"
             figures[key] = burst_jobs / elapsed * 60
-        figures["ocr_worker_peak_rss_mb"] = peak_rss_mb(worker_pid)
     finally:
         stack.down()
-    return figures
+    figures["throughput_bare_ocr_median_s"] = statistics.median(bare)
+    figures["throughput_share_1_worker"] = figures["receipts_per_min_1_worker"] / (60 / statistics.median(bare))
+    figures["throughput_share_2_workers"] = figures["receipts_per_min_2_workers"] / (60 / statistics.median(bare))
+    return figures | {"timeline": timelines}
+
+
+def bare_ocr_seconds(images: list[bytes]) -> list[float]:
+    """Each image read once by a bare call of the engine a worker builds, on the pixels the
+    job's OCR sees (decoded and fitted to OCR_MAX_SIDE outside the timing)."""
+    import numpy
+
+    from common import config, ocr, text
+
+    settings = config.from_env({"REQUIRE_API_KEY": "false"})
+    bare = ocr.RapidOcrEngine(threads=settings.engine_threads)._loaded()
+    fitted = [
+        numpy.ascontiguousarray(numpy.asarray(text._open_image(data, settings.ocr_max_side))[:, :, ::-1])
+        for data in images
+    ]
+    bare(fitted[0])  # warm
+    seconds = []
+    for image in fitted:
+        started = time.perf_counter()
+        bare(image)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+# --- timelines ----------------------------------------------------------------------------------
+
+
+def log_events(text: str, name: str) -> list[dict]:
+    """The JSON log lines of event `name` in a process's log."""
+    found = []
+    for line in text.splitlines():
+        if f'"{name}"' in line and line.startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") == name:
+                found.append(record)
+    return found
+
+
+def stage_seconds(event: dict, name: str) -> float:
+    return sum(s["ms"] for s in event["stages"] if s["stage"] == name) / 1000
+
+
+def median_timeline(events: list[dict]) -> list[dict]:
+    """Each stage's median start and length over the events (stages in their usual order)."""
+    starts: dict[str, list[float]] = {}
+    lengths: dict[str, list[float]] = {}
+    for event in events:
+        seen: dict[str, float] = {}
+        for s in event["stages"]:
+            seen[s["stage"]] = seen.get(s["stage"], 0.0) + s["ms"]
+            starts.setdefault(s["stage"], []).append(s["start_ms"])
+        for stage, ms in seen.items():
+            lengths.setdefault(stage, []).append(ms)
+    totals = [e["total_ms"] for e in events]
+    rows = [
+        {"stage": stage, "start_ms": round(statistics.median(starts[stage]), 2), "ms": round(statistics.median(ms), 2)}
+        for stage, ms in lengths.items()
+    ]
+    rows.sort(key=lambda r: r["start_ms"])
+    return rows + ([{"stage": "total", "start_ms": 0.0, "ms": round(statistics.median(totals), 2)}] if totals else [])
+
+
+def timeline_table(timelines: dict) -> str:
+    lines = ["timeline of one receipt (medians over the e2e jobs, ms)"]
+    for part in ("upload", "job"):
+        lines.append(f"  {part} ({'upload function' if part == 'upload' else 'worker'}):")
+        lines += [f"    {r['stage']:22} at {r['start_ms']:9.2f}  took {r['ms']:9.2f}" for r in timelines.get(part, [])]
+        if part == "upload":
+            lines.append(f"  queue wait (job created -> claimed): {timelines.get('queue_wait_ms', 0.0):.2f}")
+    return "\n".join(lines)
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -495,34 +602,59 @@ def table(results: dict) -> str:
         for key, value in results.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool)
     ]
-    width = max(len(key) for key, _ in rows)
+    width = max((len(key) for key, _ in rows), default=6)
     lines = [f"{'figure':{width}}  value", f"{'-' * width}  ---------"]
     lines += [f"{key:{width}}  {value:9.3f}" for key, value in rows]
     m = results["machine"]
+    baselines = [
+        ("e2e_overhead_p50_s", "e2e_ocr_p50_s", "upload to finished minus that job's OCR"),
+        ("throughput_share_1_worker", "throughput_bare_ocr_median_s", "receipts/min over 60 / bare OCR s"),
+        ("upload_overhead_ratio_5mb_local", "upload_baseline_p50_ms_5mb_local", "over hash + put + create"),
+    ]
+    for key, baseline, meaning in baselines:
+        if key in results:
+            base = results.get(baseline, 0.0)
+            lines.append(f"{key} = {results[key]:.3f} ({meaning}; baseline {baseline} = {base:.3f})")
     lines.append(f"machine: {m['nproc']} cores, {m['ram_gb']} GB RAM, Python {m['python']}, {m['cpu']}")
     return "\n".join(lines)
 
 
-def run(out: str, quick: bool = False) -> dict:
+PARTS = ("upload", "upload_local", "ocr", "stack")
+
+
+def run(out: str, quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict:
     work = os.path.join(ROOT, "var", "bench")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     results: dict = {}
     if quick:
-        results |= bench_upload(work, QUICK_UPLOAD_RUNS, "emulators")
-        results |= bench_upload(work, QUICK_UPLOAD_RUNS, "local")
-        results |= bench_ocr(images=1, pdfs=2, cold_runs=1, rounds=1, real_images=1)
-        results |= bench_stack(work, c8_uploads=8, e2e_jobs=1, burst_jobs=2)
+        if "upload" in parts:
+            results |= bench_upload(work, QUICK_UPLOAD_RUNS, "emulators")
+        if "upload_local" in parts:
+            results |= bench_upload(work, QUICK_UPLOAD_RUNS, "local")
+        if "ocr" in parts:
+            results |= bench_ocr(images=1, pdfs=2, cold_runs=1, rounds=1, real_images=1)
+        if "stack" in parts:
+            results |= bench_stack(work, c8_uploads=8, e2e_jobs=2, burst_jobs=2)
     else:
-        results |= bench_upload(work, UPLOAD_RUNS, "emulators")
-        results |= bench_upload(work, UPLOAD_RUNS, "local")
-        results |= bench_ocr(images=6, pdfs=10, cold_runs=3)
-        results |= bench_stack(work, c8_uploads=64, e2e_jobs=6, burst_jobs=12)
+        if "upload" in parts:
+            results |= bench_upload(work, UPLOAD_RUNS, "emulators")
+        if "upload_local" in parts:
+            results |= bench_upload(work, UPLOAD_RUNS, "local")
+        if "ocr" in parts:
+            results |= bench_ocr(images=6, pdfs=10, cold_runs=3)
+        if "stack" in parts:
+            results |= bench_stack(work, c8_uploads=64, e2e_jobs=6, burst_jobs=12)
+    timelines = results.pop("timeline", None)
     results = {key: round(value, 4) for key, value in sorted(results.items())}
+    if timelines is not None:
+        results["timeline"] = timelines
     results["machine"] = machine()
     results["versions"] = versions()
     if quick:
         results["quick"] = True  # a check of the bench itself, not figures to quote
+    if tuple(parts) != PARTS:
+        results["parts"] = list(parts)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump(results, f, indent=2)
@@ -534,9 +666,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmarks against baselines.")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "results.json"))
     parser.add_argument("--quick", action="store_true", help="a few runs of each, to check the bench itself")
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"which parts to run, comma-separated (default all: {','.join(PARTS)})",
+    )
     args = parser.parse_args(argv)
-    results = run(args.out, args.quick)
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    results = run(args.out, args.quick, parts)
     print(table(results))
+    if "timeline" in results:
+        print(timeline_table(results["timeline"]))
     print(f"written to {os.path.relpath(args.out)}")
     return 0
 

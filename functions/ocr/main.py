@@ -35,7 +35,8 @@ def run_ocr_job(request: flask.Request):
     job_id = body.get("job_id") if isinstance(body, dict) else None
     if not isinstance(job_id, str) or not job.is_valid_job_id(job_id):
         raise ApiError(400, "invalid_task", 'The body must be JSON {"job_id": "<32 hex chars>"}.')
-    if app.jobs.get(job_id) is None:
+    current = app.jobs.get(job_id)
+    if current is None:
         raise ApiError(404, "job_not_found", f"No job {job_id}.")
     retries = request.headers.get("X-CloudTasks-TaskRetryCount", "")
     if path == "/notify":
@@ -50,7 +51,7 @@ def run_ocr_job(request: flask.Request):
             )
         return _status_of(app.jobs.get(job_id), job_id)
     last_attempt = retries.isdigit() and int(retries) + 1 >= app.settings.task_max_attempts
-    outcome = app.run_job(job_id, last_attempt=last_attempt)
+    outcome = app.run_job(job_id, last_attempt=last_attempt, current=current)
     if outcome.retry:
         raise ApiError(
             503,

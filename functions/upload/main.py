@@ -10,7 +10,7 @@ before (`"duplicate": true`). `processing` says which of these happened.
 import flask
 import functions_framework
 
-from common import auth, config, confirmation, http, job, reconcile, services, upload
+from common import auth, config, confirmation, http, job, reconcile, services, timeline, upload
 from common.errors import ApiError
 
 with config.at_start_up():  # a setting it cannot use stops it with a one-line message
@@ -34,7 +34,10 @@ def upload_receipt(request: flask.Request):
         raise ApiError(405, "method_not_allowed", "Use POST with a multipart/form-data body.", {"Allow": "POST"})
     if request.mimetype != "multipart/form-data":
         raise ApiError(400, "not_multipart", "The body must be multipart/form-data with a 'file' field.")
-    outcome = upload.accept_upload(app, request.files, request.form, tenant)
+    with timeline.recording("upload_timeline", size=request.content_length):
+        with timeline.stage("receive"):  # multipart parsing, hashing and spooling, in one pass
+            files, form = request.files, request.form
+        outcome = upload.accept_upload(app, files, form, tenant)
     doc = outcome.job
     status_url = f"{app.settings.status_base_url}/jobs/{doc['job_id']}/status"
     extra = {"status_url": status_url, "duplicate": outcome.duplicate, "processing": outcome.processing}
