@@ -176,18 +176,7 @@ def bench_upload(work: str, runs: dict[str, int], backend: str = "emulators") ->
             jobs = jobstore.SqliteJobStore(os.path.join(work, "baseline", "jobs.sqlite3"))
         port = emulators.free_port()
         url = f"http://127.0.0.1:{port}"
-        framework = os.path.join(os.path.dirname(sys.executable), "functions-framework")
-        argv = [
-            framework,
-            "--target",
-            "upload_receipt",
-            "--source",
-            os.path.join(ROOT, "functions", "upload", "main.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        argv = emulators.function_argv("upload", port)
         server = emulators.start_process(f"bench-upload-{backend}", argv, _function_ready(url + "/"), log_dir, env=env)
         started.append(emulators.Emulator("upload", url, server, ""))
         return _measure_uploads(url, server.pid, runs, blobs, jobs, job, "" if backend == "emulators" else "_local")
