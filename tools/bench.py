@@ -441,7 +441,7 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
             if workers == 1:
                 # The throughput's baseline, in this run, on this burst's images, with the stack
                 # up and idle: one bare engine (as a worker builds it) reading them back to back.
-                bare = bare_ocr_seconds(pngs)
+                bare = bare_ocr_seconds(pngs, stack.env)
             started = time.time()
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
                 answers = list(pool.map(lambda data: _upload_png(stack.urls["upload"], data), pngs))
@@ -457,14 +457,15 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
     return figures | {"timeline": timelines}
 
 
-def bare_ocr_seconds(images: list[bytes]) -> list[float]:
-    """Each image read once by a bare call of the engine a worker builds, on the pixels the
-    job's OCR sees (decoded and fitted to OCR_MAX_SIDE outside the timing)."""
+def bare_ocr_seconds(images: list[bytes], env: dict | None = None) -> list[float]:
+    """Each image read once by a bare call of the engine a worker with `env` builds (its
+    OCR_THREADS, OCR_MAX_SIDE...), on the pixels the job's OCR sees (decoded and fitted to
+    OCR_MAX_SIDE outside the timing)."""
     import numpy
 
     from common import config, ocr, text
 
-    settings = config.from_env({"REQUIRE_API_KEY": "false"})
+    settings = config.from_env({**(env or {}), "REQUIRE_API_KEY": "false"})
     bare = ocr.RapidOcrEngine(threads=settings.engine_threads)._loaded()
     fitted = [
         numpy.ascontiguousarray(numpy.asarray(text._open_image(data, settings.ocr_max_side))[:, :, ::-1])
