@@ -8,9 +8,8 @@ re-spaced, and only by inserting spaces (never by moving letters): the letters s
 
 from __future__ import annotations
 
+import math
 import re
-
-import numpy as np
 
 # A gap between two characters is a space when it is at least SPACE_SHARE of the line's narrowest
 # gap that OCR read as a space and LETTER_GAPS times the line's usual gap between letters.
@@ -46,6 +45,8 @@ def respace(name: str | None, pages: list) -> str | None:
 def _spaced_text(text: str, crop, readings: list) -> str | None:
     """The box's text with a space wherever the ink shows one; None when the readings do not
     match the text character for character, or the line shows no space to measure against."""
+    import numpy as np  # here, not at the top: the status function imports this module without numpy
+
     from common import glyphs
 
     chars = [c for c in text if not c.isspace()]
@@ -72,9 +73,9 @@ def _spaced_text(text: str, crop, readings: list) -> str | None:
     return "".join(out)
 
 
-def _widest_blank(inked: np.ndarray, left: float, right: float) -> int:
+def _widest_blank(inked, left: float, right: float) -> int:
     """The widest run of empty columns between two characters' centres (px)."""
-    start, stop = int(np.ceil(left)), int(np.floor(right)) + 1
+    start, stop = math.ceil(left), math.floor(right) + 1
     best = run = 0
     for filled in inked[max(start, 0) : min(stop, inked.size)]:
         run = 0 if filled else run + 1
