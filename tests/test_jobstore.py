@@ -1,6 +1,7 @@
 """One contract, every job store adapter: SQLite and Firestore (Google's emulator)."""
 
 import json
+import random
 import threading
 import time
 from datetime import datetime, timedelta
@@ -62,12 +63,14 @@ def test_different_bytes_make_different_jobs(store):
 def retried(change):
     """What a caller does with `Contended` (the store's word for "another transaction got there
     first", which Firestore's emulator also says when its lock waits time out on a busy machine):
-    try again."""
+    try again, after a random wait: threads that wait alike retry in step and collide again (on
+    the emulator each collision is a lock wait of about 2 s, and in lockstep four writers went on
+    timing out for minutes of a full run)."""
     for attempt in range(20):
         try:
             return change()
         except jobstore.Contended:
-            time.sleep(0.05 * (attempt + 1))
+            time.sleep(random.uniform(0, 0.1 * (attempt + 1)))
     raise AssertionError("still contended after 20 attempts")
 
 
