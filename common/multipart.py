@@ -133,17 +133,36 @@ class _Body:
         return out
 
     def copy_until(self, marker: bytes, write: Callable[[Any], Any]) -> None:
-        """Hand the bytes before `marker` to `write` as they arrive (views of the buffer, no
-        copies), keeping back only what could be the start of the marker."""
-        keep = len(marker) - 1
-        while (at := self.buffer.find(marker)) < 0:
-            if len(self.buffer) > keep:
-                ready = len(self.buffer) - keep
-                with memoryview(self.buffer) as view, view[:ready] as part:
-                    write(part)
-                del self.buffer[:ready]
-            self._more()
-        if at:
-            with memoryview(self.buffer) as view, view[:at] as part:
-                write(part)
-        del self.buffer[: at + len(marker)]
+        """Hand the bytes before `marker` to `write` as they arrive, keeping back only what could
+        be the start of the marker. `write` gets read-only views of the bytes objects the server's
+        reads returned, never of a buffer reused later, so it may keep them (common.spool hashes
+        and writes them behind the reading) and nothing is copied but the few kept-back bytes."""
+        m = len(marker)
+        tail, data = b"", bytes(self.buffer)  # tail: at most m - 1 bytes, already scanned
+        self.buffer = bytearray()
+        while True:
+            if tail and len(data) < m:  # a short read: scan it with the tail (a few bytes)
+                tail, data = b"", tail + data
+            at = (tail + data[: m - 1]).find(marker) if tail else -1
+            if 0 <= at < len(tail):  # the marker starts in the tail
+                if at:
+                    write(tail[:at])
+                self.buffer = bytearray(memoryview(data)[at + m - len(tail) :])
+                return
+            if tail:
+                write(tail)
+            at = data.find(marker)
+            if at >= 0:
+                if at:
+                    write(memoryview(data)[:at])
+                self.buffer = bytearray(memoryview(data)[at + m :])
+                return
+            cut = max(0, len(data) - (m - 1))
+            if cut:
+                write(memoryview(data)[:cut])
+            tail = data[cut:]
+            data = self._read(READ_BYTES)
+            if not data:
+                raise ValueError("the body ended inside a part")
+            if not isinstance(data, bytes):
+                data = bytes(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 
 import pytest
@@ -103,3 +104,65 @@ def test_the_real_ocr_function_stops_reading_a_chunked_body_past_the_limit(real_
     assert (status, body["code"]) == (413, "request_too_large")
     status, body = _chunked_post(url, "/", b'{"job_id": "' + b"a" * 32 + b'"}')
     assert (status, body["code"]) == (404, "job_not_found")  # a small chunked task is read and run
+
+
+def _upload_request(content: bytes, filename: str) -> bytes:
+    body = (
+        b'--B0und\r\nContent-Disposition: form-data; name="file"; filename="' + filename.encode() + b'"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n--B0und--\r\n"
+    )
+    head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B0und\r\n"
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def _read_responses(conn: socket.socket, count: int) -> list[tuple[int, dict]]:
+    data, answers = b"", []
+    while len(answers) < count:
+        while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + _length(data):
+            chunk = conn.recv(65536)
+            assert chunk, f"the connection closed after {len(answers)} of {count} answers"
+            data += chunk
+        head_end = data.index(b"\r\n\r\n") + 4
+        end = head_end + _length(data)
+        answers.append((int(data.split(b" ", 2)[1]), json.loads(data[head_end:end])))
+        data = data[end:]
+    return answers
+
+
+def _length(data: bytes) -> int:
+    head = data[: data.index(b"\r\n\r\n")].decode("latin-1").lower()
+    return int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
+
+
+def _noise_png(seed: int, size=(700, 600)) -> bytes:
+    import io
+    import random
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, random.Random(seed).randbytes(size[0] * size[1] * 3)).save(out, "PNG")
+    return out.getvalue()  # noise does not compress: over a megabyte, so read from the socket in many reads
+
+
+def test_bodies_read_from_the_socket_leave_a_keep_alive_connection_where_its_next_request_starts(
+    upload_server, tmp_path
+):
+    """The upload function reads a body of declared length from gunicorn's socket directly
+    (common.http._GunicornSocketBody): each body must come out whole, and the requests that follow
+    it on the connection, sent after its answer or pipelined right behind it, must be read from
+    their first byte."""
+    large, small, other = _noise_png(1), _noise_png(2, (40, 30)), _noise_png(3)
+    assert len(large) > MIB and len(other) > MIB
+    with socket.create_connection(("127.0.0.1", int(upload_server.rsplit(":", 1)[1].strip("/"))), timeout=30) as conn:
+        conn.sendall(_upload_request(large, "a.png"))
+        ((first, _),) = _read_responses(conn, 1)
+        conn.sendall(_upload_request(small, "b.png"))
+        ((second, _),) = _read_responses(conn, 1)
+        # Pipelined: the next request's bytes arrive with the body before it.
+        conn.sendall(_upload_request(other, "c.png") + _upload_request(b"plain text", "d.txt"))
+        (third, _), (fourth, refused) = _read_responses(conn, 2)
+    assert {first, second, third} <= {200, 202}  # finished inline, or queued
+    assert (fourth, refused["code"]) == (415, "extension_not_allowed")
+    stored = sorted(name.split(".")[0] for name in os.listdir(tmp_path / "blobs") if not name.startswith("."))
+    assert stored == sorted(hashlib.sha256(c).hexdigest() for c in (large, small, other))

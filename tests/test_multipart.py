@@ -95,3 +95,22 @@ def test_too_many_parts_or_too_large_headers_or_fields_are_413():
     with pytest.raises(RequestEntityTooLarge):
         parse(body(("note", b"n" * 5000, None)), read_size=512, max_memory=1000)
     form, _, _ = parse(body(("note", b"n" * 5000, "f.txt")), max_memory=1000)  # a file is not held in memory
+
+
+@pytest.mark.parametrize("read_size", [*range(1, 2 * len(BOUNDARY) + 8), 4096, 1 << 20])
+def test_a_file_is_handed_over_as_read_only_pieces_that_stay_valid_after_the_parse(read_size):
+    """copy_until hands the container views of the bytes the reads returned, never of a buffer it
+    changes later: pieces kept until the parse is over still join into the file."""
+    content = b"x\r\n--b0undary-" + random.Random(2).randbytes(3000) + b"\r\n--" + BOUNDARY[:-1] + b"end\r"
+    kept: list = []
+
+    class Keeping(io.BytesIO):
+        def write(self, piece):
+            kept.append(piece)
+            return len(piece)
+
+    data = body(("file", content, "r.png"), ("after", b"field", None))
+    form, _ = multipart.parse(reads_of(data, read_size), BOUNDARY, lambda **kw: Keeping(), len(data), 1 << 20, 50)
+    assert form["after"] == "field"
+    assert all(isinstance(p, bytes) or (isinstance(p, memoryview) and p.readonly) for p in kept)
+    assert b"".join(kept) == content
