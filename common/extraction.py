@@ -230,10 +230,10 @@ def shown_time(lines: list[str], e2e_id: str | None) -> tuple[datetime | None, b
     return (dates[0][0], False) if dates else (None, False)
 
 
-def find_end_to_end_id(lines: list[str], near: datetime | None = None) -> str | None:
+def find_end_to_end_id(lines: list[str], near: datetime | None = None, read: bool = False) -> str | None:
     """The receipt's end-to-end id; when several are printed (a refund shows the original's
-    too), the one whose minute agrees with the payment time."""
-    found = pix.candidates(lines)
+    too), the one whose minute agrees with the payment time. `read`: OCR'd text (pix.candidates)."""
+    found = pix.candidates(lines, read)
     if near:
         for candidate in found:
             if pix.agrees_with(candidate, near):
@@ -614,7 +614,9 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
             nxt = lines[index + 1] if index + 1 < len(lines) else ""
             if not value and nxt and not _label(nxt) and not _heading(nxt):
                 value, index = nxt, index + 1  # the value on the line under its label
-            if value:
+            if value and kind == "document" and _repeats_receiver_document(party, section, value, labelled=True):
+                party.pix_key = party.pix_key or party.document  # "CNPJ  57.839..." under the bank: Modal
+            elif value:
                 _set(party, kind, value, lines, index)
         elif not party.name and _looks_like_name(line) and _name_label_follows(lines, index):
             # A two-line value with its label centred beside it: "ANA MARIA" / "Nome" / "SILVA"
@@ -640,10 +642,8 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                     and (_looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5))
                 ):
                     party.bank, index = _continued_bank(nxt.strip(), lines, index + 1), index + 1
-            elif document and document == party.document and party.bank and section.kind == RECEIVER:
-                # The receiver's document again under its institution: the key it was paid by
-                # (Neon, PicPay print a CPF/CNPJ key without a label).
-                party.pix_key = party.pix_key or document
+            elif document and _repeats_receiver_document(party, section, line):
+                party.pix_key = party.pix_key or document  # Neon, PicPay: a CPF/CNPJ key without a label
             elif document:
                 pass  # another number of the same shape (an NSU, an authentication code)
             elif not party.name and _looks_like_name(line):
@@ -674,6 +674,17 @@ def _name_label_follows(lines: list[str], index: int) -> bool:
         return False
     rest = nxt[1] or (lines[index + 2] if index + 2 < len(lines) else "")
     return _looks_like_name(rest) and len(rest.split()) <= 2
+
+
+def _repeats_receiver_document(party: Party, section: _Section, value: str, labelled: bool = False) -> bool:
+    """The receiver's document printed again under its institution, bare or under its type
+    ("CPF", "CNPJ"): the key it was paid by, a CPF/CNPJ key."""
+    return (
+        section.kind == RECEIVER
+        and party.document is not None
+        and party.bank is not None
+        and parse_document(value, labelled=labelled) == party.document
+    )
 
 
 def _set(party: Party, kind: str, value: str, lines: list[str], index: int) -> None:
@@ -805,9 +816,10 @@ def extract_fields(lines: list[str], id_check=None, amount_check=None, respace=N
     `id_check(e2e_id, (shown moment, timed))` -> common.evidence.IdCheck and `amount_check(amount)` -> bool | None give
     per-character evidence (OCR); without them the text is taken as exact (a PDF's text layer).
     `respace(name)` puts back the spaces between a name's words that OCR missed (common.wordgaps)."""
-    first_id = find_end_to_end_id(lines)
+    read = id_check is not None
+    first_id = find_end_to_end_id(lines, read=read)
     paid_at = find_paid_at(lines, first_id)
-    e2e_id = find_end_to_end_id(lines, paid_at)
+    e2e_id = find_end_to_end_id(lines, paid_at, read)
     check = id_check(e2e_id, shown_time(lines, e2e_id)) if id_check and e2e_id else None
     if check and check.transaction_id != e2e_id:
         e2e_id = check.transaction_id  # the glyphs settled a look-alike the reading got wrong

@@ -62,6 +62,10 @@ DIGIT_LOOKALIKES = str.maketrans(
 )
 # No word boundaries: OCR glues the id to its label ("transaçãoE1823...") or to the next word.
 CANDIDATE = re.compile(r"[ED][0-9OoQDIli|LSsBZz]{20}[A-Za-z0-9]{11}")
+# OCR'd text only: in the tail, a bare stem read as "|" is one of I, l, 1. It is kept as `l`,
+# a look-alike common.evidence weighs like any other (the recognizer gave "|" most of its mass,
+# so it settles nothing alone). In a PDF's exact text a "|" is no id character.
+CANDIDATE_READ = re.compile(r"[ED][0-9OoQDIli|LSsBZz]{20}[A-Za-z0-9|]{11}")
 PIX_START = datetime(2020, 10, 1, tzinfo=UTC)
 
 
@@ -69,7 +73,7 @@ def normalize(candidate: str) -> str | None:
     """Fix OCR look-alikes where the id must have digits; None if it still is not a valid id.
     The tail may hold any of [A-Za-z0-9] in any case: it is left as read (common.evidence
     weighs its look-alikes)."""
-    fixed = candidate[0] + candidate[1:21].translate(DIGIT_LOOKALIKES) + candidate[21:]
+    fixed = candidate[0] + candidate[1:21].translate(DIGIT_LOOKALIKES) + candidate[21:].replace("|", "l")
     if not re.fullmatch(r"[ED]\d{20}[A-Za-z0-9]{11}", fixed):
         return None
     try:
@@ -103,14 +107,15 @@ def agrees_with(e2e_id: str, paid_at: datetime, minutes: int = 10) -> bool:
     return abs((utc_minute(e2e_id) - paid_at.astimezone(UTC)).total_seconds()) <= minutes * 60 + 60
 
 
-def candidates(lines: list[str]) -> list[str]:
+def candidates(lines: list[str], read: bool = False) -> list[str]:
     """Every valid id in the text, in reading order (a line, then a line joined with the next:
-    narrow screens wrap the id over two lines)."""
+    narrow screens wrap the id over two lines). `read`: the text is OCR's (see CANDIDATE_READ)."""
+    pattern = CANDIDATE_READ if read else CANDIDATE
     # Lines without a letter or digit of the id's alphabet are OCR debris between its two halves.
     compact = [re.sub(r"\s+", "", line) for line in lines if re.search(r"[A-Za-z0-9]", line)]
     found = []
     for text in [item for pair in zip(compact, [a + b for a, b in zip(compact, compact[1:])] + [""]) for item in pair]:
-        for match in CANDIDATE.finditer(text):
+        for match in pattern.finditer(text):
             fixed = normalize(match.group())
             if fixed and fixed not in found:
                 found.append(fixed)

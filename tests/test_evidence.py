@@ -263,3 +263,16 @@ def test_the_printed_time_vouches_for_the_stamp_but_a_date_alone_not_for_the_min
     assert not [i for i in with_time.ambiguous if 9 <= i <= 20]
     date_only = evidence.check_id(E2E, [page_with(E2E, Recognizer(shaky))], (printed, False))
     assert [i for i in date_only.ambiguous if 9 <= i <= 20] == [17, 18, 19, 20]  # HHmm: not printed
+
+
+def test_a_stem_ocr_read_as_a_bar_in_the_tail_is_an_open_look_alike_and_no_id_in_exact_text():
+    barred = E2E[:24] + "|" + E2E[25:]  # position 24 ("1") read as "|"
+    lines = [line.replace(E2E, barred) for line in ROW]
+    as_read = E2E[:24] + "l" + E2E[25:]
+    # The recognizer put its mass on "|", which no id holds: I, l and 1 are left to the evidence.
+    engine = Recognizer(readings(barred, {24: (0.93, {"l": 0.03, "I": 0.02, "1": 0.02})}))
+    data = fields(lines, id_check=lambda e2e_id, shown: evidence.check_id(e2e_id, [page_with(barred, engine)], shown))
+    assert data["transaction_id"] in (as_read, E2E) and "id_ambiguous" in data["review_reasons"]
+    assert {as_read, E2E} <= set(data["transaction_id_candidates"])
+    # A PDF's text layer is exact: a "|" there is no id character.
+    assert fields(lines)["transaction_id"] is None

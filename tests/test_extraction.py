@@ -514,6 +514,19 @@ def test_the_receivers_document_again_under_its_institution_is_the_key():
     assert payer["pix_key"] is None and receiver["pix_key"] is None
 
 
+def test_the_receivers_document_again_under_its_institution_with_its_type_as_label_is_the_key():
+    _, receiver = parties(
+        ["Destino", "Auto Peças Irmãos Lima", "CPF/CNPJ: 57.839.617/0001-12", "BANCO SICOOB S.A.",
+         "CNPJ  57.839.617/0001-12", "Código E2E"]
+    )  # fmt: skip
+    assert receiver["pix_key"] == "57.839.617/0001-12" and receiver["document"] == "57.839.617/0001-12"
+    # Before the institution it is the document said twice, and another document is no key.
+    _, receiver = parties(["Destino", "Ana Lima", "CPF: ***.380.707-**", "CPF  ***.380.707-**", "BCO C6 S.A."])
+    assert receiver["pix_key"] is None
+    _, receiver = parties(["Destino", "Ana Lima", "CPF: ***.380.707-**", "BCO C6 S.A.", "CPF  ***.111.222-**"])
+    assert receiver["pix_key"] is None and receiver["document"] == "***.380.707-**"
+
+
 def test_an_unlabelled_receiver_block_without_a_heading():
     payer, receiver = parties(
         [
