@@ -67,8 +67,7 @@ def upload(args) -> int:
 def erase(args) -> int:
     from common import client
 
-    if not args.status_base:
-        print("no status function URL: pass --status-base or set STATUS_BASE_URL", file=sys.stderr)
+    if _no_status_function(args):
         return 2
     status, results = client.erase(args.job_ids, args.status_base, args.api_key)
     for result in results:
@@ -103,8 +102,7 @@ def amount(text: str) -> float | str:
 def review(args) -> int:
     from common import client
 
-    if not args.status_base:
-        print("no status function URL: pass --status-base or set STATUS_BASE_URL", file=sys.stderr)
+    if _no_status_function(args):
         return 2
     if args.action == "list":
         status, jobs = client.review_queue(args.status_base, args.api_key, args.limit)
@@ -148,6 +146,30 @@ def _queued(job: dict) -> dict:
     return line
 
 
+def _add_api_key(command) -> None:
+    command.add_argument(
+        "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
+    )
+
+
+def _add_status_function(command) -> None:
+    """The options of the commands that call the status function: its URL and the API key."""
+    command.add_argument(
+        "--status-base",
+        default=os.environ.get("STATUS_BASE_URL", ""),
+        metavar="URL",
+        help="the status function's URL (default: $STATUS_BASE_URL)",
+    )
+    _add_api_key(command)
+
+
+def _no_status_function(args) -> bool:
+    if args.status_base:
+        return False
+    print("no status function URL: pass --status-base or set STATUS_BASE_URL", file=sys.stderr)
+    return True
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> int:
     parser = argparse.ArgumentParser(prog=prog, description="PIX receipt tools.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -159,9 +181,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> i
     upload_command.add_argument(
         "--url", default=os.environ.get("UPLOAD_URL", ""), help="the upload function's URL (default: $UPLOAD_URL)"
     )
-    upload_command.add_argument(
-        "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
-    )
+    _add_api_key(upload_command)
     upload_command.add_argument(
         "--wait", action="store_true", help="follow each job to its end (progress on stderr) and print its final status"
     )
@@ -182,15 +202,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> i
     upload_command.add_argument("--json", action="store_true", help="one compact JSON object per line")
     erase_command = commands.add_parser("erase", help="erase jobs and their receipts (DELETE /jobs/<id>)")
     erase_command.add_argument("job_ids", nargs="+", metavar="JOB_ID")
-    erase_command.add_argument(
-        "--status-base",
-        default=os.environ.get("STATUS_BASE_URL", ""),
-        metavar="URL",
-        help="the status function's URL (default: $STATUS_BASE_URL)",
-    )
-    erase_command.add_argument(
-        "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
-    )
+    _add_status_function(erase_command)
     review_command = commands.add_parser(
         "review", help="the review queue, and approving, correcting or rejecting a job (POST /jobs/<id>/review)"
     )
@@ -202,15 +214,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m common.cli") -> i
     review_command.add_argument("--reviewer", help="who reviews (default: the API key, by its digest)")
     review_command.add_argument("--limit", type=int, default=100, help="list: at most this many jobs (default 100)")
     review_command.add_argument("--json", action="store_true", help="list: each job's status JSON; else compact")
-    review_command.add_argument(
-        "--status-base",
-        default=os.environ.get("STATUS_BASE_URL", ""),
-        metavar="URL",
-        help="the status function's URL (default: $STATUS_BASE_URL)",
-    )
-    review_command.add_argument(
-        "--api-key", default=os.environ.get("API_KEY", ""), metavar="KEY", help="sent as X-API-Key (default: $API_KEY)"
-    )
+    _add_status_function(review_command)
     args = parser.parse_args(argv)
     if args.command == "review":
         return review(args)
