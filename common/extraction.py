@@ -460,9 +460,18 @@ def _is_logo(line: str) -> bool:
 
 
 def _joined_key(line: str, nxt: str) -> str | None:
-    """A random key (UUID) a narrow screen wrapped over two lines, joined; None otherwise."""
-    joined = line.strip() + nxt.strip()
-    return joined if re.fullmatch(r"[0-9a-f-]{9,35}", line.strip(), re.I) and _UUID.match(joined) else None
+    """A random key (UUID) or an e-mail a narrow screen wrapped over two lines, joined; None
+    otherwise. An e-mail wrapped after its @ is joined when its first line is none yet
+    ("ana@uol.com." / "br"), or when the next line is only a few lowercase letters
+    ("ana@hotmail.co" / "m"): no other line of a receipt is that."""
+    first, rest = line.strip(), nxt.strip()
+    joined = first + rest
+    if re.fullmatch(r"[0-9a-f-]{9,35}", first, re.I) and _UUID.match(joined):
+        return joined
+    if "@" in first and " " not in first and rest and _EMAIL.match(joined):
+        if not _EMAIL.match(first) or re.fullmatch(r"[a-z][a-z.]{0,5}", rest):
+            return joined
+    return None
 
 
 def _key_like(text: str) -> bool:
@@ -480,7 +489,11 @@ def _pix_key_value(value: str, lines: list[str], index: int) -> str:
     ):
         value, index = nxt, index + 1
         nxt = lines[index + 1] if index + 1 < len(lines) else ""
-    return clean_pix_key(_joined_key(value, nxt) or value)
+    key = clean_pix_key(_joined_key(value, nxt) or value)
+    if _pix_key_shape(key) or _PHONE.match(key) or not re.fullmatch(r"[0-9.\-/ ]+", key):
+        return key
+    # A CPF key is read like a document's value: "….302.523-…" that OCR left as ".302.523-".
+    return parse_document(key, labelled=True) or key
 
 
 def _pix_key_shape(line: str) -> bool:
@@ -642,8 +655,10 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                     and (_looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5))
                 ):
                     party.bank, index = _continued_bank(nxt.strip(), lines, index + 1), index + 1
-            elif document and _repeats_receiver_document(party, section, line):
-                party.pix_key = party.pix_key or document  # Neon, PicPay: a CPF/CNPJ key without a label
+            elif _repeats_receiver_document(party, section, line, labelled=True):
+                # Neon, PicPay: a CPF/CNPJ key without a label. Read as leniently as a labelled
+                # document (".008.919-." whose mask OCR lost): it must equal the document anyway.
+                party.pix_key = party.pix_key or party.document
             elif document:
                 pass  # another number of the same shape (an NSU, an authentication code)
             elif not party.name and _looks_like_name(line):
@@ -701,14 +716,27 @@ def _set(party: Party, kind: str, value: str, lines: list[str], index: int) -> N
 WRAPPED_NAME_CHARS = 10  # a shorter first line of two words or more is a whole name, not one a column wrapped
 
 
+_NAME_CONNECTORS = ("da", "de", "do", "das", "dos", "e")
+
+
 def _continued_name(value: str, lines: list[str], index: int) -> str:
     """A name wrapped over two lines: "CARLOS GABRIEL PEREIRA" / "OLIVEIRA", or in a narrow
-    column ("Patrícia Lima" / "Nascimento"): the next line a word or two that is nothing else."""
-    nxt = lines[index + 1] if index + 1 < len(lines) else ""
-    wrapped = len(value) >= WRAPPED_NAME_CHARS or len(value.split()) == 1  # nobody signs with one name
-    if nxt and wrapped and _looks_like_name(nxt) and len(nxt.split()) <= 2:
-        return f"{value.strip()} {nxt.strip()}"
-    return value.strip()
+    column ("Patrícia Lima" / "Nascimento", "Padaria Pão" / "Dourado Ltda"): the next line a
+    word or two that is nothing else. A line that ends with a connector ("Nascimento de") is
+    continued whatever its length, so a narrow column's name may take three lines."""
+    name = value.strip()
+    for step in (1, 2):
+        nxt = lines[index + step] if index + step < len(lines) else ""
+        connected = fold(name).rsplit(" ", 1)[-1] in _NAME_CONNECTORS
+        wrapped = len(name) >= WRAPPED_NAME_CHARS or len(name.split()) == 1  # nobody signs with one name
+        if step == 2 and not connected:
+            break
+        if not (nxt and (wrapped or connected) and len(nxt.split()) <= 2):
+            break
+        if not (_looks_like_name(nxt) or _looks_like_company(nxt)):
+            break
+        name = f"{name} {nxt.strip()}"
+    return name
 
 
 def _continued_bank(value: str, lines: list[str], index: int) -> str:

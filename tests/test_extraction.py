@@ -527,6 +527,28 @@ def test_the_receivers_document_again_under_its_institution_with_its_type_as_lab
     assert receiver["pix_key"] is None and receiver["document"] == "***.380.707-**"
 
 
+@pytest.mark.parametrize(
+    "lines, name",
+    [
+        (["De", "Conceição", "Nascimento de", "Carvalho", "CPF: ***.158.217-**"], "Conceição Nascimento de Carvalho"),
+        (["De", "Maria da", "Silva", "CPF: ***.158.217-**"], "Maria da Silva"),
+        (["De", "Padaria Pão", "Dourado Ltda", "CNPJ: 01.840.088/0001-12"], "Padaria Pão Dourado Ltda"),
+        (["De", "Padaria Pão Dourado", "Ltda", "CNPJ: 01.840.088/0001-12"], "Padaria Pão Dourado Ltda"),
+        (["De", "Maria Aparecida", "Souza", "Lima", "CPF: ***.158.217-**"], "Maria Aparecida Souza"),
+    ],
+)
+def test_a_name_a_narrow_column_wrapped_is_joined_a_connector_leads_on(lines, name):
+    payer, _ = parties(lines)
+    assert payer["name"] == name
+
+
+def test_the_receivers_bare_repeat_whose_mask_ocr_lost_is_the_key():
+    _, receiver = parties(
+        ["Destino", "Rodrigo Pereira", "CPF: .008.919-", "BCO DO ESTADO DO RS", "S.A.", ".008.919-.", "Código"]
+    )
+    assert receiver["document"] == "***.008.919-**" and receiver["pix_key"] == "***.008.919-**"
+
+
 def test_an_unlabelled_receiver_block_without_a_heading():
     payer, receiver = parties(
         [
@@ -743,6 +765,14 @@ def test_a_one_word_first_line_of_a_name_is_joined_with_the_next():
             ["Para", "Ana Souza", "BCO DO BRASIL S.A.", "abd667ad-fbb0-4657-81d6-7", "07593f5a950"],
             "abd667ad-fbb0-4657-81d6-707593f5a950",
         ),  # no label at all
+        (["Para", "Ana Souza", "BCO C6 S.A.", "ana.souza@hotmail.co", "m", "Código"], "ana.souza@hotmail.com"),
+        (["Para", "Ana Souza", "Chave Pix", "ana.souza@uol.com.", "br"], "ana.souza@uol.com.br"),  # e-mails wrapped
+        (["Para", "Ana Souza", "CAIXA ECONOMICA", "FEDERAL", "ana.souza@gmail.com"], "ana.souza@gmail.com"),
+        (["Para", "Ana Souza", "CPF  ***.302.523-**", "Chave Pix", ".302.523-"], "***.302.523-**"),  # mask lost
+        (
+            ["Para", "Ana Souza", "Chave Pix", "b8567dc6335142f7b62f0da7d5d44a88"],
+            "b8567dc6335142f7b62f0da7d5d44a88",
+        ),  # a random key printed without dashes holds a CNPJ-shaped run: it stays the key
     ],
 )
 def test_a_pix_key_under_its_type_or_wrapped_is_read(lines, key):
