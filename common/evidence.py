@@ -34,6 +34,11 @@ SETTLED_PROB = 0.9  # any character
 SETTLED_LOOKALIKE_PROB = 0.995  # a look-alike the geometry did not decide
 REFUTED_PROB = 0.02  # the recognizer contradicts a geometric decision
 MAX_CANDIDATES = 5
+# `I` and `l` are the same bare stem in most UI fonts, told apart only by a height difference of
+# 1-7% of the cap height that the recognizer's 48 px line barely holds: its confidence between
+# them is a guess from the neighbours' case (an `l` after "TLZ" read `I` at 0.998 on a photo of a
+# screen, seed-11 adversarial set). Only the glyph geometry settles them.
+BARE_STEMS = frozenset("Il")
 
 _FOLD = str.maketrans("oqdil|szbg", "0001115286")
 
@@ -308,7 +313,7 @@ def _settle(index: int, position: Position) -> tuple[str, float, list[str]]:
         geometric = position.geometry
         if geometric is not None and position.probs.get(geometric, 0.0) >= REFUTED_PROB:
             return geometric, max(p, 0.99), []
-        if geometric is None and position.agree and p >= SETTLED_LOOKALIKE_PROB:
+        if geometric is None and position.agree and p >= SETTLED_LOOKALIKE_PROB and best not in BARE_STEMS:
             return best, p, []
         members = [c for c, _ in ranked if c in group] + sorted(group - {c for c, _ in ranked})
         if geometric is not None:  # geometry and the recognizer disagree: both are options

@@ -276,3 +276,17 @@ def test_a_stem_ocr_read_as_a_bar_in_the_tail_is_an_open_look_alike_and_no_id_in
     assert {as_read, E2E} <= set(data["transaction_id_candidates"])
     # A PDF's text layer is exact: a "|" there is no id character.
     assert fields(lines)["transaction_id"] is None
+
+
+@pytest.mark.parametrize("stem", ["I", "l"])
+def test_the_recognizer_alone_never_settles_a_bare_stem_between_I_and_l(stem):
+    """In most UI fonts I and l are the same stem but for 1-7% of height: the recognizer's
+    confidence between them is a guess (an l after "TLZ" read I at 0.998 on a photo), so without
+    the glyphs' verdict the position stays open, with both as candidates."""
+    e2e = E2E[:29] + stem + E2E[30:]
+    check = evidence.check_id(e2e, [page_with(e2e, Recognizer(readings(e2e)))])
+    twin = "l" if stem == "I" else "I"
+    assert check.ambiguous == [29] and {e2e, e2e[:29] + twin + e2e[30:]} <= set(check.candidates)
+    # A 1, whose flag the recognizer does see, is settled by it as before.
+    one = E2E[:29] + "1" + E2E[30:]
+    assert evidence.check_id(one, [page_with(one, Recognizer(readings(one)))]).settled
