@@ -234,6 +234,9 @@ class _Box(NamedTuple):
 # no section heading, and a right-aligned value does not start under one.
 COLUMN_ALIGN_HEIGHTS = 0.75
 COLUMN_OVERLAP_HEIGHTS = 0.25  # how far a column's box may reach into the next one's (box padding)
+# ...or up to this far when the next column's own box sits beside it on the row: a photo's blur
+# pads both boxes of two neighbouring cells (a payer's long name 0.35 heights into the receiver's).
+COLUMN_NEIGHBOUR_OVERLAP_HEIGHTS = 0.5
 COLUMN_GAP_HEIGHTS = 2.5
 COLUMN_GAP_GROWTH = 1.8  # ...or, after two rows, no gap wider than this many times the widest so far
 COLUMN_MIN_ROWS = 2  # rows under the headings, one of them with text in two columns
@@ -321,13 +324,20 @@ def _in_columns(row: list[_Box], starts: list[float], height: float) -> list[lis
     of the first column or running into the next one, or a column whose text does not start
     under its heading. `height`: the headings' box height."""
     tolerance, overlap = COLUMN_ALIGN_HEIGHTS * height, COLUMN_OVERLAP_HEIGHTS * height
+    neighbour_overlap = COLUMN_NEIGHBOUR_OVERLAP_HEIGHTS * height
     parts: list[list[_Box]] = [[] for _ in starts]
     for box in sorted(row, key=lambda b: b.left):
         column = max((i for i, x in enumerate(starts) if box.left >= x - tolerance), default=None)
-        # Running into the next column: well past where its text starts (detectors pad their
-        # boxes, so two columns with a narrow gutter overlap a little).
-        if column is None or (column + 1 < len(starts) and box.right > starts[column + 1] + overlap):
+        if column is None:
             return None
+        # Running into the next column: well past where its text starts (detectors pad their
+        # boxes, so two columns with a narrow gutter overlap a little; more when that column's
+        # own box is there beside it, both padded).
+        if column + 1 < len(starts) and box.right > starts[column + 1] + overlap:
+            nxt = starts[column + 1]
+            beside = any(other is not box and abs(other.left - nxt) <= tolerance for other in row)
+            if not beside or box.right > nxt + neighbour_overlap:
+                return None
         parts[column].append(box)
     texts = [[b for b in part if any(c.isalnum() for c in b.text)] for part in parts]
     if any(part and abs(part[0].left - x) > tolerance for part, x in zip(texts, starts)):

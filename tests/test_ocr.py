@@ -78,6 +78,37 @@ def test_columns_with_a_narrow_gutter_whose_boxes_overlap_are_still_columns():
     assert "De  Para" in ocr.group_into_lines(across)
 
 
+def test_a_photos_padded_boxes_of_two_neighbouring_cells_still_make_columns():
+    # On a photo of the screen the blur pads both cells' boxes: the payer's long name reaches
+    # 0.35 heights past where the receiver's column starts, its neighbour's box beside it.
+    words = [
+        (box(162, 643, 126, 47), "Origem"),
+        (box(617, 643, 131, 46), "Destino"),
+        (box(162, 700, 471, 53), "Gabriel Ferreira Ribeiro"),
+        (box(612, 696, 343, 52), "Patrícia Gonçalves"),
+        (box(161, 757, 403, 53), "CPF/CNPJ: ***.056.803-**"),
+        (box(614, 757, 156, 50), "Ferreira"),
+        (box(161, 818, 309, 45), "BANCO MODAL S.A."),
+        (box(615, 811, 407, 53), "CPF/CNPJ: ***.297.670-**"),
+        (box(616, 875, 226, 44), "BCO BMG S.A."),
+    ]
+    lines = ocr.group_into_lines(words)
+    assert lines == [
+        "Origem",
+        "Gabriel Ferreira Ribeiro",
+        "CPF/CNPJ: ***.056.803-**",
+        "BANCO MODAL S.A.",
+        "Destino",
+        "Patrícia Gonçalves",
+        "Ferreira",
+        "CPF/CNPJ: ***.297.670-**",
+        "BCO BMG S.A.",
+    ]
+    # As far into the other column with nothing of that column beside it: no columns.
+    alone = [w for w in words if w[1] != "Patrícia Gonçalves"]
+    assert "Origem  Destino" in ocr.group_into_lines(alone)
+
+
 def test_an_arrow_between_the_headings_is_left_out():
     assert ocr.group_into_lines(TWO_COLUMNS + [(box(300, 100, 30), "→")]) == TWO_COLUMN_LINES
 
