@@ -140,7 +140,10 @@ _MONTHS = {
 }
 _NUMERIC_DATE = re.compile(r"(\d{1,2})([/.-])(\d{2})\2(\d{4})")  # 03/06/2025, 03-06-2025, 03.06.2025
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
-_WORD_DATE = re.compile(r"(\d{1,2})\s*(?:de\s+|/)?([a-z]{3})[a-z]*\.?,?\s*(?:de\s+|/)?(\d{4})")
+# "1 de janeiro de 2026", "1de janeiro de2026" (OCR lost the spaces), "01/jan/2026", "1 jan 2026"
+_WORD_DATE = re.compile(
+    r"(\d{1,2})\s*(?:de\s*(?=jan|fev|mar|abr|mai|jun|jul|ago|set|out|nov|dez)|/)?([a-z]{3})[a-z]*\.?,?\s*(?:de\s*|/)?(\d{4})"
+)
 _TIME = re.compile(r"(?<!\d)(\d{1,2})\s*[:h]\s*(\d{2})(?:\s*:\s*(\d{2}))?(?!\d)")
 # Text layers that drop separators ("Data 03062025 1430", "Data do pagamento 03 06 2025 14 30"):
 # such a date counts only beside a date label, and such a time only right after a date or a
@@ -348,6 +351,9 @@ _MASKED_CPF = re.compile(
 )
 _PHONE = re.compile(r"^\+?[\d\s().-]{10,18}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+# ...without its dashes (a text layer that drops "-"): lowercase, as random keys are printed, so
+# an authentication code (upper-case hex) is not taken for one.
+_UUID_BARE = re.compile(r"^(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{32}$")
 _EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
 
 
@@ -499,7 +505,12 @@ def _pix_key_value(value: str, lines: list[str], index: int) -> str:
 def _pix_key_shape(line: str) -> bool:
     """A PIX key no other line looks like: an e-mail, a random key, a +55 phone."""
     text = line.strip()
-    return bool(_EMAIL.match(text) or _UUID.match(text) or (text.startswith("+55") and _PHONE.match(text)))
+    return bool(
+        _EMAIL.match(text)
+        or _UUID.match(text)
+        or _UUID_BARE.match(text)
+        or (text.startswith("+55") and _PHONE.match(text))
+    )
 
 
 # What OCR leaves of labels around a name: a cut or whole label before it ("Nom  Maria",

@@ -26,6 +26,9 @@ def normal_pix_key(key: str) -> str:
         return key.lower()
     if re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", key):
         return key.lower()
+    if re.fullmatch(r"[0-9a-fA-F]{32}", key):  # a random key printed without its dashes
+        key = key.lower()
+        return f"{key[:8]}-{key[8:12]}-{key[12:16]}-{key[16:20]}-{key[20:]}"
     if any(c in key for c in documents.MASK_CHARS):
         return "*" + re.sub(r"[^0-9a-zA-Z]", "", key)  # only what the mask leaves visible
     digits = re.sub(r"\D", "", key)

@@ -626,6 +626,8 @@ def test_the_payment_time_is_the_date_that_agrees_with_the_id():
         (["30MAI2025 - 21:26:12"], "2025-05-30T21:26:12-03:00"),
         (["03/jun/2025- 21:07:27"], "2025-06-03T21:07:27-03:00"),
         (["04 Jun. 2025, 20:17:55"], "2025-06-04T20:17:55-03:00"),
+        (["1de janeiro de2026, às13:03:25"], "2026-01-01T13:03:25-03:00"),  # OCR lost the spaces
+        (["3 dezembro 2025 10:00"], "2025-12-03T10:00:00-03:00"),  # no "de": "dez" is the month
     ],
 )
 def test_more_date_shapes(lines, iso):
@@ -773,6 +775,11 @@ def test_a_one_word_first_line_of_a_name_is_joined_with_the_next():
             ["Para", "Ana Souza", "Chave Pix", "b8567dc6335142f7b62f0da7d5d44a88"],
             "b8567dc6335142f7b62f0da7d5d44a88",
         ),  # a random key printed without dashes holds a CNPJ-shaped run: it stays the key
+        (
+            ["Para", "João Sousa", "CPF •••.181.594••", "BCO BMG S.A.", "3692bc4dbc934d1b9ed7ab3d39e108c1", "De"],
+            "3692bc4dbc934d1b9ed7ab3d39e108c1",
+        ),  # no label, and a text layer that dropped its dashes
+        (["Para", "João Sousa", "BCO BMG S.A.", "0DF10807BF53B5611CD4A1B2C3D4E5F6"], None),  # an upper-case code
     ],
 )
 def test_a_pix_key_under_its_type_or_wrapped_is_read(lines, key):

@@ -45,6 +45,8 @@ def test_name_only_is_flagged_as_weaker_and_initials_count():
         ("88994515533", "+55 88 99451-5533", True),
         ("Fulano@Example.com", "fulano@example.com", True),
         ("AB5E3A30-17FA-4C09-AA6A-E928810B4261", "ab5e3a30-17fa-4c09-aa6a-e928810b4261", True),
+        ("ab5e3a30-17fa-4c09-aa6a-e928810b4261", "ab5e3a3017fa4c09aa6ae928810b4261", True),  # dashes dropped
+        ("ab5e3a30-17fa-4c09-aa6a-e928810b4261", "ab5e3a3017fa4c09aa6ae928810b4262", False),
         ("+5588994515533", "88•••••5533", True),
         ("+5588994515533", "88•••••5534", False),
         ("+5588994515533", "+5588994515534", False),
