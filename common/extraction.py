@@ -796,7 +796,19 @@ def find_parties(lines: list[str]) -> dict[str, Party]:
                 break
     for party in parties.values():
         party.name = _unglued(clean_name(party.name), lines)
+        if party.name and party.document and "/" not in party.document:  # a person's, by the CPF
+            party.name = _camel_split(party.name)
     return parties
+
+
+def _camel_split(name: str) -> str:
+    """A person's words that OCR glued where the case shows the seams ("AntônioFerreiraSimões"):
+    no Brazilian given name or surname has a capital inside it (a company's may: "PagSeguro",
+    so only names of CPF holders are split)."""
+    out = [name[0]]
+    for before, char in zip(name, name[1:]):
+        out.append(" " + char if before.islower() and char.isupper() else char)
+    return "".join(out)
 
 
 # --- documents that are not PIX receipts ---------------------------------------------------------

@@ -542,6 +542,13 @@ def test_a_name_a_narrow_column_wrapped_is_joined_a_connector_leads_on(lines, na
     assert payer["name"] == name
 
 
+def test_a_persons_words_glued_where_the_case_shows_the_seams_are_split_not_a_companys():
+    _, receiver = parties(["Dados de quem recebeu", "Nome:  AntônioFerreiraSimões", "CPF:  ***.635.268-**"])
+    assert receiver["name"] == "Antônio Ferreira Simões"
+    _, receiver = parties(["Dados de quem recebeu", "Nome:  PagSeguro Internet Ltda", "CNPJ:  08.561.701/0001-01"])
+    assert receiver["name"] == "PagSeguro Internet Ltda"
+
+
 def test_the_receivers_bare_repeat_whose_mask_ocr_lost_is_the_key():
     _, receiver = parties(
         ["Destino", "Rodrigo Pereira", "CPF: .008.919-", "BCO DO ESTADO DO RS", "S.A.", ".008.919-.", "Código"]
