@@ -638,7 +638,7 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
             nxt = lines[index + 1] if index + 1 < len(lines) else ""
             if not value and nxt and not _label(nxt) and not _heading(nxt):
                 value, index = nxt, index + 1  # the value on the line under its label
-            if value and kind == "document" and _repeats_receiver_document(party, section, value, labelled=True):
+            if value and kind == "document" and _repeats_receiver_document(party, section, value):
                 party.pix_key = party.pix_key or party.document  # "CNPJ  57.839..." under the bank: Modal
             elif value:
                 _set(party, kind, value, lines, index)
@@ -666,9 +666,8 @@ def _read_party(section: _Section, party: Party, labelled_only: bool = False) ->
                     and (_looks_like_bank(nxt) or (_looks_like_name(nxt) and len(nxt.split()) <= 5))
                 ):
                     party.bank, index = _continued_bank(nxt.strip(), lines, index + 1), index + 1
-            elif _repeats_receiver_document(party, section, line, labelled=True):
-                # Neon, PicPay: a CPF/CNPJ key without a label. Read as leniently as a labelled
-                # document (".008.919-." whose mask OCR lost): it must equal the document anyway.
+            elif _repeats_receiver_document(party, section, line):
+                # Neon, PicPay: a CPF/CNPJ key without a label.
                 party.pix_key = party.pix_key or party.document
             elif document:
                 pass  # another number of the same shape (an NSU, an authentication code)
@@ -702,14 +701,15 @@ def _name_label_follows(lines: list[str], index: int) -> bool:
     return _looks_like_name(rest) and len(rest.split()) <= 2
 
 
-def _repeats_receiver_document(party: Party, section: _Section, value: str, labelled: bool = False) -> bool:
+def _repeats_receiver_document(party: Party, section: _Section, value: str) -> bool:
     """The receiver's document printed again under its institution, bare or under its type
-    ("CPF", "CNPJ"): the key it was paid by, a CPF/CNPJ key."""
+    ("CPF", "CNPJ"): the key it was paid by, a CPF/CNPJ key. Read as leniently as a labelled
+    document's value (".008.919-." whose mask OCR lost): it must equal the document anyway."""
     return (
         section.kind == RECEIVER
         and party.document is not None
         and party.bank is not None
-        and parse_document(value, labelled=labelled) == party.document
+        and parse_document(value, labelled=True) == party.document
     )
 
 

@@ -135,8 +135,8 @@ class _Body:
     def copy_until(self, marker: bytes, write: Callable[[Any], Any]) -> None:
         """Hand the bytes before `marker` to `write` as they arrive, keeping back only what could
         be the start of the marker. `write` gets read-only views of the bytes objects the server's
-        reads returned, never of a buffer reused later, so it may keep them (common.spool hashes
-        and writes them behind the reading) and nothing is copied but the few kept-back bytes."""
+        reads returned: no read is appended to a buffer first, and nothing is copied but the few
+        kept-back bytes (the views stay valid after the parse, too)."""
         m = len(marker)
         tail, data = b"", bytes(self.buffer)  # tail: at most m - 1 bytes, already scanned
         self.buffer = bytearray()

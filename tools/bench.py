@@ -354,11 +354,11 @@ def _upload_png(url: str, data: bytes) -> dict:
     return answer
 
 
-def _wait_all(stack, job_ids: list[str], timeout: float, every: float = POLL_SECONDS) -> list[dict]:
+def _wait_all(stack, job_ids: list[str], timeout: float) -> list[dict]:
     """Poll until every job ended; their final status bodies. One request at a time, for the
-    oldest job not seen ended (jobs end about in order), `every` seconds: the figures come from
+    oldest job not seen ended (jobs end about in order), every POLL_SECONDS: the figures come from
     each job's `ended_at`, not from when a poll saw it, so polling more often would only take
-    cores from the OCR it measures (see POLL_SECONDS)."""
+    cores from the OCR it measures."""
     done: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
     for job_id in job_ids:
@@ -369,7 +369,7 @@ def _wait_all(stack, job_ids: list[str], timeout: float, every: float = POLL_SEC
             if body["status"] in ("finished", "failed"):
                 done[job_id] = body
                 break
-            time.sleep(every)
+            time.sleep(POLL_SECONDS)
     failed = [b for b in done.values() if b["status"] != "finished"]
     if failed:
         raise RuntimeError(f"jobs failed: {failed[0].get('error_code')}")
@@ -404,7 +404,7 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
 
         stack.start("worker")
         worker_pid = stack.processes["worker"]["pid"]
-        latencies, e2e_ids, e2e_started = [], [], {}
+        latencies, e2e_ids = [], []
         for _ in range(e2e_jobs):  # one at a time: the latency of an idle pipeline
             data = receipt_png(next(seeds))
             wall = time.time()
@@ -413,7 +413,6 @@ def bench_stack(work: str, c8_uploads: int, e2e_jobs: int, burst_jobs: int) -> d
             # Upload to finished as the job records it (ended_at), not when a poll saw it.
             latencies.append(_epoch(ended["ended_at"]) - wall)
             e2e_ids.append(answer["job_id"])
-            e2e_started[answer["job_id"]] = wall
         figures["e2e_p50_s"] = statistics.median(latencies)
         figures["e2e_p95_s"] = percentile(latencies, 95)
         # Minus the OCR that job's own timeline measured: what the pipeline adds to each receipt.
