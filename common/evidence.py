@@ -118,17 +118,33 @@ def _boxes_holding(e2e_id: str, words: list) -> list[tuple]:
     for word, text in zip(words, folded):
         if target in text:
             return [(word, (0, len(e2e_id)))]
-    # Wrapped: one box ends with the id's first part, another starts with the rest.
+    # Wrapped: one box ends with the id's first part, another starts with the rest. A rest of
+    # a few characters ("ee") could start any box: it must be the whole box, on the next line.
     best: list[tuple] = []
     for word, text in zip(words, folded):
-        for cut in range(8, len(target) - 3):
+        for cut in range(8, len(target)):
             if text.endswith(target[:cut]):
                 rest = target[cut:]
                 for other, other_text in zip(words, folded):
-                    if other is not word and other_text.startswith(rest):
+                    short = len(rest) < SHORT_REST
+                    if other is word or not other_text.startswith(rest):
+                        continue
+                    if not short or (other_text == rest and _next_line(word, other)):
                         return [(word, (0, cut)), (other, (cut, len(target)))]
                 best = best or [(word, (0, cut))]
     return best
+
+
+SHORT_REST = 4  # characters: a wrapped id's second part this short is matched with care
+
+
+def _next_line(first, second) -> bool:
+    """Does box `second` sit on the line right under box `first`, starting at its left?"""
+    top = [p[1] for p in first.quad]
+    height = max(top) - min(top)
+    below = min(p[1] for p in second.quad) - max(top)
+    left = min(p[0] for p in second.quad) - min(p[0] for p in first.quad)
+    return -0.2 * height <= below <= 1.5 * height and abs(left) <= height
 
 
 def _box_reading(page, word) -> tuple | None:

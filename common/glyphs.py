@@ -715,8 +715,14 @@ def _stem_or_one(glyph: _Glyph, line: _Line):
     if line.ones:
         # Same font, same size: the 1 of the known part is 2-4 stems wide (its flag).
         ratio = glyph.width / float(np.median([g.width for g in line.ones]))
-        if 0.85 <= ratio <= 1.15:
-            return _one(glyph, line)
+        one = _one(glyph, line) if 0.85 <= ratio <= 1.15 else None
+        if one is not None and one[0] is not None:
+            return one
+    if glyph.width > 1.6 * line.stroke and _barred_both_ends(glyph, line):
+        return "I", ("I",), "serifed_I"
+    if line.ones:
+        if one is not None:
+            return one
         if ratio > 0.6 or glyph.width > 1.6 * line.stroke:  # stems measure up to 1.53 strokes
             return None, ("1", "I", "l"), "width_unlike_stem_and_1"
     elif glyph.width > 1.3 * line.stroke:
@@ -743,6 +749,41 @@ def _stem_or_one(glyph: _Glyph, line: _Line):
         return "I", ("I",), "at_cap_height"
     why = "close_to_cap" if ascender is not None else "no_ascender_reference"
     return None, ("l", "I") if rise > highest_i / 2 else ("I", "l"), why
+
+
+def _barred_both_ends(glyph: _Glyph, line: _Line) -> bool:
+    """An I with serifs (Noto Sans, Verdana, Tahoma, IBM Plex Sans): an upright stem whose top
+    and bottom ends both carry a bar reaching out to either side about equally. No l or 1 of a
+    sans font is drawn so: an l is a bare stem or has a foot on one side, a 1 a flag to the
+    left; a Z's middle is no upright stem."""
+    patch = glyph.patch
+    top, bottom = glyph.top - glyph.origin[0], glyph.bottom - glyph.origin[0]
+    height, stroke = bottom - top, line.stroke
+    if height < 0.9 * line.cap_height or line.capline(glyph.cx) - glyph.top > line.highest_i or stroke <= 0:
+        return False  # not at cap height
+
+    def run(row_from: float, row_to: float) -> tuple[float, float] | None:
+        rows = patch[int(round(row_from)) : int(round(row_to)) + 1]
+        if rows.size == 0:
+            return None
+        left, right = _edges(rows.max(axis=0))
+        return (left, right) if right > left else None
+
+    band = max(0.12 * height, 1.0)
+    middle = [run(top + f * height, top + f * height) for f in (0.35, 0.5, 0.65)]
+    if any(m is None or m[1] - m[0] > 1.6 * stroke for m in middle):
+        return False
+    centres = [(m[0] + m[1]) / 2 for m in middle]
+    if max(centres) - min(centres) > 0.4 * stroke:  # not upright: a diagonal
+        return False
+    centre = float(np.mean(centres))
+    for ends in (run(top, top + band), run(bottom - band, bottom)):
+        if ends is None:
+            return False
+        reach_left, reach_right = centre - ends[0], ends[1] - centre
+        if min(reach_left, reach_right) < stroke or abs(reach_left - reach_right) > 0.35 * max(reach_left, reach_right):
+            return False
+    return True
 
 
 def _stem_end_allowance(width: float) -> float:

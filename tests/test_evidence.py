@@ -106,6 +106,19 @@ def test_an_id_wrapped_over_two_boxes_is_checked_in_both():
     assert check.ambiguous == [23] and engine.calls == 3
 
 
+def box(text, x0, y0, x1, y1):
+    return Word(text, ((x0, y0), (x1, y0), (x1, y1), (x0, y1)))
+
+
+def test_an_id_wrapped_with_only_a_few_characters_on_its_second_line_is_found_in_both_boxes():
+    head, rest = E2E[:30], E2E[30:]
+    under = [box(head, 0, 0, 300, 20), box(rest, 2, 30, 22, 50)]
+    assert [span for _, span in evidence._boxes_holding(E2E, under)] == [(0, 30), (30, 32)]
+    # A box that merely starts with those characters, or sits elsewhere, is not the rest.
+    elsewhere = [box(head, 0, 0, 300, 20), box(rest, 200, 300, 220, 320), box(rest + "x", 2, 30, 30, 50)]
+    assert [span for _, span in evidence._boxes_holding(E2E, elsewhere)] == [(0, 30)]
+
+
 def test_without_per_character_evidence_look_alikes_in_the_tail_are_open():
     check = evidence.check_id(E2E, [OcrPage([Word(E2E, ((0, 0), (1, 0), (1, 1), (0, 1)))])])
     assert check.source == "none" and not check.settled
