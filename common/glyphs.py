@@ -163,6 +163,24 @@ class _Glyph:
         return self.bottom - self.top
 
 
+class _Merged(str):
+    """Why a character has no glyph of its own, "merged": it touches its neighbours in `glyph`
+    (2-3 characters in one glyph); the glyph's height still speaks for all of them."""
+
+    glyph: _Glyph
+
+    def __new__(cls, glyph: _Glyph) -> _Merged:
+        merged = super().__new__(cls, "merged")
+        merged.glyph = glyph
+        return merged
+
+
+# Characters whose lowercase form is a plain x-height one (no ascender, descender or dot): a
+# merged glyph of such characters at x-height holds lowercase ones only.
+_X_HEIGHT_LOWER = set("acemnorsuvwxz")
+_LOWERCASE_OF = {**{c: c.lower() for c in "cCsSuUvVwWxXzZ"}, "o": "o", "O": "o", "0": "o"}
+
+
 @dataclass
 class _Line:
     slope: float
@@ -260,6 +278,7 @@ def resolve(
         for each in lines:
             each.ascender, each.borrowed = ascender_rise * line.cap_height, True
     decided = {i: _decide(read[i], mapping[i], lines[i]) for i in wanted}
+    decided.update(_merged_lowercase(read, mapping, lines, wanted))
     # A clear l shows that this font's ascenders rise: stems left undecided get a second look.
     tall = [
         (lines[i].capline(mapping[i].cx) - mapping[i].top, lines[i].highest_i)
@@ -284,7 +303,8 @@ def _mapped(crop: np.ndarray, read: list[str], centres: list[float], anchor: int
     glyphs, labels = _segment(ink)
     xs = np.array(centres, dtype=float)
     mapping = _align(glyphs, read, xs, anchor)
-    for glyph in {id(g): g for g in mapping if isinstance(g, _Glyph)}.values():
+    measured = [g.glyph if isinstance(g, _Merged) else g for g in mapping]
+    for glyph in {id(g): g for g in measured if isinstance(g, _Glyph)}.values():
         _measure(glyph, ink, labels)
     return mapping
 
@@ -375,6 +395,30 @@ def _decide(read: str, glyph, line: _Line) -> Verdict:
     if choice is None:
         return Verdict(read, None, options, why)
     return Verdict(read, choice, (choice,), why)
+
+
+def _merged_lowercase(read: list[str], mapping: list, lines: list, wanted: list[int]) -> dict[int, Verdict]:
+    """Look-alikes inside a merged glyph that stays at x-height: every character in it has a
+    plain x-height lowercase form (as read) and the whole glyph is that low, so each is
+    lowercase ("xz", "vo"). A taller merged glyph says nothing of which one is the capital."""
+    if any(g in ("no_glyph", "unaligned", "split") for g in mapping):
+        return {}  # characters the matching lost or doubted may have shifted the others
+    groups: dict[int, list[int]] = {}
+    for i, g in enumerate(mapping):
+        if isinstance(g, _Merged):
+            groups.setdefault(id(g.glyph), []).append(i)
+    out = {}
+    for members in groups.values():
+        glyph, line = mapping[members[0]].glyph, lines[members[0]]
+        if not all(read[i].lower() in _X_HEIGHT_LOWER or read[i] == "0" for i in members):
+            continue
+        if glyph.clipped or not _on_baseline(glyph, line) or not _lowercase_height(_relative_height(glyph, line), line):
+            continue
+        for i in members:
+            if i in wanted and read[i] in _LOWERCASE_OF:
+                lower = _LOWERCASE_OF[read[i]]
+                out[i] = Verdict(read[i], lower, (lower,), "merged_at_x_height")
+    return out
 
 
 def _undecided(read: str, why: str) -> Verdict:
@@ -529,7 +573,9 @@ def _align(glyphs: list[_Glyph], read: list[str], xs: np.ndarray, anchor: int = 
     for i in range(n):
         ranked = sorted(options[i])
         total, kind, g = ranked[0]
-        if kind != "one":
+        if kind == "merged":  # its glyph only when no other matching comes close
+            out.append(_Merged(glyphs[g]) if len(ranked) == 1 else kind)
+        elif kind != "one":
             out.append(kind)
         elif len(ranked) > 1 or abs(xs[i] - glyphs[g].cx) > 0.9 * pitch:
             out.append("unaligned")

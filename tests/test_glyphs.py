@@ -172,6 +172,24 @@ def test_touching_glyphs_are_reported_merged_not_guessed(fonts):
         assert all(v.decided is None and set(v.options) == glyphs.AMBIGUOUS[v.read] for v in merged)
 
 
+def test_a_merged_glyph_at_x_height_holds_lowercase_look_alikes_only(fonts):
+    # Touching lowercase letters, misread as capitals: the glyph they make is x-height low, so
+    # each is lowercase. A glyph with a capital in it ("Xz", "oZ") is capital-tall: no word.
+    truth = "E22896431202501111417" + "xzaXzcvsoZu"
+    read = "E22896431202501111417" + "XZaXZCVSOZU"
+    decided = set()
+    for font in ("Roboto", "Open Sans", "DejaVu Sans", "Liberation Sans"):
+        for squeeze in (0.06, 0.08, 0.1, 0.12):
+            for seed in range(6):
+                line = glyph_grid.render_line(
+                    fonts[font], 16, truth, random.Random(seed), read=read, squeeze=squeeze * 16
+                )
+                verdicts = resolve_line(line)
+                assert all(v.decided in (None, t) for v, t in zip(verdicts, truth)), (font, squeeze, seed)
+                decided |= {i for i, v in enumerate(verdicts) if v.why == "merged_at_x_height"}
+    assert len(decided) >= 4 and all(truth[i].islower() for i in decided)
+
+
 def test_known_and_unambiguous_positions_pass_through(fonts):
     truth = "E00416968202506012347" + "aPlqkthD9Lc"
     verdicts = resolve_line(glyph_grid.render_line(fonts["Roboto"], 17, truth, random.Random(1)))
