@@ -33,12 +33,17 @@ How:
      is 1; a bare stem well above the cap line is l. A stem at cap height is I only if the line
      shows that its ascenders rise (a b/d/h/k, or an l already decided): in Helvetica-like fonts
      l is no taller than I, and then neither is decided. Another line's ascenders prove it only
-     when the rise is clearly more than the pixel JPEG can take off an l's top.
+     when the rise is clearly more than the pixel JPEG can take off an l's top. An upright
+     stem with a bar reaching out to both sides at both ends is a serifed I (Noto Sans,
+     Verdana, Tahoma): no l or 1 is drawn so.
    - `O/0/o`: x-height is o; at cap height, O's side strokes are further apart than the 0's
      (>= 1.2x) and its ink clearly differs from them, a 0 matches them.
    - `c/C s/S u/U v/V w/W x/X z/Z`: height against the x-height and the cap height.
    - `k/K`: between the x-height and the cap height k shows only its stem, K its arm as well.
    - `p/P`: p descends below the baseline, P sits on it.
+   - Touching glyphs (one glyph, 2-3 characters): when every character in it has a plain
+     x-height lowercase form and the whole glyph stays at x-height, its look-alikes are
+     lowercase; only where the matching gave that glyph alone and lost no character.
 """
 
 from __future__ import annotations

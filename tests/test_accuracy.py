@@ -48,12 +48,12 @@ def test_adversarial_synthetic_set(tmp_path):
     assert report.receipts >= 100
     assert report.silent_errors == [], f"{len(report.silent_errors)} silent errors"
     assert report.rate("transaction_id") >= 0.90
-    # Issue 14 asks for at most 15% flagged; measured 33.9% (39/115: ids whose I/l or O/0 the
-    # glyphs could not decide, mostly on photos and 800 px chat copies; 26.1% before the
-    # recognizer lost the right to settle I against l alone, which it got wrong at 0.998 on
-    # another seed's photo). This bound keeps that from growing while the geometry catches up;
-    # it is not the target.
-    assert report.flagged_share <= 0.35, f"{report.flagged}/{report.receipts} flagged"
+    # Issue 14 asks for at most 15% flagged; measured 28.7% (33/115: ids whose I/l, merged or
+    # blurred glyphs the geometry could not decide, mostly on photos and 800 px chat copies;
+    # 33.9% before serifed I, short second lines of wrapped ids and merged x-height glyphs were
+    # measured). This bound keeps that from growing while the geometry catches up; it is not
+    # the target.
+    assert report.flagged_share <= 0.32, f"{report.flagged}/{report.receipts} flagged"
 
 
 def real_receipts_dir() -> str | None:
