@@ -821,8 +821,8 @@ def _barred_both_ends(glyph: _Glyph, line: _Line) -> bool:
         return (left, right) if right > left else None
 
     band = max(0.12 * height, 1.0)
-    middle = [run(top + f * height, top + f * height) for f in (0.35, 0.5, 0.65)]
-    if any(m is None or m[1] - m[0] > 1.6 * stroke for m in middle):
+    middle = [m for m in (run(top + f * height, top + f * height) for f in (0.35, 0.5, 0.65)) if m is not None]
+    if len(middle) < 3 or any(m[1] - m[0] > 1.6 * stroke for m in middle):
         return False
     centres = [(m[0] + m[1]) / 2 for m in middle]
     if max(centres) - min(centres) > 0.4 * stroke:  # not upright: a diagonal
