@@ -28,7 +28,8 @@ How:
    ascender letters (b d h k) how far this font's ascenders rise above the cap line. An id a
    narrow screen wrapped over two lines keeps the first line's scale; the second line gets its
    own baseline and slope from its flat-footed glyphs (each box is cropped on its own).
-5. Decisions:
+5. Decisions (none on a line set in a monospaced font, whose centres stay on one grid even
+   through an I, l, r or m: there l and 1 share flags and feet and O is as wide as 0):
    - `I/l/1`: a glyph like the known part's 1 (same width, same ink within a small difference)
      is 1; a bare stem well above the cap line is l. A stem at cap height is I only if the line
      shows that its ascenders rise (a b/d/h/k, or an l already decided): in Helvetica-like fonts
@@ -113,6 +114,10 @@ ZERO_WIDER = 1.08
 # from 0.943 (even at cap height 10, blurred; x-heights of common UI fonts stay under 0.8).
 LOWER_MOST = 0.865
 UPPER_LEAST = 0.915
+# Letters far narrower or wider than a digit in a proportional font; a line whose glyph centres
+# stay on one grid through them, within this share of the pitch, is monospaced (_monospaced).
+_OFF_DIGIT_WIDTH = set("IijlrtfmwMW")
+MONOSPACED_RESIDUAL = 0.15
 IRREGULAR = 3.0  # the cost of a touching or split glyph, or a glyph left over: they are rare
 
 
@@ -250,6 +255,8 @@ def resolve(
     mapping = "wrapped_in_known_part" if too_short else _mapped(crop, read[:cut], [x for _, x in chars], first_known)
     if isinstance(mapping, str):
         return _replaced(verdicts, {i: _undecided(read[i], mapping) for i in wanted})
+    if _monospaced(mapping, read):
+        return _replaced(verdicts, {i: _undecided(read[i], "monospaced_font") for i in wanted})
     known = read[0] + "".join(read[1:first_known]).translate(pix.DIGIT_LOOKALIKES)
     line = _references(known, mapping[:first_known])
     if line is None:
@@ -312,6 +319,24 @@ def _mapped(crop: np.ndarray, read: list[str], centres: list[float], anchor: int
     for glyph in {id(g): g for g in measured if isinstance(g, _Glyph)}.values():
         _measure(glyph, ink, labels)
     return mapping
+
+
+def _monospaced(mapping: list, read: list[str]) -> bool:
+    """Is the line set in a monospaced font? Its glyphs' centres all sit on one pitch grid, even
+    through letters much narrower or wider than the tabular digits (in a proportional font an
+    I, l, r or m shifts every centre after it: the largest residual is 0.11 of a pitch at the
+    least over the grid's fonts, 0.13 at most in DejaVu Sans Mono, Liberation Mono and Nimbus
+    Mono PS). There I, l and 1 carry the same flags and
+    feet, O is as wide as 0 and capitals are drawn to the cell: the rules here were measured
+    on proportional fonts, and decided wrong on those (the glyph grid: 10 wrong in 480 lines)."""
+    centred = [(i, (g.left + g.right) / 2) for i, g in enumerate(mapping) if isinstance(g, _Glyph)]
+    # The letter must have glyphs after it: they are what it shifts in a proportional font.
+    telling = [i for i, _ in centred[:-2] if i >= KNOWN and read[i] in _OFF_DIGIT_WIDTH]
+    if len(centred) < MIN_REFERENCES or not telling:
+        return False
+    index, centre = np.array([i for i, _ in centred], dtype=float), np.array([x for _, x in centred])
+    pitch, start = np.polyfit(index, centre, 1)
+    return pitch > 0 and float(np.abs(centre - (start + pitch * index)).max()) < MONOSPACED_RESIDUAL * pitch
 
 
 def _digit_scale(first: list, second: list) -> float | None:
