@@ -125,8 +125,8 @@ def _boxes_holding(e2e_id: str, words: list) -> list[tuple]:
         for cut in range(8, len(target)):
             if text.endswith(target[:cut]):
                 rest = target[cut:]
+                short = len(rest) < SHORT_REST
                 for other, other_text in zip(words, folded):
-                    short = len(rest) < SHORT_REST
                     if other is word or not other_text.startswith(rest):
                         continue
                     if not short or (other_text == rest and _next_line(word, other)):
@@ -140,9 +140,9 @@ SHORT_REST = 4  # characters: a wrapped id's second part this short is matched w
 
 def _next_line(first, second) -> bool:
     """Does box `second` sit on the line right under box `first`, starting at its left?"""
-    top = [p[1] for p in first.quad]
-    height = max(top) - min(top)
-    below = min(p[1] for p in second.quad) - max(top)
+    ys = [p[1] for p in first.quad]
+    height = max(ys) - min(ys)
+    below = min(p[1] for p in second.quad) - max(ys)
     left = min(p[0] for p in second.quad) - min(p[0] for p in first.quad)
     return -0.2 * height <= below <= 1.5 * height and abs(left) <= height
 

@@ -326,9 +326,9 @@ def _monospaced(mapping: list, read: list[str]) -> bool:
     through letters much narrower or wider than the tabular digits (in a proportional font an
     I, l, r or m shifts every centre after it: the largest residual is 0.11 of a pitch at the
     least over the grid's fonts, 0.13 at most in DejaVu Sans Mono, Liberation Mono and Nimbus
-    Mono PS). There I, l and 1 carry the same flags and
-    feet, O is as wide as 0 and capitals are drawn to the cell: the rules here were measured
-    on proportional fonts, and decided wrong on those (the glyph grid: 10 wrong in 480 lines)."""
+    Mono PS). There I, l and 1 carry the same flags and feet, O is as wide as 0 and capitals
+    are drawn to the cell: the rules here were measured on proportional fonts, and decided
+    wrong on those (the glyph grid: 10 wrong in 480 lines)."""
     centred = [(i, (g.left + g.right) / 2) for i, g in enumerate(mapping) if isinstance(g, _Glyph)]
     # The letter must have glyphs after it: they are what it shifts in a proportional font.
     telling = [i for i, _ in centred[:-2] if i >= KNOWN and read[i] in _OFF_DIGIT_WIDTH]
@@ -788,17 +788,19 @@ def _stem_or_one(glyph: _Glyph, line: _Line):
         return None, ("I", "l", "1"), "not_one_piece"
     if not _on_baseline(glyph, line):
         return None, ("I", "l", "1"), "off_baseline"
+    one = None  # the verdict against the known part's 1, for a glyph as wide as it
     if line.ones:
         # Same font, same size: the 1 of the known part is 2-4 stems wide (its flag).
         ratio = glyph.width / float(np.median([g.width for g in line.ones]))
-        one = _one(glyph, line) if 0.85 <= ratio <= 1.15 else None
-        if one is not None and one[0] is not None:
-            return one
+        if 0.85 <= ratio <= 1.15:
+            one = _one(glyph, line)
+            if one[0] is not None:
+                return one
     if glyph.width > 1.6 * line.stroke and _barred_both_ends(glyph, line):
         return "I", ("I",), "serifed_I"
+    if one is not None:
+        return one
     if line.ones:
-        if one is not None:
-            return one
         if ratio > 0.6 or glyph.width > 1.6 * line.stroke:  # stems measure up to 1.53 strokes
             return None, ("1", "I", "l"), "width_unlike_stem_and_1"
     elif glyph.width > 1.3 * line.stroke:

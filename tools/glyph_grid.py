@@ -42,6 +42,13 @@ FONTS = {
     "Liberation Sans": "fonts-liberation",
     "Nimbus Sans": "fonts-urw-base35",  # Helvetica: l no taller than I, so I/l must stay undecided
 }
+# Fonts some tests draw beside the grid's, for their Debian packages too.
+OTHER_FONTS = {
+    "DejaVu Sans Mono": "fonts-dejavu-core",
+    "DejaVu Serif": "fonts-dejavu-core",
+    "Liberation Mono": "fonts-liberation",
+    "Nimbus Mono PS": "fonts-urw-base35",
+}
 DEGRADATIONS = ("plain", "jpeg", "rescale", "blur")
 CAP_HEIGHTS = (10, 13, 17, 22)
 ISPBS = (
@@ -66,6 +73,10 @@ class FontMissing(LookupError):
     pass
 
 
+def _package(name: str, unknown: str = "?") -> str:
+    return FONTS.get(name) or OTHER_FONTS.get(name) or unknown
+
+
 def font_file(name: str) -> str:
     """The font file fontconfig has for `name`; FontMissing (naming the Debian package) when
     fontconfig only has a fallback for it."""
@@ -75,9 +86,9 @@ def font_file(name: str) -> str:
             ["fc-match", "-f", "%{family}\n%{file}", name], capture_output=True, text=True, timeout=10
         ).stdout.split("\n")
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise FontMissing(f"fc-match failed ({e}); install fontconfig and {FONTS.get(name, 'the font')}") from None
+        raise FontMissing(f"fc-match failed ({e}); install fontconfig and {_package(name, 'the font')}") from None
     if len(found) < 2 or family.lower() not in found[0].lower():
-        raise FontMissing(f"font {name!r} is not installed: apt-get install {FONTS.get(name, '?')}")
+        raise FontMissing(f"font {name!r} is not installed: apt-get install {_package(name)}")
     return found[1]
 
 
