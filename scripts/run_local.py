@@ -12,20 +12,22 @@ failed (`interrupted`), so the next `make run` of the same file processes it aga
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
 
 def _interrupted_at_start(*_) -> None:
-    print("\ninterrupted (Ctrl-C)", file=sys.stderr)
-    sys.exit(130)
+    # A hard exit: SystemExit raised inside an import can be swallowed by a library's bare
+    # `except` (seen once in CI: the run went on and uploaded), and nothing has started yet.
+    print("\ninterrupted (Ctrl-C)", file=sys.stderr, flush=True)
+    os._exit(130)
 
 
 signal.signal(signal.SIGINT, _interrupted_at_start)  # Ctrl-C while the imports below load: nothing started yet
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 
