@@ -237,6 +237,9 @@ def find_end_to_end_id(lines: list[str], near: datetime | None = None, read: boo
     """The receipt's end-to-end id; when several are printed (a refund shows the original's
     too), the one whose minute agrees with the payment time. `read`: OCR'd text (pix.candidates)."""
     found = pix.candidates(lines, read)
+    # A refund's receipt shows the original payment's id beside its own, which starts with D: no
+    # other receipt prints a D id, so where there is one it is the receipt's.
+    found = [candidate for candidate in found if pix.is_refund(candidate)] or found
     if near:
         for candidate in found:
             if pix.agrees_with(candidate, near):

@@ -107,14 +107,26 @@ def agrees_with(e2e_id: str, paid_at: datetime, minutes: int = 10) -> bool:
     return abs((utc_minute(e2e_id) - paid_at.astimezone(UTC)).total_seconds()) <= minutes * 60 + 60
 
 
+def _boxes(line: str) -> list[str]:
+    """A text line's boxes: OCR lines join a row's boxes with two spaces (common.ocr)."""
+    return [box for box in re.split(r"\s{2,}", line.strip()) if box]
+
+
 def candidates(lines: list[str], read: bool = False) -> list[str]:
     """Every valid id in the text, in reading order (a line, then a line joined with the next:
     narrow screens wrap the id over two lines). `read`: the text is OCR's (see CANDIDATE_READ)."""
     pattern = CANDIDATE_READ if read else CANDIDATE
     # Lines without a letter or digit of the id's alphabet are OCR debris between its two halves.
-    compact = [re.sub(r"\s+", "", line) for line in lines if re.search(r"[A-Za-z0-9]", line)]
+    kept = [line for line in lines if re.search(r"[A-Za-z0-9]", line)]
+    texts = []
+    for line, following in zip(kept, kept[1:] + [""]):
+        texts.append(re.sub(r"\s+", "", line))
+        # A wrapped id ends one box of its first line and starts one box of the next, never two:
+        # beside it may stand the rest of its label's column ("transa  00186673210", from
+        # "ID da transação"), which joined whole lines would take into the id.
+        texts += [re.sub(r"\s+", "", a + b) for a in _boxes(line) for b in _boxes(following)]
     found = []
-    for text in [item for pair in zip(compact, [a + b for a, b in zip(compact, compact[1:])] + [""]) for item in pair]:
+    for text in texts:
         for match in pattern.finditer(text):
             fixed = normalize(match.group())
             if fixed and fixed not in found:

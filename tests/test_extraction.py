@@ -2,7 +2,7 @@
 
 import pytest
 
-from common import extraction
+from common import extraction, pix
 
 E2E = "E18236120202506040125s173f4b96d4"
 
@@ -691,6 +691,36 @@ def test_a_refund_receipt_gives_the_refund_id_not_the_original():
     fields = extraction.extract_fields(lines)
     assert fields["transaction_id"] == "D18236120202505310026s177dc84c09" and fields["refund"] is True
     assert fields["amount"] == 30.0
+
+
+def test_a_refund_receipt_gives_its_own_id_when_the_original_is_read_too():
+    # At twice the size, OCR set the label's rest beside the original's wrapped id.
+    lines = [
+        "30MAI 2025 - 21:26:12",
+        "Valor do reembolso  R$ 30,00",
+        "Quando  30 MAI 2025 - 19:15:34",
+        "ID da",
+        "E00000000202505302215",
+        "transa  00186673210",
+        "ção",
+        "ID da transação: D1823612020250",
+        "5310026s177dc84c09",
+    ]
+    assert pix.candidates(lines) == ["E0000000020250530221500186673210", "D18236120202505310026s177dc84c09"]
+    fields = extraction.extract_fields(lines)
+    assert fields["transaction_id"] == "D18236120202505310026s177dc84c09" and fields["refund"] is True
+    assert fields["paid_at"] == "2025-05-30T21:26:12-03:00"
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["E00000000202505302215", "transa  00186673210"],  # the label's rest in another box
+        ["E00000000202505302215  Copiar", "00186673210"],  # a button beside the first half
+    ],
+)
+def test_a_wrapped_id_joins_one_box_of_each_line(lines):
+    assert pix.candidates(lines) == ["E0000000020250530221500186673210"]
 
 
 def test_an_id_split_by_ocr_debris():
