@@ -7,7 +7,8 @@ found by meaning, then checked against what they must be:
   pagamento") over the original value of a Pix Cobrança;
 - the payment time: every date on the receipt is a candidate (with its time of day, on the same
   or the next lines), the one that agrees with the end-to-end id's UTC minute wins;
-- the end-to-end id (common.pix), preferring one whose minute agrees with that time;
+- the end-to-end id (common.pix): a refund's own D id over the original's E id it shows, then
+  one whose minute agrees with that time;
 - payer and receiver: the receipt is cut into sections by their headings ("Origem"/"Destino",
   "De"/"Para", "Quem pagou"/"Quem recebeu", "Dados do pagador"/"Dados do recebedor"...), then
   each section's name, document, institution and PIX key are read from labels or, where a
@@ -235,7 +236,8 @@ def shown_time(lines: list[str], e2e_id: str | None) -> tuple[datetime | None, b
 
 def find_end_to_end_id(lines: list[str], near: datetime | None = None, read: bool = False) -> str | None:
     """The receipt's end-to-end id; when several are printed (a refund shows the original's
-    too), the one whose minute agrees with the payment time. `read`: OCR'd text (pix.candidates)."""
+    too), a D (refund) id first, then the one whose minute agrees with the payment time.
+    `read`: OCR'd text (pix.candidates)."""
     found = pix.candidates(lines, read)
     # A refund's receipt shows the original payment's id beside its own, which starts with D: no
     # other receipt prints a D id, so where there is one it is the receipt's.

@@ -113,8 +113,9 @@ def _boxes(line: str) -> list[str]:
 
 
 def candidates(lines: list[str], read: bool = False) -> list[str]:
-    """Every valid id in the text, in reading order (a line, then a line joined with the next:
-    narrow screens wrap the id over two lines). `read`: the text is OCR's (see CANDIDATE_READ)."""
+    """Every valid id in the text, in reading order (a line, then each box of it joined with
+    each box of the next: narrow screens wrap the id over two lines). `read`: the text is OCR's
+    (see CANDIDATE_READ)."""
     pattern = CANDIDATE_READ if read else CANDIDATE
     # Lines without a letter or digit of the id's alphabet are OCR debris between its two halves.
     kept = [line for line in lines if re.search(r"[A-Za-z0-9]", line)]
