@@ -23,6 +23,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from tools import hard_receipts  # its photo-of-a-screen model, shared with the synthetic set
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 CHAT_WIDTH = 800  # px: what WhatsApp-like apps send a tall screenshot at
 SMALL_WIDTH = 600  # px: below this a copy is zoomed 2x (a thumbnail someone enlarged and resent)
@@ -56,8 +58,6 @@ def zoomed(image: Image.Image, rng: random.Random) -> bytes | None:
 
 def photographed(image: Image.Image, rng: random.Random) -> bytes:
     """A photo of the screen showing it: perspective, blur, uneven light, sensor noise."""
-    from tools import hard_receipts  # its photo model, shared with the synthetic set
-
     width = max(CHAT_WIDTH, min(1200, image.width))
     return _jpeg(hard_receipts.photo_of_screen(image.convert("RGB"), rng, width), 85)
 
