@@ -20,7 +20,9 @@ be wrong without saying so:
 - the exact-match rate of every field over all receipts and over the unflagged ones only;
 - for flagged receipts whose label has an id: whether the true id is among the extractor's
   `transaction_id_candidates`, when it gives them;
-- id characters read wrong, by look-alike class (tools/hard_receipts.py, `LOOKALIKES`).
+- id characters read wrong, by look-alike class (tools/hard_receipts.py, `LOOKALIKES`);
+- how many flagged receipts give each `review_reasons` entry (JSON: each flagged file, its
+  reasons and whether its id was right anyway), to see what the flags are made of.
 Flagging everything is no way out: the flagged share is reported beside the silent errors.
 """
 
@@ -135,6 +137,8 @@ class Report:
     ids_by_class: Counter = field(default_factory=Counter)  # labelled ids holding each class
     wrong_ids_by_class: Counter = field(default_factory=Counter)  # ids read wrong at that class
     confusions: Counter = field(default_factory=Counter)  # "l->I": characters read wrong
+    reasons: Counter = field(default_factory=Counter)  # review_reasons over flagged receipts
+    flagged_files: list = field(default_factory=list)  # {"file", "reasons", "id_right"}
 
     def rate(self, name: str) -> float | None:
         return self.hits.get(name, 0) / self.totals[name] if self.totals.get(name) else None
@@ -185,6 +189,8 @@ class Report:
                 if self.ids_by_class.get(name) or self.wrong_ids_by_class[name]
             },
             "id_confusions": dict(self.confusions.most_common()),
+            "review_reasons": dict(self.reasons.most_common()),
+            "flagged_files": self.flagged_files,
             "misses": self.misses,
             "median_seconds_image": self.median_seconds("image"),
             "median_seconds_pdf": self.median_seconds("pdf"),
@@ -234,6 +240,12 @@ class Report:
             print(
                 "  characters read wrong: " + ", ".join(f"{k} {v}" for k, v in self.confusions.most_common()), file=out
             )
+        if self.reasons:
+            print(
+                "  review reasons (flagged receipts giving each): "
+                + ", ".join(f"{k} {v}" for k, v in self.reasons.most_common()),
+                file=out,
+            )
         for kind in ("image", "pdf"):
             if self.seconds[kind]:
                 print(
@@ -262,12 +274,23 @@ def evaluate(folder: str, engine=None, settings=None) -> Report:
             result = processing.read_receipt(data, mime, engine, settings)
             got, flagged = _got(result), bool(result.get("needs_review"))
             candidates = result.get("transaction_id_candidates")
+            reasons = result.get("review_reasons") or []
         except ReceiptUnreadable:
             got, flagged, candidates = dict.fromkeys(FIELDS), True, None
+            reasons = ["unreadable"]
             report.unreadable += 1
         report.seconds["pdf" if mime == "application/pdf" else "image"].append(time.perf_counter() - started)
         report.receipts += 1
         report.flagged += flagged
+        if flagged:
+            report.reasons.update(set(reasons))
+            report.flagged_files.append(
+                {
+                    "file": label["file"],
+                    "reasons": sorted(set(reasons)),
+                    "id_right": bool(label["end_to_end_id"]) and got["transaction_id"] == label["end_to_end_id"],
+                }
+            )
         wrong = []
         for name, want in _expected(label).items():
             if not want:
