@@ -42,9 +42,14 @@ How:
    - `c/C s/S u/U v/V w/W x/X z/Z`: height against the x-height and the cap height.
    - `k/K`: between the x-height and the cap height k shows only its stem, K its arm as well.
    - `p/P`: p descends below the baseline, P sits on it.
-   - Touching glyphs (one glyph, 2-3 characters): when every character in it has a plain
-     x-height lowercase form and the whole glyph stays at x-height, its look-alikes are
-     lowercase; only where the matching gave that glyph alone and lost no character.
+   - Touching glyphs (one glyph, 2-3 characters: blur, a tight font): where the matching is sure
+     of the group (a glyph of its own on either side), the glyph is cut apart at a higher ink
+     level (the contact is a fringe of partial ink) and each core takes back its nearest pixels.
+     A part is measured on the columns no other part reaches, and only if both its halves
+     reach its top (a neighbour's arm over one side is not its own). Parts decide case pairs
+     and x-height o by height only: their sides and width are not their own. Otherwise, when
+     every character in the glyph has a plain x-height lowercase form and the whole glyph
+     stays at x-height, its look-alikes are lowercase.
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ class _Glyph:
     clipped_top: bool = False  # its ink reaches that border of the crop: the edge is lost
     clipped_bottom: bool = False
     clipped_side: bool = False
+    touching: bool = False  # cut out of glyphs that touch (see _split): its sides are not its own
 
     @property
     def clipped(self) -> bool:
@@ -327,7 +333,135 @@ def _mapped(crop: np.ndarray, read: list[str], centres: list[float], anchor: int
     measured = [g.glyph if isinstance(g, _Merged) else g for g in mapping]
     for glyph in {id(g): g for g in measured if isinstance(g, _Glyph)}.values():
         _measure(glyph, ink, labels)
-    return mapping
+    return _split_merged(mapping, ink, labels, xs)
+
+
+def _split_merged(mapping: list, ink: np.ndarray, labels: np.ndarray, xs: np.ndarray) -> list:
+    """Each glyph the matching gave to 2-3 characters (touching: blur, a tight font) cut into
+    that many parts where its ink says where (see _split); parts are marked `touching`. Only
+    where the matching is sure of the group's ends (a glyph of its own on either side) and each
+    part sits where its character was read."""
+    out = list(mapping)
+    groups: dict[int, list[int]] = {}
+    for i, g in enumerate(mapping):
+        if isinstance(g, _Merged):
+            groups.setdefault(id(g.glyph), []).append(i)
+    pitch = (xs[-1] - xs[0]) / max(len(xs) - 1, 1)
+    for members in groups.values():
+        first, last = members[0], members[-1]
+        if members != list(range(first, last + 1)):
+            continue
+        ends = [mapping[i] for i in (first - 1, last + 1) if 0 <= i < len(mapping)]
+        if not all(type(g) is _Glyph for g in ends):
+            continue
+        parts = _split(mapping[first].glyph, len(members), ink, labels)
+        if parts is None or any(abs(part.cx - xs[i]) > 0.5 * pitch for i, part in zip(members, parts)):
+            continue
+        for i, part in zip(members, parts):
+            out[i] = part
+    return out
+
+
+SPLIT_LEVELS = (0.65, 0.75, 0.85, 0.95)  # ink levels tried as the cores of touching glyphs
+
+
+def _split(glyph: _Glyph, count: int, ink: np.ndarray, labels: np.ndarray) -> list[_Glyph] | None:
+    """`count` glyphs out of one whose characters touch: the contact between two glyphs is a
+    fringe of partial ink, so at a higher ink level they come apart; each core then takes back
+    the pixels nearest to it within the glyph (a geodesic growth). None unless some level gives
+    exactly `count` cores side by side."""
+    y0, y1, x0, x1 = glyph.y0, glyph.y1, glyph.x0, glyph.x1
+    mask = np.isin(labels[y0:y1, x0:x1], glyph.labels)
+    sub = ink[y0:y1, x0:x1]
+    height = y1 - y0
+    for level in SPLIT_LEVELS:
+        found, cores = cv2.connectedComponents(((sub >= level) & mask).astype(np.uint8), connectivity=4)
+        boxes: list[list[Any]] = []
+        for k in range(1, found):
+            ys, xs = np.nonzero(cores == k)
+            boxes.append([int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1, [k]])
+        boxes.sort()
+        kept: list = []
+        for box in boxes:  # pieces one over another (an s broken at its spine) are one core
+            host = next(
+                (b for b in kept if min(b[1], box[1]) - max(b[0], box[0]) >= 0.6 * min(b[1] - b[0], box[1] - box[0])),
+                None,
+            )
+            if host is None:
+                kept.append(box)
+            else:
+                host[0], host[1] = min(host[0], box[0]), max(host[1], box[1])
+                host[2], host[3] = min(host[2], box[2]), max(host[3], box[3])
+                host[4] += box[4]
+        kept = [b for b in kept if b[3] - b[2] >= 0.3 * height]  # specks of a stroke's peak
+        if len(kept) > count:
+            return None  # the strokes themselves break up: no level will part glyphs cleanly
+        if len(kept) < count:
+            continue
+        grown = np.zeros(sub.shape, dtype=np.int32)
+        for j, box in enumerate(kept, start=1):
+            grown[np.isin(cores, box[4])] = j
+        for _ in range(height + (x1 - x0)):
+            free = mask & (grown == 0)
+            if not free.any():
+                break
+            spread = cv2.dilate(grown.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+            step = free & (spread > 0)
+            if not step.any():
+                break
+            grown[step] = spread[step]
+        columns_of = [np.flatnonzero((grown == j).any(axis=0)) for j in range(1, count + 1)]
+        spans = [(int(c[0]), int(c[-1]) + 1) for c in columns_of]
+        guard = max(1, round(0.1 * height))  # px beside a contact: ink there may be the neighbour's
+        parts = []
+        for j, (c0, c1) in enumerate(spans, start=1):
+            # Its height from the columns no other part reaches (and not right beside them): a
+            # capital's arm over a lowercase neighbour must not make it tall.
+            alone = np.ones(x1 - x0, dtype=bool)
+            alone[:c0] = alone[c1:] = False
+            for k, (d0, d1) in enumerate(spans, start=1):
+                if k != j:
+                    alone[max(d0 - guard, 0) : d1 + guard] = False
+            if alone.sum() < 2:
+                return None
+            own = np.zeros(labels.shape, dtype=bool)
+            own[y0:y1, x0:x1] = grown == j
+            ys, xs = np.nonzero(own[y0:y1, x0:x1])
+            part = _Glyph(
+                x0 + int(xs.min()),
+                x0 + int(xs.max()) + 1,
+                y0 + int(ys.min()),
+                y0 + int(ys.max()) + 1,
+                glyph.labels[:1],
+                int(own.sum()),
+                touching=True,
+            )
+            _measure(part, ink, labels, own)
+            columns = np.arange(part.patch.shape[1]) + part.origin[1] - x0
+            inside = (columns >= 0) & (columns < x1 - x0)
+            keep = np.zeros(columns.size, dtype=bool)
+            keep[inside] = alone[columns[inside]]
+            top, bottom = _edges(np.where(keep, part.patch, 0.0).max(axis=1))
+            part.top, part.bottom = part.origin[0] + top, part.origin[0] + bottom
+            # Both halves of it must reach that high (x, v, w and u by their two arms, c, s, z and
+            # o across): a neighbour's arm reaching over one side only makes the top not its own.
+            halves = np.flatnonzero(keep)
+            middle = (halves[0] + halves[-1]) / 2 if halves.size else 0
+            tops = [
+                _edges(np.where(keep & side, part.patch, 0.0).max(axis=1))[0]
+                for side in (np.arange(keep.size) <= middle, np.arange(keep.size) > middle)
+            ]
+            if halves.size < 4 or abs(tops[0] - tops[1]) > 0.5 + 0.06 * height:
+                part.clipped_top = True
+            # The core reaches as high as the part, less what the blur spreads (its foot tells
+            # how much): pixels grown far above it are a neighbour's (a K's arm over a z).
+            core = np.flatnonzero(np.isin(cores, kept[j - 1][4]).any(axis=1))
+            spread = part.bottom - (y0 + core[-1])
+            if abs((y0 + core[0]) - part.top - spread) > 1.0 + 0.05 * height:
+                return None
+            parts.append(part)
+        return parts
+    return None
 
 
 def _monospaced(mapping: list, read: list[str]) -> bool:
@@ -338,7 +472,7 @@ def _monospaced(mapping: list, read: list[str]) -> bool:
     Mono PS). There I, l and 1 carry the same flags and feet, O is as wide as 0 and capitals
     are drawn to the cell: the rules here were measured on proportional fonts, and decided
     wrong on those (the glyph grid: 10 wrong in 480 lines)."""
-    centred = [(i, (g.left + g.right) / 2) for i, g in enumerate(mapping) if isinstance(g, _Glyph)]
+    centred = [(i, (g.left + g.right) / 2) for i, g in enumerate(mapping) if isinstance(g, _Glyph) and not g.touching]
     # The letter must have glyphs after it: they are what it shifts in a proportional font.
     telling = [i for i, _ in centred[:-2] if i >= KNOWN and read[i] in _OFF_DIGIT_WIDTH]
     if len(centred) < MIN_REFERENCES or not telling:
@@ -444,6 +578,10 @@ def _decide(read: str, glyph, line: _Line) -> Verdict:
     if glyph.clipped:
         return _undecided(read, "clipped")
     members = AMBIGUOUS[read]
+    if glyph.touching and members & WIDTH_DECIDED:
+        # Cut out of touching glyphs: its height is its own, its sides and width are not.
+        lower = "o" in members and _on_baseline(glyph, line) and _lowercase_height(_relative_height(glyph, line), line)
+        return Verdict(read, "o", ("o",), "touching_x_height") if lower else _undecided(read, "touching")
     if "I" in members:
         choice, options, why = _stem_or_one(glyph, line)
     elif "0" in members:
@@ -454,9 +592,13 @@ def _decide(read: str, glyph, line: _Line) -> Verdict:
         choice, options, why = _p(glyph, line)
     else:
         choice, options, why = _case(glyph, line, read.lower())
+        why = f"touching_{why}" if glyph.touching else why
     if choice is None:
         return Verdict(read, None, options, why)
     return Verdict(read, choice, (choice,), why)
+
+
+WIDTH_DECIDED = frozenset("Il1O0okKpP")  # classes told apart by width or shape, not by height alone
 
 
 def _merged_lowercase(read: list[str], mapping: list, lines: list, wanted: list[int]) -> dict[int, Verdict]:
@@ -543,12 +685,17 @@ def _stacked(a: _Glyph, b: _Glyph) -> bool:
     return overlap >= 0.6 * min(a.x1 - a.x0, b.x1 - b.x0)
 
 
-def _measure(glyph: _Glyph, ink: np.ndarray, labels: np.ndarray) -> None:
-    """Sub-pixel edges from the glyph's own ink (neighbours' pixels masked out)."""
+def _measure(glyph: _Glyph, ink: np.ndarray, labels: np.ndarray, part: np.ndarray | None = None) -> None:
+    """Sub-pixel edges from the glyph's own ink (neighbours' pixels masked out). `part`: the
+    crop's pixels that are this glyph's, for one cut out of touching glyphs."""
     y0, y1 = max(glyph.y0 - 2, 0), min(glyph.y1 + 2, ink.shape[0])
     x0, x1 = max(glyph.x0 - 2, 0), min(glyph.x1 + 2, ink.shape[1])
     window = labels[y0:y1, x0:x1]
-    own = window == glyph.labels[0]
+    if part is not None:
+        own = part[y0:y1, x0:x1]
+        window = np.where(own, glyph.labels[0], np.where(window == glyph.labels[0], -1, window))
+    else:
+        own = window == glyph.labels[0]
     for label in glyph.labels[1:]:
         own |= window == label
     near = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -737,8 +884,8 @@ def _references(known: str, mapping: list) -> _Line | None:
     if stroke is None:
         return None
     # Three of each are enough to compare with (and ISPBs like 00000000 would make it slow).
-    zeros = [g for c, g in zip(known, glyphs) if c == "0" and not g.clipped][:3]
-    ones = [g for c, g in zip(known, glyphs) if c == "1" and not g.clipped][:3]
+    zeros = [g for c, g in zip(known, glyphs) if c == "0" and not (g.clipped or g.touching)][:3]
+    ones = [g for c, g in zip(known, glyphs) if c == "1" and not (g.clipped or g.touching)][:3]
     return _Line(slope, base0, cap0, noise, stroke, zeros, ones)
 
 

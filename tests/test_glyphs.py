@@ -239,6 +239,63 @@ def test_a_merged_glyph_at_x_height_holds_lowercase_look_alikes_only(fonts):
     assert len(decided) >= 4 and all(truth[i].islower() for i in decided)
 
 
+TOUCHING_TAIL = "xzaXzcvsoZu"
+
+
+def touching_lines(fonts):
+    truth = "E22896431202501111417" + TOUCHING_TAIL
+    read = "E22896431202501111417" + "".join(c.swapcase() if c in glyphs.AMBIGUOUS else c for c in TOUCHING_TAIL)
+    for font in ("Roboto", "Open Sans", "DejaVu Sans", "Liberation Sans"):
+        for squeeze in (0.05, 0.08, 0.12):
+            for seed in range(4):
+                for degradation in ("plain", "blur"):
+                    rng = random.Random(seed)
+                    line = glyph_grid.render_line(
+                        fonts[font], 16, truth, rng, read=read, squeeze=squeeze * 16, degradation=degradation
+                    )
+                    yield font, line
+
+
+def test_touching_glyphs_are_cut_apart_and_each_part_decided_by_its_own_height(fonts, monkeypatch):
+    def decisions():
+        out = []
+        for font, line in touching_lines(fonts):
+            verdicts = resolve_line(line)
+            assert all(v.decided in (None, t) for v, t in zip(verdicts, line.truth)), (font, verdicts)
+            out += [(font, v.why) for v in verdicts if v.decided is not None and v.why.startswith("touching_")]
+        return out
+
+    cut = decisions()
+    assert len({font for font, _ in cut}) >= 3, cut  # in three fonts at least
+    assert {why for _, why in cut} >= {"touching_x_height", "touching_cap_height"}, cut
+    monkeypatch.setattr(glyphs, "_split", lambda *args: None)
+    assert decisions() == []  # without the cut those glyphs stay merged and undecided
+
+
+def test_a_capitals_arm_over_a_touching_lowercase_letter_does_not_make_it_tall(fonts):
+    # Roboto's K reaches over the z it touches (hinted, blurred, squeezed): the z's part holds
+    # the arm's ink on its left half only, so that top is not its own (it was decided Z).
+    rng = random.Random("sqb|Roboto|17|blur|3")
+    truth = glyph_grid.random_id(rng, glyph_grid.lookalike_tail(rng, 8))
+    assert truth[26:30] == "ZKzZ"
+    dark = rng.random() < 0.5
+    read = glyph_grid.misread(rng, truth)
+    line = glyph_grid.render_line(
+        fonts["Roboto"],
+        17,
+        truth,
+        rng,
+        dark=dark,
+        degradation="blur",
+        hinted=True,
+        read=read,
+        squeeze=rng.choice([0.5, 1.0, 1.5, 2.0]),
+    )
+    verdicts = resolve_line(line)
+    assert verdicts[28].why == "clipped" and verdicts[28].decided is None  # cut apart, its top not its own
+    assert all(v.decided in (None, t) for v, t in zip(verdicts, truth)), verdicts
+
+
 def test_known_and_unambiguous_positions_pass_through(fonts):
     truth = "E00416968202506012347" + "aPlqkthD9Lc"
     verdicts = resolve_line(glyph_grid.render_line(fonts["Roboto"], 17, truth, random.Random(1)))
