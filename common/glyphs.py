@@ -601,6 +601,9 @@ def _decide(read: str, glyph, line: _Line) -> Verdict:
 WIDTH_DECIDED = frozenset("Il1O0okKpP")  # classes told apart by width or shape, not by height alone
 
 
+MERGED_WIDTH = 0.7  # of the characters' narrowest widths summed: touching glyphs overlap a little
+
+
 def _merged_lowercase(read: list[str], mapping: list, lines: list, wanted: list[int]) -> dict[int, Verdict]:
     """Look-alikes inside a merged glyph that stays at x-height: every character in it has a
     plain x-height lowercase form (as read) and the whole glyph is that low, so each is
@@ -617,6 +620,10 @@ def _merged_lowercase(read: list[str], mapping: list, lines: list, wanted: list[
         if not all(read[i].lower() in _X_HEIGHT_LOWER or read[i] == "0" for i in members):
             continue
         if glyph.clipped or not _on_baseline(glyph, line) or not _lowercase_height(_relative_height(glyph, line), line):
+            continue
+        # Too narrow to hold them all: the matching gave these characters a sliver of one of
+        # them (an m's first stem for "mS" at cap height 10), not the glyph they make.
+        if glyph.width < MERGED_WIDTH * line.cap_height * sum(_NARROWEST.get(read[i], 0.5) for i in members):
             continue
         for i in members:
             if i in wanted and read[i] in _LOWERCASE_OF:

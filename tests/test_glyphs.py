@@ -296,6 +296,29 @@ def test_a_capitals_arm_over_a_touching_lowercase_letter_does_not_make_it_tall(f
     assert all(v.decided in (None, t) for v, t in zip(verdicts, truth)), verdicts
 
 
+def test_a_sliver_the_matching_gave_two_characters_does_not_make_them_lowercase(fonts):
+    # Liberation Sans at cap height 10, squeezed: the matching gave "mS" a 1.7 px sliver of the
+    # m, at x-height; the S in it was decided s before the glyph had to be wide enough for both.
+    rng = random.Random("sqc|Liberation Sans|10|plain|5")
+    truth = glyph_grid.random_id(rng, glyph_grid.lookalike_tail(rng, 8))
+    assert truth[21:23] == "mS"
+    dark = rng.random() < 0.5
+    read = glyph_grid.misread(rng, truth)
+    line = glyph_grid.render_line(
+        fonts["Liberation Sans"],
+        10,
+        truth,
+        rng,
+        dark=dark,
+        hinted=True,
+        read=read,
+        squeeze=rng.choice([0.5, 1.0, 1.5, 2.0]),
+    )
+    verdicts = resolve_line(line)
+    assert verdicts[22].decided is None
+    assert all(v.decided in (None, t) for v, t in zip(verdicts, truth)), verdicts
+
+
 def test_known_and_unambiguous_positions_pass_through(fonts):
     truth = "E00416968202506012347" + "aPlqkthD9Lc"
     verdicts = resolve_line(glyph_grid.render_line(fonts["Roboto"], 17, truth, random.Random(1)))
