@@ -375,32 +375,16 @@ def _split(glyph: _Glyph, count: int, ink: np.ndarray, labels: np.ndarray) -> li
     sub = ink[y0:y1, x0:x1]
     height = y1 - y0
     for level in SPLIT_LEVELS:
-        found, cores = cv2.connectedComponents(((sub >= level) & mask).astype(np.uint8), connectivity=4)
-        boxes: list[list[Any]] = []
-        for k in range(1, found):
-            ys, xs = np.nonzero(cores == k)
-            boxes.append([int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1, [k]])
-        boxes.sort()
-        kept: list = []
-        for box in boxes:  # pieces one over another (an s broken at its spine) are one core
-            host = next(
-                (b for b in kept if min(b[1], box[1]) - max(b[0], box[0]) >= 0.6 * min(b[1] - b[0], box[1] - box[0])),
-                None,
-            )
-            if host is None:
-                kept.append(box)
-            else:
-                host[0], host[1] = min(host[0], box[0]), max(host[1], box[1])
-                host[2], host[3] = min(host[2], box[2]), max(host[3], box[3])
-                host[4] += box[4]
-        kept = [b for b in kept if b[3] - b[2] >= 0.3 * height]  # specks of a stroke's peak
+        _, cores, stats, _ = cv2.connectedComponentsWithStats(((sub >= level) & mask).astype(np.uint8), connectivity=4)
+        # Pieces one over another (an s broken at its spine) are one core.
+        kept = [c for c in _joined_stacked(stats) if c.y1 - c.y0 >= 0.3 * height]  # not specks of a peak
         if len(kept) > count:
             return None  # the strokes themselves break up: no level will part glyphs cleanly
         if len(kept) < count:
             continue
         grown = np.zeros(sub.shape, dtype=np.int32)
-        for j, box in enumerate(kept, start=1):
-            grown[np.isin(cores, box[4])] = j
+        for j, core in enumerate(kept, start=1):
+            grown[np.isin(cores, core.labels)] = j
         for _ in range(height + (x1 - x0)):
             free = mask & (grown == 0)
             if not free.any():
@@ -445,19 +429,19 @@ def _split(glyph: _Glyph, count: int, ink: np.ndarray, labels: np.ndarray) -> li
             part.top, part.bottom = part.origin[0] + top, part.origin[0] + bottom
             # Both halves of it must reach that high (x, v, w and u by their two arms, c, s, z and
             # o across): a neighbour's arm reaching over one side only makes the top not its own.
-            halves = np.flatnonzero(keep)
-            middle = (halves[0] + halves[-1]) / 2 if halves.size else 0
+            kept_columns = np.flatnonzero(keep)
+            middle = (kept_columns[0] + kept_columns[-1]) / 2 if kept_columns.size else 0
             tops = [
                 _edges(np.where(keep & side, part.patch, 0.0).max(axis=1))[0]
                 for side in (np.arange(keep.size) <= middle, np.arange(keep.size) > middle)
             ]
-            if halves.size < 4 or abs(tops[0] - tops[1]) > 0.5 + 0.06 * height:
+            if kept_columns.size < 4 or abs(tops[0] - tops[1]) > 0.5 + 0.06 * height:
                 part.clipped_top = True
             # The core reaches as high as the part, less what the blur spreads (its foot tells
             # how much): pixels grown far above it are a neighbour's (a K's arm over a z).
-            core = np.flatnonzero(np.isin(cores, kept[j - 1][4]).any(axis=1))
-            spread = part.bottom - (y0 + core[-1])
-            if abs((y0 + core[0]) - part.top - spread) > 1.0 + 0.05 * height:
+            rows = np.flatnonzero(np.isin(cores, kept[j - 1].labels).any(axis=1))
+            spread = part.bottom - (y0 + rows[-1])
+            if abs((y0 + rows[0]) - part.top - spread) > 1.0 + 0.05 * height:
                 return None
             parts.append(part)
         return parts
@@ -667,11 +651,21 @@ def _ink(crop: np.ndarray) -> np.ndarray | None:
 def _segment(ink: np.ndarray) -> tuple[list[_Glyph], np.ndarray]:
     mask = (ink >= COMPONENT).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    glyphs = _joined_stacked(stats)
+    if not glyphs:
+        return [], labels
+    # Specks (JPEG noise, a label's period) are far smaller than any glyph of the id.
+    tall = np.median([g.y1 - g.y0 for g in glyphs])
+    return [g for g in glyphs if g.y1 - g.y0 >= 0.3 * tall or g.x1 - g.x0 >= 0.3 * tall], labels
+
+
+def _joined_stacked(stats: np.ndarray) -> list[_Glyph]:
+    """Components (cv2 stats rows, 0 the background) left to right, those one over another (the
+    dot of an i, a stroke broken by JPEG) joined into one glyph."""
     parts = [_Glyph(x, x + w, y, y + h, (k,), area) for k, (x, y, w, h, area) in enumerate(stats) if k > 0]
     parts.sort(key=lambda g: g.x0)
     glyphs: list[_Glyph] = []
     for part in parts:
-        # One over another (the dot of an i, a stroke broken by JPEG) is one glyph.
         host = next((g for g in reversed(glyphs[-3:]) if _stacked(g, part)), None)
         if host is None:
             glyphs.append(part)
@@ -680,11 +674,7 @@ def _segment(ink: np.ndarray) -> tuple[list[_Glyph], np.ndarray]:
             host.y0, host.y1 = min(host.y0, part.y0), max(host.y1, part.y1)
             host.labels += part.labels
             host.area += part.area
-    if not glyphs:
-        return [], labels
-    # Specks (JPEG noise, a label's period) are far smaller than any glyph of the id.
-    tall = np.median([g.y1 - g.y0 for g in glyphs])
-    return [g for g in glyphs if g.y1 - g.y0 >= 0.3 * tall or g.x1 - g.x0 >= 0.3 * tall], labels
+    return glyphs
 
 
 def _stacked(a: _Glyph, b: _Glyph) -> bool:

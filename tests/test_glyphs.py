@@ -272,51 +272,37 @@ def test_touching_glyphs_are_cut_apart_and_each_part_decided_by_its_own_height(f
     assert decisions() == []  # without the cut those glyphs stay merged and undecided
 
 
+def squeezed_line(fonts, seed: str, font: str, cap: int, degradation: str) -> glyph_grid.Line:
+    """A hinted line of look-alikes pulled together, drawn from `seed` as the squeezed grid that
+    found the cases below draws them (the same random draws in the same order)."""
+    rng = random.Random(seed)
+    truth = glyph_grid.random_id(rng, glyph_grid.lookalike_tail(rng, 8))
+    dark = rng.random() < 0.5
+    read = glyph_grid.misread(rng, truth)
+    squeeze = rng.choice([0.5, 1.0, 1.5, 2.0])
+    return glyph_grid.render_line(
+        fonts[font], cap, truth, rng, dark=dark, degradation=degradation, hinted=True, read=read, squeeze=squeeze
+    )
+
+
 def test_a_capitals_arm_over_a_touching_lowercase_letter_does_not_make_it_tall(fonts):
     # Roboto's K reaches over the z it touches (hinted, blurred, squeezed): the z's part holds
     # the arm's ink on its left half only, so that top is not its own (it was decided Z).
-    rng = random.Random("sqb|Roboto|17|blur|3")
-    truth = glyph_grid.random_id(rng, glyph_grid.lookalike_tail(rng, 8))
-    assert truth[26:30] == "ZKzZ"
-    dark = rng.random() < 0.5
-    read = glyph_grid.misread(rng, truth)
-    line = glyph_grid.render_line(
-        fonts["Roboto"],
-        17,
-        truth,
-        rng,
-        dark=dark,
-        degradation="blur",
-        hinted=True,
-        read=read,
-        squeeze=rng.choice([0.5, 1.0, 1.5, 2.0]),
-    )
+    line = squeezed_line(fonts, "sqb|Roboto|17|blur|3", "Roboto", 17, "blur")
+    assert line.truth[26:30] == "ZKzZ"
     verdicts = resolve_line(line)
     assert verdicts[28].why == "clipped" and verdicts[28].decided is None  # cut apart, its top not its own
-    assert all(v.decided in (None, t) for v, t in zip(verdicts, truth)), verdicts
+    assert all(v.decided in (None, t) for v, t in zip(verdicts, line.truth)), verdicts
 
 
 def test_a_sliver_the_matching_gave_two_characters_does_not_make_them_lowercase(fonts):
     # Liberation Sans at cap height 10, squeezed: the matching gave "mS" a 1.7 px sliver of the
     # m, at x-height; the S in it was decided s before the glyph had to be wide enough for both.
-    rng = random.Random("sqc|Liberation Sans|10|plain|5")
-    truth = glyph_grid.random_id(rng, glyph_grid.lookalike_tail(rng, 8))
-    assert truth[21:23] == "mS"
-    dark = rng.random() < 0.5
-    read = glyph_grid.misread(rng, truth)
-    line = glyph_grid.render_line(
-        fonts["Liberation Sans"],
-        10,
-        truth,
-        rng,
-        dark=dark,
-        hinted=True,
-        read=read,
-        squeeze=rng.choice([0.5, 1.0, 1.5, 2.0]),
-    )
+    line = squeezed_line(fonts, "sqc|Liberation Sans|10|plain|5", "Liberation Sans", 10, "plain")
+    assert line.truth[21:23] == "mS"
     verdicts = resolve_line(line)
     assert verdicts[22].decided is None
-    assert all(v.decided in (None, t) for v, t in zip(verdicts, truth)), verdicts
+    assert all(v.decided in (None, t) for v, t in zip(verdicts, line.truth)), verdicts
 
 
 def test_known_and_unambiguous_positions_pass_through(fonts):
