@@ -196,14 +196,12 @@ ASCENDER_LINES = 3  # other lines of the receipt measured for whether its font's
 
 def _ascender_rise(page, id_words: list):
     """The median rise of ascenders over capitals on a few other lines of the page that show
-    both (labels like "Identificador", "Dados do pagador"), or None."""
+    both (labels like "Dados do Pagador", names like "Will Bank"), or None."""
     from common import glyphs
 
     rises = []
     for word in page.words:
-        if any(word is id_word for id_word in id_words) or not (
-            set(word.text) & glyphs.FLAT_CAPITALS and set(word.text) & set("bdhk")
-        ):
+        if any(word is id_word for id_word in id_words) or not glyphs.may_show_ascender_rise(word.text):
             continue
         reading = _box_reading(page, word)
         if reading is None or reading[0] is None:

@@ -136,6 +136,9 @@ IRREGULAR = 3.0  # the cost of a touching or split glyph, or a glyph left over: 
 MIN_ASCENDER_RISE = 0.025
 BORROWED_EROSION = 1.0  # px: how much of an l's rise JPEG may hide, against another line's ascenders
 FLAT_CAPITALS = set("BDEFHLMNRT")  # no lowercase twin of the same shape, no overshoot
+# Capitals with flat tops that do have a lowercase twin: one counts where the text makes it a
+# capital, opening a word of lowercase letters ("Will", "Pereira", "Vinícius").
+_INITIAL_CAPITALS = set("KPUVWXYZ")
 _MIN_CAP_PX = 10  # below this, a 3% rise is under a third of a pixel
 
 
@@ -1217,30 +1220,33 @@ def _centred(patch: np.ndarray, h: int, w: int, dx: float, dy: float) -> np.ndar
 
 
 def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]]) -> float | None:
-    """How far this line's ascenders (b d h k) rise above its flat capitals, in cap heights; None
-    when the line cannot say (fewer than two clean capitals or no clean ascender, too small,
-    or capitals that disagree). Any text line of the receipt will do, e.g. a label: apps draw
-    their receipts in one font, so it tells whether the id's `l` must clear its `I`."""
+    """How far this line's ascenders (b d h k, and an l inside a lowercase word) rise above its
+    flat capitals, in cap heights; None when the line cannot say (fewer than two clean capitals
+    or no clean ascender, too small, or capitals that disagree). Any text line of the receipt
+    will do, e.g. a label or a name: apps draw their receipts in one font, so it tells whether
+    the id's `l` must clear its `I`."""
     ink = _ink(crop)
     if ink is None:
         return None
     glyphs, labels = _segment(ink)
+    text = "".join(char for char, _ in chars)
     owners: dict[int, list] = {}
-    for char, x in chars:
+    for index, (_, x) in enumerate(chars):
         hits = [g for g in glyphs if g.x0 <= x < g.x1]
         if len(hits) == 1:
-            owners.setdefault(id(hits[0]), []).append((char, hits[0]))
+            owners.setdefault(id(hits[0]), []).append((index, hits[0]))
     capitals: list[_Glyph] = []
     ascenders: list[_Glyph] = []
     for owned in owners.values():
         if len(owned) != 1:
             continue  # touching glyphs: whose edge is it?
-        char, glyph = owned[0]
-        if char not in FLAT_CAPITALS and char not in _ASCENDER_LETTERS:
+        index, glyph = owned[0]
+        role = _reference_role(text, index)
+        if role is None:
             continue
         _measure(glyph, ink, labels)
         if not glyph.clipped:
-            (capitals if char in FLAT_CAPITALS else ascenders).append(glyph)
+            (capitals if role == "capital" else ascenders).append(glyph)
     if len(capitals) < 2 or not ascenders:
         return None
     # Lines through the capitals' tops and bottoms (a crop may be slightly tilted).
@@ -1253,3 +1259,23 @@ def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]]) -> float | N
     if cap_height < _MIN_CAP_PX or float(np.ptp(tops - slope * xs)) > 0.04 * cap_height:
         return None
     return float(np.median([(cap0 + slope * g.cx - g.top) / cap_height for g in ascenders]))
+
+
+def _reference_role(text: str, index: int) -> str | None:
+    """ "capital", "ascender" or None for the character at `index` of a line's text. A capital
+    with a lowercase twin counts only opening a lowercase word, an `l` only after a lowercase
+    letter: there the text rules out its `I` twin."""
+    char = text[index]
+    before = text[index - 1] if index else " "
+    after = text[index + 1] if index + 1 < len(text) else " "
+    if char in FLAT_CAPITALS or (char in _INITIAL_CAPITALS and not before.isalpha() and after.islower()):
+        return "capital"
+    if char in _ASCENDER_LETTERS or (char == "l" and before.islower()):
+        return "ascender"
+    return None
+
+
+def may_show_ascender_rise(text: str) -> bool:
+    """Could ascender_rise measure a line with this text: two capitals and an ascender?"""
+    roles = [_reference_role(text, i) for i in range(len(text))]
+    return roles.count("capital") >= 2 and "ascender" in roles

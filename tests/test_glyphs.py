@@ -14,6 +14,7 @@ import random
 
 import numpy as np
 import pytest
+from PIL import ImageFont
 
 from common import glyphs
 from tools import glyph_grid
@@ -367,6 +368,37 @@ def test_another_line_shows_whether_the_fonts_ascenders_rise(fonts):
         assert rise is not None and rise >= glyphs.MIN_ASCENDER_RISE, (name, rise)
     helvetica = label_rise(fonts["Nimbus Sans"])  # l, d, h no taller than the capitals
     assert helvetica is None or helvetica < glyphs.MIN_ASCENDER_RISE
+
+
+def test_a_name_line_shows_the_rise_with_its_initials_and_the_ls_inside_its_words(fonts):
+    # One flat capital (M) only: the V opening "Vilela" and the l's inside words make it a line
+    # that can tell, close to the font's rise measured on its outlines.
+    assert not glyphs.may_show_ascender_rise("Manuela")
+    assert glyphs.may_show_ascender_rise("Manuela Vilela")
+    for name in ("Roboto", "Open Sans", "DejaVu Sans"):
+        line = glyph_grid.render_line(fonts[name], 30, "Manuela Vilela", random.Random(3), jitter=0.1)
+        rise = glyphs.ascender_rise(line.crop, line.chars)
+        outline = ImageFont.truetype(fonts[name], 400)
+        true = (outline.getbbox("E")[1] - outline.getbbox("l")[1]) / (outline.getbbox("E")[3] - outline.getbbox("E")[1])
+        assert rise is not None and abs(rise - true) <= 0.015, (name, rise, true)
+
+
+def test_a_rise_lent_by_name_lines_decides_more_stems_and_none_wrong(fonts):
+    # The same grid of id lines at the sizes where another line's proof can decide an I, each
+    # given the rise of a name line drawn in its font, size and degradation (tools/glyph_grid.py).
+    alone = glyph_grid.run_grid(fonts=tuple(fonts), cap_heights=(30, 40), seeds=1)
+    lent = glyph_grid.run_grid(fonts=tuple(fonts), cap_heights=(30, 40), seeds=1, name_lines=True)
+    assert lent.wrong == [], lent.wrong[:3]
+    assert lent.tally(klass="1/I/l").decided > alone.tally(klass="1/I/l").decided
+
+
+def test_the_text_says_which_characters_are_references():
+    role = glyphs._reference_role
+    assert [role("Vilela", i) for i in range(6)] == ["capital", None, "ascender", None, "ascender", None]
+    assert role("VILELA", 0) is None  # V in an upper-case word: no word says it is not a v
+    assert role("Il", 1) is None and role("Il", 0) is None  # an l after a capital may be an I
+    assert role("PIX", 0) is None and role("pPa", 1) is None  # not opening a lowercase word
+    assert role("Banco do Brasil", 6) == "ascender" and role("Banco do Brasil", 0) == "capital"
 
 
 def test_an_I_left_open_for_want_of_proof_is_decided_with_another_lines_rise(fonts):
