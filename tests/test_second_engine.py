@@ -1,0 +1,36 @@
+"""tools/second_engine.py: Tesseract's hOCR symbols parsed with their confidences, a second
+reading aligned to the true id past a dropped or extra character, and a clear exit when the
+binary is missing. The measurement itself needs Tesseract and the labelled sets (see the docs)."""
+
+from __future__ import annotations
+
+from tools import second_engine
+
+HOCR = (
+    "<span class='ocrx_word' id='word_1_1' title='bbox 10 4 300 30; x_wconf 93'>"
+    "<span class='ocrx_cinfo' title='x_bboxes 10 4 20 30; x_conf 99.1'>E</span>"
+    "<span class='ocrx_cinfo' title='x_bboxes 21 4 30 30; x_conf 87.25'>l</span>"
+    "<span class='ocrx_cinfo' title='x_bboxes 31 4 40 30; x_conf 42'>&amp;</span>"
+    "</span>"
+)
+
+
+def test_symbols_keep_each_character_and_its_confidence():
+    assert second_engine.symbols(HOCR) == [("E", 99.1), ("l", 87.25), ("&", 42.0)]
+    assert second_engine.symbols("<div class='ocr_page'></div>") == []
+
+
+def test_aligned_maps_true_positions_past_a_lost_character():
+    truth = "E123xIlZ"
+    read = "E13xIIZ"  # lost the 2, read l as I
+    where = second_engine.aligned(read, truth)
+    assert where[0] == 0 and where[1] == 1
+    assert 2 not in where  # the lost character stands for nothing
+    assert read[where[5]] == "I" and read[where[6]] == "I"  # a swap keeps its place
+    assert where[7] == 6
+
+
+def test_missing_binary_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setattr(second_engine.shutil, "which", lambda name: None)
+    assert second_engine.main(["var/none"]) == 2
+    assert "apt-get install tesseract-ocr" in capsys.readouterr().err
