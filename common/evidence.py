@@ -207,7 +207,7 @@ def _ascender_rise(page, id_words: list):
         if reading is None or reading[0] is None:
             continue
         crop, readings = reading
-        rise = glyphs.ascender_rise(crop, [(r.char, r.x) for r in readings])
+        rise = glyphs.ascender_rise(crop, [(r.char, r.x) for r in readings], word.text)
         if rise is not None:
             rises.append(rise)
         if len(rises) == ASCENDER_LINES:

@@ -134,6 +134,7 @@ IRREGULAR = 3.0  # the cost of a touching or split glyph, or a glyph left over: 
 # Another line of the receipt proves that this font's ascenders rise when they clear its capitals
 # by this share of the cap height (l rises 3-7% in fonts that draw it taller than I).
 MIN_ASCENDER_RISE = 0.025
+MAX_ASCENDER_RISE = 0.1  # no UI font's l rises that far (1-7%): such a line was measured wrong
 BORROWED_EROSION = 1.0  # px: how much of an l's rise JPEG may hide, against another line's ascenders
 FLAT_CAPITALS = set("BDEFHLMNRT")  # no lowercase twin of the same shape, no overshoot
 # Capitals with flat tops that do have a lowercase twin: one counts where the text makes it a
@@ -1219,22 +1220,29 @@ def _centred(patch: np.ndarray, h: int, w: int, dx: float, dy: float) -> np.ndar
     return cv2.warpAffine(patch, shift, (w, h), flags=cv2.INTER_LINEAR)
 
 
-def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]]) -> float | None:
+def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]], text: str = "") -> float | None:
     """How far this line's ascenders (b d h k, and an l inside a lowercase word) rise above its
     flat capitals, in cap heights; None when the line cannot say (fewer than two clean capitals
-    or no clean ascender, too small, or capitals that disagree). Any text line of the receipt
-    will do, e.g. a label or a name: apps draw their receipts in one font, so it tells whether
-    the id's `l` must clear its `I`."""
+    or no clean ascender, too small, capitals that disagree, or a rise no font has). Any text
+    line of the receipt will do, e.g. a label or a name: apps draw their receipts in one font,
+    so it tells whether the id's `l` must clear its `I`. `text`: the line as OCR read it, with
+    its spaces (per-character readings have none), which say where words start."""
     ink = _ink(crop)
     if ink is None:
         return None
     glyphs, labels = _segment(ink)
-    text = "".join(char for char, _ in chars)
+    read = "".join(char for char, _ in chars)
+    if text.replace(" ", "") != read.replace(" ", ""):
+        text = read  # without spaces, no word starts but the first: the flat capitals count
+    places = iter([i for i, char in enumerate(text) if char != " "])  # each character's place in `text`
     owners: dict[int, list] = {}
-    for index, (_, x) in enumerate(chars):
+    for char, x in chars:
+        if char == " ":
+            continue
+        place = next(places)
         hits = [g for g in glyphs if g.x0 <= x < g.x1]
         if len(hits) == 1:
-            owners.setdefault(id(hits[0]), []).append((index, hits[0]))
+            owners.setdefault(id(hits[0]), []).append((place, hits[0]))
     capitals: list[_Glyph] = []
     ascenders: list[_Glyph] = []
     for owned in owners.values():
@@ -1258,13 +1266,14 @@ def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]]) -> float | N
     cap_height = base0 - cap0
     if cap_height < _MIN_CAP_PX or float(np.ptp(tops - slope * xs)) > 0.04 * cap_height:
         return None
-    return float(np.median([(cap0 + slope * g.cx - g.top) / cap_height for g in ascenders]))
+    rise = float(np.median([(cap0 + slope * g.cx - g.top) / cap_height for g in ascenders]))
+    return rise if rise <= MAX_ASCENDER_RISE else None
 
 
 def _reference_role(text: str, index: int) -> str | None:
-    """ "capital", "ascender" or None for the character at `index` of a line's text. A capital
-    with a lowercase twin counts only opening a lowercase word, an `l` only after a lowercase
-    letter: there the text rules out its `I` twin."""
+    """What the character at `index` of a line's text can measure: "capital", "ascender" or
+    None. A capital with a lowercase twin counts only opening a lowercase word, an `l` only
+    after a lowercase letter: there the text rules out its twin."""
     char = text[index]
     before = text[index - 1] if index else " "
     after = text[index + 1] if index + 1 < len(text) else " "

@@ -308,16 +308,19 @@ def run_grid(
                         rise = None
                         if name_lines:
                             other = random.Random(f"name|{font}|{cap}|{dark}|{degradation}|{seed}")
+                            text = other.choice(NAME_LINES)
                             name = render_line(
                                 path,
                                 cap,
-                                other.choice(NAME_LINES),
+                                text,
                                 other,
                                 dark=dark,
                                 degradation=degradation,
                                 hinted=(seed + n + dark) % 2 == 1,
                             )
-                            rise = glyphs.ascender_rise(name.crop, name.chars)
+                            # As the recognizer gives them: characters without spaces, and the text.
+                            chars = [(char, x) for char, x in name.chars if char != " "]
+                            rise = glyphs.ascender_rise(name.crop, chars, text)
                         started = time.perf_counter()
                         verdicts = glyphs.resolve(line.crop, line.chars, ascender_rise=rise)
                         grid.seconds += time.perf_counter() - started
