@@ -1231,25 +1231,21 @@ def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]], text: str = 
     if ink is None:
         return None
     glyphs, labels = _segment(ink)
+    chars = [(char, x) for char, x in chars if char != " "]
     read = "".join(char for char, _ in chars)
-    if text.replace(" ", "") != read.replace(" ", ""):
+    if text.replace(" ", "") != read:
         text = read  # without spaces, no word starts but the first: the flat capitals count
-    places = iter([i for i, char in enumerate(text) if char != " "])  # each character's place in `text`
     owners: dict[int, list] = {}
-    for char, x in chars:
-        if char == " ":
-            continue
-        place = next(places)
+    for role, (_, x) in zip(_reference_roles(text), chars):
         hits = [g for g in glyphs if g.x0 <= x < g.x1]
         if len(hits) == 1:
-            owners.setdefault(id(hits[0]), []).append((place, hits[0]))
+            owners.setdefault(id(hits[0]), []).append((role, hits[0]))
     capitals: list[_Glyph] = []
     ascenders: list[_Glyph] = []
     for owned in owners.values():
         if len(owned) != 1:
             continue  # touching glyphs: whose edge is it?
-        index, glyph = owned[0]
-        role = _reference_role(text, index)
+        role, glyph = owned[0]
         if role is None:
             continue
         _measure(glyph, ink, labels)
@@ -1270,21 +1266,26 @@ def ascender_rise(crop: np.ndarray, chars: list[tuple[str, float]], text: str = 
     return rise if rise <= MAX_ASCENDER_RISE else None
 
 
-def _reference_role(text: str, index: int) -> str | None:
-    """What the character at `index` of a line's text can measure: "capital", "ascender" or
-    None. A capital with a lowercase twin counts only opening a lowercase word, an `l` only
-    after a lowercase letter: there the text rules out its twin."""
-    char = text[index]
-    before = text[index - 1] if index else " "
-    after = text[index + 1] if index + 1 < len(text) else " "
-    if char in FLAT_CAPITALS or (char in _INITIAL_CAPITALS and not before.isalpha() and after.islower()):
-        return "capital"
-    if char in _ASCENDER_LETTERS or (char == "l" and before.islower()):
-        return "ascender"
-    return None
+def _reference_roles(text: str) -> list[str | None]:
+    """What each character of a line's text other than its spaces can measure: "capital",
+    "ascender" or None. A capital with a lowercase twin counts only opening a lowercase word, an
+    `l` only after a lowercase letter: there the text rules out its twin."""
+    roles: list[str | None] = []
+    for index, char in enumerate(text):
+        if char == " ":
+            continue
+        before = text[index - 1] if index else " "
+        after = text[index + 1] if index + 1 < len(text) else " "
+        if char in FLAT_CAPITALS or (char in _INITIAL_CAPITALS and not before.isalpha() and after.islower()):
+            roles.append("capital")
+        elif char in _ASCENDER_LETTERS or (char == "l" and before.islower()):
+            roles.append("ascender")
+        else:
+            roles.append(None)
+    return roles
 
 
 def may_show_ascender_rise(text: str) -> bool:
     """Could ascender_rise measure a line with this text: two capitals and an ascender?"""
-    roles = [_reference_role(text, i) for i in range(len(text))]
+    roles = _reference_roles(text)
     return roles.count("capital") >= 2 and "ascender" in roles

@@ -4,6 +4,7 @@ binary is missing. The measurement itself needs Tesseract and the labelled sets 
 
 from __future__ import annotations
 
+from common import evidence, ocr
 from tools import second_engine
 
 HOCR = (
@@ -16,18 +17,19 @@ HOCR = (
 
 
 def test_symbols_keep_each_character_and_its_confidence():
-    assert second_engine.symbols(HOCR) == [("E", 99.1), ("l", 87.25), ("&", 42.0)]
+    read = second_engine.symbols(HOCR)
+    assert [(r.char, round(r.prob * 100, 2)) for r in read] == [("E", 99.1), ("l", 87.25), ("&", 42.0)]
     assert second_engine.symbols("<div class='ocr_page'></div>") == []
 
 
-def test_aligned_maps_true_positions_past_a_lost_character():
+def test_symbols_align_to_the_true_id_past_a_lost_character():
+    # The tool aligns Tesseract's symbols with common.evidence's own alignment.
     truth = "E123xIlZ"
-    read = "E13xIIZ"  # lost the 2, read l as I
-    where = second_engine.aligned(read, truth)
-    assert where[0] == 0 and where[1] == 1
-    assert 2 not in where  # the lost character stands for nothing
-    assert read[where[5]] == "I" and read[where[6]] == "I"  # a swap keeps its place
-    assert where[7] == 6
+    read = evidence._align([ocr.CharReading(c, 0.99, {}, 0.0) for c in "E13xIIZ"], truth)  # lost the 2, l read I
+    assert read[0].char == "E" and read[1].char == "1"
+    assert read[2] is None  # the lost character stands for nothing
+    assert read[5].char == "I" and read[6].char == "I"  # a swap keeps its place
+    assert read[7].char == "Z"
 
 
 def test_missing_binary_is_a_clear_error(monkeypatch, capsys):

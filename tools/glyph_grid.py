@@ -294,6 +294,7 @@ def run_grid(
                         rng = random.Random(f"{font}|{cap}|{dark}|{degradation}|{seed}")
                         truth = random_id(rng, lookalike_tail(rng))
                         label = rng.choice(LABELS) if grid.lines % label_every == 0 else ""
+                        hinted = (seed + n + dark) % 2 == 1
                         line = render_line(
                             path,
                             cap,
@@ -303,7 +304,7 @@ def run_grid(
                             degradation=degradation,
                             label=label,
                             read=misread(rng, truth),
-                            hinted=(seed + n + dark) % 2 == 1,
+                            hinted=hinted,
                         )
                         rise = None
                         if name_lines:
@@ -316,7 +317,7 @@ def run_grid(
                                 other,
                                 dark=dark,
                                 degradation=degradation,
-                                hinted=(seed + n + dark) % 2 == 1,
+                                hinted=hinted,
                             )
                             # As the recognizer gives them: characters without spaces, and the text.
                             chars = [(char, x) for char, x in name.chars if char != " "]

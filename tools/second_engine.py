@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import difflib
 import html
 import os
 import re
@@ -26,28 +25,20 @@ import sys
 import tempfile
 from collections import Counter
 
-from common import evidence
+from common import config, evidence, ocr
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-CONFIDENT = 95.0  # Tesseract's x_conf (0-100) taken as sure
+CONFIDENT = 0.95  # Tesseract's x_conf (0-100) / 100 taken as sure
 _CHAR = re.compile(r"<span class='ocrx_cinfo'[^>]*title='x_bboxes[^;]*; x_conf ([\d.]+)'>([^<]*)</span>")
 
 
-def symbols(hocr: str) -> list[tuple[str, float]]:
-    """(character, confidence 0-100) of each symbol of Tesseract's hOCR (`hocr_char_boxes=1`)."""
-    return [(html.unescape(m.group(2)), float(m.group(1))) for m in _CHAR.finditer(hocr)]
+def symbols(hocr: str) -> list[ocr.CharReading]:
+    """Each symbol of Tesseract's hOCR (`hocr_char_boxes=1`), its confidence (0-100) as a
+    probability, so that common.evidence aligns it to the id as it does the recognizer's."""
+    return [ocr.CharReading(html.unescape(m.group(2)), float(m.group(1)) / 100, {}, 0.0) for m in _CHAR.finditer(hocr)]
 
 
-def aligned(read: str, truth: str) -> dict[int, int]:
-    """Each position of `truth` -> the index in `read` that stands for it (same length runs)."""
-    out = {}
-    for tag, a0, a1, b0, b1 in difflib.SequenceMatcher(None, read, truth, autojunk=False).get_opcodes():
-        if tag == "equal" or (tag == "replace" and a1 - a0 == b1 - b0):
-            out.update({b0 + k: a0 + k for k in range(b1 - b0)})
-    return out
-
-
-def tesseract(gray) -> list[tuple[str, float]]:
+def tesseract(gray) -> list[ocr.CharReading]:
     """Tesseract's symbols for one grayscale line crop, scaled to a 40 px line and bordered."""
     import cv2
 
@@ -70,8 +61,6 @@ def measure(folders: list[str]) -> Counter:
     from PIL import Image
     from rapidocr.utils.process_img import get_rotate_crop_image
 
-    from common import config, ocr
-
     engine = ocr.from_settings(config.from_env({}))
     engine.warm()
     counts: Counter = Counter()
@@ -90,15 +79,14 @@ def measure(folders: list[str]) -> Counter:
             reading = evidence._box_reading(page, word)
             rapid = evidence._align(reading[1], truth) if reading else [None] * len(truth)
             crop = get_rotate_crop_image(page.image, numpy.array(word.quad, dtype=numpy.float32))
-            tess = tesseract(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
-            where = aligned("".join(c for c, _ in tess), truth)
+            tess = evidence._align(tesseract(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)), truth)
             for i in range(evidence.TAIL, len(truth)):
-                if truth[i] not in evidence.LOOKALIKES or i not in where:
+                if truth[i] not in evidence.LOOKALIKES or tess[i] is None:
                     continue
-                char, confidence = tess[where[i]]
+                char = tess[i].char
                 agree = rapid[i] is not None and rapid[i].char == char
                 kind = "I/l/1" if truth[i] in "Il1" else "other"
-                counts[(kind, agree, confidence >= CONFIDENT, char == truth[i])] += 1
+                counts[(kind, agree, tess[i].prob >= CONFIDENT, char == truth[i])] += 1
     return counts
 
 
