@@ -325,7 +325,7 @@ def _settle(index: int, position: Position) -> tuple[str, float, list[str]]:
     if index >= TAIL and (position.read in LOOKALIKES or best in LOOKALIKES):
         group = LOOKALIKES.get(best) or LOOKALIKES[position.read]
         geometric = position.geometry
-        if geometric is not None and position.probs.get(geometric, 0.0) >= REFUTED_PROB:
+        if geometric is not None and _support(position, geometric) >= REFUTED_PROB:
             return geometric, max(p, 0.99), []
         if geometric is None and position.agree and p >= SETTLED_LOOKALIKE_PROB and best not in BARE_STEMS:
             return best, p, []
@@ -336,6 +336,14 @@ def _settle(index: int, position: Position) -> tuple[str, float, list[str]]:
     if position.agree and p >= SETTLED_PROB:
         return best, p, []
     return best, p, [best] + others[:2]
+
+
+def _support(position: Position, char: str) -> float:
+    """How much the recognizer's reading allows `char`. Between the bare stems it has no say
+    (BARE_STEMS): an `l` the glyphs proved taller than the cap line, read `I` at 0.99, is not
+    refuted; the recognizer still refutes a stem where it reads a `1` or another character."""
+    same = BARE_STEMS if char in BARE_STEMS else {char}
+    return sum(position.probs.get(c, 0.0) for c in same)
 
 
 def _candidates(chosen: str, positions: list[Position], options: list[tuple[int, list[str]]]) -> list[str]:

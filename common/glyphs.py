@@ -32,8 +32,9 @@ How:
    through an I, l, r or m: there l and 1 share flags and feet and O is as wide as 0):
    - `I/l/1`: a glyph like the known part's 1 (same width, same ink within a small difference)
      is 1; a bare stem well above the cap line is l. A stem at cap height is I only if the line
-     shows that its ascenders rise (a b/d/h/k, or an l already decided): in Helvetica-like fonts
-     l is no taller than I, and then neither is decided. Another line's ascenders prove it only
+     shows that its ascenders rise (a b/d/h/k, or an l already decided, which then is the
+     reference: it overrules b/d/h/k that measured low and another line's rise): in
+     Helvetica-like fonts l is no taller than I, and then neither is decided. Another line's ascenders prove it only
      when the rise is clearly more than the pixel JPEG can take off an l's top. An upright
      stem with a bar reaching out to both sides at both ends is a serifed I (Noto Sans,
      Verdana, Tahoma): no l or 1 is drawn so.
@@ -302,7 +303,7 @@ def resolve(
             ]
         mapping += second
         lines += [second_line] * len(second_chars)
-    _tail_references(lines, read, mapping, [])
+    _tail_references(lines, read, mapping)
     borrow = line.ascender is None and not line.low_ascenders
     if borrow and ascender_rise is not None and ascender_rise >= MIN_ASCENDER_RISE:
         # The tail shows no ascender, another line of the receipt did (see ascender_rise).
@@ -310,16 +311,15 @@ def resolve(
             each.ascender, each.borrowed = ascender_rise * line.cap_height, True
     decided = {i: _decide(read[i], mapping[i], lines[i]) for i in wanted}
     decided.update(_merged_lowercase(read, mapping, lines, wanted))
-    # A clear l shows that this font's ascenders rise: stems left undecided get a second look.
-    tall = [
-        (lines[i].capline(mapping[i].cx) - mapping[i].top, lines[i].highest_i)
-        for i in wanted
-        if decided[i].decided == "l"
-    ]
-    if tall and line.ascender is None:
-        _tail_references(lines, read, mapping, tall)
+    # A clear l shows how tall this line's l is: stems left undecided get a second look against
+    # the lowest one, over another line's rise and over b/d/h/k that measured no taller than an
+    # I (their tops wear like any stem's; this l already cleared what an I can measure).
+    tall = [lines[i].capline(mapping[i].cx) - mapping[i].top for i in wanted if decided[i].decided == "l"]
+    if tall and (line.ascender is None or line.borrowed):
+        for each in {id(each): each for each in lines}.values():
+            each.ascender, each.borrowed, each.low_ascenders = min(tall), False, False
         for i in wanted:
-            if decided[i].why in ("no_ascender_reference", "low_ascenders"):
+            if decided[i].why in ("no_ascender_reference", "low_ascenders", "close_to_cap"):
                 decided[i] = _decide(read[i], mapping[i], lines[i])
     return _replaced(verdicts, decided)
 
@@ -929,13 +929,12 @@ def _first_run(row: np.ndarray) -> float | None:
     return _fall(row, last) - _rise(row, int(above[0]))
 
 
-def _tail_references(lines: list[_Line], read: list[str], mapping: list, tall: list[tuple[float, float]]) -> None:
+def _tail_references(lines: list[_Line], read: list[str], mapping: list) -> None:
     """The x-height from plain lowercase letters of the tail; the ascenders' rise above the cap
-    line from its b/d/h/k and from the `tall` glyphs already decided l ((rise, the highest an I
-    can measure there), px). The rise counts only when it clears the highest an I can measure:
+    line from its b/d/h/k. The rise counts only when it clears the highest an I can measure:
     else this font's l may be no taller than its I (Helvetica). `lines`: each position's line
     (two for a wrapped id); the font's references are the same on both."""
-    heights, rises = [], list(tall)
+    heights, rises = [], []
     for char, glyph, line in zip(read[KNOWN:], mapping[KNOWN:], lines[KNOWN:]):
         if not isinstance(glyph, _Glyph) or glyph.clipped or not _on_baseline(glyph, line):
             continue

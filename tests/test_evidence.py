@@ -303,3 +303,14 @@ def test_the_recognizer_alone_never_settles_a_bare_stem_between_I_and_l(stem):
     # A 1, whose flag the recognizer does see, is settled by it as before.
     one = E2E[:29] + "1" + E2E[30:]
     assert evidence.check_id(one, [page_with(one, Recognizer(readings(one)))]).settled
+
+
+def test_between_the_bare_stems_the_recognizer_cannot_refute_the_glyphs_but_it_can_for_a_1():
+    """The glyphs proved an l (taller than the cap line) that the recognizer read I at 0.99: its
+    I/l guess is no refutation (a screenshot in DejaVu Sans, seed-11 adversarial set). A stem the
+    recognizer reads as a 1 with almost all of its mass is still refuted and left open."""
+    read_as_i = evidence.Position("I", {"I": 0.9875, "l": 0.0097, "1": 0.0021}, readings=1, geometry="l")
+    assert evidence._settle(25, read_as_i)[::2] == ("l", [])
+    read_as_one = evidence.Position("1", {"1": 0.995, "I": 0.003, "l": 0.002}, readings=1, geometry="l")
+    char, _, options = evidence._settle(25, read_as_one)
+    assert options and set(options) <= {"I", "l", "1"} and "l" in options
