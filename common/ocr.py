@@ -72,7 +72,20 @@ class OcrPage:
 
     @property
     def lines(self) -> list[str]:
-        return group_into_lines([(list(w.quad), w.text) for w in self.words])
+        return group_into_lines([(list(w.quad), w.text) for w in self.words], cut=self._gutter)
+
+    def _gutter(self, index: int, x: float):
+        """Box `index` cut at a gutter near page x (see wordgaps.gutter), when its crop can be
+        measured: (left text, where its ink ends, right text, where its ink starts), page px."""
+        word = self.words[index]
+        if word.chars or self.image is None or self.engine is None or not hasattr(self.engine, "reread"):
+            return None
+        from common import wordgaps
+
+        left = min(p[0] for p in word.quad)
+        crop, readings = self.engine.reread(self, word, 0.0)
+        cut = wordgaps.gutter(word.text, crop, readings, x - left)
+        return None if cut is None else (cut[0], cut[1] + left, cut[2], cut[3] + left)
 
 
 class _KeptFrames:
@@ -225,6 +238,7 @@ class _Box(NamedTuple):
     top: float
     bottom: float
     text: str
+    source: int = -1  # its place in group_into_lines' `words`
 
 
 # Column blocks: a row of section headings side by side ("De" | "Para") opens one; it goes on
@@ -242,24 +256,28 @@ COLUMN_GAP_GROWTH = 1.8  # ...or, after two rows, no gap wider than this many ti
 COLUMN_MIN_ROWS = 2  # rows under the headings, one of them with text in two columns
 
 
-def group_into_lines(words: list[tuple[list, str]]) -> list[str]:
+def group_into_lines(words: list[tuple[list, str]], cut=None) -> list[str]:
     """Join word boxes that share a baseline, so a label and its value end up on one line; but
     where the receipt sets blocks side by side (payer | receiver, each with its heading), emit
     each column's lines as a block, left column first, instead of mixing the two in each line.
 
     `words` holds (four corner points, text). Two boxes are on one line when their vertical
-    centres are closer than half the smaller box's height.
+    centres are closer than half the smaller box's height. `cut(index, x)`: where the detector
+    gave the two cells of a row as one box, its two parts at a gutter near x (left text, its
+    right edge, right text, its left edge), or None (OcrPage measures it on the image).
     """
     boxes = []
-    for corners, text in words:
+    for index, (corners, text) in enumerate(words):
         ys = [p[1] for p in corners]
         xs = [p[0] for p in corners]
-        boxes.append(_Box((min(ys) + max(ys)) / 2, max(ys) - min(ys), min(xs), max(xs), min(ys), max(ys), text.strip()))
+        boxes.append(
+            _Box((min(ys) + max(ys)) / 2, max(ys) - min(ys), min(xs), max(xs), min(ys), max(ys), text.strip(), index)
+        )
     rows = _rows(boxes)
     lines: list[str] = []
     index = 0
     while index < len(rows):
-        end, columns = _column_block(rows, index)
+        end, columns = _column_block(rows, index, cut)
         if columns:
             for column in columns:
                 lines += [_joined(row) for row in _rows(column)]
@@ -284,7 +302,7 @@ def _joined(row: list[_Box]) -> str:
     return "  ".join(b.text for b in sorted(row, key=lambda b: b.left))
 
 
-def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_Box]] | None]:
+def _column_block(rows: list[list[_Box]], start: int, cut=None) -> tuple[int, list[list[_Box]] | None]:
     """(index of the row after the block, the boxes of each column) if rows[start] opens a
     block of columns; else (start + 1, None)."""
     # The headings; a box with no letter or digit between them (an arrow "→") is decoration.
@@ -294,7 +312,7 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
     starts = [b.left for b in headings]
     height = sorted(b.height for b in headings)[len(headings) // 2]
     # Geometry first: it is cheap, and most rows of two boxes are a label and its value.
-    if _in_columns(rows[start + 1], starts, height) is None or not all(
+    if _in_columns(rows[start + 1], starts, height, cut) is None or not all(
         extraction.is_section_heading(b.text) for b in headings
     ):
         return start + 1, None
@@ -302,7 +320,7 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
     end, bottom, side_by_side = start + 1, max(b.bottom for b in headings), False
     gaps: list[float] = []
     while end < len(rows):
-        parts = _in_columns(rows[end], starts, height)
+        parts = _in_columns(rows[end], starts, height, cut)
         gap = min(b.top for b in rows[end]) - bottom
         # A gap much wider than the block's own line spacing starts the next part of the receipt.
         too_far = gap > COLUMN_GAP_HEIGHTS * height or (len(gaps) >= 2 and gap > COLUMN_GAP_GROWTH * max(gaps))
@@ -319,14 +337,16 @@ def _column_block(rows: list[list[_Box]], start: int) -> tuple[int, list[list[_B
     return end, columns
 
 
-def _in_columns(row: list[_Box], starts: list[float], height: float) -> list[list[_Box]] | None:
+def _in_columns(row: list[_Box], starts: list[float], height: float, cut=None) -> list[list[_Box]] | None:
     """The row's boxes split by column, or None if the row does not fit the columns: a box left
-    of the first column or running into the next one, or a column whose text does not start
-    under its heading. `height`: the headings' box height."""
+    of the first column or running into the next one (unless `cut` finds the gutter in it), or
+    a column whose text does not start under its heading. `height`: the headings' box height."""
     tolerance, overlap = COLUMN_ALIGN_HEIGHTS * height, COLUMN_OVERLAP_HEIGHTS * height
     neighbour_overlap = COLUMN_NEIGHBOUR_OVERLAP_HEIGHTS * height
     parts: list[list[_Box]] = [[] for _ in starts]
-    for box in sorted(row, key=lambda b: b.left):
+    pending = sorted(row, key=lambda b: b.left)
+    while pending:
+        box = pending.pop(0)
         column = max((i for i, x in enumerate(starts) if box.left >= x - tolerance), default=None)
         if column is None:
             return None
@@ -337,7 +357,17 @@ def _in_columns(row: list[_Box], starts: list[float], height: float) -> list[lis
             nxt = starts[column + 1]
             beside = any(other is not box and abs(other.left - nxt) <= tolerance for other in row)
             if not beside or box.right > nxt + neighbour_overlap:
-                return None
+                # One box over two cells ("Luíza Barbosa Carvalho Gabriel Nascimento"): the
+                # detector joined them across a narrow gutter, which the image still shows.
+                pieces = cut(box.source, nxt) if cut is not None and box.source >= 0 else None
+                if pieces is None or abs(pieces[3] - nxt) > tolerance:
+                    return None
+                left_text, right_edge, right_text, left_edge = pieces
+                box, rest = (
+                    box._replace(right=right_edge, text=left_text),
+                    box._replace(left=left_edge, text=right_text, source=-1),
+                )
+                pending.insert(0, rest)
         parts[column].append(box)
     texts = [[b for b in part if any(c.isalnum() for c in b.text)] for part in parts]
     if any(part and abs(part[0].left - x) > tolerance for part, x in zip(texts, starts)):

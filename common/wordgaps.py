@@ -1,9 +1,11 @@
-"""Word gaps from the image, where OCR glued two words of a name ("Pereira deSimões").
+"""Word gaps from the image, where OCR glued two words of a name ("Pereira deSimões"), and
+gutters, where the detector joined two cells of a row into one box.
 
 The recognizer emits a space only where it saw one, and on small or recompressed text it misses
 some. The box's own crop says where the ink stops: between two characters the engine read side
 by side, a run of empty columns as wide as the line's other word gaps is a space. Only names are
 re-spaced, and only by inserting spaces (never by moving letters): the letters stay the OCR's.
+A space whose blank is far wider than any word gap is a gutter between two columns (`gutter`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ LETTER_GAPS = 2.5
 # and at small sizes a space is barely wider than a letter gap.
 MIN_GAP_HEIGHTS = 0.2
 MIN_SPACES = 1  # a line needs a space OCR did read, to know how wide this font's spaces are
+# A gutter between two cells is a blank at least GUTTER_HEIGHTS of the box's height (a word gap is
+# about a quarter of it) and GUTTER_SPACES times the box's widest other word gap.
+GUTTER_HEIGHTS = 0.6
+GUTTER_SPACES = 2.0
 FAINT = 0.2  # a column with any ink above this is no gap (a thin i or l at small sizes is faint)
 
 
@@ -73,13 +79,54 @@ def _spaced_text(text: str, crop, readings: list) -> str | None:
     return "".join(out)
 
 
+def gutter(text: str, crop, readings: list, x: float) -> tuple[str, float, str, float] | None:
+    """A box's text cut at the gutter nearest crop x: (the text before it, where the ink before
+    it ends, the text after it, where the ink after it starts), crop px. A gutter is a space
+    OCR read whose blank is far wider than a word gap (GUTTER_HEIGHTS, GUTTER_SPACES); None
+    when there is none, or the readings do not match the text character for character."""
+    from common import glyphs
+
+    chars = [c for c in text if not c.isspace()]
+    if crop is None or len(readings) != len(chars) or any(r.char != c for r, c in zip(readings, chars)):
+        return None
+    ink = glyphs._ink(crop)
+    if ink is None:
+        return None
+    inked = ink.max(axis=0) >= FAINT
+    spaces = [k for k, spaced in enumerate(_letter_gaps(text)) if spaced]
+    blanks = {k: _blank_run(inked, readings[k].x, readings[k + 1].x) for k in spaces}
+    widths = {k: stop - start for k, (start, stop) in blanks.items()}
+    wide = [
+        k
+        for k in spaces
+        if widths[k] >= GUTTER_HEIGHTS * crop.shape[0]
+        and all(widths[k] >= GUTTER_SPACES * w for j, w in widths.items() if j != k)
+    ]
+    if not wide:
+        return None
+    k = min(wide, key=lambda j: abs(blanks[j][1] - x))
+    words, count = text.split(), spaces.index(k) + 1  # each space ends a word
+    return " ".join(words[:count]), float(blanks[k][0]), " ".join(words[count:]), float(blanks[k][1])
+
+
 def _widest_blank(inked, left: float, right: float) -> int:
     """The widest run of empty columns between two characters' centres (px)."""
+    start, stop = _blank_run(inked, left, right)
+    return stop - start
+
+
+def _blank_run(inked, left: float, right: float) -> tuple[int, int]:
+    """(first, one past the last) empty column of the widest empty run between two characters'
+    centres (crop px); (0, 0) when there is none."""
     start, stop = math.ceil(left), math.floor(right) + 1
-    best = run = 0
-    for filled in inked[max(start, 0) : min(stop, inked.size)]:
-        run = 0 if filled else run + 1
-        best = max(best, run)
+    best, run_start = (0, 0), None
+    for column in range(max(start, 0), min(stop, inked.size)):
+        if inked[column]:
+            run_start = None
+            continue
+        run_start = column if run_start is None else run_start
+        if column + 1 - run_start > best[1] - best[0]:
+            best = (run_start, column + 1)
     return best
 
 

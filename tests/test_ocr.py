@@ -109,6 +109,59 @@ def test_a_photos_padded_boxes_of_two_neighbouring_cells_still_make_columns():
     assert "Origem  Destino" in ocr.group_into_lines(alone)
 
 
+def test_one_box_over_two_cells_is_cut_at_the_gutter_the_image_shows():
+    # The detector joined the payer's and the receiver's names across a narrow gutter; the
+    # receiver's name wraps, so the rows below still sit in the two columns.
+    words = [
+        (box(53, 690, 157, 50), "Pagador"),
+        (box(558, 691, 194, 45), "Recebedor"),
+        (box(55, 755, 898, 43), "Luíza Barbosa Carvalho Gabriel Nascimento"),
+        (box(55, 817, 345, 43), "CPF: ***.336.850-**"),
+        (box(558, 820, 148, 45), "Ribeiro"),
+        (box(558, 883, 347, 46), "CPF: ***.167.709-**"),
+    ]
+    calls = []
+
+    def cut(index, x):  # as OcrPage measures it: the blank between "Carvalho" and "Gabriel"
+        calls.append((words[index][1], x))
+        return ("Luíza Barbosa Carvalho", 512.0, "Gabriel Nascimento", 559.0)
+
+    assert ocr.group_into_lines(words, cut=cut) == [
+        "Pagador",
+        "Luíza Barbosa Carvalho",
+        "CPF: ***.336.850-**",
+        "Recebedor",
+        "Gabriel Nascimento",
+        "Ribeiro",
+        "CPF: ***.167.709-**",
+    ]
+    assert calls[0] == ("Luíza Barbosa Carvalho Gabriel Nascimento", 558)
+    # No gutter in the box (or no image to look at): one line across both, no columns.
+    assert "Pagador  Recebedor" in ocr.group_into_lines(words, cut=lambda index, x: None)
+    assert "Pagador  Recebedor" in ocr.group_into_lines(words)
+    # A gutter far from where the next column starts is not that column's.
+    far = ocr.group_into_lines(
+        words, cut=lambda index, x: ("Luíza Barbosa", 360.0, "Carvalho Gabriel Nascimento", 390.0)
+    )
+    assert "Pagador  Recebedor" in far
+
+
+def test_rapidocr_cuts_a_box_the_detector_ran_over_two_cells():
+    """A Sicoob receipt whose long bold payer name sits a gutter away from the receiver's: the
+    detector gives both as one box (tools/hard_receipts, seed-41 case 21)."""
+    from common import extraction
+    from tools import hard_receipts
+
+    case = hard_receipts.adversarial_case(21, seed=41)
+    image = Image.open(io.BytesIO(hard_receipts.render(case))).convert("RGB")
+    page = ocr.RapidOcrEngine().read(image)
+    assert any(w.text == "Luíza Barbosa Carvalho Gabriel Nascimento" for w in page.words)  # the joined box
+    parties = extraction.find_parties(page.lines)
+    assert parties["payer"].name == "Luíza Barbosa Carvalho" and parties["payer"].document == "***.336.850-**"
+    assert parties["receiver"].name == "Gabriel Nascimento Ribeiro"
+    assert parties["receiver"].document == "***.167.709-**"
+
+
 def test_an_arrow_between_the_headings_is_left_out():
     assert ocr.group_into_lines(TWO_COLUMNS + [(box(300, 100, 30), "→")]) == TWO_COLUMN_LINES
 

@@ -59,3 +59,21 @@ def test_the_name_keeps_its_own_letters_and_spaces():
 def test_without_pages_or_an_engine_that_rereads_the_name_is_unchanged():
     assert wordgaps.respace("Pereira deSimoes", []) == "Pereira deSimoes"
     assert wordgaps.respace(None, []) is None
+
+
+@pytest.mark.parametrize("font", ["Roboto", "Open Sans", "DejaVu Sans"])
+@pytest.mark.parametrize("degradation", ["plain", "jpeg", "blur"])
+def test_a_gutter_the_detector_ran_two_cells_across_is_found_and_a_word_gap_is_not(font, degradation):
+    """Two cells of a row in one box ("Luíza Barbosa Carvalho" | "Gabriel Nascimento", a
+    seed-41 adversarial Sicoob receipt): the gutter is a blank far wider than any word gap."""
+    printed = "Luiza Barbosa Carvalho" + " " * 5 + "Gabriel Nascimento"
+    crop, readings = line_read_as(font, 20, printed, degradation=degradation)
+    read = "Luiza Barbosa Carvalho Gabriel Nascimento"
+    start = readings[len("LuizaBarbosaCarvalho")].x  # where the right cell's text begins
+    cut = wordgaps.gutter(read, crop, readings, start)
+    assert cut is not None and (cut[0], cut[2]) == ("Luiza Barbosa Carvalho", "Gabriel Nascimento")
+    assert readings[len("LuizaBarbosaCarvalh")].x < cut[1] < cut[3] < start
+    # One cell's own words, however long the line: no gutter.
+    crop, readings = line_read_as(font, 20, read, degradation=degradation)
+    assert wordgaps.gutter(read, crop, readings, start) is None
+    assert wordgaps.gutter(read, crop, readings[:-1], start) is None  # readings that do not match the text
