@@ -122,6 +122,7 @@ def test_honesty_figures_on_canned_answers(tmp_path, monkeypatch):
                     "end_to_end_id": RIGHT_ID,
                     "datetime": "2025-06-03 22:25:30",
                     "payer_name": "Ana Lima",
+                    "notes": f"font Roboto; {hard_receipts.SAME_HEIGHT_NOTE}" if name == "flagged_amount.png" else "",
                 }
             )
 
@@ -154,6 +155,13 @@ def test_honesty_figures_on_canned_answers(tmp_path, monkeypatch):
     assert summary["fields"]["transaction_id"]["unflagged_rate"] == round(2 / 3, 4)
     assert summary["id_candidates"] == {"flagged_with_id": 3, "with_candidates": 1, "true_id_among": 1}
     assert summary["id_errors_by_class"]["I/l/1"] == {"ids": 6, "wrong": 2}
+    # A receipt whose l is drawn as tall as its I is counted apart (its flag is no failure of
+    # the glyphs): the flagged share among the others beside it.
+    assert (report.same_height, report.same_height_flagged) == (1, 1)
+    assert summary["same_height"] == {"receipts": 1, "flagged": 1}
+    printed = io.StringIO()
+    report.print(printed)
+    assert "1 receipts, 1 flagged; flagged among the others: 2/5 = 40.0%" in printed.getvalue()
     out = io.StringIO()
     accuracy.print_honesty([report], out)
     assert "50.0%" in out.getvalue() and " 2 " in out.getvalue()

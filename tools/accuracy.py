@@ -21,6 +21,9 @@ be wrong without saying so:
 - for flagged receipts whose label has an id: whether the true id is among the extractor's
   `transaction_id_candidates`, when it gives them;
 - id characters read wrong, by look-alike class (tools/hard_receipts.py, `LOOKALIKES`);
+- receipts whose labels' notes say "l drawn as tall as I" (tools/hard_receipts.py: a hinted font
+  at that size draws both stems alike, so only a guess could settle them): how many of them are
+  flagged, and the flagged share among the other receipts;
 - how many flagged receipts give each `review_reasons` entry (JSON: each flagged file, its
   reasons and whether its id was right anyway), to see what the flags are made of.
 Flagging everything is no way out: the flagged share is reported beside the silent errors.
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from common import config, documents, extraction, ocr, processing, validation
 from common.errors import ReceiptUnreadable
 from common.receiver import normal_pix_key
-from tools.hard_receipts import LOOKALIKES
+from tools.hard_receipts import LOOKALIKES, SAME_HEIGHT_NOTE
 
 FIELDS = (
     "amount",
@@ -139,6 +142,8 @@ class Report:
     confusions: Counter = field(default_factory=Counter)  # "l->I": characters read wrong
     reasons: Counter = field(default_factory=Counter)  # review_reasons over flagged receipts
     flagged_files: list = field(default_factory=list)  # {"file", "reasons", "id_right"}
+    same_height: int = 0  # receipts whose labels' notes say their l is drawn as tall as their I
+    same_height_flagged: int = 0
 
     def rate(self, name: str) -> float | None:
         return self.hits.get(name, 0) / self.totals[name] if self.totals.get(name) else None
@@ -191,6 +196,7 @@ class Report:
             "id_confusions": dict(self.confusions.most_common()),
             "review_reasons": dict(self.reasons.most_common()),
             "flagged_files": self.flagged_files,
+            "same_height": {"receipts": self.same_height, "flagged": self.same_height_flagged},
             "misses": self.misses,
             "median_seconds_image": self.median_seconds("image"),
             "median_seconds_pdf": self.median_seconds("pdf"),
@@ -240,6 +246,14 @@ class Report:
             print(
                 "  characters read wrong: " + ", ".join(f"{k} {v}" for k, v in self.confusions.most_common()), file=out
             )
+        if self.same_height:
+            others, flagged = self.receipts - self.same_height, self.flagged - self.same_height_flagged
+            print(
+                f"  {SAME_HEIGHT_NOTE} (no glyph measure tells them apart): {self.same_height} receipts,"
+                f" {self.same_height_flagged} flagged; flagged among the others: {flagged}/{others}"
+                f" = {pct(flagged / others if others else None)}",
+                file=out,
+            )
         if self.reasons:
             print(
                 "  review reasons (flagged receipts giving each): "
@@ -282,6 +296,9 @@ def evaluate(folder: str, engine=None, settings=None) -> Report:
         report.seconds["pdf" if mime == "application/pdf" else "image"].append(time.perf_counter() - started)
         report.receipts += 1
         report.flagged += flagged
+        if SAME_HEIGHT_NOTE in label.get("notes", ""):
+            report.same_height += 1
+            report.same_height_flagged += flagged
         if flagged:
             report.reasons.update(set(reasons))
             report.flagged_files.append(

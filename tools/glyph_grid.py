@@ -278,12 +278,15 @@ def run_grid(
     label_every=4,
     first_seed=0,
     name_lines=False,
+    name_sizes=(1.0, 1.0),
 ) -> Grid:
     """Render every font x cap height x polarity x degradation x seed (a random id whose tail is
     mostly look-alikes, half of them misread; one line in `label_every` after a label; hinted
     or not by turns), resolve it and tally every look-alike position. `name_lines`: each id is
     resolved with the ascender rise of a name line drawn the same way (as a receipt's other
-    lines lend it), to prove that borrowing decides nothing wrong."""
+    lines lend it), to prove that borrowing decides nothing wrong; `name_sizes`: the range of the
+    name line's cap height over the id's (a receipt's names and titles are often larger, and a
+    hinted font rounds each size's rise to whole pixels its own way)."""
     grid = Grid(defaultdict(Tally), [], [])
     for font in fonts:
         path = font_file(font)
@@ -312,7 +315,7 @@ def run_grid(
                             text = other.choice(NAME_LINES)
                             name = render_line(
                                 path,
-                                cap,
+                                round(cap * other.uniform(*name_sizes)),
                                 text,
                                 other,
                                 dark=dark,

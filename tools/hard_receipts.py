@@ -593,6 +593,43 @@ def display_list(case: HardCase) -> tuple[list, int]:
     return out, height
 
 
+SAME_HEIGHT_NOTE = "l drawn as tall as I"  # labels' note: no glyph measure can tell them apart
+
+
+def drawn_rise(case: HardCase) -> float | None:
+    """px by which the case's l rises above its I as drawn: the id's font and size on the
+    screen, before any recompression or photo. A hinted font rounds each size's heights to
+    whole pixels, so at some sizes its l is exactly as tall as its I (Roboto at 17 and 20 px,
+    Lato at 17-19 px). None for a PDF, or where the I has serifs (Noto Sans): its shape tells."""
+    if case.delivery == "pdf":
+        return None
+    items, _ = display_list(case)
+    item = next(i for i in items if isinstance(i, Text) and i.field == "end_to_end_id")
+    screen_px = 1440 if case.delivery == "chat1280" else 1080  # as render() draws it
+    font = case.face.font(round(item.size * screen_px / WIDTH), item.bold)
+    stem_i, stem_l = _stem(font, "I"), _stem(font, "l")
+    widest, middle = stem_i.sum(axis=1).max(), numpy.median(stem_i.sum(axis=1)[stem_i.max(axis=1) >= 0.5])
+    if widest > 1.5 * middle:
+        return None
+    return _top(stem_i) - _top(stem_l)
+
+
+def _stem(font: ImageFont.FreeTypeFont, char: str) -> numpy.ndarray:
+    """The character's ink in [0, 1], drawn on its baseline."""
+    size = round(font.size)
+    image = Image.new("L", (2 * size, 3 * size), 0)
+    ImageDraw.Draw(image).text((size // 2, 2 * size), char, fill=255, font=font, anchor="ls")
+    return numpy.asarray(image, dtype=float) / 255
+
+
+def _top(ink: numpy.ndarray) -> float:
+    """Where a stem's thickest column first reaches half ink (px, y down; sub-pixel)."""
+    column = ink[:, int(ink.sum(axis=0).argmax())]
+    first = int(numpy.flatnonzero(column >= 0.5)[0])
+    above = column[first - 1] if first else 0.0
+    return first - 1 + (0.5 - above) / (column[first] - above)
+
+
 def labels(case: HardCase) -> dict[str, str]:
     """The labels.csv cells ("bank" to "notes") of a case; notes say what makes it hard."""
     items, _ = display_list(case)
@@ -613,6 +650,9 @@ def labels(case: HardCase) -> dict[str, str]:
         )
         if case.dark:
             notes.append("dark mode")
+        rise = drawn_rise(case) if any(c in "Il" for c in tail) else None
+        if rise is not None and rise < 0.5:
+            notes.append(SAME_HEIGHT_NOTE)
         if case.id_cap and "E2E wrapped" not in row["notes"]:
             notes.append(f"id cap height {case.id_cap} px at 1080 px")
     if case.whole:
