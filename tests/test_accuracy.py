@@ -48,11 +48,11 @@ def test_adversarial_synthetic_set(tmp_path):
     assert report.receipts >= 100
     assert report.silent_errors == [], f"{len(report.silent_errors)} silent errors"
     assert report.rate("transaction_id") >= 0.90
-    # Issue 14 asks for at most 15% flagged; measured 28.7% (33/115: ids whose I/l, merged or
-    # blurred glyphs the geometry could not decide, mostly on photos and 800 px chat copies;
-    # 33.9% before serifed I, short second lines of wrapped ids and merged x-height glyphs were
-    # measured). This bound keeps that from growing while the geometry catches up; it is not
-    # the target.
+    # Issue 14 asks for at most 15% flagged; measured 27.0% (31/115: ids whose I/l, merged or
+    # blurred glyphs the geometry could not decide, mostly on photos and 800 px chat copies; 7
+    # of them an l drawn exactly as tall as its I; 33.9% before serifed I, short second lines of
+    # wrapped ids and merged x-height glyphs were measured). This bound keeps that from growing
+    # while the geometry catches up; it is not the target.
     assert report.flagged_share <= 0.32, f"{report.flagged}/{report.receipts} flagged"
 
 
