@@ -53,15 +53,9 @@ def _spaced_text(text: str, crop, readings: list) -> str | None:
     match the text character for character, or the line shows no space to measure against."""
     import numpy as np  # here, not at the top: the status function imports this module without numpy
 
-    from common import glyphs
-
-    chars = [c for c in text if not c.isspace()]
-    if crop is None or len(readings) != len(chars) or any(r.char != c for r, c in zip(readings, chars)):
+    inked = _inked_columns(text, crop, readings)
+    if inked is None:
         return None
-    ink = glyphs._ink(crop)
-    if ink is None:
-        return None
-    inked = ink.max(axis=0) >= FAINT
     spaced_after = _letter_gaps(text)
     gaps = [_widest_blank(inked, a.x, b.x) for a, b in zip(readings, readings[1:])]
     space_gaps = [g for g, spaced in zip(gaps, spaced_after) if spaced]
@@ -72,7 +66,7 @@ def _spaced_text(text: str, crop, readings: list) -> str | None:
         SPACE_SHARE * min(space_gaps), LETTER_GAPS * float(np.median(letter_gaps)), MIN_GAP_HEIGHTS * crop.shape[0]
     )
     out = []
-    for index, char in enumerate(chars):
+    for index, char in enumerate(c for c in text if not c.isspace()):
         out.append(char)
         if index < len(spaced_after) and (spaced_after[index] or gaps[index] >= threshold):
             out.append(" ")
@@ -84,15 +78,9 @@ def gutter(text: str, crop, readings: list, x: float) -> tuple[str, float, str, 
     it ends, the text after it, where the ink after it starts), crop px. A gutter is a space
     OCR read whose blank is far wider than a word gap (GUTTER_HEIGHTS, GUTTER_SPACES); None
     when there is none, or the readings do not match the text character for character."""
-    from common import glyphs
-
-    chars = [c for c in text if not c.isspace()]
-    if crop is None or len(readings) != len(chars) or any(r.char != c for r, c in zip(readings, chars)):
+    inked = _inked_columns(text, crop, readings)
+    if inked is None:
         return None
-    ink = glyphs._ink(crop)
-    if ink is None:
-        return None
-    inked = ink.max(axis=0) >= FAINT
     spaces = [k for k, spaced in enumerate(_letter_gaps(text)) if spaced]
     blanks = {k: _blank_run(inked, readings[k].x, readings[k + 1].x) for k in spaces}
     widths = {k: stop - start for k, (start, stop) in blanks.items()}
@@ -107,6 +95,18 @@ def gutter(text: str, crop, readings: list, x: float) -> tuple[str, float, str, 
     k = min(wide, key=lambda j: abs(blanks[j][1] - x))
     words, count = text.split(), spaces.index(k) + 1  # each space ends a word
     return " ".join(words[:count]), float(blanks[k][0]), " ".join(words[count:]), float(blanks[k][1])
+
+
+def _inked_columns(text: str, crop, readings: list):
+    """Which columns of the box's crop hold ink; None when the readings do not match the text's
+    characters one for one (their x would not say where each one is) or the crop has no ink."""
+    from common import glyphs
+
+    chars = [c for c in text if not c.isspace()]
+    if crop is None or len(readings) != len(chars) or any(r.char != c for r, c in zip(readings, chars)):
+        return None
+    ink = glyphs._ink(crop)
+    return None if ink is None else ink.max(axis=0) >= FAINT
 
 
 def _widest_blank(inked, left: float, right: float) -> int:
